@@ -1,0 +1,181 @@
+"""The `crm-workbook` command: demo, init, validate and run.
+
+Errors the user can fix are printed as one clear message with what to do, exit code 2
+(data or configuration) or 1 (a report step failed); never a traceback unless --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import ConfigError, CrmError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = REPO_ROOT / "examples" / "demo.yaml"
+
+
+def _print_ledger(ledger, out=sys.stdout) -> None:
+    """Print the ledger as an aligned table with shares of input rows."""
+    from .ledger import REASONS
+
+    total = ledger.input_rows or 1
+    print(f"Source: {ledger.source['file']} ({ledger.source['format']}, "
+          f"encoding {ledger.source['encoding'] or 'n/a'}, preset {ledger.source['preset']})", file=out)
+    print(f"{'':44}{'rows':>12}{'share':>8}{'amount':>20}", file=out)
+    print(f"{'Input':44}{ledger.input_rows:>12,}{1:>8.1%}{ledger.input_amount:>20,.2f}", file=out)
+    print(f"{'Kept':44}{ledger.kept_rows:>12,}{ledger.kept_rows / total:>8.1%}{ledger.kept_amount:>20,.2f}",
+          file=out)
+    for line in ledger.excluded:
+        label = "Excluded: " + REASONS[line.reason]["en"]
+        print(f"{label[:44]:44}{line.rows:>12,}{line.rows / total:>8.1%}{line.amount:>20,.2f}", file=out)
+    status = "yes" if ledger.reconciles() else "NO"
+    print(f"Reconciles (rows and amounts, exactly): {status}", file=out)
+    print(f"Orders: {ledger.orders:,}   Customers: {ledger.customers:,}   "
+          f"Period: {ledger.first_order} .. {ledger.last_order}", file=out)
+    merged = {k: v for k, v in ledger.identity.items() if v and k != "rows_with_customer_id"}
+    if merged:
+        print("Identity: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in merged.items()), file=out)
+    if ledger.problems:
+        print("Notes and first problems found:", file=out)
+        for p in ledger.problems[:10]:
+            print(f"  - {p}", file=out)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .ingest import ingest_file
+
+    options: dict = {"preset": args.preset}
+    if args.config:
+        from .config import load_config
+
+        cfg = load_config(args.config)
+        options = dict(preset=args.preset or cfg.preset, mapping=cfg.mapping, rules=cfg.rules,
+                       encoding=cfg.encoding, date_format=cfg.date_format)
+        path = Path(args.file) if args.file else cfg.data_path()
+    else:
+        if not args.file:
+            raise ConfigError("validate needs a FILE or --config client.yaml.",
+                              hint="crm-workbook validate orders.csv --preset generic")
+        path = Path(args.file)
+    if args.encoding:
+        options["encoding"] = args.encoding
+    result = ingest_file(path, **options)
+    _print_ledger(result.ledger)
+    print("The data is usable.")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .config import config_template
+
+    text = config_template(args.name)
+    target = Path(args.output or f"{args.name}.yaml")
+    if target.exists() and not args.force:
+        raise ConfigError(f"{target} already exists.", hint="choose another --output or pass --force")
+    target.write_text(text, encoding="utf-8")
+    print(f"Wrote {target}: edit `data:` and the mapping, then `crm-workbook validate --config {target}`.")
+    return 0
+
+
+def run_client(config_path: Path, *, data_dir: Path, reports_dir: Path, as_of: str | None = None) -> Path:
+    """Ingest a client's file and render its report; returns the report folder."""
+    from .config import load_config
+    from .ingest import ingest_client
+    from .report.pipeline import render_report
+
+    cfg = load_config(config_path)
+    print(f"[{cfg.name}] ingesting {cfg.data_path().name} ...", flush=True)
+    result = ingest_client(cfg, data_dir / "processed")
+    led = result.ledger
+    print(f"[{cfg.name}] {led.input_rows:,} rows -> {led.kept_rows:,} kept, {led.orders:,} orders, "
+          f"{led.customers:,} customers", flush=True)
+    when = dt.date.fromisoformat(as_of) if as_of else (cfg.as_of or result.as_of)
+    print(f"[{cfg.name}] rendering report as of {when} ...", flush=True)
+    return render_report(cfg, result.out_dir, when, reports_dir)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    folder = run_client(Path(args.config), data_dir=Path(args.data_dir),
+                        reports_dir=Path(args.reports_dir), as_of=args.as_of)
+    print(f"Report: {folder / 'index.html'}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .sample import write_sample
+
+    data_dir = Path(args.data_dir)
+    sample = data_dir / "sample" / "orders.csv"
+    if args.regenerate or not sample.exists():
+        print(f"Generating the sample shop's orders into {sample} ...", flush=True)
+        write_sample(sample)
+    folder = run_client(DEMO_CONFIG, data_dir=data_dir, reports_dir=Path(args.reports_dir))
+    print(f"Demo report: {folder / 'index.html'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crm-workbook",
+        description="Turn an e-commerce order export into a CRM strategy report.",
+    )
+    parser.add_argument("--version", action="version", version=f"crm-workbook {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="read an order file and print its ledger and problems")
+    p.add_argument("file", nargs="?", help="order export (CSV/TSV/xlsx/Parquet, optionally .gz)")
+    p.add_argument("--preset", help="mapping preset (generic, shopify, eccube, online-retail, cdnow)")
+    p.add_argument("--config", help="client YAML (its mapping, rules and data file)")
+    p.add_argument("--encoding", help="force the text encoding (utf-8, cp932 ...)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("init", help="write a commented client YAML template")
+    p.add_argument("name", help="client short name (letters, digits, . _ -)")
+    p.add_argument("--output", "-o", help="where to write (default NAME.yaml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(func=cmd_init)
+
+    for name, func, text in (("run", cmd_run, "ingest a client's data and render its report"),
+                             ("demo", cmd_demo, "generate the sample shop and render its report")):
+        p = sub.add_parser(name, help=text)
+        if name == "run":
+            p.add_argument("config", help="client YAML file")
+            p.add_argument("--as-of", help="analysis date YYYY-MM-DD (default: YAML as_of, else the day "
+                           "after the last order)")
+        else:
+            p.add_argument("--regenerate", action="store_true", help="rewrite the sample data")
+        p.add_argument("--data-dir", default="data", help="where processed data goes (default data/)")
+        p.add_argument("--reports-dir", default="reports", help="where reports go (default reports/)")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CrmError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"What to do: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in crmlib: say so plainly, keep the traceback for --debug
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in crm-workbook; rerun with --debug and report the traceback.",
+              file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

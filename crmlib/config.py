@@ -1,0 +1,198 @@
+"""Client configuration: one YAML file per client, validated on load.
+
+A wrong key or a wrong type is reported with the file, the key path and the expected form,
+so a consultant can fix the YAML without reading Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Rules(BaseModel):
+    """Row rules of the ingest; each can be switched per client (defaults come from the preset)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    drop_duplicate_lines: bool | None = Field(None, description="drop exact duplicate lines")
+    exclude_cancelled: bool | None = None
+    exclude_not_completed: bool | None = None
+    exclude_returns: bool | None = None
+    exclude_negative: bool | None = None
+    exclude_non_product: bool | None = None
+    exclude_zero_amount: bool | None = None
+    identity_from_contact: bool | None = Field(
+        None, description="make a customer id from e-mail/phone when the id is empty"
+    )
+    cancelled_statuses: list[str] | None = None
+    not_completed_statuses: list[str] | None = None
+    returned_statuses: list[str] | None = None
+    cancelled_order_prefix: str | None = None
+    non_product_skus: list[str] | None = None
+    non_product_names: list[str] | None = None
+    max_invalid_share: float | None = Field(None, ge=0, le=1)
+
+
+class ClientConfig(BaseModel):
+    """Everything that describes one client's report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="client short name; also the reports/<name>/ folder")
+    title: str | None = Field(None, description="client name as printed in the report")
+    data: Path = Field(description="the order file, relative to this YAML file")
+    preset: str | None = Field(None, description="mapping preset: generic, shopify, eccube, online-retail, cdnow")
+    mapping: dict[str, str | None] | None = Field(None, description="canonical field -> column in the file")
+    encoding: str | None = Field(None, description="file encoding; detected when omitted")
+    date_format: str | None = None
+    rules: Rules = Field(default_factory=Rules)
+    as_of: dt.date | None = Field(None, description="analysis date; default: day after the last order")
+    currency: str = "JPY"
+    lang: Literal["ja", "en"] = "ja"
+    diagnosis: dict[str, Any] = Field(default_factory=dict)
+    segments: dict[str, Any] = Field(default_factory=dict)
+    ltv: dict[str, Any] = Field(default_factory=dict)
+    strategy: dict[str, Any] = Field(default_factory=dict)
+    report: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not SAFE_NAME.match(value) or ".." in value:
+            raise ValueError(
+                "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
+                "(it becomes a folder under reports/, so '/', '..' and spaces are refused)"
+            )
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError("must be an ISO 4217 code such as JPY, USD, GBP")
+        return value
+
+    # set by load_config: the YAML file this config came from
+    source_path: Path | None = Field(None, exclude=True)
+
+    def data_path(self) -> Path:
+        """The order file, resolved against the YAML file's folder."""
+        base = self.source_path.parent if self.source_path else Path.cwd()
+        return (base / self.data).resolve() if not self.data.is_absolute() else self.data
+
+
+def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
+    """One readable line for one pydantic error: key path, problem, expected form."""
+    loc = ".".join(str(p) for p in error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent_model: type[BaseModel] = model
+        for part in error["loc"][:-1]:
+            field = parent_model.model_fields.get(str(part))
+            ann = getattr(field, "annotation", None) if field else None
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                parent_model = ann
+        known = [k for k in parent_model.model_fields if k != "source_path"]
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return f"unknown key '{loc}'.{hint} Allowed keys here: {', '.join(known)}."
+    if kind == "missing":
+        return f"required key '{loc}' is missing."
+    return f"key '{loc}': {error['msg']} (got {error.get('input')!r})."
+
+
+def parse_config(data: Any, source: Path | str = "<config>") -> ClientConfig:
+    """Validate a YAML-loaded mapping into a ClientConfig, raising ConfigError with all problems."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: the file must be a YAML mapping of keys (name:, data:, ...), "
+            f"found {type(data).__name__}.",
+            hint="run `crm-workbook init NAME` for a commented template",
+        )
+    try:
+        config = ClientConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"- {_describe(e, ClientConfig)}" for e in exc.errors()]
+        raise ConfigError(
+            f"{source}: invalid client configuration:\n" + "\n".join(lines),
+            hint="fix the keys above; `crm-workbook init NAME` writes a commented template",
+        ) from None
+    config.source_path = Path(source) if str(source) != "<config>" else None
+    return config
+
+
+def load_config(path: Path | str) -> ClientConfig:
+    """Read and validate a client YAML file (loaded with yaml.safe_load only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such configuration file.", hint="check the path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the YAML file is not UTF-8 text.", hint="save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}", hint="check indentation and quoting") from None
+    return parse_config(data, path.resolve())
+
+
+TEMPLATE = """\
+# crm-workbook client configuration for {name}
+# Every key is validated on load; an unknown key is an error.
+
+name: {name}                # folder name under reports/ (letters, digits, . _ -)
+title: "{name}"             # client name as printed in the report
+data: ../data/raw/{name}/orders.csv   # order export, relative to this file
+
+# How to read the file: a preset (generic, shopify, eccube, online-retail, cdnow) ...
+preset: generic
+# ... or your own mapping (canonical field: column header in the file)
+# mapping:
+#   order_id: 注文番号
+#   customer_id: 会員ID
+#   email: メールアドレス
+#   ordered_at: 受注日
+#   amount: 小計            # line amount; or give unit_price and quantity
+#   status: 対応状況
+# encoding: cp932           # detected when omitted (utf-8, utf-8-sig, cp932)
+
+# as_of: 2025-03-31         # analysis date; default: the day after the last order
+currency: JPY
+lang: ja                    # ja or en
+
+# Row rules (defaults come from the preset):
+# rules:
+#   exclude_cancelled: true
+#   exclude_returns: true
+#   exclude_non_product: true
+#   exclude_zero_amount: true
+#   drop_duplicate_lines: true
+#   identity_from_contact: true   # guest orders: make an id from e-mail or phone
+#   cancelled_statuses: [キャンセル, 注文取消し]
+
+# Sections the chapters read (see README):
+diagnosis: {{}}
+segments: {{}}
+ltv: {{}}
+strategy: {{}}
+"""
+
+
+def config_template(name: str) -> str:
+    """A commented client YAML for `crm-workbook init NAME`."""
+    if not SAFE_NAME.match(name) or ".." in name:
+        raise ConfigError(
+            f"'{name}' is not a valid client name.",
+            hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return TEMPLATE.format(name=name)

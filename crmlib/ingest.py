@@ -1,0 +1,483 @@
+"""Ingest: a client's order file -> canonical order lines and orders in Parquet, plus a ledger.
+
+All row work runs in DuckDB over the file, so the same code serves ten thousand and a hundred
+million rows. Every input row ends either kept or excluded for exactly one reason (first rule
+that applies, in the order of ``crmlib.ledger.REASONS``); rows and amounts reconcile exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .config import ClientConfig, Rules
+from .errors import CrmError, DataError, InputFileError
+from .ledger import REASONS, Ledger, LedgerLine
+from .mapping import Preset, load_preset, merge_mapping, resolve_columns
+from .readers import RawSource, _ident, _quote, open_raw
+
+DATE_FORMATS = [
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y%m%d",
+    "%Y%m%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f%z",
+]
+ORDER_LEVEL_FIELDS = ("customer_id", "email", "phone", "ordered_at", "status", "cancelled_at",
+                      "channel", "source", "region")
+AMOUNT_TYPE = "DECIMAL(18,4)"
+MEMORY_LIMIT = os.environ.get("CRM_DUCKDB_MEMORY", "3GB")
+
+
+@dataclass
+class IngestResult:
+    """What an ingest produced: the ledger and, when written, the canonical Parquet files."""
+
+    ledger: Ledger
+    out_dir: Path | None
+    as_of: dt.date | None
+
+    @property
+    def orders_path(self) -> Path | None:
+        return self.out_dir / "orders.parquet" if self.out_dir else None
+
+    @property
+    def lines_path(self) -> Path | None:
+        return self.out_dir / "order_lines.parquet" if self.out_dir else None
+
+
+def resolve_rules(preset: Preset, overrides: Rules | dict[str, Any] | None) -> dict[str, Any]:
+    """The preset's rules with the client's non-empty overrides applied."""
+    rules = dict(Rules().model_dump())  # every key, None by default
+    rules.update({k: v for k, v in preset.rules.items()})
+    if isinstance(overrides, Rules):
+        overrides = overrides.model_dump(exclude_none=True)
+    rules.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    defaults = {"max_invalid_share": 0.02}
+    for key, value in rules.items():
+        if value is None:
+            rules[key] = defaults.get(key, [] if key.endswith(("statuses", "skus", "names")) else False)
+    return rules
+
+
+def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with a memory cap and a spill folder, so big files go out of core."""
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
+    con.execute("SET preserve_insertion_order = true")
+    if temp_dir is not None:
+        con.execute(f"SET temp_directory = {_quote(str(temp_dir))}")
+    return con
+
+
+# ---------------------------------------------------------------- SQL expression builders
+
+def _text(col: str) -> str:
+    return f"nullif(trim(CAST({_ident(col)} AS VARCHAR)), '')"
+
+
+def _number_sql(col: str, kind: str) -> str:
+    """A numeric value: native numbers cast; text stripped of currency signs and separators."""
+    if any(t in kind.upper() for t in ("INT", "DECIMAL", "DOUBLE", "FLOAT", "REAL", "NUMERIC")):
+        return f"TRY_CAST({_ident(col)} AS {AMOUNT_TYPE})"
+    cleaned = f"regexp_replace({_text(col)}, '[¥￥$£€円,\\s]', '', 'g')"
+    return f"TRY_CAST({cleaned} AS {AMOUNT_TYPE})"
+
+
+def _date_sql(col: str, kind: str, date_format: str | None) -> str:
+    """A timestamp: native dates cast; text parsed with the given or the usual formats."""
+    upper = kind.upper()
+    if "TIMESTAMP" in upper or upper == "DATE":
+        return f"CAST({_ident(col)} AS TIMESTAMP)"
+    raw = _text(col)
+    if date_format:
+        return f"try_strptime({raw}, {_quote(date_format)})"
+    norm = (f"replace(replace(regexp_replace({raw}, '\\s*(Z|[+-]\\d{{2}}:?\\d{{2}})$', ''), 'T', ' '),"
+            f" '/', '-')")
+    formats = "[" + ", ".join(_quote(f) for f in DATE_FORMATS if "%z" not in f) + "]"
+    return f"try_strptime({norm}, {formats})"
+
+
+def _in_list(expr: str, values: list[str], *, upper: bool = False) -> str:
+    if not values:
+        return "false"
+    vals = ", ".join(_quote(v.upper() if upper else v.lower()) for v in values)
+    return f"coalesce({'upper' if upper else 'lower'}({expr}) IN ({vals}), false)"
+
+
+def _typed_select(src: RawSource, cols: dict[str, str], preset: Preset, rules: dict[str, Any],
+                  date_format: str | None) -> str:
+    """SELECT turning raw columns into typed canonical fields (one row per input row)."""
+    t = src.types
+    e: dict[str, str] = {}
+    e["order_id"] = _text(cols["order_id"]) if "order_id" in cols else "NULL"
+    cid = _text(cols["customer_id"]) if "customer_id" in cols else "NULL"
+    # ids written as floats by spreadsheets ("17850.0") are the integer id
+    e["customer_id"] = f"regexp_replace({cid}, '^(\\d+)\\.0+$', '\\1')"
+    e["email"] = (f"CASE WHEN lower({_text(cols['email'])}) LIKE '%_@_%' THEN lower({_text(cols['email'])}) END"
+                  if "email" in cols else "NULL")
+    if "phone" in cols:
+        digits = f"regexp_replace({_text(cols['phone'])}, '[^0-9]', '', 'g')"
+        local = f"CASE WHEN {digits} LIKE '81%' AND length({digits}) >= 11 THEN '0' || {digits}[3:] ELSE {digits} END"
+        e["phone"] = f"CASE WHEN length({digits}) >= 9 THEN {local} END"
+    else:
+        e["phone"] = "NULL"
+    e["ordered_at"] = _date_sql(cols["ordered_at"], t[cols["ordered_at"]], date_format)
+    qty = _number_sql(cols["quantity"], t[cols["quantity"]]) if "quantity" in cols else "NULL"
+    e["quantity"] = qty
+    if "amount" in cols:
+        e["amount"] = _number_sql(cols["amount"], t[cols["amount"]])
+        e["unit_price"] = _number_sql(cols["unit_price"], t[cols["unit_price"]]) if "unit_price" in cols else "NULL"
+    else:
+        price = _number_sql(cols["unit_price"], t[cols["unit_price"]])
+        disc = _number_sql(cols["line_discount"], t[cols["line_discount"]]) if "line_discount" in cols else "0"
+        qty_or_1 = f"coalesce({qty}, 1)" if "quantity" in cols else "1"
+        e["amount"] = f"TRY_CAST({price} * {qty_or_1} - coalesce({disc}, 0) AS {AMOUNT_TYPE})"
+        e["unit_price"] = price
+    for fld in ("sku", "product", "category", "channel", "source", "region"):
+        e[fld] = _text(cols[fld]) if fld in cols else "NULL"
+    e["status"] = f"lower({_text(cols['status'])})" if "status" in cols else "NULL"
+    e["cancelled_at"] = _text(cols["cancelled_at"]) if "cancelled_at" in cols else "NULL"
+    e["line_type"] = f"lower({_text(cols['line_type'])})" if "line_type" in cols else "NULL"
+    # keep the raw text of the date and amount for messages about bad rows
+    e["raw_date"] = f"CAST({_ident(cols['ordered_at'])} AS VARCHAR)"
+    amount_col = cols.get("amount") or cols["unit_price"]
+    e["raw_amount"] = f"CAST({_ident(amount_col)} AS VARCHAR)"
+    return ", ".join(f"{expr} AS {name}" for name, expr in e.items())
+
+
+def _fill_order_fields(fields: list[str]) -> str:
+    """Carry order-level fields given on the first line only to the order's other lines."""
+    parts = []
+    for f in fields:
+        if f in ORDER_LEVEL_FIELDS:
+            parts.append(f"coalesce({f}, max({f}) OVER (PARTITION BY order_id)) AS {f}")
+        else:
+            parts.append(f)
+    return ", ".join(parts)
+
+
+TYPED_FIELDS = ["order_id", "customer_id", "email", "phone", "ordered_at", "quantity", "amount",
+                "unit_price", "sku", "product", "category", "channel", "source", "region", "status",
+                "cancelled_at", "line_type", "raw_date", "raw_amount", "is_dup"]
+
+
+def _pseudonym(expr: str, prefix: str) -> str:
+    return f"'{prefix}' || substr(sha256('crm-workbook:' || {expr}), 1, 16)"
+
+
+def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any]) -> str:
+    """SELECT adding line_kind, customer_key and the exclusion reason (NULL = kept)."""
+    lt = preset.line_types
+    kind = (
+        "CASE "
+        f"WHEN {_in_list('line_type', lt.get('discount', []))} THEN 'discount' "
+        f"WHEN {_in_list('line_type', lt.get('non_product', []))} THEN 'non_product' "
+        f"WHEN {_in_list('sku', rules['non_product_skus'], upper=True)} THEN 'non_product' "
+        f"WHEN {_in_list('product', rules['non_product_names'])} THEN 'non_product' "
+        "ELSE 'product' END"
+    )
+    cancelled_parts = [_in_list("status", rules["cancelled_statuses"]), "cancelled_at IS NOT NULL"]
+    if rules.get("cancelled_order_prefix"):
+        cancelled_parts.append(f"coalesce(starts_with(order_id, {_quote(rules['cancelled_order_prefix'])}), false)")
+    cancelled = " OR ".join(cancelled_parts)
+    id_is_contact = "(customer_id LIKE '%_@_%' OR regexp_full_match(customer_id, '[0-9+()\\- ]{9,}'))"
+    key = (
+        "CASE "
+        f"WHEN customer_id IS NOT NULL AND {id_is_contact} THEN {_pseudonym('lower(customer_id)', 'x-')} "
+        "WHEN customer_id IS NOT NULL THEN customer_id "
+    )
+    if rules["identity_from_contact"]:
+        key += (
+            "WHEN em.member IS NOT NULL THEN em.member "
+            "WHEN pm.member IS NOT NULL THEN pm.member "
+            f"WHEN email IS NOT NULL THEN {_pseudonym('email', 'g-')} "
+            f"WHEN phone IS NOT NULL THEN {_pseudonym('phone', 'p-')} "
+        )
+    key += "END"
+    reason = (
+        "CASE "
+        "WHEN ordered_at IS NULL OR year(ordered_at) NOT BETWEEN 1990 AND 2100 THEN 'bad_date' "
+        "WHEN amount IS NULL THEN 'bad_amount' "
+        "WHEN is_dup THEN 'duplicate_line' "
+        f"WHEN {str(rules['exclude_cancelled']).lower()} AND ({cancelled}) THEN 'cancelled' "
+        f"WHEN {str(rules['exclude_not_completed']).lower()} AND {_in_list('status', rules['not_completed_statuses'])} THEN 'not_completed' "
+        f"WHEN {str(rules['exclude_returns']).lower()} AND {_in_list('status', rules['returned_statuses'])} THEN 'returned' "
+        f"WHEN {str(rules['exclude_non_product']).lower()} AND line_kind = 'non_product' THEN 'non_product' "
+        f"WHEN {str(rules['exclude_negative']).lower()} AND line_kind <> 'discount' AND (amount < 0 OR coalesce(quantity, 0) < 0) THEN 'negative_amount' "
+        f"WHEN {str(rules['exclude_zero_amount']).lower()} AND line_kind = 'product' AND amount = 0 THEN 'zero_amount' "
+        "WHEN customer_key IS NULL THEN 'no_customer' "
+        "END"
+    )
+    return f"""
+        WITH t AS (SELECT * FROM typed),
+        emails AS (SELECT email, min(customer_id) AS member FROM typed
+                   WHERE email IS NOT NULL AND customer_id IS NOT NULL GROUP BY email),
+        phones AS (SELECT phone, min(customer_id) AS member FROM typed
+                   WHERE phone IS NOT NULL AND customer_id IS NOT NULL GROUP BY phone),
+        k AS (
+            SELECT t.*, {kind} AS line_kind,
+                   {key} AS customer_key,
+                   (t.customer_id IS NULL AND em.member IS NOT NULL) AS merged_by_email,
+                   (t.customer_id IS NULL AND em.member IS NULL AND pm.member IS NOT NULL) AS merged_by_phone
+            FROM t
+            LEFT JOIN emails em ON t.customer_id IS NULL AND em.email = t.email
+            LEFT JOIN phones pm ON t.customer_id IS NULL AND pm.phone = t.phone
+        )
+        SELECT *, {reason} AS reason FROM k
+    """
+
+
+# ---------------------------------------------------------------- main entry points
+
+def ingest_file(
+    path: Path | str,
+    *,
+    preset: str | None = "generic",
+    mapping: dict[str, str | None] | None = None,
+    rules: Rules | dict[str, Any] | None = None,
+    encoding: str | None = None,
+    date_format: str | None = None,
+    out_dir: Path | str | None = None,
+) -> IngestResult:
+    """Read an order export, classify every row, and (if out_dir) write canonical Parquet + ledger.
+
+    Raises InputFileError / MappingError / DataError with an actionable message when the file
+    cannot be used.
+    """
+    path = Path(path)
+    preset_obj = load_preset(preset or "generic")
+    rule_set = resolve_rules(preset_obj, rules)
+    candidates = merge_mapping(preset_obj, mapping)
+    with tempfile.TemporaryDirectory(prefix="crm-ingest-") as spill:
+        con = connect(Path(spill))
+        src = open_raw(con, path, encoding=encoding or preset_obj.encoding, read_options=preset_obj.read)
+        try:
+            return _ingest(con, src, preset_obj, rule_set, candidates,
+                           date_format or preset_obj.date_format, out_dir)
+        except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+            raise InputFileError(
+                f"{path}: the file could not be parsed: {str(exc).splitlines()[0]}",
+                hint="check that every line has the same number of fields and quotes are balanced; "
+                "re-export as CSV UTF-8 if unsure",
+            ) from None
+        finally:
+            src.cleanup()
+            con.close()
+
+
+def ingest_client(config: ClientConfig, processed_root: Path | str) -> IngestResult:
+    """Ingest the file a client YAML names into processed_root/<client name>/."""
+    out = Path(processed_root) / config.name
+    return ingest_file(
+        config.data_path(), preset=config.preset or "generic", mapping=config.mapping,
+        rules=config.rules, encoding=config.encoding, date_format=config.date_format, out_dir=out,
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rules: dict[str, Any],
+            candidates: dict[str, list[str]], date_format: str | None,
+            out_dir: Path | str | None) -> IngestResult:
+    cols = resolve_columns(src.columns, candidates, source=str(src.path), preset=preset.name)
+    typed = _typed_select(src, cols, preset, rules, date_format)
+    raw_cols = ", ".join(_ident(c) for c in src.columns)
+    dup = (f"(row_number() OVER (PARTITION BY {raw_cols} ORDER BY _row) > 1)"
+           if rules["drop_duplicate_lines"] else "false")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW typed0 AS SELECT _row, {typed}, {dup} AS is_dup FROM raw")
+    if "order_id" not in cols:
+        con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT * REPLACE ('R' || _row AS order_id) FROM typed0")
+    elif preset.order_fields_first_line_only:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS SELECT _row, {_fill_order_fields(TYPED_FIELDS)} FROM typed0")
+    else:
+        con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT * REPLACE (coalesce(order_id, 'R' || _row) AS order_id) FROM typed0")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_classify_sql(src, preset, rules)}")
+
+    ledger = _ledger(con, src, preset, cols, rules)
+    _check_usable(con, ledger, src, cols, rules)
+
+    as_of = None
+    if out_dir is not None:
+        as_of = _write_outputs(con, Path(out_dir), ledger)
+    return IngestResult(ledger=ledger, out_dir=Path(out_dir) if out_dir else None, as_of=as_of)
+
+
+def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols: dict[str, str],
+            rules: dict[str, Any]) -> Ledger:
+    rows = con.execute(
+        "SELECT reason, count(*), coalesce(sum(amount), 0) FROM classified GROUP BY reason"
+    ).fetchall()
+    by_reason = {r: (int(n), Decimal(a)) for r, n, a in rows}
+    kept_rows, kept_amount = by_reason.pop(None, (0, Decimal(0)))
+    excluded = [LedgerLine(r, *by_reason[r]) for r in REASONS if r in by_reason]
+    input_rows = kept_rows + sum(n for n, _ in by_reason.values())
+    input_amount, = con.execute("SELECT coalesce(sum(amount), 0) FROM classified").fetchone()
+    stats = con.execute("""
+        SELECT count(DISTINCT order_id), count(DISTINCT customer_key),
+               min(ordered_at), max(ordered_at),
+               count(*) FILTER (WHERE customer_id IS NOT NULL),
+               count(*) FILTER (WHERE merged_by_email),
+               count(*) FILTER (WHERE merged_by_phone),
+               count(DISTINCT customer_key) FILTER (WHERE customer_key LIKE 'g-%'),
+               count(DISTINCT customer_key) FILTER (WHERE customer_key LIKE 'p-%'),
+               count(DISTINCT customer_key) FILTER (WHERE customer_key LIKE 'x-%'),
+               count(DISTINCT customer_key) FILTER (WHERE merged_by_email OR merged_by_phone)
+        FROM classified WHERE reason IS NULL
+    """).fetchone()
+    identity = {
+        "rows_with_customer_id": int(stats[4]),
+        "guest_rows_merged_into_member_by_email": int(stats[5]),
+        "guest_rows_merged_into_member_by_phone": int(stats[6]),
+        "members_matched_by_guest_orders": int(stats[10]),
+        "guest_ids_from_email": int(stats[7]),
+        "guest_ids_from_phone": int(stats[8]),
+        "contact_ids_pseudonymised": int(stats[9]),
+    }
+    source = {
+        "file": src.path.name,
+        "sha256": _sha256(src.path),
+        "bytes": src.path.stat().st_size,
+        "format": src.format,
+        "encoding": src.encoding,
+        "preset": preset.name,
+        "columns": {k: v for k, v in cols.items()},
+        "rules": {k: v for k, v in rules.items() if not isinstance(v, list) or len(v) <= 20},
+    }
+    ledger = Ledger(
+        source=source, input_rows=input_rows, input_amount=Decimal(input_amount),
+        kept_rows=kept_rows, kept_amount=kept_amount, excluded=excluded,
+        orders=int(stats[0]), customers=int(stats[1]),
+        first_order=stats[2].isoformat(sep=" ") if stats[2] else None,
+        last_order=stats[3].isoformat(sep=" ") if stats[3] else None,
+        identity=identity, problems=list(src.notes),
+    )
+    ledger.problems.extend(_problems(con, src, cols))
+    return ledger
+
+
+def _examples(con: duckdb.DuckDBPyConnection, reason: str, column: str, header_lines: int) -> str:
+    rows = con.execute(
+        f"SELECT _row, {column} FROM classified WHERE reason = ? ORDER BY _row LIMIT 3", [reason]
+    ).fetchall()
+    return ", ".join(f"line {r + header_lines}: {str(v)[:40]!r}" for r, v in rows)
+
+
+def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, str]) -> list[str]:
+    """Readable lines about the rows a user would want to look at, with examples."""
+    header_lines = 0 if src.format in ("parquet", "excel") else 1
+    unit = "row" if header_lines == 0 else "line"
+    out = []
+    checks = [
+        ("bad_date", "raw_date", f"unreadable order date in column '{cols['ordered_at']}'"),
+        ("bad_amount", "raw_amount", f"missing or non-numeric amount in column '{cols.get('amount') or cols.get('unit_price')}'"),
+        ("negative_amount", "raw_amount", "negative amount or quantity"),
+        ("no_customer", "order_id", "no customer id, e-mail or phone (order id shown)"),
+    ]
+    counts = dict(con.execute("SELECT reason, count(*) FROM classified WHERE reason IS NOT NULL GROUP BY reason").fetchall())
+    for reason, column, text in checks:
+        n = counts.get(reason, 0)
+        if n:
+            ex = _examples(con, reason, column, header_lines).replace("line ", f"{unit} ")
+            out.append(f"{n:,} {unit}s excluded: {text}; e.g. {ex}")
+    conflicts, = con.execute(
+        "SELECT count(*) FROM (SELECT order_id FROM classified WHERE reason IS NULL "
+        "GROUP BY order_id HAVING count(DISTINCT customer_key) > 1)").fetchone()
+    if conflicts:
+        out.append(f"{conflicts:,} orders have lines of more than one customer; the order is "
+                   "attributed to the smallest customer id")
+    return out
+
+
+def _check_usable(con: duckdb.DuckDBPyConnection, ledger: Ledger, src: RawSource,
+                  cols: dict[str, str], rules: dict[str, Any]) -> None:
+    """Raise DataError when the data cannot give a trustworthy report."""
+    share = rules["max_invalid_share"]
+    limits = {
+        "bad_date": ("order dates cannot be read", f"column '{cols['ordered_at']}'",
+                     "set `date_format:` in the client YAML (e.g. \"%d/%m/%Y %H:%M\") or map the right "
+                     "column as ordered_at"),
+        "bad_amount": ("amounts are missing or not numbers",
+                       f"column '{cols.get('amount') or cols.get('unit_price')}'",
+                       "map the right column as amount (or unit_price and quantity) in the client YAML"),
+        "negative_amount": ("amounts or quantities are negative",
+                            f"column '{cols.get('amount') or cols.get('unit_price')}'",
+                            "check that the amount column is sales, not refunds; if negative lines "
+                            "are real refunds, raise rules.max_invalid_share"),
+    }
+    header_lines = 0 if src.format in ("parquet", "excel") else 1
+    for line in ledger.excluded:
+        if line.reason in limits and ledger.input_rows and line.rows / ledger.input_rows > share:
+            what, where, fix = limits[line.reason]
+            column = "raw_date" if line.reason == "bad_date" else "raw_amount"
+            raise DataError(
+                f"{src.path}: {line.rows:,} of {ledger.input_rows:,} rows "
+                f"({line.rows / ledger.input_rows:.1%}) {what} ({where}); the limit is {share:.0%}. "
+                f"Examples: {_examples(con, line.reason, column, header_lines)}",
+                hint=fix,
+            )
+    if ledger.kept_rows == 0:
+        reasons = ", ".join(f"{REASONS[e.reason]['en'].lower()}: {e.rows:,}" for e in ledger.excluded)
+        raise DataError(
+            f"{src.path}: no usable order rows: all {ledger.input_rows:,} rows were excluded ({reasons}).",
+            hint="check the preset or mapping and the rules in the client YAML",
+        )
+
+
+def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger) -> dt.date:
+    """Write order_lines.parquet, orders.parquet, ledger.json/csv atomically into out_dir."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        con.execute(f"""
+            COPY (
+                SELECT order_id, customer_key AS customer_id, ordered_at, sku, product, category,
+                       CAST(quantity AS DOUBLE) AS quantity, CAST(unit_price AS DOUBLE) AS unit_price,
+                       CAST(amount AS DOUBLE) AS amount, line_kind AS line_type
+                FROM classified WHERE reason IS NULL ORDER BY ordered_at, order_id, _row
+            ) TO {_quote(str(tmp / 'order_lines.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
+        con.execute(f"""
+            COPY (
+                SELECT order_id,
+                       min(customer_key) AS customer_id,
+                       min(ordered_at) AS ordered_at,
+                       CAST(sum(amount) AS DOUBLE) AS amount,
+                       CAST(coalesce(sum(quantity) FILTER (WHERE line_kind = 'product'), 0) AS DOUBLE) AS quantity,
+                       count(*) FILTER (WHERE line_kind = 'product') AS n_lines,
+                       arg_min(channel, _row) AS channel,
+                       arg_min(status, _row) AS status,
+                       arg_min(source, _row) AS source,
+                       arg_min(region, _row) AS region,
+                       arg_max(category, amount) FILTER (WHERE line_kind = 'product') AS category
+                FROM classified WHERE reason IS NULL
+                GROUP BY order_id ORDER BY ordered_at, order_id
+            ) TO {_quote(str(tmp / 'orders.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
+        ledger.save(tmp / "ledger.json")
+        ledger.to_frame("en").to_csv(tmp / "ledger.csv", index=False)
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    last = dt.datetime.fromisoformat(ledger.last_order) if ledger.last_order else None
+    return (last.date() + dt.timedelta(days=1)) if last else None
+
+
+__all__ = ["IngestResult", "ingest_file", "ingest_client", "resolve_rules", "CrmError"]

@@ -1,0 +1,304 @@
+"""Readers: open a client's order file as a DuckDB relation of raw text columns.
+
+Handles CSV/TSV (delimiter sniffed), UTF-8, UTF-8 with BOM and CP932/Shift_JIS (detected),
+gzip, Excel (.xlsx), Parquet and whitespace-separated files (CDNOW). Problems with the file
+itself (missing, empty, binary, undecodable) raise InputFileError with what to do.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import duckdb
+
+from .errors import InputFileError
+
+SAMPLE_BYTES = 1 << 20
+ENCODINGS = ("utf-8", "cp932")
+ENCODING_ALIASES = {
+    "utf8": "utf-8", "utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "utf_8_sig": "utf-8-sig",
+    "cp932": "cp932", "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932",
+    "ms932": "cp932", "windows-31j": "cp932",
+}
+
+
+@dataclass
+class RawSource:
+    """A client file opened as a DuckDB view named ``raw`` with a ``_row`` line number."""
+
+    path: Path
+    format: str
+    encoding: str | None
+    columns: list[str]
+    types: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+    temp_files: list[Path] = field(default_factory=list)
+
+    def cleanup(self) -> None:
+        for tmp in self.temp_files:
+            tmp.unlink(missing_ok=True)
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    """Open a file for reading bytes, transparently gunzipping .gz files."""
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
+
+
+def sniff_format(path: Path, declared: str | None = None) -> str:
+    """csv, excel, parquet or whitespace, from the preset, the magic bytes and the suffix."""
+    if declared:
+        return declared
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head == b"PAR1":
+        return "parquet"
+    if head[:2] == b"PK":
+        return "excel"
+    if head[:4] == b"\xd0\xcf\x11\xe0":
+        raise InputFileError(
+            f"{path}: this is an old Excel .xls (or other OLE) file, which is not supported.",
+            hint="open it in Excel and save as .xlsx or CSV (UTF-8)",
+        )
+    return "csv"
+
+
+def _read_sample(path: Path) -> bytes:
+    try:
+        with _open_bytes(path) as fh:
+            return fh.read(SAMPLE_BYTES)
+    except (OSError, EOFError) as exc:
+        raise InputFileError(f"{path}: the file cannot be read ({exc}).",
+                             hint="check that the file is complete (re-download or re-export it)") from None
+
+
+def _decodes(sample: bytes, encoding: str, complete: bool) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        decoder.decode(sample, final=complete)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def detect_encoding(path: Path, sample: bytes, declared: str | None = None) -> str:
+    """The text encoding: the declared one, utf-8-sig for a BOM, else utf-8 or cp932 that decodes."""
+    if declared:
+        enc = ENCODING_ALIASES.get(declared.lower().replace(" ", ""), declared)
+        try:
+            codecs.lookup(enc)
+        except LookupError:
+            raise InputFileError(f"unknown encoding '{declared}'.",
+                                 hint="use utf-8, utf-8-sig or cp932 (Shift_JIS)") from None
+        return enc
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    complete = len(sample) < SAMPLE_BYTES
+    for enc in ENCODINGS:
+        if _decodes(sample, enc, complete):
+            return enc
+    raise InputFileError(
+        f"{path}: the text is neither UTF-8 nor CP932 (Shift_JIS).",
+        hint="re-export the file as CSV UTF-8, or set `encoding:` in the client YAML",
+    )
+
+
+def _check_text(path: Path, sample: bytes) -> None:
+    if not sample.strip():
+        raise InputFileError(f"{path}: the file is empty.",
+                             hint="export the orders again; the file has no rows")
+    if b"\x00" in sample[:65536] and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputFileError(
+            f"{path}: this looks like a binary file, not a CSV text export.",
+            hint="export the orders as CSV, TSV, Excel .xlsx or Parquet",
+        )
+
+
+def _transcode_to_utf8(path: Path, encoding: str) -> Path:
+    """Stream a non-UTF-8 text file into a temporary UTF-8 file that DuckDB can read."""
+    tmp = Path(tempfile.mkstemp(prefix="crm-utf8-", suffix=".csv")[1])
+    line_no = 0
+    try:
+        with _open_bytes(path) as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as src, \
+                tmp.open("w", encoding="utf-8", newline="") as dst:
+            for line_no, line in enumerate(src, start=1):
+                dst.write(line)
+    except UnicodeDecodeError:
+        tmp.unlink(missing_ok=True)
+        raise InputFileError(
+            f"{path}: line {line_no + 1} cannot be decoded as {encoding}; the file mixes encodings "
+            "or is damaged.",
+            hint="re-export the file as CSV UTF-8, or set `encoding:` in the client YAML",
+        ) from None
+    return tmp
+
+
+def dedupe_headers(names: list[str]) -> tuple[list[str], list[str]]:
+    """Make header names unique (送料, 送料_2 ...) and blank ones named; returns names and notes."""
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    notes: list[str] = []
+    for i, raw in enumerate(names):
+        name = raw.strip() or f"column_{i + 1}"
+        if name in seen:
+            seen[name] += 1
+            new = f"{name}_{seen[name]}"
+            notes.append(f"header '{name}' appears more than once; column {i + 1} is read as '{new}'")
+            name = new
+        else:
+            seen[name] = 1
+        out.append(name)
+    return out, notes
+
+
+def _sniff_delimiter(first_lines: str, path: Path) -> str:
+    if path.name.lower().endswith((".tsv", ".tsv.gz", ".tab")):
+        return "\t"
+    try:
+        return csv.Sniffer().sniff(first_lines, delimiters=",\t;|").delimiter
+    except csv.Error:
+        header = first_lines.splitlines()[0] if first_lines else ""
+        counts = {d: header.count(d) for d in ",\t;|"}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def open_raw(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    read_options: dict | None = None,
+) -> RawSource:
+    """Create the view ``raw`` (all source columns plus ``_row``) in ``con`` for the file."""
+    path = Path(path)
+    read_options = read_options or {}
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file.", hint="check the path (relative paths in a client "
+                             "YAML are read from the YAML file's folder)")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a folder, not an order file.", hint="give the export file itself")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the file is empty (0 bytes).",
+                             hint="export the orders again; the file has no rows")
+    fmt = sniff_format(path, fmt or read_options.get("format"))
+    if fmt == "parquet":
+        return _open_parquet(con, path)
+    if fmt == "excel":
+        return _open_excel(con, path)
+    sample = _read_sample(path)
+    _check_text(path, sample)
+    enc = detect_encoding(path, sample, encoding)
+    source = RawSource(path=path, format=fmt, encoding=enc, columns=[], types={})
+    text_path = path
+    if enc not in ("utf-8", "utf-8-sig"):
+        text_path = _transcode_to_utf8(path, enc)
+        source.temp_files.append(text_path)
+        source.notes.append(f"read as {enc} (converted to UTF-8)")
+        sample = _read_sample(text_path)
+    text = sample.decode("utf-8-sig", errors="ignore")
+    if fmt == "whitespace":
+        _open_whitespace(con, text_path, text, read_options, source)
+    else:
+        _open_csv(con, text_path, text, source)
+    return source
+
+
+def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, text: str, source: RawSource) -> None:
+    lines = text.splitlines()
+    first = "\n".join(lines[:50])
+    delim = _sniff_delimiter(first, path)
+    header_row = next(csv.reader([lines[0]], delimiter=delim)) if lines else []
+    names, notes = dedupe_headers(header_row)
+    source.notes.extend(notes)
+    if len(names) < 2:
+        raise InputFileError(
+            f"{source.path}: only one column found (header: {lines[0][:80]!r}); the delimiter could "
+            "not be recognised.",
+            hint="use a comma-, tab-, semicolon- or pipe-separated file with a header row",
+        )
+    cols = "{" + ", ".join(f"{_quote(n)}: 'VARCHAR'" for n in names) + "}"
+    sql = (
+        f"CREATE OR REPLACE TEMP VIEW raw AS SELECT row_number() OVER () AS _row, * FROM read_csv("
+        f"{_quote(str(path))}, header=true, delim={_quote(delim)}, quote='\"', escape='\"', "
+        f"columns={cols}, null_padding=true, strict_mode=false, parallel=true)"
+    )
+    con.execute(sql)
+    source.columns = names
+    source.types = {n: "VARCHAR" for n in names}
+    source.format = "tsv" if delim == "\t" else "csv"
+
+
+def _open_whitespace(con: duckdb.DuckDBPyConnection, path: Path, text: str, options: dict,
+                     source: RawSource) -> None:
+    """Whitespace-separated text (e.g. CDNOW): split each line on runs of spaces/tabs."""
+    first = text.splitlines()[0].split() if text.strip() else []
+    starts = options.get("header_starts_with")
+    has_header = bool(starts) and bool(first) and first[0] == starts
+    if has_header:
+        names = first
+    else:
+        names = list(options.get("names_if_no_header", []))[: len(first)]
+        names += [f"column_{i + 1}" for i in range(len(names), len(first))]
+    parts = ", ".join(f"nullif(p[{i + 1}], '') AS {_ident(n)}" for i, n in enumerate(names))
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW raw AS SELECT _row, {parts} FROM ("
+        f"SELECT row_number() OVER () AS _row, string_split_regex(trim(line), '\\s+') AS p "
+        f"FROM read_csv({_quote(str(path))}, header={'true' if has_header else 'false'}, "
+        f"delim='\\x01', quote='', escape='', columns={{'line': 'VARCHAR'}}) WHERE trim(line) <> '')"
+    )
+    source.columns = names
+    source.types = {n: "VARCHAR" for n in names}
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> RawSource:
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW raw AS SELECT row_number() OVER () AS _row, * "
+            f"FROM read_parquet({_quote(str(path))})"
+        )
+        described = con.execute("DESCRIBE SELECT * FROM raw").fetchall()
+    except duckdb.Error as exc:
+        raise InputFileError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]}).",
+                             hint="re-export the file") from None
+    types = {name: str(kind) for name, kind, *_ in described if name != "_row"}
+    return RawSource(path=path, format="parquet", encoding=None, columns=list(types), types=types)
+
+
+def _open_excel(con: duckdb.DuckDBPyConnection, path: Path) -> RawSource:
+    import pandas as pd
+
+    try:
+        frame = pd.read_excel(path, dtype=str, sheet_name=0, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise InputFileError(f"{path}: the Excel file cannot be read ({type(exc).__name__}: {exc}).",
+                             hint="open it in Excel and save it again as .xlsx, or export CSV") from None
+    names, notes = dedupe_headers([str(c) for c in frame.columns])
+    frame.columns = names
+    frame.insert(0, "_row", range(1, len(frame) + 1))
+    con.register("raw_excel", frame)
+    con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_excel")
+    src = RawSource(path=path, format="excel", encoding=None, columns=names,
+                    types={n: "VARCHAR" for n in names}, notes=notes)
+    if len(frame) == 0:
+        raise InputFileError(f"{path}: the first sheet has no rows.", hint="put the orders on the first sheet")
+    return src
