@@ -10,17 +10,23 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .errors import ConfigError, CrmError
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO_ROOT / "examples" / "demo.yaml"
 
 
-def _print_ledger(ledger, out=sys.stdout) -> None:
+def _print_ledger(ledger: "Ledger", out: TextIO | None = None) -> None:
     """Print the ledger as an aligned table with shares of input rows."""
     from .ledger import REASONS
+
+    out = out or sys.stdout
 
     total = ledger.input_rows or 1
     print(f"Source: {ledger.source['file']} ({ledger.source['format']}, "

@@ -217,9 +217,9 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any]) -> str:
     )
     return f"""
         WITH t AS (SELECT * FROM typed),
-        emails AS (SELECT email, min(customer_id) AS member FROM typed
+        emails AS (SELECT email AS e_key, min(customer_id) AS member FROM typed
                    WHERE email IS NOT NULL AND customer_id IS NOT NULL GROUP BY email),
-        phones AS (SELECT phone, min(customer_id) AS member FROM typed
+        phones AS (SELECT phone AS p_key, min(customer_id) AS member FROM typed
                    WHERE phone IS NOT NULL AND customer_id IS NOT NULL GROUP BY phone),
         k AS (
             SELECT t.*, {kind} AS line_kind,
@@ -227,8 +227,8 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any]) -> str:
                    (t.customer_id IS NULL AND em.member IS NOT NULL) AS merged_by_email,
                    (t.customer_id IS NULL AND em.member IS NULL AND pm.member IS NOT NULL) AS merged_by_phone
             FROM t
-            LEFT JOIN emails em ON t.customer_id IS NULL AND em.email = t.email
-            LEFT JOIN phones pm ON t.customer_id IS NULL AND pm.phone = t.phone
+            LEFT JOIN emails em ON t.customer_id IS NULL AND em.e_key = t.email
+            LEFT JOIN phones pm ON t.customer_id IS NULL AND pm.p_key = t.phone
         )
         SELECT *, {reason} AS reason FROM k
     """
@@ -257,8 +257,9 @@ def ingest_file(
     candidates = merge_mapping(preset_obj, mapping)
     with tempfile.TemporaryDirectory(prefix="crm-ingest-") as spill:
         con = connect(Path(spill))
-        src = open_raw(con, path, encoding=encoding or preset_obj.encoding, read_options=preset_obj.read)
+        src: RawSource | None = None
         try:
+            src = open_raw(con, path, encoding=encoding, read_options=preset_obj.read)
             return _ingest(con, src, preset_obj, rule_set, candidates,
                            date_format or preset_obj.date_format, out_dir)
         except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
@@ -268,7 +269,8 @@ def ingest_file(
                 "re-export as CSV UTF-8 if unsure",
             ) from None
         finally:
-            src.cleanup()
+            if src is not None:
+                src.cleanup()
             con.close()
 
 
@@ -428,6 +430,9 @@ def _check_usable(con: duckdb.DuckDBPyConnection, ledger: Ledger, src: RawSource
                 f"Examples: {_examples(con, line.reason, column, header_lines)}",
                 hint=fix,
             )
+    if ledger.input_rows == 0:
+        raise DataError(f"{src.path}: the file has a header but no order rows.",
+                        hint="export the orders again with a date range that contains orders")
     if ledger.kept_rows == 0:
         reasons = ", ".join(f"{REASONS[e.reason]['en'].lower()}: {e.rows:,}" for e in ledger.excluded)
         raise DataError(

@@ -35,7 +35,6 @@ class Preset:
     columns: dict[str, list[str]]
     rules: dict[str, Any]
     read: dict[str, Any] = field(default_factory=dict)
-    encoding: str | None = None
     date_format: str | None = None
     line_types: dict[str, list[str]] = field(default_factory=dict)
     order_fields_first_line_only: bool = False
@@ -66,7 +65,6 @@ def load_preset(name: str) -> Preset:
         columns=columns,
         rules=data.get("rules", {}),
         read=data.get("read", {}),
-        encoding=data.get("encoding"),
         date_format=data.get("date_format"),
         line_types=data.get("line_types", {}),
         order_fields_first_line_only=bool(data.get("order_fields_first_line_only", False)),

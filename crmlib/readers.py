@@ -98,6 +98,13 @@ def detect_encoding(path: Path, sample: bytes, declared: str | None = None) -> s
         except LookupError:
             raise InputFileError(f"unknown encoding '{declared}'.",
                                  hint="use utf-8, utf-8-sig or cp932 (Shift_JIS)") from None
+        if not _decodes(sample, enc, len(sample) < SAMPLE_BYTES):
+            other = [e for e in ENCODINGS if e != enc and _decodes(sample, e, len(sample) < SAMPLE_BYTES)]
+            guess = f"it reads as {other[0]}: " if other else ""
+            raise InputFileError(
+                f"{path}: the file is not valid {enc} text, but {enc} was asked for.",
+                hint=f"{guess}set the right `encoding:` (or --encoding), or omit it to detect it",
+            )
         return enc
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"

@@ -1,0 +1,186 @@
+"""Ingest rules on small hand-made files; every expected number is worked out by hand below."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crmlib.ingest import ingest_file
+
+GENERIC = """\
+order_id,customer_id,email,phone,ordered_at,sku,product,quantity,unit_price,status
+A1,C1,taro@example.jp,,2024-01-05 10:00:00,S1,化粧水,2,1500,completed
+A1,C1,taro@example.jp,,2024-01-05 10:00:00,SHIPPING,送料,1,500,completed
+A2,, TARO@Example.jp ,,2024/02/10,S2,乳液,1,2000,completed
+A3,,hanako@example.jp,,2024-02-11,S1,化粧水,1,1500,completed
+A4,,,090-1234-5678,2024-03-01,S1,化粧水,1,1500,completed
+A5,,,,2024-03-02,S1,化粧水,1,1500,completed
+A6,C2,,,2024-03-03,S1,化粧水,1,1500,cancelled
+A7,C2,,,2024-03-04,S1,化粧水,1,1500,pending
+A8,C2,,,2024-03-05,S1,化粧水,1,1500,返品
+A9,C2,,,2024-03-06,S3,サンプル,1,0,completed
+A10,C2,,,2024-03-07,S1,化粧水,-1,1500,completed
+A11,C2,,,not a date,S1,化粧水,1,1500,completed
+A12,C2,,,2024-03-08,S1,化粧水,1,abc,completed
+A13,C3,,+81 90-1234-5678,2024-03-09,S2,乳液,1,"2,000",completed
+A13,C3,,+81 90-1234-5678,2024-03-09,S2,乳液,1,"2,000",completed
+"""
+# By hand: kept A1 (3000), A2 (2000, guest merged into C1 by e-mail), A3 (1500, new guest id),
+# A4 (1500, guest merged into C3 by phone), A13 (2000): 5 rows, 10,000 yen, 5 orders, 3 customers.
+EXPECTED_EXCLUDED = {
+    "bad_date": (1, Decimal(1500)), "bad_amount": (1, Decimal(0)),
+    "duplicate_line": (1, Decimal(2000)), "cancelled": (1, Decimal(1500)),
+    "not_completed": (1, Decimal(1500)), "returned": (1, Decimal(1500)),
+    "non_product": (1, Decimal(500)), "negative_amount": (1, Decimal(-1500)),
+    "zero_amount": (1, Decimal(0)), "no_customer": (1, Decimal(1500)),
+}
+LENIENT = {"max_invalid_share": 0.5}  # 1 bad date in 15 rows is above the 2% default
+
+
+def check_generic(result) -> None:
+    led = result.ledger
+    assert led.input_rows == 15
+    assert led.input_amount == Decimal(18500)
+    assert led.kept_rows == 5 and led.kept_amount == Decimal(10000)
+    assert {e.reason: (e.rows, e.amount) for e in led.excluded} == EXPECTED_EXCLUDED
+    assert led.reconciles()
+    assert led.orders == 5 and led.customers == 3
+    assert led.identity["guest_rows_merged_into_member_by_email"] == 1
+    assert led.identity["guest_rows_merged_into_member_by_phone"] == 1
+    assert led.identity["guest_ids_from_email"] == 1
+
+
+@pytest.fixture
+def generic_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "orders.csv"
+    path.write_text(GENERIC, encoding="utf-8")
+    return path
+
+
+def test_every_rule_on_a_hand_made_file(generic_csv, tmp_path):
+    result = ingest_file(generic_csv, rules=LENIENT, out_dir=tmp_path / "out")
+    check_generic(result)
+    orders = pd.read_parquet(result.orders_path).set_index("order_id")
+    assert orders.loc["A1", "amount"] == 3000  # shipping line not in revenue
+    assert orders.loc["A1", "customer_id"] == "C1"
+    assert orders.loc["A2", "customer_id"] == "C1"  # guest order merged by e-mail
+    assert orders.loc["A4", "customer_id"] == "C3"  # guest order merged by phone (+81 -> 0)
+    guest = "g-" + hashlib.sha256(b"crm-workbook:hanako@example.jp").hexdigest()[:16]
+    assert orders.loc["A3", "customer_id"] == guest
+    assert str(orders.loc["A2", "ordered_at"]) == "2024-02-10 00:00:00"
+    assert result.as_of.isoformat() == "2024-03-10"
+    saved = (tmp_path / "out" / "ledger.json").read_text(encoding="utf-8")
+    assert "hanako" not in saved and "taro@" not in saved  # no contact data in the ledger
+
+
+@pytest.mark.parametrize("variant", ["utf-8-sig", "cp932", "tsv", "gzip", "xlsx", "parquet"])
+def test_same_ledger_from_every_file_format(variant, tmp_path):
+    frame = pd.read_csv(pd.io.common.StringIO(GENERIC), dtype=str, keep_default_na=False)
+    if variant in ("utf-8-sig", "cp932"):
+        path = tmp_path / "orders.csv"
+        path.write_bytes(GENERIC.encode(variant))
+    elif variant == "tsv":
+        path = tmp_path / "orders.tsv"
+        frame.to_csv(path, sep="\t", index=False)
+    elif variant == "gzip":
+        path = tmp_path / "orders.csv.gz"
+        path.write_bytes(gzip.compress(GENERIC.encode("utf-8")))
+    elif variant == "xlsx":
+        path = tmp_path / "orders.xlsx"
+        frame.to_excel(path, index=False)
+    else:
+        path = tmp_path / "orders.parquet"
+        frame.to_parquet(path, index=False)
+    check_generic(ingest_file(path, rules=LENIENT))
+
+
+def test_rules_can_be_switched_off(generic_csv):
+    result = ingest_file(generic_csv, rules={**LENIENT, "exclude_non_product": False,
+                                              "drop_duplicate_lines": False})
+    led = result.ledger
+    assert led.kept_rows == 7 and led.kept_amount == Decimal(10000 + 500 + 2000)
+    assert "non_product" not in {e.reason for e in led.excluded}
+    assert led.reconciles()
+
+
+ECCUBE_HEADER = ("注文ID,注文番号,会員ID,メールアドレス,電話番号,都道府県,小計,値引き,送料,合計,支払合計,"
+                 "対応状況,受注日,商品コード,商品名,価格,個数,明細区分,送料")
+ECCUBE_ROWS = [
+    # order 1001: member 10, two products, shipping and a discount line; totals repeat per line
+    "1,1001,10,hanako@example.jp,03-1111-2222,東京都,6000,500,600,6100,6100,発送済み,2024/04/01 12:00:00,P-A,化粧水,3000,1,商品,600",
+    "1,1001,10,hanako@example.jp,03-1111-2222,東京都,6000,500,600,6100,6100,発送済み,2024/04/01 12:00:00,P-B,美容液,1500,2,商品,600",
+    "1,1001,10,hanako@example.jp,03-1111-2222,東京都,6000,500,600,6100,6100,発送済み,2024/04/01 12:00:00,,送料,600,1,送料,600",
+    "1,1001,10,hanako@example.jp,03-1111-2222,東京都,6000,500,600,6100,6100,発送済み,2024/04/01 12:00:00,,値引き,-500,1,値引き,600",
+    # order 1002: guest whose e-mail is member 10's
+    "2,1002,,Hanako@example.jp,,東京都,2000,0,0,2000,2000,発送済み,2024/05/01 09:30:00,P-C,乳液,2000,1,商品,0",
+    # order 1003: cancelled; 1004: payment pending
+    "3,1003,11,jiro@example.jp,,大阪府,4000,0,0,4000,4000,注文取消し,2024/05/02 10:00:00,P-A,化粧水,4000,1,商品,0",
+    "4,1004,11,jiro@example.jp,,大阪府,2500,0,0,2500,2500,購入処理中,2024/05/03 10:00:00,P-D,洗顔料,2500,1,商品,0",
+    # order 1005: a new guest, three units plus shipping
+    "5,1005,,saburo@example.jp,,北海道,3000,0,600,3600,3600,新規受付,2024/05/04 10:00:00,P-E,石鹸,1000,3,商品,600",
+    "5,1005,,saburo@example.jp,,北海道,3000,0,600,3600,3600,新規受付,2024/05/04 10:00:00,,送料,600,1,送料,600",
+]
+
+
+def test_eccube_preset_cp932_with_duplicated_header(tmp_path):
+    path = tmp_path / "eccube.csv"
+    path.write_bytes(("\r\n".join([ECCUBE_HEADER, *ECCUBE_ROWS]) + "\r\n").encode("cp932"))
+    result = ingest_file(path, preset="eccube", out_dir=tmp_path / "out")
+    led = result.ledger
+    assert led.source["encoding"] == "cp932"
+    assert led.input_rows == 9 and led.input_amount == Decimal(18200)
+    assert led.kept_rows == 5 and led.kept_amount == Decimal(10500)
+    assert {e.reason: (e.rows, e.amount) for e in led.excluded} == {
+        "cancelled": (1, Decimal(4000)), "not_completed": (1, Decimal(2500)),
+        "non_product": (2, Decimal(1200)),
+    }
+    assert led.reconciles()
+    assert any("送料" in p and "more than once" in p for p in led.problems)
+    orders = pd.read_parquet(result.orders_path).set_index("order_id")
+    assert orders.loc["1001", "amount"] == 5500  # 3000 + 2 x 1500 - 500, no shipping
+    assert orders.loc["1001", "n_lines"] == 2
+    assert orders.loc["1002", "customer_id"] == "10"  # guest merged into the member
+    assert orders.loc["1005", "customer_id"].startswith("g-")
+    assert led.customers == 2 and led.orders == 3
+
+
+SHOPIFY = """\
+Name,Email,Financial Status,Subtotal,Total,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Lineitem discount,Cancelled at,Source,Vendor,Phone,Shipping Province Name
+#1001,a@example.com,paid,2300,2800,2024-01-05 10:00:00 +0900,2,Tea,1000,T-1,200,,web,Leaf Co,,Tokyo
+#1001,,,,,2024-01-05 10:00:00 +0900,1,Cup,500,C-1,0,,,Leaf Co,,
+#1002,b@example.com,refunded,3000,3000,2024-01-06 11:00:00 +0900,1,Pot,3000,P-1,0,,web,Leaf Co,,Osaka
+#1003,c@example.com,paid,800,800,2024-01-07 12:00:00 +0900,1,Tea,800,T-1,0,2024-01-07 13:00:00 +0900,pos,Leaf Co,,Tokyo
+#1004,A@Example.com,paid,1200,1200,2024-02-01 09:00:00 -0500,1,Tea,1200,T-1,0,,web,Leaf Co,,Tokyo
+"""
+
+
+def test_shopify_preset_first_line_fields_and_cancellations(tmp_path):
+    path = tmp_path / "orders_export.csv"
+    path.write_text(SHOPIFY, encoding="utf-8")
+    result = ingest_file(path, preset="shopify", out_dir=tmp_path / "out")
+    led = result.ledger
+    assert led.input_rows == 5
+    assert led.input_amount == Decimal(2000 - 200 + 500 + 3000 + 800 + 1200)
+    assert led.kept_rows == 3 and led.kept_amount == Decimal(3500)
+    assert {e.reason: (e.rows, e.amount) for e in led.excluded} == {
+        "cancelled": (1, Decimal(800)), "returned": (1, Decimal(3000))}
+    orders = pd.read_parquet(result.orders_path).set_index("order_id")
+    assert orders.loc["#1001", "amount"] == 2300  # Shopify's Subtotal of that order
+    assert orders.loc["#1001", "customer_id"] == orders.loc["#1004", "customer_id"]  # same e-mail
+    assert str(orders.loc["#1004", "ordered_at"]) == "2024-02-01 09:00:00"  # shop-local clock
+    assert led.customers == 1
+
+
+def test_client_mapping_overrides_the_preset(tmp_path):
+    path = tmp_path / "custom.csv"
+    path.write_text("伝票番号,顧客コード,購入日,売上\nX1,K1,2024-06-01,1200\nX2,K1,2024-07-01,800\n",
+                    encoding="utf-8")
+    result = ingest_file(path, mapping={"order_id": "伝票番号", "customer_id": "顧客コード",
+                                        "ordered_at": "購入日", "amount": "売上"})
+    assert result.ledger.kept_amount == Decimal(2000)
+    assert result.ledger.orders == 2 and result.ledger.customers == 1
