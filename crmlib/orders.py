@@ -1,0 +1,63 @@
+"""Shared access to the canonical orders: DuckDB queries that return small pandas frames.
+
+Every analysis reads orders through here, cut at the as-of date (orders on or after it are
+ignored), so a report can be reproduced for any past date from the same Parquet file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .readers import _quote
+
+
+def as_timestamp(as_of: dt.date | str) -> str:
+    """The as-of date as a SQL timestamp literal (the cut is exclusive: orders before it)."""
+    day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
+    return f"TIMESTAMP '{day.isoformat()} 00:00:00'"
+
+
+def orders_sql(orders_path: Path | str, as_of: dt.date | str | None = None) -> str:
+    """A SQL subquery of the orders before as_of (all orders when as_of is None)."""
+    base = f"SELECT * FROM read_parquet({_quote(str(orders_path))})"
+    return base if as_of is None else f"{base} WHERE ordered_at < {as_timestamp(as_of)}"
+
+
+def query(sql: str) -> pd.DataFrame:
+    """Run one aggregate query in a fresh in-memory DuckDB connection and return pandas."""
+    con = duckdb.connect()
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def customer_summary(orders_path: Path | str, as_of: dt.date | str) -> pd.DataFrame:
+    """One row per customer: first/second/last order, orders, revenue, recency, tenure, firsts.
+
+    recency_days = days from the last order's date to as_of; tenure_days = days from the first
+    to the last order's date; first_* = channel, category, source and region of the first order.
+    """
+    src = orders_sql(orders_path, as_of)
+    asof = as_timestamp(as_of)
+    return query(f"""
+        SELECT customer_id,
+               min(ordered_at) AS first_order,
+               min(ordered_at, 2)[2] AS second_order,
+               max(ordered_at) AS last_order,
+               count(*) AS orders,
+               sum(amount) AS revenue,
+               date_diff('day', CAST(max(ordered_at) AS DATE), CAST({asof} AS DATE)) AS recency_days,
+               date_diff('day', CAST(min(ordered_at) AS DATE), CAST(max(ordered_at) AS DATE)) AS tenure_days,
+               arg_min(channel, ordered_at) AS first_channel,
+               arg_min(category, ordered_at) AS first_category,
+               arg_min(source, ordered_at) AS first_source,
+               arg_min(region, ordered_at) AS first_region
+        FROM ({src})
+        GROUP BY customer_id
+        ORDER BY customer_id
+    """)

@@ -1,0 +1,32 @@
+"""customer_summary on a hand-made order file; expected values worked out by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crmlib.orders import customer_summary
+
+
+def test_customer_summary_by_hand(tmp_path):
+    orders = pd.DataFrame({
+        "order_id": ["1", "2", "3", "4", "5"],
+        "customer_id": ["A", "A", "A", "B", "B"],
+        "ordered_at": pd.to_datetime(["2024-01-01 10:00", "2024-01-31 09:00", "2024-03-01 12:00",
+                                      "2024-02-15 08:00", "2024-04-02 00:00"]),
+        "amount": [1000.0, 2000.0, 500.0, 3000.0, 9999.0],
+        "channel": ["web", "app", "web", "store", "web"],
+        "category": ["食品", "雑貨", "食品", "雑貨", "食品"],
+        "source": ["ads", None, None, "store", None],
+        "region": ["東京都", "東京都", "東京都", "大阪府", "大阪府"],
+    })
+    path = tmp_path / "orders.parquet"
+    orders.to_parquet(path)
+    s = customer_summary(path, "2024-04-01").set_index("customer_id")  # order 5 is after as-of
+    assert s.loc["A", "orders"] == 3 and s.loc["A", "revenue"] == 3500
+    assert s.loc["A", "recency_days"] == 31  # 2024-03-01 -> 2024-04-01
+    assert s.loc["A", "tenure_days"] == 60  # 2024-01-01 -> 2024-03-01 (leap year)
+    assert str(s.loc["A", "second_order"]) == "2024-01-31 09:00:00"
+    assert s.loc["A", "first_channel"] == "web" and s.loc["A", "first_source"] == "ads"
+    assert s.loc["B", "orders"] == 1 and s.loc["B", "revenue"] == 3000
+    assert pd.isna(s.loc["B", "second_order"])
+    assert s.loc["B", "recency_days"] == 46 and s.loc["B", "first_category"] == "雑貨"
