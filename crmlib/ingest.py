@@ -442,7 +442,7 @@ def _check_usable(con: duckdb.DuckDBPyConnection, ledger: Ledger, src: RawSource
 
 
 def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger) -> dt.date:
-    """Write order_lines.parquet, orders.parquet, ledger.json/csv atomically into out_dir."""
+    """Write order_lines, orders and contacts Parquet and ledger.json/csv atomically into out_dir."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
@@ -469,6 +469,14 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger
                 FROM classified WHERE reason IS NULL
                 GROUP BY order_id ORDER BY ordered_at, order_id
             ) TO {_quote(str(tmp / 'orders.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
+        # contact details stay in the processed folder (for mail-tool exports the client allows);
+        # reports never read this file
+        con.execute(f"""
+            COPY (
+                SELECT customer_key AS customer_id, min(email) AS email, min(phone) AS phone
+                FROM classified WHERE reason IS NULL AND (email IS NOT NULL OR phone IS NOT NULL)
+                GROUP BY customer_key ORDER BY customer_key
+            ) TO {_quote(str(tmp / 'contacts.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
         ledger.save(tmp / "ledger.json")
         ledger.to_frame("en").to_csv(tmp / "ledger.csv", index=False)
         if out_dir.exists():
