@@ -119,13 +119,15 @@ def _typed_select(src: RawSource, cols: dict[str, str], preset: Preset, rules: d
     e["order_id"] = _text(cols["order_id"]) if "order_id" in cols else "NULL"
     cid = _text(cols["customer_id"]) if "customer_id" in cols else "NULL"
     # ids written as floats by spreadsheets ("17850.0") are the integer id
-    e["customer_id"] = f"regexp_replace({cid}, '^(\\d+)\\.0+$', '\\1')"
-    e["email"] = (f"CASE WHEN lower({_text(cols['email'])}) LIKE '%_@_%' THEN lower({_text(cols['email'])}) END"
-                  if "email" in cols else "NULL")
+    e["customer_id"] = (f"CASE WHEN {cid} LIKE '%.0' THEN regexp_replace({cid}, '^(\\d+)\\.0+$', '\\1') "
+                        f"ELSE {cid} END")
+    email = _text(cols["email"]) if "email" in cols else None
+    e["email"] = f"CASE WHEN contains({email}, '@') THEN lower({email}) END" if email else "NULL"
     if "phone" in cols:
-        digits = f"regexp_replace({_text(cols['phone'])}, '[^0-9]', '', 'g')"
+        phone = _text(cols["phone"])
+        digits = f"regexp_replace({phone}, '[^0-9]', '', 'g')"
         local = f"CASE WHEN {digits} LIKE '81%' AND length({digits}) >= 11 THEN '0' || {digits}[3:] ELSE {digits} END"
-        e["phone"] = f"CASE WHEN length({digits}) >= 9 THEN {local} END"
+        e["phone"] = f"CASE WHEN {phone} IS NOT NULL AND length({digits}) >= 9 THEN {local} END"
     else:
         e["phone"] = "NULL"
     e["ordered_at"] = _date_sql(cols["ordered_at"], t[cols["ordered_at"]], date_format)
@@ -165,7 +167,7 @@ def _fill_order_fields(fields: list[str]) -> str:
 
 TYPED_FIELDS = ["order_id", "customer_id", "email", "phone", "ordered_at", "quantity", "amount",
                 "unit_price", "sku", "product", "category", "channel", "source", "region", "status",
-                "cancelled_at", "line_type", "raw_date", "raw_amount", "is_dup"]
+                "cancelled_at", "line_type", "raw_date", "raw_amount"]
 
 
 def _pseudonym(expr: str, prefix: str) -> str:
@@ -217,9 +219,9 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any]) -> str:
     )
     return f"""
         WITH t AS (SELECT * FROM typed),
-        emails AS (SELECT email AS e_key, min(customer_id) AS member FROM typed
+        emails AS (SELECT email AS e_key, min(customer_id) AS member FROM typed0
                    WHERE email IS NOT NULL AND customer_id IS NOT NULL GROUP BY email),
-        phones AS (SELECT phone AS p_key, min(customer_id) AS member FROM typed
+        phones AS (SELECT phone AS p_key, min(customer_id) AS member FROM typed0
                    WHERE phone IS NOT NULL AND customer_id IS NOT NULL GROUP BY phone),
         k AS (
             SELECT t.*, {kind} AS line_kind,
@@ -297,15 +299,23 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
     cols = resolve_columns(src.columns, candidates, source=str(src.path), preset=preset.name)
     typed = _typed_select(src, cols, preset, rules, date_format)
     raw_cols = ", ".join(_ident(c) for c in src.columns)
-    dup = (f"(row_number() OVER (PARTITION BY {raw_cols} ORDER BY _row) > 1)"
-           if rules["drop_duplicate_lines"] else "false")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW typed0 AS SELECT _row, {typed}, {dup} AS is_dup FROM raw")
+    # one pass over the file: typed fields plus a 64-bit hash of the whole raw line
+    con.execute(f"CREATE OR REPLACE TEMP TABLE typed0 AS SELECT _row, {typed}, hash({raw_cols}) AS _h FROM raw")
     if "order_id" not in cols:
-        con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT * REPLACE ('R' || _row AS order_id) FROM typed0")
+        con.execute("CREATE OR REPLACE TEMP VIEW typed1 AS SELECT * REPLACE ('R' || _row AS order_id) FROM typed0")
     elif preset.order_fields_first_line_only:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS SELECT _row, {_fill_order_fields(TYPED_FIELDS)} FROM typed0")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW typed1 AS SELECT _row, _h, {_fill_order_fields(TYPED_FIELDS)} FROM typed0")
     else:
-        con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT * REPLACE (coalesce(order_id, 'R' || _row) AS order_id) FROM typed0")
+        con.execute("CREATE OR REPLACE TEMP VIEW typed1 AS SELECT * REPLACE (coalesce(order_id, 'R' || _row) AS order_id) FROM typed0")
+    # duplicates: same whole-line hash and same key fields as an earlier line; only lines whose
+    # hash repeats are sorted, so the check costs little when duplicates are rare
+    dup_rows = ("SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY _h, order_id, raw_date, "
+                "raw_amount, sku, customer_id ORDER BY _row) AS rn FROM typed0 WHERE _h IN "
+                "(SELECT _h FROM typed0 GROUP BY _h HAVING count(*) > 1)) WHERE rn > 1"
+                if rules["drop_duplicate_lines"] else "SELECT NULL::BIGINT AS _row WHERE false")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE dup_rows AS {dup_rows}")
+    con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT t.* EXCLUDE (_h), d._row IS NOT NULL AS is_dup "
+                "FROM typed1 t LEFT JOIN dup_rows d USING (_row)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_classify_sql(src, preset, rules)}")
 
     ledger = _ledger(con, src, preset, cols, rules)
@@ -451,7 +461,7 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger
                 SELECT order_id, customer_key AS customer_id, ordered_at, sku, product, category,
                        CAST(quantity AS DOUBLE) AS quantity, CAST(unit_price AS DOUBLE) AS unit_price,
                        CAST(amount AS DOUBLE) AS amount, line_kind AS line_type
-                FROM classified WHERE reason IS NULL ORDER BY ordered_at, order_id, _row
+                FROM classified WHERE reason IS NULL  -- file order (insertion order is preserved)
             ) TO {_quote(str(tmp / 'order_lines.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
         con.execute(f"""
             COPY (
