@@ -61,7 +61,7 @@ def t(key: str, lang: str, **kwargs: Any) -> str:
     """The message `key` in `lang`, filled with kwargs via str.format; KeyError if missing."""
     messages = catalog(lang)
     if key not in messages:
-        raise KeyError(f"no message {key!r} in the {lang!r} catalog (crmlib/messages/{lang}.yaml)")
+        raise KeyError(f"no message {key!r} in the {lang!r} catalog (crmlib/messages/{lang}.yaml, {lang}/*.yaml)")
     try:
         return messages[key].format(**kwargs)
     except KeyError as exc:

@@ -1,0 +1,61 @@
+"""Figures for the report chapters, drawn on plain matplotlib Figures (no pyplot state).
+
+Call crmlib.style.apply_style(lang) first; figure_png gives byte-identical PNGs for the same data.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib.dates as mdates
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from .i18n import t
+from .style import DPI, HIGHLIGHT, PALETTE, fmt_int, fmt_month
+
+
+def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """The figure as PNG bytes without a 'Software' stamp, so equal figures give equal bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+BAR_DAYS = 20  # bar width on a monthly date axis; bars start on the 1st of the month
+
+
+def _month_axis(ax, months: pd.Series, lang: str) -> None:
+    """Label a monthly date axis in the report language under the bar centres, at most ~12 labels."""
+    step = max(1, -(-len(months) // 12))
+    ticks = list(months.iloc[::step])
+    ax.set_xticks([m + pd.Timedelta(days=BAR_DAYS / 2) for m in ticks])
+    ax.set_xticklabels([fmt_month(m, lang) for m in ticks], rotation=45 if len(ticks) > 6 else 0,
+                       ha="right" if len(ticks) > 6 else "center")
+    ax.xaxis.set_minor_locator(mdates.MonthLocator())
+    ax.grid(axis="x", visible=False)
+
+
+def coverage_chart(frame: pd.DataFrame, lang: str) -> Figure:
+    """Bars of orders per month; months without orders are shaded so gaps cannot be missed."""
+    fig = Figure()
+    ax = fig.subplots()
+    ax.bar(frame["month"], frame["orders"], width=BAR_DAYS, align="edge", color=PALETTE[0])
+    gaps = frame.loc[frame["orders"] == 0, "month"]
+    for month in gaps:
+        ax.axvspan(month, month + pd.offsets.MonthBegin(1), color=HIGHLIGHT, alpha=0.25, lw=0)
+    handles = [Patch(color=PALETTE[0], label=t("data_check.coverage.legend_orders", lang))]
+    if len(gaps):
+        handles.append(Patch(color=HIGHLIGHT, alpha=0.25, label=t("data_check.coverage.legend_gap", lang)))
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False)
+    ax.set_title(t("data_check.coverage.chart_title", lang), pad=28)
+    ax.set_ylabel(t("data_check.coverage.axis_orders", lang))
+    ax.set_xlabel("")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(lambda value, _pos: fmt_int(value))
+    if len(frame):
+        _month_axis(ax, frame["month"], lang)
+    ax.set_ylim(bottom=0)
+    return fig

@@ -1,0 +1,216 @@
+"""The data check chapter: counts, monthly coverage and ledger reading of the canonical orders.
+
+Queries run in DuckDB straight on orders.parquet through crmlib.orders (the shared as-of cut:
+orders before as_of), so only aggregates reach pandas. The takeaway sentences are computed here,
+not in the notebook, so they can be tested.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .i18n import t
+from .ledger import Ledger
+from .orders import as_timestamp, orders_sql, query
+from .style import fmt_date, fmt_int, fmt_money, fmt_month, fmt_num
+
+COUNTS_SQL = """
+SELECT count(*)                    AS orders,
+       count(DISTINCT customer_id) AS customers,
+       coalesce(sum(amount), 0)    AS revenue,
+       min(ordered_at)             AS first_order,
+       max(ordered_at)             AS last_order
+FROM ({src})
+"""
+
+# Every calendar month from the first order's month to {last_month}, including empty months.
+COVERAGE_SQL = """
+WITH agg AS (
+    SELECT CAST(date_trunc('month', ordered_at) AS TIMESTAMP) AS month,
+           count(*) AS orders,
+           count(DISTINCT customer_id) AS customers,
+           sum(amount) AS revenue
+    FROM ({src})
+    WHERE ordered_at IS NOT NULL
+    GROUP BY 1
+),
+months AS (
+    SELECT unnest(generate_series(min(month), {last_month}, INTERVAL 1 MONTH)) AS month FROM agg
+)
+SELECT m.month,
+       coalesce(a.orders, 0)    AS orders,
+       coalesce(a.customers, 0) AS customers,
+       coalesce(a.revenue, 0.0) AS revenue
+FROM months m LEFT JOIN agg a USING (month)
+ORDER BY m.month
+"""
+
+
+def _as_of(value: dt.date | str | None) -> dt.date | str | None:
+    """'' (the notebooks' 'no date' default) means no as-of cut."""
+    return value or None
+
+
+def basic_counts(orders_path: Path | str, as_of: dt.date | str | None = None) -> dict[str, Any]:
+    """Orders, customers, revenue, first/last order, AOV and orders per customer before as_of."""
+    sql = COUNTS_SQL.format(src=orders_sql(orders_path, _as_of(as_of)))
+    orders, customers, revenue, first_order, last_order = query(sql).iloc[0].tolist()
+    orders, customers, revenue = int(orders), int(customers), float(revenue)
+    return {
+        "orders": orders,
+        "customers": customers,
+        "revenue": revenue,
+        "first_order": _datetime(first_order),
+        "last_order": _datetime(last_order),
+        "aov": revenue / orders if orders else None,
+        "orders_per_customer": orders / customers if customers else None,
+    }
+
+
+def _datetime(value: Any) -> dt.datetime | None:
+    """A pandas timestamp (or NaT) from a query result as a plain datetime (or None)."""
+    return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+
+def coverage_by_month(orders_path: Path | str, as_of: dt.date | str | None = None) -> pd.DataFrame:
+    """Orders, customers and revenue per calendar month before as_of; months without orders are
+    0 rows, up to the month before as_of (so a export that stops early shows as trailing gaps)."""
+    cut = _as_of(as_of)
+    last_month = (
+        "max(month)" if cut is None
+        else f"CAST(date_trunc('month', {as_timestamp(cut)} - INTERVAL 1 DAY) AS TIMESTAMP)"
+    )
+    frame = query(COVERAGE_SQL.format(src=orders_sql(orders_path, cut), last_month=last_month))
+    frame["month"] = pd.to_datetime(frame["month"])
+    frame["orders"] = frame["orders"].astype("int64")
+    frame["customers"] = frame["customers"].astype("int64")
+    frame["revenue"] = frame["revenue"].astype("float64")
+    return frame.reset_index(drop=True)
+
+
+def coverage_gaps(frame: pd.DataFrame) -> list[pd.Timestamp]:
+    """The months of a coverage frame without a single order (export gaps or closed periods)."""
+    return [pd.Timestamp(month) for month in frame.loc[frame["orders"] == 0, "month"]]
+
+
+# --- tables and sentences shown in the report -------------------------------------------------
+
+
+def ledger_table(ledger: Ledger, lang: str, currency: str) -> pd.DataFrame:
+    """The ingest ledger as a display table: item, rows, amount (formatted, localised headers)."""
+    frame = ledger.to_frame(lang)
+    own = {"input": t("data_check.ledger.row_input", lang), "kept": t("data_check.ledger.row_kept", lang)}
+    return pd.DataFrame(
+        {
+            t("data_check.ledger.col_item", lang): [own.get(r, l) for r, l in zip(frame["reason"], frame["label"])],
+            t("data_check.ledger.col_rows", lang): [fmt_int(v) for v in frame["rows"]],
+            t("data_check.ledger.col_amount", lang): [fmt_money(v, currency) for v in frame["amount"]],
+        }
+    )
+
+
+def ledger_takeaway(ledger: Ledger, lang: str, currency: str) -> str:
+    """One sentence: what was kept and excluded, and whether rows and amounts reconcile."""
+    if not ledger.reconciles():
+        return t(
+            "data_check.ledger.mismatch",
+            lang,
+            row_diff=fmt_int(ledger.input_rows - ledger.kept_rows - ledger.excluded_rows),
+            amount_diff=fmt_money(ledger.input_amount - ledger.kept_amount - ledger.excluded_amount, currency),
+        )
+    return t(
+        "data_check.ledger.ok",
+        lang,
+        input_rows=fmt_int(ledger.input_rows),
+        input_amount=fmt_money(ledger.input_amount, currency),
+        kept_rows=fmt_int(ledger.kept_rows),
+        kept_amount=fmt_money(ledger.kept_amount, currency),
+        excluded_rows=fmt_int(ledger.excluded_rows),
+        excluded_amount=fmt_money(ledger.excluded_amount, currency),
+        reasons=fmt_int(sum(1 for line in ledger.excluded if line.rows)),
+    )
+
+
+def coverage_takeaway(frame: pd.DataFrame, lang: str) -> str:
+    """One sentence: the months covered and which months have no orders at all."""
+    if frame.empty:
+        return t("data_check.coverage.empty", lang)
+    gaps = coverage_gaps(frame)
+    values = {
+        "first": fmt_month(frame["month"].iloc[0], lang),
+        "last": fmt_month(frame["month"].iloc[-1], lang),
+        "months": fmt_int(len(frame)),
+    }
+    if not gaps:
+        return t("data_check.coverage.no_gaps", lang, **values)
+    sep = t("common.list_separator", lang)
+    months = sep.join(fmt_month(month, lang) for month in gaps)
+    return t("data_check.coverage.gaps", lang, n=fmt_int(len(gaps)), gap_list=months, **values)
+
+
+def period_days(counts: dict[str, Any]) -> int:
+    """Calendar days from the first to the last order, both included."""
+    first, last = counts["first_order"], counts["last_order"]
+    if first is None or last is None:
+        return 0
+    return (_day(last) - _day(first)).days + 1
+
+
+def _day(value: dt.date | dt.datetime) -> dt.date:
+    """The calendar day of a date or datetime."""
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def counts_table(counts: dict[str, Any], lang: str, currency: str) -> pd.DataFrame:
+    """Headline figures as a two-column display table (metric, value)."""
+    period = t(
+        "data_check.counts.period_value",
+        lang,
+        first=fmt_date(counts["first_order"], lang),
+        last=fmt_date(counts["last_order"], lang),
+        days=fmt_int(period_days(counts)),
+    )
+    rows = [
+        (t("metric.orders", lang), fmt_int(counts["orders"])),
+        (t("metric.customers", lang), fmt_int(counts["customers"])),
+        (t("metric.revenue", lang), fmt_money(counts["revenue"], currency)),
+        (t("metric.aov", lang), fmt_money(counts["aov"], currency)),
+        (t("metric.orders_per_customer", lang), fmt_num(counts["orders_per_customer"], 2)),
+        (t("metric.period", lang), period),
+    ]
+    return pd.DataFrame(rows, columns=[t("common.col_metric", lang), t("common.col_value", lang)])
+
+
+def counts_takeaway(counts: dict[str, Any], lang: str, currency: str) -> str:
+    """One sentence summarising volume, customers, revenue, AOV and repeat frequency."""
+    if not counts["orders"]:
+        return t("data_check.coverage.empty", lang)
+    return t(
+        "data_check.counts.takeaway",
+        lang,
+        first=fmt_date(counts["first_order"], lang),
+        last=fmt_date(counts["last_order"], lang),
+        days=fmt_int(period_days(counts)),
+        orders=fmt_int(counts["orders"]),
+        customers=fmt_int(counts["customers"]),
+        revenue=fmt_money(counts["revenue"], currency),
+        aov=fmt_money(counts["aov"], currency),
+        opc=fmt_num(counts["orders_per_customer"], 2),
+    )
+
+
+def headline_metrics(counts: dict[str, Any], frame: pd.DataFrame, ledger: Ledger) -> dict[str, Any]:
+    """The figures the data check records in metrics.json (section 'data_check')."""
+    return {
+        **counts,
+        "months": len(frame),
+        "gap_months": [month.strftime("%Y-%m") for month in coverage_gaps(frame)],
+        "ledger_reconciles": ledger.reconciles(),
+        "input_rows": ledger.input_rows,
+        "kept_rows": ledger.kept_rows,
+        "excluded_rows": ledger.excluded_rows,
+    }

@@ -1,0 +1,327 @@
+"""Run the chapter notebooks with papermill and assemble reports/<client>/<as_of>/.
+
+Everything is written to a hidden temporary sibling folder and moved into place only when all
+chapters succeeded, so a failed run leaves the previous report untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import nbformat
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+from .. import __version__
+from ..config import ClientConfig
+from ..errors import ReportError
+from ..i18n import t
+from ..ledger import Ledger
+from ..metrics import merge_metrics, plain, record_metrics
+from .html import chapter_html, external_urls, index_html
+
+
+class Chapter(NamedTuple):
+    """One chapter notebook: file stem, titles, and the config section passed as `settings`."""
+
+    name: str
+    title_en: str
+    title_ja: str
+    section: str | None = None  # ClientConfig attribute (diagnosis, segments, ...); None = {}
+
+    def title(self, lang: str) -> str:
+        """The chapter title in the report language."""
+        return self.title_ja if lang == "ja" else self.title_en
+
+
+# Report order. Adding a chapter = one line here + notebooks/<name>.ipynb.
+CHAPTERS: list[Chapter] = [
+    Chapter("00_data_check", "Data check", "データチェック"),
+]
+
+# The parameters every chapter notebook declares in its `parameters` cell.
+PARAMETERS = ("processed_dir", "as_of", "lang", "currency", "client_title", "metrics_path", "settings")
+REQUIRED_INPUTS = ("orders.parquet", "order_lines.parquet", "ledger.json")
+KERNEL = "python3"
+
+
+@dataclass
+class _Job:
+    """One chapter run: where its notebook is, where outputs go, what it is given."""
+
+    chapter: Chapter
+    source: Path
+    output: Path
+    parameters: dict[str, Any]
+
+
+def default_notebooks_dir() -> Path:
+    """notebooks/ of the source checkout (crmlib/report/ -> repository root)."""
+    return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def select_chapters(names: list[str] | None) -> list[Chapter]:
+    """The chapters to render in report order; unknown names are a ReportError."""
+    if names is None:
+        return list(CHAPTERS)
+    known = {chapter.name for chapter in CHAPTERS}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ReportError(
+            f"unknown chapter(s): {', '.join(unknown)}.",
+            hint=f"choose from {', '.join(sorted(known))}",
+        )
+    return [chapter for chapter in CHAPTERS if chapter.name in names]
+
+
+def chapter_parameters(
+    config: ClientConfig, chapter: Chapter, processed_dir: Path, as_of: dt.date, metrics_path: Path | str
+) -> dict[str, Any]:
+    """The papermill parameters of one chapter (plain JSON values: dates become ISO text)."""
+    settings = getattr(config, chapter.section) if chapter.section else {}
+    return {
+        "processed_dir": str(Path(processed_dir).resolve()),
+        "as_of": as_of.isoformat(),
+        "lang": config.lang,
+        "currency": config.currency,
+        "client_title": config.title or config.name,
+        "metrics_path": str(metrics_path),
+        "settings": plain(settings or {}, f"{chapter.section}"),
+    }
+
+
+def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Raise ReportError when a notebook lacks a parameters cell or does not declare a parameter."""
+    try:
+        declared = papermill.inspect_notebook(str(notebook))
+    except Exception as exc:  # unreadable JSON, missing file
+        raise ReportError(f"{notebook}: cannot read the notebook ({type(exc).__name__}: {exc}).") from exc
+    if not declared:
+        raise ReportError(
+            f"{notebook.name}: no cell tagged 'parameters'.",
+            hint="tag the cell that sets processed_dir, as_of, lang, ... with 'parameters'",
+        )
+    unknown = [name for name in parameters if name not in declared]
+    if unknown:
+        raise ReportError(
+            f"{notebook.name}: unknown parameter(s) {', '.join(unknown)}; "
+            f"the notebook declares {', '.join(declared)}.",
+            hint="add the parameter to the notebook's 'parameters' cell or stop passing it",
+        )
+
+
+def check_inputs(processed_dir: Path) -> None:
+    """Raise ReportError when the ingest output the notebooks read is missing."""
+    missing = [name for name in REQUIRED_INPUTS if not (processed_dir / name).is_file()]
+    if missing:
+        raise ReportError(
+            f"{processed_dir}: missing {', '.join(missing)}.",
+            hint="run the ingest first (crm-workbook ingest CONFIG)",
+        )
+
+
+def _source_cell_index(source: Path, executed_index: int) -> int:
+    """Map a cell index of the executed notebook back to the committed notebook (papermill
+    inserts one 'injected-parameters' cell right after the parameters cell)."""
+    nb = nbformat.read(source, as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    return executed_index - 1 if tagged and executed_index > tagged[0] else executed_index
+
+
+def _first_line(source: str) -> str:
+    """The first non-empty line of a cell's source, shortened for an error message."""
+    lines = [line.strip() for line in (source or "").splitlines() if line.strip()]
+    return lines[0][:80] if lines else ""
+
+
+def run_chapter(job: _Job, cwd: Path) -> nbformat.NotebookNode:
+    """Execute one chapter notebook; a failing cell becomes a ReportError naming chapter and cell."""
+    try:
+        return papermill.execute_notebook(
+            str(job.source),
+            str(job.output),
+            parameters=job.parameters,
+            kernel_name=KERNEL,
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+            # the kernel's working directory, set without papermill's process-wide chdir
+            # (which is not thread-safe); nbclient passes it to the kernel manager
+            resources={"metadata": {"path": str(cwd)}},
+        )
+    except PapermillExecutionError as exc:
+        index = _source_cell_index(job.source, exc.cell_index)
+        line = _first_line(exc.source)
+        params = job.parameters
+        raise ReportError(
+            f"chapter {job.chapter.name} failed in cell {index} (counting from 0 in {job.source.name}"
+            f"{', starting ' + repr(line) if line else ''}): {exc.ename}: {exc.evalue}",
+            hint=(
+                f"open {job.source.name} in JupyterLab (make lab), set processed_dir = "
+                f"{params['processed_dir']!r} and as_of = {params['as_of']!r} in its parameters cell "
+                "and run it to see the full traceback"
+            ),
+        ) from None
+    except ReportError:
+        raise
+    except Exception as exc:  # kernel died, timeout (KeyboardInterrupt in the kernel), I/O error
+        raise ReportError(
+            f"chapter {job.chapter.name} could not be run: {type(exc).__name__}: {exc}",
+            hint="check that the virtual environment has ipykernel and the 'python3' kernel",
+        ) from exc
+
+
+def default_workers(jobs: int) -> int:
+    """Parallel chapters: one per two CPU cores, at most 4 (kernels are CPU-bound while importing)."""
+    return max(1, min(jobs, 4, (os.cpu_count() or 1) // 2))
+
+
+def _run_all(jobs: list[_Job], cwd: Path, workers: int) -> list[nbformat.NotebookNode]:
+    """Run chapter jobs (in a thread pool when workers > 1); the first failure in report order wins."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [run_chapter(job, cwd) for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chapter") as pool:
+        futures = [pool.submit(run_chapter, job, cwd) for job in jobs]
+        return [future.result() for future in futures]
+
+
+def _save_executed(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Save an executed notebook with metrics_path blanked: the run's path was in the temporary
+    folder, and re-running the kept notebook must not write there (or anywhere) by surprise."""
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = "\n".join(
+                'metrics_path = ""  # recorded into ../metrics.json during the report run'
+                if line.startswith("metrics_path = ") else line
+                for line in cell.source.splitlines()
+            )
+    nbformat.write(nb, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text, creating the parent folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _copy_ledger(processed_dir: Path, out: Path, lang: str) -> None:
+    """Copy ledger.json (and ledger.csv, written from the JSON when the ingest made none)."""
+    shutil.copy2(processed_dir / "ledger.json", out / "ledger.json")
+    if (processed_dir / "ledger.csv").is_file():
+        shutil.copy2(processed_dir / "ledger.csv", out / "ledger.csv")
+    else:
+        Ledger.load(processed_dir / "ledger.json").to_frame(lang).to_csv(out / "ledger.csv", index=False)
+
+
+def _write_pages(
+    config: ClientConfig, jobs: list[_Job], executed: list[nbformat.NotebookNode], out: Path, as_of: str
+) -> None:
+    """Write one HTML page per chapter and the index; refuse pages that would need the network."""
+    lang, client = config.lang, config.title or config.name
+    pages = {"index.html": ""}
+    for job, nb in zip(jobs, executed):
+        pages[f"{job.chapter.name}.html"] = chapter_html(
+            nb, lang=lang, chapter_title=job.chapter.title(lang), client_title=client,
+            as_of=as_of, version=__version__,
+        )
+    files = [
+        ("ledger.csv", t("report.file_ledger_csv", lang)),
+        ("ledger.json", t("report.file_ledger_json", lang)),
+        ("metrics.json", t("report.file_metrics", lang)),
+        ("notebooks/", t("report.file_notebooks", lang)),
+    ]
+    pages["index.html"] = index_html(
+        lang=lang, client_title=client, as_of=as_of, version=__version__,
+        chapters=[(f"{job.chapter.name}.html", job.chapter.title(lang)) for job in jobs], files=files,
+    )
+    for name, page in pages.items():
+        external = external_urls(page)
+        if external:
+            raise ReportError(f"{name} would load {external[0]} from the network; reports must work offline.")
+        _write_text(out / name, page)
+
+
+def _hidden_sibling(final: Path, kind: str) -> Path:
+    """A new, hidden, uniquely named folder beside final (created with the usual permissions,
+    unlike tempfile.mkdtemp's 0700, since it becomes the report folder)."""
+    path = final.parent / f".{final.name}.{kind}-{uuid.uuid4().hex[:12]}"
+    path.mkdir()
+    return path
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    """Replace final with tmp: old report renamed aside, new one renamed in, old one removed."""
+    old = None
+    if final.exists():
+        old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
+        os.replace(final, old)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if old is not None:
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def render_report(
+    config: ClientConfig,
+    processed_dir: Path,
+    as_of: dt.date,
+    reports_root: Path,
+    notebooks_dir: Path | None = None,
+    chapters: list[str] | None = None,
+    *,
+    workers: int | None = None,
+) -> Path:
+    """Run the chapter notebooks and write reports_root/<client>/<as_of>/; returns that folder."""
+    processed_dir = Path(processed_dir).resolve()
+    notebooks_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
+    as_of = as_of.date() if isinstance(as_of, dt.datetime) else as_of
+    selected = select_chapters(chapters)
+    check_inputs(processed_dir)
+
+    sources = [notebooks_dir / f"{chapter.name}.ipynb" for chapter in selected]
+    for chapter, source in zip(selected, sources):  # fail before any kernel starts
+        if not source.is_file():
+            raise ReportError(f"chapter {chapter.name}: no notebook {source}.")
+        check_parameters(source, dict.fromkeys(PARAMETERS))
+
+    client_dir = Path(reports_root).resolve() / config.name
+    final = client_dir / as_of.isoformat()
+    client_dir.mkdir(parents=True, exist_ok=True)
+    tmp = _hidden_sibling(final, "tmp")
+    try:
+        (tmp / "notebooks").mkdir()
+        jobs = [
+            _Job(chapter, source, tmp / "notebooks" / source.name, chapter_parameters(
+                config, chapter, processed_dir, as_of, tmp / ".metrics" / f"{chapter.name}.json"))
+            for chapter, source in zip(selected, sources)
+        ]
+        executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)))
+
+        merge_metrics(
+            [tmp / ".metrics" / f"{job.chapter.name}.json" for job in jobs], into=tmp / "metrics.json"
+        )
+        record_metrics(tmp / "metrics.json", "report", {
+            "client": config.name, "as_of": as_of, "lang": config.lang, "currency": config.currency,
+            "chapters": [job.chapter.name for job in jobs], "crmlib_version": __version__,
+        })
+        shutil.rmtree(tmp / ".metrics", ignore_errors=True)
+        for job, nb in zip(jobs, executed):
+            _save_executed(nb, job.output)
+        _copy_ledger(processed_dir, tmp, config.lang)
+        _write_pages(config, jobs, executed, tmp, as_of.isoformat())
+        _swap_into_place(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final

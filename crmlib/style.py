@@ -1,0 +1,128 @@
+"""One figure style and one set of number formats for every chapter, so pages look alike.
+
+Figures use IPAexGothic (shipped in the matplotlib-fontja wheel) in both languages: client
+data often holds Japanese product or region names even in an English report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import matplotlib as mpl
+import pandas as pd
+
+LANGS = ("ja", "en")
+FONT_FAMILY = "IPAexGothic"
+
+# Fixed palette (colour-blind friendly order); index 0 is the main series colour.
+PALETTE = ["#1f4e79", "#e07b39", "#3a9e6f", "#c44e52", "#8172b3", "#937860", "#8c8c8c", "#ccb974"]
+HIGHLIGHT = "#c44e52"  # problems: gap months, failed checks
+FIGSIZE = (8.0, 3.6)
+DPI = 144  # the PNG resolution written into reports
+
+CURRENCY_SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "CNY": "CN¥", "KRW": "₩"}
+ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW"}
+MISSING = "—"
+
+
+def check_lang(lang: str) -> str:
+    """Return lang when it is a supported report language, else raise ValueError."""
+    if lang not in LANGS:
+        raise ValueError(f"unsupported language {lang!r}; use one of {', '.join(LANGS)}")
+    return lang
+
+
+def apply_style(lang: str) -> None:
+    """Set the shared seaborn theme, palette, size, PNG metadata and a Japanese-capable font."""
+    import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib on import)
+    import seaborn as sns
+
+    check_lang(lang)
+    sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
+    # set_theme resets the font family, so the font comes after it
+    mpl.rcParams.update(
+        {
+            "font.family": FONT_FAMILY,
+            "axes.unicode_minus": False,  # IPAexGothic has no U+2212 minus glyph
+            "figure.figsize": FIGSIZE,
+            "figure.dpi": 100,
+            "savefig.dpi": DPI,
+            "savefig.bbox": "tight",
+            "axes.titlesize": "medium",
+            "svg.hashsalt": "crm-workbook",  # stable ids if a figure is ever saved as SVG
+        }
+    )
+
+
+def _is_missing(value: Any) -> bool:
+    """True for None, NaN, NaT and pd.NA, which print as a dash."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # array-likes are not missing scalars
+        return False
+
+
+def _round(value: Any, places: int) -> Decimal:
+    """Round half-up through Decimal(str(value)) so 0.5 yen always rounds away from zero."""
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"not a number: {value!r}") from None
+    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def fmt_money(value: Any, currency: str) -> str:
+    """Money for reports: JPY '¥1,234,567' (no decimals), USD '$1,234.50', unknown 'CHF 1,234.50'."""
+    if _is_missing(value):
+        return MISSING
+    places = 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
+    number = _round(value, places)
+    sign = "-" if number < 0 else ""
+    digits = f"{abs(number):,.{places}f}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{currency} {digits}"
+
+
+def fmt_int(value: Any) -> str:
+    """A count with thousands separators: 1234567 -> '1,234,567' (rounded half-up)."""
+    if _is_missing(value):
+        return MISSING
+    return f"{_round(value, 0):,.0f}"
+
+
+def fmt_num(value: Any, places: int = 2) -> str:
+    """A plain decimal number with thousands separators: 1.2345 -> '1.23'."""
+    if _is_missing(value):
+        return MISSING
+    return f"{_round(value, places):,.{places}f}"
+
+
+def fmt_pct(value: Any, places: int = 1) -> str:
+    """A share as a percentage: 0.1234 -> '12.3%'."""
+    if _is_missing(value):
+        return MISSING
+    if isinstance(value, float) and math.isinf(value):
+        return MISSING
+    return f"{_round(Decimal(str(value)) * 100, places):,.{places}f}%"
+
+
+def fmt_date(value: dt.date | dt.datetime | Any, lang: str) -> str:
+    """A calendar day: ja '2024年3月5日', en '2024-03-05'."""
+    if _is_missing(value):
+        return MISSING
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if check_lang(lang) == "ja":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return day.isoformat()
+
+
+def fmt_month(value: dt.date | dt.datetime | Any, lang: str) -> str:
+    """A calendar month: ja '2024年3月', en 'Mar 2024'."""
+    if _is_missing(value):
+        return MISSING
+    if check_lang(lang) == "ja":
+        return f"{value.year}年{value.month}月"
+    return dt.date(value.year, value.month, 1).strftime("%b %Y")

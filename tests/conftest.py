@@ -1,0 +1,108 @@
+"""Shared fixtures: a tiny processed folder (ingest output) written by hand, with known answers.
+
+Orders (5, customers c1-c3, March 2024 has none):
+  O1 c1 2024-01-10 10:00  1000.0 | O2 c2 2024-01-20 12:00 2500.0 | O3 c1 2024-02-05 09:30 1500.0
+  O4 c3 2024-04-01 00:00  3000.0 | O5 c1 2024-04-30 23:59  500.0
+  -> revenue 8500.0, AOV 1700.0, 5/3 orders per customer, 112 days (Jan 10 .. Apr 30, leap year).
+Ledger: 10 input rows (9700), 7 kept (8500), excluded: cancelled 2 (1000), non_product 1 (200).
+Column types follow docs/chapter-contract.md (what crmlib.ingest writes; quantity is float64).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from crmlib.ledger import Ledger, LedgerLine
+
+ORDERS_SCHEMA = pa.schema(
+    [
+        ("order_id", pa.string()),
+        ("customer_id", pa.string()),
+        ("ordered_at", pa.timestamp("us")),
+        ("amount", pa.float64()),
+        ("quantity", pa.float64()),
+        ("n_lines", pa.int64()),
+        ("channel", pa.string()),
+        ("status", pa.string()),
+        ("source", pa.string()),
+        ("region", pa.string()),
+        ("category", pa.string()),
+    ]
+)
+LINES_SCHEMA = pa.schema(
+    [
+        ("order_id", pa.string()),
+        ("customer_id", pa.string()),
+        ("ordered_at", pa.timestamp("us")),
+        ("sku", pa.string()),
+        ("product", pa.string()),
+        ("category", pa.string()),
+        ("quantity", pa.float64()),
+        ("unit_price", pa.float64()),
+        ("amount", pa.float64()),
+        ("line_type", pa.string()),
+    ]
+)
+
+T = dt.datetime
+ORDERS = [
+    # order_id, customer_id, ordered_at, amount, quantity, n_lines, channel, status, source, region, category
+    ("O1", "c1", T(2024, 1, 10, 10, 0), 1000.0, 1.0, 1, "web", "completed", "tiny", "東京都", "お茶"),
+    ("O2", "c2", T(2024, 1, 20, 12, 0), 2500.0, 2.0, 2, "web", "completed", "tiny", None, "菓子"),
+    ("O3", "c1", T(2024, 2, 5, 9, 30), 1500.0, 1.0, 1, None, "completed", "tiny", "東京都", "お茶"),
+    ("O4", "c3", T(2024, 4, 1, 0, 0), 3000.0, 3.0, 2, "app", "completed", "tiny", "大阪府", None),
+    ("O5", "c1", T(2024, 4, 30, 23, 59), 500.0, 1.0, 1, "web", "completed", "tiny", "東京都", "お茶"),
+]
+LINES = [
+    # order_id, customer_id, ordered_at, sku, product, category, quantity, unit_price, amount, line_type
+    ("O1", "c1", T(2024, 1, 10, 10, 0), "TEA-1", "煎茶", "お茶", 1.0, 1000.0, 1000.0, "product"),
+    ("O2", "c2", T(2024, 1, 20, 12, 0), "TEA-1", "煎茶", "お茶", 1.0, 1000.0, 1000.0, "product"),
+    ("O2", "c2", T(2024, 1, 20, 12, 0), "SW-1", "羊羹", "菓子", 1.0, 1500.0, 1500.0, "product"),
+    ("O3", "c1", T(2024, 2, 5, 9, 30), "SW-1", "羊羹", "菓子", 1.0, 1500.0, 1500.0, "product"),
+    ("O4", "c3", T(2024, 4, 1, 0, 0), "TEA-1", "煎茶", "お茶", 1.0, 1000.0, 1000.0, "product"),
+    ("O4", "c3", T(2024, 4, 1, 0, 0), "TEA-2", "玉露", "お茶", 2.0, 1000.0, 2000.0, "product"),
+    ("O5", "c1", T(2024, 4, 30, 23, 59), "TEA-3", "ほうじ茶", "お茶", 1.0, 500.0, 500.0, "product"),
+]
+
+
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    """A pyarrow table from row tuples with an explicit schema."""
+    columns = list(zip(*rows))
+    return pa.table([pa.array(col, type=field.type) for col, field in zip(columns, schema)], schema=schema)
+
+
+def tiny_ledger() -> Ledger:
+    """The ledger of the tiny case: 10 rows in, 7 kept, 3 excluded for two reasons."""
+    return Ledger(
+        source={"file": "tiny.csv", "preset": "generic"},
+        input_rows=10,
+        input_amount=Decimal("9700"),
+        kept_rows=7,
+        kept_amount=Decimal("8500"),
+        excluded=[LedgerLine("cancelled", 2, Decimal("1000")), LedgerLine("non_product", 1, Decimal("200"))],
+        orders=5,
+        customers=3,
+        first_order="2024-01-10T10:00:00",
+        last_order="2024-04-30T23:59:00",
+    )
+
+
+def write_tiny_processed_dir(folder: Path) -> Path:
+    """Write orders.parquet, order_lines.parquet and ledger.json of the tiny case into folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(_table(ORDERS, ORDERS_SCHEMA), folder / "orders.parquet")
+    pq.write_table(_table(LINES, LINES_SCHEMA), folder / "order_lines.parquet")
+    tiny_ledger().save(folder / "ledger.json")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_processed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A processed folder with 5 hand-made orders (gap in March 2024); treat it as read-only."""
+    return write_tiny_processed_dir(tmp_path_factory.mktemp("processed") / "tiny")

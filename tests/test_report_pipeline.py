@@ -1,0 +1,222 @@
+"""render_report end to end on the tiny processed folder (starts Jupyter kernels)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+from crmlib import __version__
+from crmlib.config import parse_config
+from crmlib.errors import ReportError
+from crmlib.report import render_report
+from crmlib.report.pipeline import check_parameters
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+AS_OF = dt.date(2024, 5, 1)
+
+
+def _config(lang: str = "ja"):
+    return parse_config({"name": "tiny", "title": "タイニー茶舗", "data": "orders.csv", "lang": lang})
+
+
+@pytest.fixture(scope="module")
+def report(tiny_processed_dir, tmp_path_factory):
+    """One rendered report (ja) of the tiny case; tests read it, the failure test reuses its root."""
+    root = tmp_path_factory.mktemp("reports")
+    folder = render_report(_config(), tiny_processed_dir, AS_OF, root)
+    return root, folder
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+class _Refs(HTMLParser):
+    """Every tag with its attributes, plus the text of <style> elements."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.styles: list[str] = []
+        self._style = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._style = False if tag == "style" else self._style
+
+    def handle_data(self, data):
+        if self._style:
+            self.styles.append(data)
+
+
+def _parse(page: str) -> _Refs:
+    refs = _Refs()
+    refs.feed(page)
+    return refs
+
+
+def test_report_folder_layout(report):
+    root, folder = report
+    assert folder == root.resolve() / "tiny" / "2024-05-01"
+    names = {str(p.relative_to(folder)) for p in folder.rglob("*")}
+    assert names == {
+        "index.html", "00_data_check.html", "notebooks", "notebooks/00_data_check.ipynb",
+        "ledger.json", "ledger.csv", "metrics.json",
+    }
+    assert [p.name for p in folder.parent.iterdir()] == ["2024-05-01"]  # no temporary folders left
+
+
+def test_metrics_hold_the_hand_computed_figures(report):
+    metrics = json.loads((report[1] / "metrics.json").read_text(encoding="utf-8"))
+    dc = metrics["data_check"]
+    assert (dc["orders"], dc["customers"], dc["revenue"], dc["aov"]) == (5, 3, 8500.0, 1700.0)
+    assert dc["gap_months"] == ["2024-03"] and dc["ledger_reconciles"] is True
+    assert dc["first_order"] == "2024-01-10T10:00:00" and dc["last_order"] == "2024-04-30T23:59:00"
+    assert metrics["report"] == {
+        "client": "tiny", "as_of": "2024-05-01", "lang": "ja", "currency": "JPY",
+        "chapters": ["00_data_check"], "crmlib_version": __version__,
+    }
+
+
+def test_ledger_files_are_copied(report, tiny_processed_dir):
+    folder = report[1]
+    assert (folder / "ledger.json").read_bytes() == (tiny_processed_dir / "ledger.json").read_bytes()
+    lines = (folder / "ledger.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "reason,label,rows,amount" and len(lines) == 5  # input, kept, 2 reasons
+
+
+def test_html_is_offline_without_code_and_with_embedded_images(report):
+    folder = report[1]
+    pages = sorted(folder.glob("*.html"))
+    assert [p.name for p in pages] == ["00_data_check.html", "index.html"]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        refs = _parse(text)
+        for tag, attrs in refs.tags:
+            for name in ("src", "href"):
+                value = attrs.get(name) or ""
+                assert not value.lower().startswith(("http:", "https:", "//")), (page.name, tag, value)
+            assert not (tag == "script" and "src" in attrs), page.name
+            assert not (tag == "link" and "href" in attrs), page.name
+        for css in refs.styles:
+            assert "url(http" not in css.replace("'", "").replace('"', "").replace(" ", "")
+        assert "jp-InputArea" not in text and "highlight-ipynb" not in text  # no code input
+        assert "datacheck.basic_counts" not in text and "record_metrics" not in text
+        assert "In&nbsp;[" not in text and "Out[" not in text  # no prompts
+    chapter = (folder / "00_data_check.html").read_text(encoding="utf-8")
+    images = [attrs for tag, attrs in _parse(chapter).tags if tag == "img"]
+    assert len(images) == 1
+    assert all(img["src"].startswith("data:image/png;base64,") and img.get("alt") for img in images)
+
+
+def test_chapter_page_shows_the_numbers_in_japanese(report):
+    text = (report[1] / "00_data_check.html").read_text(encoding="utf-8")
+    assert '<html lang="ja">' in text and "<h1>データチェック</h1>" in text
+    assert "元データ10行(¥9,700)のうち7行(¥8,500)を分析対象とし" in text
+    assert "2024年3月の1か月は注文が0件です" in text
+    assert "<td>客単価</td>" in text and "<td>¥1,700</td>" in text
+    assert '<a href="#coverage">' in text  # table of contents
+    assert "Glyph" not in text
+
+
+def test_index_links_every_chapter(report):
+    text = (report[1] / "index.html").read_text(encoding="utf-8")
+    assert "タイニー茶舗 CRM分析レポート" in text and "基準日 2024-05-01" in text
+    assert '<a href="00_data_check.html">データチェック</a>' in text
+    assert f"crmlib {__version__}" in text
+
+
+def test_executed_notebook_is_kept_without_glyph_warnings(report):
+    nb = nbformat.read(report[1] / "notebooks" / "00_data_check.ipynb", as_version=4)
+    texts = [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [t for t in texts if "Glyph" in t]
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+
+
+def test_same_inputs_give_the_same_pages_and_replace_the_old_folder(report, tiny_processed_dir, tmp_path):
+    root, folder = report
+    before = {p.name: p.read_bytes() for p in folder.glob("*.html")}
+    (folder / "stale.txt").write_text("from an older run")
+    again = render_report(_config(), tiny_processed_dir, AS_OF, root)
+    assert again == folder
+    assert not (folder / "stale.txt").exists()
+    assert {p.name: p.read_bytes() for p in folder.glob("*.html")} == before
+    assert [p.name for p in folder.parent.iterdir()] == ["2024-05-01"]
+
+
+def _copy_notebook(tmp_path: Path, edit) -> Path:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = nbformat.read(NOTEBOOKS / "00_data_check.ipynb", as_version=4)
+    edit(nb)
+    nbformat.write(nb, folder / "00_data_check.ipynb")
+    return folder
+
+
+def test_undeclared_parameter_is_an_error(tiny_processed_dir, tmp_path):
+    def drop_settings(nb):
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        cell.source = "\n".join(line for line in cell.source.splitlines() if not line.startswith("settings"))
+
+    folder = _copy_notebook(tmp_path, drop_settings)
+    with pytest.raises(ReportError, match=r"00_data_check\.ipynb: unknown parameter\(s\) settings"):
+        render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "reports", notebooks_dir=folder)
+    assert not (tmp_path / "reports" / "tiny").exists() or not any((tmp_path / "reports" / "tiny").iterdir())
+
+
+def test_check_parameters_names_the_parameter():
+    with pytest.raises(ReportError, match="unknown parameter.*colour"):
+        check_parameters(NOTEBOOKS / "00_data_check.ipynb", {"lang": "ja", "colour": "red"})
+
+
+def test_failing_notebook_names_chapter_and_cell_and_keeps_the_old_report(report, tiny_processed_dir, tmp_path):
+    root, folder = report
+    before = _snapshot(folder)
+
+    def break_it(nb):
+        index = next(i for i, c in enumerate(nb.cells) if c.get("id") == "setup") + 1
+        nb.cells.insert(index, new_code_cell('raise ValueError("boom in test")', id="broken"))
+        assert index == 4
+
+    broken = _copy_notebook(tmp_path, break_it)
+    with pytest.raises(ReportError) as caught:
+        render_report(_config(), tiny_processed_dir, AS_OF, root, notebooks_dir=broken)
+    message = str(caught.value)
+    assert "chapter 00_data_check failed in cell 4" in message
+    assert "starting 'raise ValueError(\"boom in test\")'" in message
+    assert "ValueError: boom in test" in message
+    assert _snapshot(folder) == before
+    assert [p.name for p in folder.parent.iterdir()] == ["2024-05-01"]
+
+
+def test_unknown_chapter_and_missing_inputs(tiny_processed_dir, tmp_path):
+    with pytest.raises(ReportError, match="unknown chapter"):
+        render_report(_config(), tiny_processed_dir, AS_OF, tmp_path, chapters=["99_nothing"])
+    partial = tmp_path / "partial"
+    shutil.copytree(tiny_processed_dir, partial)
+    (partial / "ledger.json").unlink()
+    with pytest.raises(ReportError, match="missing ledger.json"):
+        render_report(_config(), partial, AS_OF, tmp_path)
+
+
+def test_kept_notebook_does_not_point_into_the_temporary_folder(report):
+    nb = nbformat.read(report[1] / "notebooks" / "00_data_check.ipynb", as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'metrics_path = ""' in injected.source and ".tmp-" not in injected.source
+    assert 'as_of = "2024-05-01"' in injected.source

@@ -1,0 +1,93 @@
+"""Number formats and the shared figure style (Japanese glyphs, deterministic PNGs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import warnings
+from decimal import Decimal
+
+import matplotlib as mpl
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from crmlib.charts import coverage_chart, figure_png
+from crmlib.style import apply_style, fmt_date, fmt_int, fmt_money, fmt_month, fmt_num, fmt_pct
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "expected"),
+    [
+        (1234567, "JPY", "¥1,234,567"),
+        (1234567.5, "JPY", "¥1,234,568"),  # half-up, not banker's rounding
+        (2.5, "JPY", "¥3"),
+        (0, "JPY", "¥0"),
+        (-1234.4, "JPY", "-¥1,234"),
+        (Decimal("9700"), "JPY", "¥9,700"),
+        (1234.5, "USD", "$1,234.50"),
+        (1234.565, "EUR", "€1,234.57"),
+        (0.1, "GBP", "£0.10"),
+        (1234.5, "CHF", "CHF 1,234.50"),
+        (None, "JPY", "—"),
+        (float("nan"), "USD", "—"),
+    ],
+)
+def test_fmt_money(value, currency, expected):
+    assert fmt_money(value, currency) == expected
+
+
+def test_fmt_int_pct_num():
+    assert fmt_int(1234567) == "1,234,567"
+    assert fmt_int(2.5) == "3"
+    assert fmt_int(None) == "—"
+    assert fmt_pct(0.1234) == "12.3%"
+    assert fmt_pct(0.5, 0) == "50%"
+    assert fmt_pct(1 / 3, 2) == "33.33%"
+    assert fmt_num(5 / 3) == "1.67"
+
+
+def test_fmt_dates():
+    day = dt.datetime(2024, 3, 5, 23, 59)
+    assert fmt_date(day, "ja") == "2024年3月5日"
+    assert fmt_date(day, "en") == "2024-03-05"
+    assert fmt_month(pd.Timestamp("2024-03-01"), "ja") == "2024年3月"
+    assert fmt_month(pd.Timestamp("2024-03-01"), "en") == "Mar 2024"
+    with pytest.raises(ValueError, match="unsupported language"):
+        fmt_month(day, "fr")
+
+
+def _draw_japanese_png() -> list[str]:
+    """Draw a figure with Japanese labels to PNG; return the warning messages raised."""
+    fig = Figure()
+    ax = fig.subplots()
+    ax.bar(["一月", "二月"], [3, 5])
+    ax.set_title("月別の注文数と客単価")
+    ax.set_ylabel("顧客数")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(io.BytesIO(), format="png")
+    return [str(w.message) for w in caught]
+
+
+def test_japanese_glyphs_render_without_missing_glyph_warnings():
+    with mpl.rc_context():
+        apply_style("ja")
+        assert mpl.rcParams["font.family"] == ["IPAexGothic"]
+        messages = _draw_japanese_png()
+        assert not [m for m in messages if "missing" in m and "Glyph" in m], messages
+        # control: the same drawing with the default font does warn, so the check can fail
+        mpl.rcParams["font.family"] = ["DejaVu Sans"]
+        assert any("Glyph" in m and "missing" in m for m in _draw_japanese_png())
+
+
+def test_figures_are_byte_identical_for_the_same_data():
+    frame = pd.DataFrame(
+        {"month": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]), "orders": [4, 0, 7]}
+    )
+    with mpl.rc_context():
+        apply_style("ja")
+        first = figure_png(coverage_chart(frame, "ja"))
+        second = figure_png(coverage_chart(frame, "ja"))
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    assert first == second
