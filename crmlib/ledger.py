@@ -72,14 +72,13 @@ class Ledger:
 
     def to_frame(self, lang: str = "en") -> pd.DataFrame:
         """The ledger as a small table: input, kept, each exclusion reason; rows and amount."""
-        label = {"en": ("Input rows", "Kept"), "ja": ("入力行", "採用")}[lang]
+        label = {"en": ("Input (all rows)", "Kept for analysis"), "ja": ("元データ(全行)", "分析対象")}[lang]
         records = [("input", label[0], self.input_rows, self.input_amount)]
         records.append(("kept", label[1], self.kept_rows, self.kept_amount))
         for line in self.excluded:
             text = REASONS.get(line.reason, {}).get(lang, line.reason)
             records.append((line.reason, text, line.rows, line.amount))
-        cols = ["reason", "label", "rows", "amount"] if lang == "en" else ["reason", "label", "rows", "amount"]
-        frame = pd.DataFrame.from_records(records, columns=cols)
+        frame = pd.DataFrame.from_records(records, columns=["reason", "label", "rows", "amount"])
         frame["amount"] = frame["amount"].astype(float)
         return frame
 
