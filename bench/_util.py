@@ -1,0 +1,89 @@
+"""Shared helpers of the benchmark scripts: child processes, cached samples, tables.
+
+Each measured case runs in its own child process, so its peak memory (the child's maximum
+resident set size, from ``os.wait4``) is not mixed up with the parent's or another case's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+GIB = 1 << 30
+MIB = 1 << 20
+
+
+def parse_sizes(text: str) -> list[int]:
+    """'1e6,1e7' or '1000000, 5e6' -> [1000000, 10000000]."""
+    sizes = []
+    for part in text.split(","):
+        part = part.strip()
+        if part:
+            value = float(part)
+            if value < 1 or value != int(value):
+                raise SystemExit(f"--sizes: {part!r} is not a whole number of orders")
+            sizes.append(int(value))
+    return sizes
+
+
+def label(n: int) -> str:
+    """10000000 -> '10M', 1500000 -> '1.5M', 20000 -> '20k'."""
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if n >= size:
+            text = f"{n / size:.1f}".rstrip("0").rstrip(".")
+            return f"{text}{unit}"
+    return str(n)
+
+
+def datasets_dir() -> Path:
+    """The shared datasets folder: $CRM_DATASETS, else ../shared/datasets beside the project."""
+    env = os.environ.get("CRM_DATASETS")
+    return Path(env) if env else (ROOT.parent / "shared" / "datasets")
+
+
+def run_child(script: Path, args: dict) -> tuple[dict, int]:
+    """Run ``python script --child JSON``; return the JSON it prints last and its peak RSS in bytes."""
+    cmd = [sys.executable, str(script), "--child", json.dumps(args)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT, text=True)
+    out = proc.stdout.read()
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args} failed with exit code {proc.returncode}")
+    result = json.loads(out.strip().splitlines()[-1])
+    return result, usage.ru_maxrss * 1024  # Linux reports kilobytes
+
+
+def sample_cache_path(n_orders: int, seed: int) -> Path:
+    """Where the generated sample of n_orders is cached; the name changes with the generator code."""
+    import crmlib.sample as sample
+
+    digest = hashlib.sha256(Path(sample.__file__).read_bytes()).hexdigest()[:10]
+    return OUT / f"sample_{label(n_orders)}_seed{seed}_{digest}.parquet"
+
+
+def timed(fn, *args, **kwargs) -> tuple[object, float]:
+    """Call fn and return (result, seconds of wall time)."""
+    t0 = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - t0
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """A plain aligned text table (first column left, the others right aligned)."""
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    def line(cells):
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+    print(line(headers))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print(line(row))
