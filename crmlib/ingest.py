@@ -67,8 +67,12 @@ def resolve_rules(preset: Preset, overrides: Rules | dict[str, Any] | None) -> d
 
 
 def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with a memory cap and a spill folder, so big files go out of core."""
-    con = duckdb.connect()
+    """A DuckDB connection with a memory cap and a spill folder, so big files go out of core.
+
+    With a folder, the working tables live in a database file there: DuckDB compresses stored
+    tables, which keeps wide string columns of large files from filling the memory cap.
+    """
+    con = duckdb.connect(str(temp_dir / "ingest.duckdb") if temp_dir is not None else ":memory:")
     con.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
     con.execute("SET preserve_insertion_order = true")
     if temp_dir is not None:
@@ -148,9 +152,10 @@ def _typed_select(src: RawSource, cols: dict[str, str], preset: Preset, rules: d
     e["cancelled_at"] = _text(cols["cancelled_at"]) if "cancelled_at" in cols else "NULL"
     e["line_type"] = f"lower({_text(cols['line_type'])})" if "line_type" in cols else "NULL"
     # keep the raw text of the date and amount for messages about bad rows
-    e["raw_date"] = f"CAST({_ident(cols['ordered_at'])} AS VARCHAR)"
+    # the raw text only where the value did not parse: examples for messages, nearly free otherwise
+    e["raw_date"] = f"CASE WHEN ({e['ordered_at']}) IS NULL THEN CAST({_ident(cols['ordered_at'])} AS VARCHAR) END"
     amount_col = cols.get("amount") or cols["unit_price"]
-    e["raw_amount"] = f"CAST({_ident(amount_col)} AS VARCHAR)"
+    e["raw_amount"] = f"CASE WHEN ({e['amount']}) IS NULL THEN CAST({_ident(amount_col)} AS VARCHAR) END"
     return ", ".join(f"{expr} AS {name}" for name, expr in e.items())
 
 
@@ -164,6 +169,30 @@ def _fill_order_fields(fields: list[str]) -> str:
             parts.append(f)
     return ", ".join(parts)
 
+
+# Orders from kept lines. Order-level text fields take the smallest value among the order's
+# lines (they are normally equal; min is deterministic and cheap); the category is the one of
+# the largest product line.
+ORDERS_SQL = """
+    CREATE OR REPLACE TEMP TABLE orders_t AS
+    SELECT order_id,
+           min(customer_key) AS customer_id,
+           min(ordered_at) AS ordered_at,
+           CAST(sum(amount) AS DOUBLE) AS amount,
+           CAST(coalesce(sum(quantity) FILTER (WHERE line_kind = 'product'), 0) AS DOUBLE) AS quantity,
+           count(*) FILTER (WHERE line_kind = 'product') AS n_lines,
+           min(channel) AS channel,
+           min(status) AS status,
+           min(source) AS source,
+           min(region) AS region,
+           arg_max(category, amount) FILTER (WHERE line_kind = 'product') AS category,
+           min(customer_key) <> max(customer_key) AS mixed_customers
+    FROM classified WHERE reason IS NULL
+    GROUP BY order_id
+"""
+
+NEGATIVE_EXAMPLE = ("CAST(CAST(amount AS DOUBLE) AS VARCHAR) || "
+                    "coalesce(' (quantity ' || CAST(CAST(quantity AS DOUBLE) AS VARCHAR) || ')', '')")
 
 TYPED_FIELDS = ["order_id", "customer_id", "email", "phone", "ordered_at", "quantity", "amount",
                 "unit_price", "sku", "product", "category", "channel", "source", "region", "status",
@@ -219,18 +248,14 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any]) -> str:
     )
     return f"""
         WITH t AS (SELECT * FROM typed),
-        emails AS (SELECT email AS e_key, min(customer_id) AS member FROM typed0
-                   WHERE email IS NOT NULL AND customer_id IS NOT NULL GROUP BY email),
-        phones AS (SELECT phone AS p_key, min(customer_id) AS member FROM typed0
-                   WHERE phone IS NOT NULL AND customer_id IS NOT NULL GROUP BY phone),
         k AS (
             SELECT t.*, {kind} AS line_kind,
                    {key} AS customer_key,
                    (t.customer_id IS NULL AND em.member IS NOT NULL) AS merged_by_email,
                    (t.customer_id IS NULL AND em.member IS NULL AND pm.member IS NOT NULL) AS merged_by_phone
             FROM t
-            LEFT JOIN emails em ON t.customer_id IS NULL AND em.e_key = t.email
-            LEFT JOIN phones pm ON t.customer_id IS NULL AND pm.p_key = t.phone
+            LEFT JOIN guest_emails em ON t.customer_id IS NULL AND em.key = t.email
+            LEFT JOIN guest_phones pm ON t.customer_id IS NULL AND pm.key = t.phone
         )
         SELECT *, {reason} AS reason FROM k
     """
@@ -263,7 +288,7 @@ def ingest_file(
         try:
             src = open_raw(con, path, encoding=encoding, read_options=preset_obj.read)
             return _ingest(con, src, preset_obj, rule_set, candidates,
-                           date_format or preset_obj.date_format, out_dir)
+                           date_format or preset_obj.date_format, out_dir, Path(spill))
         except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
             raise InputFileError(
                 f"{path}: the file could not be parsed: {str(exc).splitlines()[0]}",
@@ -295,28 +320,40 @@ def _sha256(path: Path) -> str:
 
 def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rules: dict[str, Any],
             candidates: dict[str, list[str]], date_format: str | None,
-            out_dir: Path | str | None) -> IngestResult:
+            out_dir: Path | str | None, work_dir: Path) -> IngestResult:
     cols = resolve_columns(src.columns, candidates, source=str(src.path), preset=preset.name)
     typed = _typed_select(src, cols, preset, rules, date_format)
     raw_cols = ", ".join(_ident(c) for c in src.columns)
-    # one pass over the file: typed fields plus a 64-bit hash of the whole raw line
-    con.execute(f"CREATE OR REPLACE TEMP TABLE typed0 AS SELECT _row, {typed}, hash({raw_cols}) AS _h FROM raw")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW typed0 AS SELECT _row, {typed} FROM raw")
     if "order_id" not in cols:
         con.execute("CREATE OR REPLACE TEMP VIEW typed1 AS SELECT * REPLACE ('R' || _row AS order_id) FROM typed0")
     elif preset.order_fields_first_line_only:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW typed1 AS SELECT _row, _h, {_fill_order_fields(TYPED_FIELDS)} FROM typed0")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW typed1 AS SELECT _row, {_fill_order_fields(TYPED_FIELDS)} FROM typed0")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW typed1 AS SELECT * REPLACE (coalesce(order_id, 'R' || _row) AS order_id) FROM typed0")
-    # duplicates: same whole-line hash and same key fields as an earlier line; only lines whose
-    # hash repeats are sorted, so the check costs little when duplicates are rare
-    dup_rows = ("SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY _h, order_id, raw_date, "
-                "raw_amount, sku, customer_id ORDER BY _row) AS rn FROM typed0 WHERE _h IN "
-                "(SELECT _h FROM typed0 GROUP BY _h HAVING count(*) > 1)) WHERE rn > 1"
+    # exact duplicates: only lines whose whole-line hash repeats are compared column by column,
+    # so the check costs one hash aggregation when duplicates are rare
+    dup_rows = (f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY {raw_cols} ORDER BY _row) AS rn "
+                f"FROM raw WHERE hash({raw_cols}) IN (SELECT h FROM (SELECT hash({raw_cols}) AS h FROM raw) "
+                f"GROUP BY h HAVING count(*) > 1)) WHERE rn > 1"
                 if rules["drop_duplicate_lines"] else "SELECT NULL::BIGINT AS _row WHERE false")
     con.execute(f"CREATE OR REPLACE TEMP TABLE dup_rows AS {dup_rows}")
-    con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT t.* EXCLUDE (_h), d._row IS NOT NULL AS is_dup "
+    # guests' e-mails and phones that also belong to a member (small tables)
+    for name, fld in (("guest_emails", "email"), ("guest_phones", "phone")):
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT {fld} AS key, min(customer_id) AS member FROM typed0
+            WHERE customer_id IS NOT NULL AND {fld} IN
+                  (SELECT {fld} FROM typed0 WHERE customer_id IS NULL AND {fld} IS NOT NULL)
+            GROUP BY {fld}""")
+    con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT t.*, d._row IS NOT NULL AS is_dup "
                 "FROM typed1 t LEFT JOIN dup_rows d USING (_row)")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_classify_sql(src, preset, rules)}")
+    # every row classified in one streaming pass, written to Parquet rather than held in memory
+    classified = work_dir / "classified.parquet"
+    con.execute(f"COPY ({_classify_sql(src, preset, rules)}) TO {_quote(str(classified))} "
+                "(FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW classified AS SELECT * FROM read_parquet({_quote(str(classified))})")
+    con.execute(ORDERS_SQL)
 
     ledger = _ledger(con, src, preset, cols, rules)
     _check_usable(con, ledger, src, cols, rules)
@@ -337,26 +374,28 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
     excluded = [LedgerLine(r, *by_reason[r]) for r in REASONS if r in by_reason]
     input_rows = kept_rows + sum(n for n, _ in by_reason.values())
     input_amount, = con.execute("SELECT coalesce(sum(amount), 0) FROM classified").fetchone()
-    stats = con.execute("""
-        SELECT count(DISTINCT order_id), count(DISTINCT customer_key),
-               min(ordered_at), max(ordered_at),
-               count(*) FILTER (WHERE customer_id IS NOT NULL),
+    ids = con.execute("""
+        SELECT count(*) FILTER (WHERE customer_id IS NOT NULL),
                count(*) FILTER (WHERE merged_by_email),
                count(*) FILTER (WHERE merged_by_phone),
-               count(DISTINCT customer_key) FILTER (WHERE customer_key LIKE 'g-%'),
-               count(DISTINCT customer_key) FILTER (WHERE customer_key LIKE 'p-%'),
-               count(DISTINCT customer_key) FILTER (WHERE customer_key LIKE 'x-%'),
                count(DISTINCT customer_key) FILTER (WHERE merged_by_email OR merged_by_phone)
         FROM classified WHERE reason IS NULL
     """).fetchone()
+    stats = con.execute("""
+        SELECT count(*), count(DISTINCT customer_id), min(ordered_at), max(ordered_at),
+               count(DISTINCT customer_id) FILTER (WHERE customer_id LIKE 'g-%'),
+               count(DISTINCT customer_id) FILTER (WHERE customer_id LIKE 'p-%'),
+               count(DISTINCT customer_id) FILTER (WHERE customer_id LIKE 'x-%')
+        FROM orders_t
+    """).fetchone()
     identity = {
-        "rows_with_customer_id": int(stats[4]),
-        "guest_rows_merged_into_member_by_email": int(stats[5]),
-        "guest_rows_merged_into_member_by_phone": int(stats[6]),
-        "members_matched_by_guest_orders": int(stats[10]),
-        "guest_ids_from_email": int(stats[7]),
-        "guest_ids_from_phone": int(stats[8]),
-        "contact_ids_pseudonymised": int(stats[9]),
+        "rows_with_customer_id": int(ids[0]),
+        "guest_rows_merged_into_member_by_email": int(ids[1]),
+        "guest_rows_merged_into_member_by_phone": int(ids[2]),
+        "members_matched_by_guest_orders": int(ids[3]),
+        "guest_ids_from_email": int(stats[4]),
+        "guest_ids_from_phone": int(stats[5]),
+        "contact_ids_pseudonymised": int(stats[6]),
     }
     source = {
         "file": src.path.name,
@@ -395,7 +434,7 @@ def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, st
     checks = [
         ("bad_date", "raw_date", f"unreadable order date in column '{cols['ordered_at']}'"),
         ("bad_amount", "raw_amount", f"missing or non-numeric amount in column '{cols.get('amount') or cols.get('unit_price')}'"),
-        ("negative_amount", "raw_amount", "negative amount or quantity"),
+        ("negative_amount", NEGATIVE_EXAMPLE, "negative amount or quantity"),
         ("no_customer", "order_id", "no customer id, e-mail or phone (order id shown)"),
     ]
     counts = dict(con.execute("SELECT reason, count(*) FROM classified WHERE reason IS NOT NULL GROUP BY reason").fetchall())
@@ -404,9 +443,7 @@ def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, st
         if n:
             ex = _examples(con, reason, column, header_lines).replace("line ", f"{unit} ")
             out.append(f"{n:,} {unit}s excluded: {text}; e.g. {ex}")
-    conflicts, = con.execute(
-        "SELECT count(*) FROM (SELECT order_id FROM classified WHERE reason IS NULL "
-        "GROUP BY order_id HAVING count(DISTINCT customer_key) > 1)").fetchone()
+    conflicts, = con.execute("SELECT count(*) FROM orders_t WHERE mixed_customers").fetchone()
     if conflicts:
         out.append(f"{conflicts:,} orders have lines of more than one customer; the order is "
                    "attributed to the smallest customer id")
@@ -433,7 +470,7 @@ def _check_usable(con: duckdb.DuckDBPyConnection, ledger: Ledger, src: RawSource
     for line in ledger.excluded:
         if line.reason in limits and ledger.input_rows and line.rows / ledger.input_rows > share:
             what, where, fix = limits[line.reason]
-            column = "raw_date" if line.reason == "bad_date" else "raw_amount"
+            column = {"bad_date": "raw_date", "bad_amount": "raw_amount"}.get(line.reason, NEGATIVE_EXAMPLE)
             raise DataError(
                 f"{src.path}: {line.rows:,} of {ledger.input_rows:,} rows "
                 f"({line.rows / ledger.input_rows:.1%}) {what} ({where}); the limit is {share:.0%}. "
@@ -463,22 +500,8 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger
                        CAST(amount AS DOUBLE) AS amount, line_kind AS line_type
                 FROM classified WHERE reason IS NULL  -- file order (insertion order is preserved)
             ) TO {_quote(str(tmp / 'order_lines.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
-        con.execute(f"""
-            COPY (
-                SELECT order_id,
-                       min(customer_key) AS customer_id,
-                       min(ordered_at) AS ordered_at,
-                       CAST(sum(amount) AS DOUBLE) AS amount,
-                       CAST(coalesce(sum(quantity) FILTER (WHERE line_kind = 'product'), 0) AS DOUBLE) AS quantity,
-                       count(*) FILTER (WHERE line_kind = 'product') AS n_lines,
-                       arg_min(channel, _row) AS channel,
-                       arg_min(status, _row) AS status,
-                       arg_min(source, _row) AS source,
-                       arg_min(region, _row) AS region,
-                       arg_max(category, amount) FILTER (WHERE line_kind = 'product') AS category
-                FROM classified WHERE reason IS NULL
-                GROUP BY order_id ORDER BY ordered_at, order_id
-            ) TO {_quote(str(tmp / 'orders.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
+        con.execute(f"COPY (SELECT * EXCLUDE (mixed_customers) FROM orders_t ORDER BY ordered_at, order_id) "
+                    f"TO {_quote(str(tmp / 'orders.parquet'))} (FORMAT parquet, COMPRESSION zstd)")
         # contact details stay in the processed folder (for mail-tool exports the client allows);
         # reports never read this file
         con.execute(f"""

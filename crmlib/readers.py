@@ -280,8 +280,8 @@ def _ident(name: str) -> str:
 def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> RawSource:
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW raw AS SELECT row_number() OVER () AS _row, * "
-            f"FROM read_parquet({_quote(str(path))})"
+            f"CREATE OR REPLACE TEMP VIEW raw AS SELECT * EXCLUDE (file_row_number), "
+            f"file_row_number + 1 AS _row FROM read_parquet({_quote(str(path))}, file_row_number = true)"
         )
         described = con.execute("DESCRIBE SELECT * FROM raw").fetchall()
     except duckdb.Error as exc:
