@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import importlib
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -92,9 +93,23 @@ class ClientConfig(BaseModel):
         return (base / self.data).resolve() if not self.data.is_absolute() else self.data
 
 
-def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
+# Chapter sections of the client YAML and the models that validate them (module:class).
+SECTION_MODELS = {
+    "diagnosis": "crmlib.diagnosis.settings:DiagnosisSettings",
+    "segments": "crmlib.segments.settings:SegmentSettings",
+    "ltv": "crmlib.ltv.settings:LTVSettings",
+}
+
+
+def section_model(section: str) -> type[BaseModel]:
+    """The pydantic model of a chapter section (imported lazily: chapters import config)."""
+    module, name = SECTION_MODELS[section].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _describe(error: dict[str, Any], model: type[BaseModel], prefix: str = "") -> str:
     """One readable line for one pydantic error: key path, problem, expected form."""
-    loc = ".".join(str(p) for p in error["loc"])
+    loc = prefix + ".".join(str(p) for p in error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
         parent_model: type[BaseModel] = model
@@ -107,6 +122,8 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
         close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         return f"unknown key '{loc}'.{hint} Allowed keys here: {', '.join(known)}."
+    if kind == "value_error":
+        return f"key '{loc}': {error['msg'].removeprefix('Value error, ')}."
     if kind == "missing":
         return f"required key '{loc}' is missing."
     return f"key '{loc}': {error['msg']} (got {error.get('input')!r})."
@@ -128,6 +145,18 @@ def parse_config(data: Any, source: Path | str = "<config>") -> ClientConfig:
             f"{source}: invalid client configuration:\n" + "\n".join(lines),
             hint="fix the keys above; `crm-workbook init NAME` writes a commented template",
         ) from None
+    problems = []
+    for section in SECTION_MODELS:
+        model = section_model(section)
+        try:
+            model.model_validate(getattr(config, section))
+        except ValidationError as exc:
+            problems += [f"- {_describe(e, model, section + '.')}" for e in exc.errors()]
+    if problems:
+        raise ConfigError(
+            f"{source}: invalid client configuration:\n" + "\n".join(problems),
+            hint="fix the keys above; every chapter key and its default is listed in the README",
+        )
     config.source_path = Path(source) if str(source) != "<config>" else None
     return config
 

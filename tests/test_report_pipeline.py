@@ -33,7 +33,7 @@ def _config(lang: str = "ja"):
 def report(tiny_processed_dir, tmp_path_factory):
     """One rendered report (ja) of the tiny case; tests read it, the failure test reuses its root."""
     root = tmp_path_factory.mktemp("reports")
-    folder = render_report(_config(), tiny_processed_dir, AS_OF, root)
+    folder = render_report(_config(), tiny_processed_dir, AS_OF, root, chapters=["00_data_check"])
     return root, folder
 
 
@@ -153,7 +153,7 @@ def test_same_inputs_give_the_same_pages_and_replace_the_old_folder(report, tiny
     root, folder = report
     before = {p.name: p.read_bytes() for p in folder.glob("*.html")}
     (folder / "stale.txt").write_text("from an older run")
-    again = render_report(_config(), tiny_processed_dir, AS_OF, root)
+    again = render_report(_config(), tiny_processed_dir, AS_OF, root, chapters=["00_data_check"])
     assert again == folder
     assert not (folder / "stale.txt").exists()
     assert {p.name: p.read_bytes() for p in folder.glob("*.html")} == before
@@ -176,7 +176,8 @@ def test_undeclared_parameter_is_an_error(tiny_processed_dir, tmp_path):
 
     folder = _copy_notebook(tmp_path, drop_settings)
     with pytest.raises(ReportError, match=r"00_data_check\.ipynb: unknown parameter\(s\) settings"):
-        render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "reports", notebooks_dir=folder)
+        render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "reports", notebooks_dir=folder,
+                      chapters=["00_data_check"])
     assert not (tmp_path / "reports" / "tiny").exists() or not any((tmp_path / "reports" / "tiny").iterdir())
 
 
@@ -196,7 +197,7 @@ def test_failing_notebook_names_chapter_and_cell_and_keeps_the_old_report(report
 
     broken = _copy_notebook(tmp_path, break_it)
     with pytest.raises(ReportError) as caught:
-        render_report(_config(), tiny_processed_dir, AS_OF, root, notebooks_dir=broken)
+        render_report(_config(), tiny_processed_dir, AS_OF, root, notebooks_dir=broken, chapters=["00_data_check"])
     message = str(caught.value)
     assert "chapter 00_data_check failed in cell 4" in message
     assert "starting 'raise ValueError(\"boom in test\")'" in message
@@ -220,3 +221,10 @@ def test_kept_notebook_does_not_point_into_the_temporary_folder(report):
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert 'metrics_path = ""' in injected.source and ".tmp-" not in injected.source
     assert 'as_of = "2024-05-01"' in injected.source
+
+
+def test_chapter_exports_land_in_the_report_and_the_index(tiny_processed_dir, tmp_path):
+    folder = render_report(_config(), tiny_processed_dir, AS_OF, tmp_path, chapters=["00_data_check", "02_segments"])
+    exports = sorted(p.name for p in (folder / "exports").iterdir())
+    assert "segments.xlsx" in exports and any(name.endswith(".csv") for name in exports)
+    assert 'href="exports/"' in (folder / "index.html").read_text(encoding="utf-8")

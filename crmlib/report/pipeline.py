@@ -7,6 +7,7 @@ chapters succeeded, so a failed run leaves the previous report untouched.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import shutil
 import uuid
@@ -35,6 +36,9 @@ class Chapter(NamedTuple):
     title_en: str
     title_ja: str
     section: str | None = None  # ClientConfig attribute (diagnosis, segments, ...); None = {}
+    # files for the client beside the pages (e.g. customer lists): "module:function" called as
+    # f(processed_dir, as_of, settings, out_dir, lang=...) after the notebooks succeeded
+    exports: str | None = None
 
     def title(self, lang: str) -> str:
         """The chapter title in the report language."""
@@ -44,6 +48,9 @@ class Chapter(NamedTuple):
 # Report order. Adding a chapter = one line here + notebooks/<name>.ipynb.
 CHAPTERS: list[Chapter] = [
     Chapter("00_data_check", "Data check", "データチェック"),
+    Chapter("02_segments", "Customer segments", "顧客セグメント", "segments",
+            exports="crmlib.segments:write_segment_exports"),
+    Chapter("03_ltv", "Lifetime value (LTV)", "LTV(顧客生涯価値)", "ltv"),
 ]
 
 # The parameters every chapter notebook declares in its `parameters` cell.
@@ -237,6 +244,8 @@ def _write_pages(
         ("metrics.json", t("report.file_metrics", lang)),
         ("notebooks/", t("report.file_notebooks", lang)),
     ]
+    if (out / "exports").is_dir():
+        files.append(("exports/", t("report.file_exports", lang)))
     pages["index.html"] = index_html(
         lang=lang, client_title=client, as_of=as_of, version=__version__,
         chapters=[(f"{job.chapter.name}.html", job.chapter.title(lang)) for job in jobs], files=files,
@@ -254,6 +263,17 @@ def _hidden_sibling(final: Path, kind: str) -> Path:
     path = final.parent / f".{final.name}.{kind}-{uuid.uuid4().hex[:12]}"
     path.mkdir()
     return path
+
+
+def _write_exports(chapter: Chapter, config: ClientConfig, processed_dir: Path, as_of: dt.date,
+                   out_dir: Path) -> None:
+    """Run a chapter's export function (customer lists ...) into the report's exports/ folder."""
+    if not chapter.exports:
+        return
+    module, name = chapter.exports.split(":")
+    export = getattr(importlib.import_module(module), name)
+    settings = getattr(config, chapter.section) if chapter.section else {}
+    export(processed_dir, as_of, settings, out_dir, lang=config.lang)
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
@@ -307,6 +327,8 @@ def render_report(
             for chapter, source in zip(selected, sources)
         ]
         executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)))
+        for job in jobs:
+            _write_exports(job.chapter, config, processed_dir, as_of, tmp / "exports")
 
         merge_metrics(
             [tmp / ".metrics" / f"{job.chapter.name}.json" for job in jobs], into=tmp / "metrics.json"

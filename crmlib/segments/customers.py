@@ -1,0 +1,72 @@
+"""The per-customer facts every segmentation reads, aggregated in DuckDB from orders.parquet.
+
+Definitions (the as-of cut is exclusive: orders with ordered_at < as_of, as in crmlib.orders):
+- recency_days: days from the day of the last order to as_of (an order the day before as_of: 1);
+- purchases: with merge_same_day, the calendar days with an order (a split basket is one
+  purchase); otherwise the orders. This is the F of RFM and the purchase count of CPM and ladder;
+- orders, revenue: orders and their net merchandise revenue (the orders.parquet `amount`),
+  summed as DECIMAL(38, 6) so the total does not depend on the order DuckDB's threads add rows in
+  (equal spends stay equal, and quantile ties and bins are reproducible run to run);
+- tenure_days: days from the first to the last order's day.
+recency_days and tenure_days are computed exactly as in crmlib.orders.customer_summary.
+Orders without a customer id or timestamp are left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataError
+from ..orders import as_timestamp, orders_sql, query
+
+BASE_SQL = """
+SELECT customer_id,
+       min(ordered_at) AS first_order,
+       max(ordered_at) AS last_order,
+       count(*) AS orders,
+       count(DISTINCT CAST(ordered_at AS DATE)) AS purchase_days,
+       CAST(coalesce(sum(CAST(amount AS DECIMAL(38, 6))), 0) AS DOUBLE) AS revenue,
+       date_diff('day', CAST(max(ordered_at) AS DATE), CAST({asof} AS DATE)) AS recency_days,
+       date_diff('day', CAST(min(ordered_at) AS DATE), CAST(max(ordered_at) AS DATE)) AS tenure_days
+FROM ({src})
+WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL
+GROUP BY customer_id
+ORDER BY customer_id
+"""
+
+BASE_COLUMNS = ("customer_id", "first_order", "last_order", "orders", "purchases", "revenue",
+                "recency_days", "tenure_days")
+
+
+def to_date(value: dt.date | dt.datetime | str) -> dt.date:
+    """A date from a date, datetime or ISO text (notebooks pass dates as text)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def resolve_as_of(orders_path: Path | str, as_of: dt.date | str | None) -> dt.date:
+    """The analysis date: as_of when given, else the day after the last order (every order counts)."""
+    if as_of not in (None, ""):
+        return to_date(as_of)
+    last = query(f"SELECT max(ordered_at) AS last FROM ({orders_sql(orders_path)})")["last"].iloc[0]
+    if pd.isna(last):
+        raise DataError(f"{orders_path}: there are no orders to segment.", hint="check the ingest output")
+    return pd.Timestamp(last).date() + dt.timedelta(days=1)
+
+
+def customer_base(orders_path: Path | str, as_of: dt.date | str, merge_same_day: bool = True) -> pd.DataFrame:
+    """One row per customer with an order before as_of: orders, purchases, revenue, recency, tenure."""
+    frame = query(BASE_SQL.format(src=orders_sql(orders_path, as_of), asof=as_timestamp(as_of)))
+    frame["purchases"] = frame["purchase_days"] if merge_same_day else frame["orders"]
+    out = frame.loc[:, list(BASE_COLUMNS)]
+    for column in ("orders", "purchases", "recency_days", "tenure_days"):
+        out[column] = out[column].astype("int64")
+    out["revenue"] = out["revenue"].astype("float64")
+    out["customer_id"] = out["customer_id"].astype("str")
+    return out.reset_index(drop=True)
