@@ -1,0 +1,55 @@
+"""The LTV figures recorded in metrics.json (section "ltv")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .formula import FormulaInputs, FormulaLTV, as_dict
+from .predictive import PredictiveResult, headline_params, total_clv
+from .settings import LTVSettings
+
+
+def headline_metrics(
+    annual: pd.DataFrame,
+    inputs: FormulaInputs,
+    formula: FormulaLTV,
+    predictive: PredictiveResult,
+    settings: LTVSettings,
+) -> dict[str, Any]:
+    """Annual LTV, formula LTV, fitted parameters (with SE and log-likelihood), holdout errors, CLV."""
+    total = annual[annual["cohort"].isna()].iloc[0]
+    values: dict[str, Any] = {
+        "as_of": predictive.as_of,
+        "annual_ltv": total["annual_ltv"],
+        "annual_customers": total["customers"],
+        "annual_revenue": total["revenue"],
+        "formula": {**as_dict(formula), "inputs": as_dict(inputs)},
+        "predictive_status": predictive.status,
+        "calibration_end": predictive.calibration_end,
+        "repeat_buyers_calibration": predictive.repeat_buyers,
+        "settings": settings.model_dump(),
+    }
+    if predictive.ok:
+        scores = predictive.scores
+        values.update({
+            "params": headline_params(predictive.fits),
+            "calibration_params": headline_params(predictive.calibration),
+            "holdout_error": predictive.errors,
+            "spend_frequency_correlation": predictive.correlation,
+            "failed_checks": [
+                {"check": check.key, **{k: v for k, v in check.values.items() if k == "model"}}
+                for check in predictive.failed_checks
+            ],
+            "clv": {
+                "customers": len(scores),
+                "mean": float(scores["clv"].mean()),
+                "total": total_clv(scores),
+                "mean_p_alive": float(scores["p_alive"].mean()),
+                "mean_expected_purchases": float(scores["expected_purchases"].mean()),
+                "horizon_months": settings.horizon_months,
+                "discount_rate": settings.discount_rate,
+            },
+        })
+    return values

@@ -1,0 +1,203 @@
+"""Pareto/NBD purchase model (Schmittlein, Morrison & Colombo 1987), the second purchase model.
+
+While alive a customer buys at a Poisson rate lambda ~ Gamma(r, alpha); the lifetime is
+exponential with rate mu ~ Gamma(s, beta), so drop-out can happen at any time (in BG/NBD only
+right after a purchase). Formulas follow Fader & Hardie, "A Note on Deriving the Pareto/NBD
+Model and Related Expressions" (2005):
+
+    ln L = ln G(r+x) - ln G(r) + r ln alpha + s ln beta
+           + logaddexp( -(r+x) ln(alpha+T) - s ln(beta+T),  ln s - ln(r+s+x) + ln A0 )
+    A0 = F(t_x) / (m+t_x)^(r+s+x) - F(T) / (m+T)^(r+s+x),   m = max(alpha, beta)
+
+with F(t) = 2F1(r+s+x, s+1; r+s+x+1; (alpha-beta)/(alpha+t)) when alpha >= beta, and
+2F1(r+s+x, r+x; r+s+x+1; (beta-alpha)/(beta+t)) otherwise (the note's eq. 19-20: taking the
+larger of alpha and beta keeps the argument in [0, 1)). In the second case the function is
+evaluated through Euler's transformation, 2F1(r+s+x, r+x; c; z) = (1-z)^(1-r-x) 2F1(1, s+1; c; z),
+whose arguments do not grow with x (the direct series overflows for frequent buyers). A0 is
+a difference of two positive terms and is taken in log space (log of 1 - exp(v - u)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, gammaln, hyp2f1
+
+from .fitting import CompactRows, ModelFit, as_array, check_histories, compact_rows, maximise, standard_errors
+
+PARAMS = ("r", "alpha", "s", "beta")
+BETA_CAP = 10.0  # alpha, beta <= BETA_CAP x max(T)
+
+
+def _log_f_over_power(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """ln[ F(t) / (max(alpha, beta) + t)^(r+s+x) ], the building block of A0."""
+    rsx = r + s + x
+    if alpha >= beta:
+        m = alpha + t
+        z = (alpha - beta) / m
+        log_f = np.log(hyp2f1(rsx, s + 1.0, rsx + 1.0, z))
+    else:
+        m = beta + t
+        z = (beta - alpha) / m
+        # Euler: (1 - z)^(1 - r - x) * 2F1(1, s+1; r+s+x+1; z), with 1 - z = (alpha + t) / (beta + t)
+        log_f = (1.0 - r - x) * (np.log(alpha + t) - np.log(m)) + np.log(hyp2f1(1.0, s + 1.0, rsx + 1.0, z))
+    return log_f - rsx * np.log(m)
+
+
+def log_a0(params, x, t_x, T) -> np.ndarray:
+    """ln A0 of the note (eq. 19-20); -inf when t_x = T (the integral over (t_x, T] is empty)."""
+    r, alpha, s, beta = params
+    x, t_x, T = as_array(x), as_array(t_x), as_array(T)
+    u = _log_f_over_power(r, alpha, s, beta, x, t_x)
+    v = _log_f_over_power(r, alpha, s, beta, x, T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = np.log(-np.expm1(np.minimum(v - u, 0.0)))
+    return np.where(T > t_x, u + diff, -np.inf)
+
+
+def log_likelihood(params, x, t_x, T) -> np.ndarray:
+    """Per-customer Pareto/NBD log-likelihood for arrays x, t_x, T."""
+    r, alpha, s, beta = params
+    x, t_x, T = as_array(x), as_array(t_x), as_array(T)
+    head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    with np.errstate(divide="ignore"):
+        dropped = np.log(s) - np.log(r + s + x) + log_a0(params, x, t_x, T)
+    return head + np.logaddexp(alive, dropped)
+
+
+@dataclass(frozen=True)
+class _Data:
+    """Compact rows for the likelihood: A0's two hypergeometric terms depend on (x, t_x) and on
+    (x, T) only, so they are evaluated once per distinct pair and gathered per row."""
+
+    x_values: np.ndarray
+    x_code: np.ndarray
+    x: np.ndarray
+    T: np.ndarray
+    t_x: np.ndarray
+    tx_pairs: tuple[np.ndarray, np.ndarray]  # distinct (x, t_x) ...
+    tx_code: np.ndarray  # ... and each row's pair
+    T_pairs: tuple[np.ndarray, np.ndarray]
+    T_code: np.ndarray
+    w: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: CompactRows) -> "_Data":
+        x, t_x, T = rows["x"].full, rows["t_x"].full, rows["T"].full
+        by_tx = compact_rows(x=x, t=t_x)
+        by_T = compact_rows(x=x, t=T)
+        return cls(
+            x_values=rows["x"].values, x_code=rows["x"].codes, x=x, T=T, t_x=t_x,
+            tx_pairs=(by_tx["x"].full, by_tx["t"].full), tx_code=by_tx.inverse,
+            T_pairs=(by_T["x"].full, by_T["t"].full), T_code=by_T.inverse, w=rows.weights,
+        )
+
+
+def _nll(params: np.ndarray, data: _Data) -> float:
+    """Negative log-likelihood over compact rows (weights = customers)."""
+    r, alpha, s, beta = params
+    with np.errstate(all="ignore"):
+        head = (gammaln(r + data.x_values) - gammaln(r) + r * np.log(alpha) + s * np.log(beta))[data.x_code]
+        u = _log_f_over_power(r, alpha, s, beta, *data.tx_pairs)[data.tx_code]
+        v = _log_f_over_power(r, alpha, s, beta, *data.T_pairs)[data.T_code]
+        log_a0 = np.where(data.T > data.t_x, u + np.log(-np.expm1(np.minimum(v - u, 0.0))), -np.inf)
+        alive = -(r + data.x) * np.log(alpha + data.T) - s * np.log(beta + data.T)
+        dropped = np.log(s) - np.log(r + s + data.x) + log_a0
+        value = -float(data.w @ (head + np.logaddexp(alive, dropped)))
+    return value if np.isfinite(value) else np.inf
+
+
+def _pow_term(k: float, log_ratio: np.ndarray) -> np.ndarray:
+    """[1 - exp(k * log_ratio)] / k, with its limit -log_ratio at k = 0 (i.e. s = 1)."""
+    if abs(k) < 1e-10:
+        return -log_ratio
+    return -np.expm1(k * log_ratio) / k
+
+
+@dataclass(frozen=True)
+class ParetoNBDFit(ModelFit):
+    """A fitted Pareto/NBD model; times are in the time unit of the data it was fitted on."""
+
+    @property
+    def r(self) -> float:
+        return self.params["r"]
+
+    @property
+    def alpha(self) -> float:
+        return self.params["alpha"]
+
+    @property
+    def s(self) -> float:
+        return self.params["s"]
+
+    @property
+    def beta(self) -> float:
+        return self.params["beta"]
+
+    def _values(self) -> tuple[float, float, float, float]:
+        return tuple(self.params[name] for name in PARAMS)  # type: ignore[return-value]
+
+    def p_alive(self, x, t_x, T) -> np.ndarray:
+        """P(still active | x, t_x, T) (note, eq. 36)."""
+        r, alpha, s, beta = self._values()
+        x, t_x, T = as_array(x), as_array(t_x), as_array(T)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_odds = (np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T)
+                        + log_a0(self._values(), x, t_x, T))
+        return expit(-log_odds)
+
+    def purchases_if_alive(self, t, x, T) -> np.ndarray:
+        """Expected repeat purchases in (T, T+t] for a customer known to be alive at T."""
+        r, alpha, s, beta = self._values()
+        t, x, T = as_array(t), as_array(x), as_array(T)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = (r + x) * (beta + T) / (alpha + T) * _pow_term(s - 1.0, np.log(beta + T) - np.log(beta + T + t))
+        return np.where(t > 0, value, 0.0)
+
+    def expected_purchases(self, t, x, t_x, T) -> np.ndarray:
+        """E[Y(t) | x, t_x, T] (note, eq. 41): expected repeat purchases in the next t time units."""
+        return self.p_alive(x, t_x, T) * self.purchases_if_alive(t, x, T)
+
+    def expected_purchases_new(self, t) -> np.ndarray:
+        """E[X(t)]: expected repeat purchases in the first t time units after a first purchase."""
+        t = as_array(t)
+        return self.purchases_if_alive(t, np.zeros_like(t), np.zeros_like(t))
+
+
+def fit_pareto_nbd(
+    summary: pd.DataFrame,
+    *,
+    weights: np.ndarray | None = None,
+    with_se: bool = True,
+    start: tuple[float, float, float, float] | None = None,
+) -> ParetoNBDFit:
+    """Fit Pareto/NBD by maximum likelihood to a summary with columns x, t_x, T.
+
+    start: initial (r, alpha, s, beta), e.g. r and alpha of a BG/NBD fit (shorter search).
+    alpha and beta are capped at 10 x the longest T: beyond it the hypergeometric series
+    converges very slowly, and a fit that runs there ("nobody drops out": s -> 0, beta -> inf)
+    has the same likelihood at the cap to many digits (the fit records at_cap in `extra`).
+    """
+    x, t_x, T = (summary[c].to_numpy("float64") for c in ("x", "t_x", "T"))
+    check_histories(x, t_x, T)
+    rows = compact_rows(weights, x=x, t_x=t_x, T=T)
+    data = _Data.from_rows(rows)
+    n = float(rows.weights.sum())
+    w = rows.weights
+    mean_T = max(float(w @ data.T / w.sum()), 1e-3)
+    rate = max(float(w @ data.x / w.sum()) / mean_T, 1e-3)
+    cap = BETA_CAP * max(float(T.max()), 1.0)
+    first = np.array(start if start is not None else (1.0, 1.0 / rate, 1.0, mean_T), dtype="float64")
+    upper = np.array([np.inf, cap, np.inf, cap])
+    params, converged = maximise(lambda p: _nll(p, data), np.minimum(first, upper / 2), gradient=False,
+                                 scale=n, upper=upper)
+    se = (standard_errors(lambda p: _nll(p, data), params, PARAMS) if with_se
+          else {name: float("nan") for name in PARAMS})
+    at_cap = bool(params[1] >= cap * 0.999 or params[3] >= cap * 0.999)
+    return ParetoNBDFit(
+        params=dict(zip(PARAMS, map(float, params))), se=se, log_likelihood=-_nll(params, data),
+        n=int(round(n)), converged=converged, distinct_rows=rows.n_rows, extra={"at_cap": float(at_cap)},
+    )

@@ -1,0 +1,138 @@
+"""The chapter's predictive part in one call: validate on a holdout split, refit, score customers.
+
+1. Split: calibration = orders before calibration_end (the last `holdout_share` of the history
+   is the holdout). With fewer than `min_repeat_buyers` repeat buyers in the calibration period
+   nothing is fitted and the result says so (status "too_little_data"), so the chapter shows a
+   message instead of failing.
+2. Validate: BG/NBD and Pareto/NBD fitted on the calibration period predict the holdout.
+3. Refit BG/NBD, Pareto/NBD and Gamma-Gamma on everything before as_of and score every customer
+   with BG/NBD + Gamma-Gamma: P(alive), expected purchases and discounted CLV over the horizon.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .bgnbd import BGNBDFit, fit_bgnbd
+from .clv import clv_by_segment, expected_clv
+from .gamma_gamma import GammaGammaFit, fit_gamma_gamma, repeat_buyers
+from .pareto_nbd import ParetoNBDFit, fit_pareto_nbd
+from .settings import LTVSettings
+from .summary import calibration_end_for, rfm_summary, to_date
+from .validation import (
+    Check, holdout_by_frequency, holdout_error, model_checks, spend_frequency_correlation, tracking,
+)
+
+MODEL_NAMES = ("bgnbd", "pareto_nbd")
+
+
+@dataclass
+class PredictiveResult:
+    """Everything the predictive sections show; fits and frames are None unless status == 'ok'."""
+
+    status: str  # "ok" or "too_little_data"
+    as_of: dt.date
+    calibration_end: dt.date
+    repeat_buyers: int  # in the calibration period
+    min_repeat_buyers: int
+    customers: int = 0
+    calibration: dict[str, BGNBDFit | ParetoNBDFit] = field(default_factory=dict)
+    fits: dict[str, BGNBDFit | ParetoNBDFit | GammaGammaFit] = field(default_factory=dict)
+    by_frequency: pd.DataFrame | None = None
+    tracking: pd.DataFrame | None = None
+    errors: dict[str, dict[str, float]] = field(default_factory=dict)
+    correlation: float = float("nan")
+    checks: list[Check] = field(default_factory=list)
+    summary: pd.DataFrame | None = None  # full history to as_of
+    scores: pd.DataFrame | None = None  # per customer: p_alive, expected_purchases, expected_spend, clv
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def failed_checks(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+
+def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVSettings) -> PredictiveResult:
+    """Validate, refit and score (see the module docstring)."""
+    as_of = to_date(as_of)
+    unit = settings.time_unit_days
+    cal_end = calibration_end_for(orders_path, as_of, settings.holdout_share)
+    calibration = rfm_summary(orders_path, as_of, cal_end, unit)
+    repeaters = int((calibration["x"] > 0).sum())
+    result = PredictiveResult("too_little_data", as_of, cal_end, repeaters, settings.min_repeat_buyers,
+                              customers=len(calibration))
+    if repeaters < settings.min_repeat_buyers:
+        return result
+    bg_cal = fit_bgnbd(calibration, with_se=False)  # only the refitted models' errors are shown
+    pn_cal = fit_pareto_nbd(calibration, with_se=False, start=_pareto_start(bg_cal, calibration))
+    result.calibration = {"bgnbd": bg_cal, "pareto_nbd": pn_cal}
+    result.by_frequency = holdout_by_frequency(result.calibration, calibration)
+    result.tracking = tracking(orders_path, as_of, cal_end, result.calibration, unit)
+    result.errors = {name: holdout_error(model, calibration) for name, model in result.calibration.items()}
+
+    summary = rfm_summary(orders_path, as_of, None, unit)
+    bg = fit_bgnbd(summary)
+    fits: dict = {"bgnbd": bg, "pareto_nbd": fit_pareto_nbd(summary, start=_pareto_start(bg, summary))}
+    gamma = fit_gamma_gamma(summary) if len(repeat_buyers(summary)) >= 2 else None
+    if gamma is not None:
+        fits["gamma_gamma"] = gamma
+    result.fits = fits
+    result.correlation = spend_frequency_correlation(summary)
+    converged = {name: fit.converged and (name not in result.calibration or result.calibration[name].converged)
+                 for name, fit in fits.items()}
+    result.checks = model_checks(result.errors, gamma.q if gamma else None, result.correlation, converged)
+    result.summary = summary
+    result.scores = expected_clv(
+        fits["bgnbd"], gamma, summary, horizon_months=settings.horizon_months,
+        discount_rate=settings.discount_rate, gross_margin=settings.gross_margin, time_unit_days=unit,
+    )
+    result.customers = len(summary)
+    result.status = "ok"
+    return result
+
+
+def _pareto_start(bg: BGNBDFit, summary: pd.DataFrame) -> tuple[float, float, float, float]:
+    """Pareto/NBD starting values: the purchase-rate parameters of BG/NBD (same meaning), s = 1,
+    beta = mean age (a lifetime of the order of the observation)."""
+    return bg.r, bg.alpha, 1.0, max(float(summary["T"].mean()), 1e-3)
+
+
+def segment_labels(summary: pd.DataFrame, by: str, period: str = "quarter") -> pd.Series:
+    """Segment of every customer: first_channel, first_category, or acquisition cohort (period start)."""
+    if by == "cohort":
+        return summary["first_purchase"].dt.to_period({"month": "M", "quarter": "Q", "year": "Y"}[period]).dt.start_time
+    return summary[by]
+
+
+def clv_segments(result: PredictiveResult, by: str, period: str = "quarter") -> pd.DataFrame:
+    """Expected CLV per acquisition cohort (in time order) or per first channel/category (largest first)."""
+    labels = segment_labels(result.summary, by, period)
+    return clv_by_segment(result.scores, labels, order="segment" if by == "cohort" else "total")
+
+
+def headline_params(fits: dict) -> dict[str, dict[str, float]]:
+    """Fitted parameters, standard errors and log-likelihoods per model, for metrics.json."""
+    return {
+        name: {**fit.params, "se": fit.se, "log_likelihood": fit.log_likelihood, "n": fit.n}
+        for name, fit in fits.items()
+    }
+
+
+def total_clv(scores: pd.DataFrame) -> float:
+    """Sum of expected CLV over customers (NaN-safe)."""
+    return float(np.nansum(scores["clv"].to_numpy("float64")))
+
+
+__all__ = [
+    "MODEL_NAMES", "PredictiveResult", "clv_by_segment", "clv_segments", "headline_params", "predictive_ltv",
+    "segment_labels",
+    "total_clv",
+]

@@ -1,0 +1,42 @@
+"""The `ltv:` section of the client YAML: costs, margin and model settings of the LTV chapter.
+
+Every key has a default, so `ltv: {}` runs; an unknown key is an error (a typo must not pass
+silently as a default). Money is in the report currency.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LTVSettings(BaseModel):
+    """Validated settings of the LTV chapter (client YAML section `ltv:`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpa: float | None = Field(
+        None, ge=0, description="acquisition cost per new customer (CPA); None: cost views are skipped"
+    )
+    retention_cost_per_customer_year: float = Field(
+        0.0, ge=0, description="yearly cost of keeping one customer (mail, DM, point programme ...)"
+    )
+    gross_margin: float = Field(
+        1.0, gt=0, le=1, description="gross margin on revenue; 1.0 gives revenue-based (売上ベース) LTV"
+    )
+    discount_rate: float = Field(0.10, ge=0, lt=1, description="annual discount rate for predicted CLV")
+    horizon_months: int = Field(36, ge=1, le=120, description="horizon of predicted purchases and CLV")
+    holdout_share: float = Field(
+        0.25, gt=0, lt=0.75, description="share of the period (first order to as-of) kept as holdout"
+    )
+    min_repeat_buyers: int = Field(
+        200, ge=10, description="fewer repeat buyers than this: the models are not fitted"
+    )
+    time_unit_days: int = Field(7, ge=1, le=31, description="model time unit in days (7 = weeks)")
+    cohort_period: Literal["auto", "month", "quarter", "year"] = Field(
+        "auto", description="acquisition cohort length; auto: quarters when there are more than 12 months"
+    )
+    max_retention_years: float = Field(
+        10.0, gt=0, description="cap on the formula's retention period 1 / (1 - annual retention)"
+    )

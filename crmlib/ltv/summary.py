@@ -1,0 +1,149 @@
+"""Per-customer purchase histories for the buy-till-you-die models, built in DuckDB.
+
+The models count purchase *days*: orders of one customer on the same calendar day are merged
+into one purchase (their amounts added), as in the published CDNOW analyses. Time runs from
+the customer's first purchase day, in units of `time_unit_days` (7 = weeks):
+
+- x: repeat purchases = purchase days after the first one, before the calibration end;
+- t_x: time of the last purchase day (0 when x = 0);
+- T: age = time from the first purchase day to the last observed day (the day before the
+  calibration end);
+- monetary_value: mean amount of the repeat purchase days (the first purchase is left out, as
+  in the Gamma-Gamma model; NaN when x = 0).
+
+With calibration_end, purchases from calibration_end up to as_of (exclusive) are the holdout:
+x_holdout purchase days and their revenue, over holdout_length time units. Only customers whose
+first purchase is before calibration_end are in the summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from ..orders import orders_sql, query
+
+SUMMARY_COLUMNS = (
+    "customer_id", "first_purchase", "cohort_month", "first_channel", "first_category",
+    "x", "t_x", "T", "monetary_value", "first_amount", "revenue", "x_holdout", "holdout_revenue",
+    "holdout_length",
+)
+
+SUMMARY_SQL = """
+WITH orders AS (
+    SELECT customer_id, ordered_at, amount, channel, category
+    FROM ({src})
+    WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL
+),
+days AS (
+    SELECT customer_id, CAST(ordered_at AS DATE) AS day, sum(coalesce(amount, 0)) AS amount
+    FROM orders
+    GROUP BY ALL
+),
+firsts AS (
+    SELECT customer_id,
+           CAST(min(ordered_at) AS DATE) AS first_day,
+           arg_min(channel, ordered_at) AS first_channel,
+           arg_min(category, ordered_at) AS first_category
+    FROM orders
+    GROUP BY ALL
+    HAVING min(ordered_at) < {cal_end}
+)
+SELECT f.customer_id,
+       f.first_day AS first_purchase,
+       CAST(date_trunc('month', f.first_day) AS DATE) AS cohort_month,
+       f.first_channel,
+       f.first_category,
+       CAST(count(*) FILTER (WHERE d.day < {cal_end_date}) - 1 AS BIGINT) AS x,
+       date_diff('day', f.first_day, max(d.day) FILTER (WHERE d.day < {cal_end_date})) / {unit} AS t_x,
+       date_diff('day', f.first_day, {cal_end_date} - 1) / {unit} AS T,
+       avg(d.amount) FILTER (WHERE d.day < {cal_end_date} AND d.day > f.first_day) AS monetary_value,
+       sum(d.amount) FILTER (WHERE d.day = f.first_day) AS first_amount,
+       sum(d.amount) FILTER (WHERE d.day < {cal_end_date}) AS revenue,
+       CAST(count(*) FILTER (WHERE d.day >= {cal_end_date}) AS BIGINT) AS x_holdout,
+       coalesce(sum(d.amount) FILTER (WHERE d.day >= {cal_end_date}), 0.0) AS holdout_revenue,
+       {holdout_days} / {unit} AS holdout_length
+FROM firsts f JOIN days d USING (customer_id)
+GROUP BY f.customer_id, f.first_day, f.first_channel, f.first_category
+ORDER BY f.customer_id
+"""
+
+
+def to_date(value: dt.date | str) -> dt.date:
+    """A date from a date, datetime or ISO text (the notebooks pass dates as text)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def date_sql(day: dt.date) -> str:
+    """A DuckDB DATE literal."""
+    return f"DATE '{day.isoformat()}'"
+
+
+def order_span(orders_path: Path | str, as_of: dt.date | str | None = None) -> tuple[dt.date, dt.date] | None:
+    """The first and last order day before as_of (None when there are no orders)."""
+    first, last = query(
+        f"SELECT CAST(min(ordered_at) AS DATE), CAST(max(ordered_at) AS DATE) "
+        f"FROM ({orders_sql(orders_path, as_of or None)})"
+    ).iloc[0].tolist()
+    if pd.isna(first):
+        return None
+    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+
+
+def resolve_as_of(orders_path: Path | str, as_of: dt.date | str | None) -> dt.date:
+    """The analysis date: as_of itself, or ('' / None) the day after the last order."""
+    if as_of:
+        return to_date(as_of)
+    span = order_span(orders_path)
+    if span is None:
+        return dt.date.today()
+    return span[1] + dt.timedelta(days=1)
+
+
+def calibration_end_for(orders_path: Path | str, as_of: dt.date | str, holdout_share: float = 0.25) -> dt.date:
+    """The calibration end that keeps the last `holdout_share` of the days first order..as_of as holdout."""
+    as_of = to_date(as_of)
+    span = order_span(orders_path, as_of)
+    if span is None:
+        return as_of
+    days = (as_of - span[0]).days
+    return as_of - dt.timedelta(days=max(1, round(days * holdout_share)))
+
+
+def rfm_summary(
+    orders_path: Path | str,
+    as_of: dt.date | str,
+    calibration_end: dt.date | str | None = None,
+    time_unit_days: int = 7,
+) -> pd.DataFrame:
+    """One row per customer: x, t_x, T, monetary_value (+ holdout purchases when calibration_end).
+
+    Orders before as_of are read; same-day orders are one purchase. Without calibration_end the
+    whole history up to as_of is the calibration period (x_holdout = 0, holdout_length = 0).
+    """
+    as_of = to_date(as_of)
+    cal_end = to_date(calibration_end) if calibration_end else as_of
+    if cal_end > as_of:
+        raise ValueError(f"calibration_end {cal_end} is after as_of {as_of}")
+    if time_unit_days <= 0:
+        raise ValueError("time_unit_days must be positive")
+    frame = query(SUMMARY_SQL.format(
+        src=orders_sql(orders_path, as_of),
+        cal_end=f"TIMESTAMP '{cal_end.isoformat()} 00:00:00'",
+        cal_end_date=date_sql(cal_end),
+        unit=f"{float(time_unit_days)!r}",
+        holdout_days=(as_of - cal_end).days,
+    ))
+    frame["first_purchase"] = pd.to_datetime(frame["first_purchase"])
+    frame["cohort_month"] = pd.to_datetime(frame["cohort_month"])
+    for column in ("x", "x_holdout"):
+        frame[column] = frame[column].astype("int64")
+    for column in ("t_x", "T", "monetary_value", "first_amount", "revenue", "holdout_revenue", "holdout_length"):
+        frame[column] = frame[column].astype("float64")
+    return frame[list(SUMMARY_COLUMNS)].reset_index(drop=True)

@@ -1,0 +1,165 @@
+"""Calibration / holdout validation of the purchase models, and the checks behind the warnings.
+
+The models are fitted on the calibration period (orders before calibration_end) and asked to
+predict the repeat purchases of the same customers in the holdout (calibration_end to as_of):
+
+- per frequency bucket: customers grouped by their calibration x (0, 1, ..., 6, 7+), mean actual
+  holdout purchases beside the mean conditional expectation E[Y(holdout) | x, t_x, T];
+- over time: cumulative repeat purchases (purchase days after the first) per time unit from
+  the first customer's first purchase to as_of, actual beside the model's expectation for the
+  same customers, sum_i E[X(age_i(t))] (FHL 2005, fig. 2 style; the calibration part shows the
+  fit, the holdout part the forecast);
+- holdout error: (predicted - actual) / actual of all holdout purchases, and the mean absolute
+  error per customer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from ..orders import orders_sql, query
+from .summary import date_sql, to_date
+
+MAX_BUCKET = 7
+MAX_HOLDOUT_ERROR = 0.20  # beyond this share the purchase model's forecast is flagged
+MAX_SPEND_CORRELATION = 0.30  # |corr(x, mean spend)| beyond this breaks the Gamma-Gamma assumption
+
+
+class PurchaseModel(Protocol):
+    def expected_purchases(self, t, x, t_x, T) -> np.ndarray: ...
+
+    def expected_purchases_new(self, t) -> np.ndarray: ...
+
+
+def frequency_bucket(x: pd.Series, max_bucket: int = MAX_BUCKET) -> pd.Series:
+    """Calibration repeat purchases as a bucket label: '0', '1', ..., '7+'."""
+    return x.clip(upper=max_bucket).astype("int64").astype(str).where(x < max_bucket, f"{max_bucket}+")
+
+
+def predicted_holdout(model: PurchaseModel, summary: pd.DataFrame) -> np.ndarray:
+    """Per customer, E[Y(holdout_length) | x, t_x, T]."""
+    return model.expected_purchases(summary["holdout_length"].to_numpy("float64"), summary["x"].to_numpy("float64"),
+                                    summary["t_x"].to_numpy("float64"), summary["T"].to_numpy("float64"))
+
+
+def holdout_by_frequency(models: dict[str, PurchaseModel], summary: pd.DataFrame) -> pd.DataFrame:
+    """Per calibration frequency bucket: customers, mean actual holdout purchases, mean predicted per model."""
+    frame = pd.DataFrame({"bucket": frequency_bucket(summary["x"]), "actual": summary["x_holdout"].astype("float64")})
+    for name, model in models.items():
+        frame[name] = predicted_holdout(model, summary)
+    grouped = frame.groupby("bucket", sort=False)
+    table = grouped.mean()
+    table.insert(0, "customers", grouped.size())
+    order = [str(k) for k in range(MAX_BUCKET)] + [f"{MAX_BUCKET}+"]
+    return table.reindex([b for b in order if b in table.index]).rename_axis("bucket").reset_index()
+
+
+def holdout_error(model: PurchaseModel, summary: pd.DataFrame) -> dict[str, float]:
+    """Total predicted vs actual holdout purchases, their relative error and the per-customer MAE."""
+    predicted = predicted_holdout(model, summary)
+    actual = summary["x_holdout"].to_numpy("float64")
+    total_actual, total_predicted = float(actual.sum()), float(predicted.sum())
+    return {
+        "actual": total_actual,
+        "predicted": total_predicted,
+        "error": (total_predicted - total_actual) / total_actual if total_actual else math.nan,
+        "mae": float(np.abs(predicted - actual).mean()) if len(actual) else math.nan,
+    }
+
+
+TRACKING_SQL = """
+WITH days AS (
+    SELECT DISTINCT customer_id, CAST(ordered_at AS DATE) AS day
+    FROM ({src}) WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL
+),
+firsts AS (
+    SELECT customer_id, min(day) AS first_day FROM days GROUP BY customer_id
+    HAVING min(day) < {cal_end}
+)
+SELECT d.day, d.day = f.first_day AS is_first, count(*) AS n
+FROM days d JOIN firsts f USING (customer_id)
+GROUP BY ALL
+ORDER BY d.day
+"""
+
+
+def tracking(
+    orders_path: Path | str,
+    as_of: dt.date | str,
+    calibration_end: dt.date | str,
+    models: dict[str, PurchaseModel],
+    time_unit_days: int = 7,
+) -> pd.DataFrame:
+    """Cumulative repeat purchases per time unit, actual and expected per model, for the customers
+    whose first purchase is before calibration_end. Columns: period_end (exclusive day), t,
+    holdout (bool), actual, one column per model."""
+    as_of, cal_end = to_date(as_of), to_date(calibration_end)
+    counts = query(TRACKING_SQL.format(src=orders_sql(orders_path, as_of), cal_end=date_sql(cal_end)))
+    if counts.empty:
+        return pd.DataFrame(columns=["period_end", "t", "holdout", "actual", *models])
+    counts["day"] = pd.to_datetime(counts["day"])
+    start = counts["day"].min()
+    offset = ((counts["day"] - start).dt.days).to_numpy("int64")
+    total_days = (pd.Timestamp(as_of) - start).days
+    ends = np.arange(time_unit_days, total_days, time_unit_days)
+    ends = np.append(ends, total_days)  # exclusive day offsets of each period's end
+    firsts = counts["is_first"].to_numpy(bool)
+    n = counts["n"].to_numpy("float64")
+    repeat_days, repeat_n = offset[~firsts], n[~firsts]
+    order = np.argsort(repeat_days, kind="stable")
+    cum_repeat = np.concatenate([[0.0], np.cumsum(repeat_n[order])])
+    actual = cum_repeat[np.searchsorted(repeat_days[order], ends, side="left")]
+    first_days, first_n = offset[firsts], n[firsts]
+    out = pd.DataFrame({
+        "period_end": start + pd.to_timedelta(ends, unit="D"),
+        "t": ends / time_unit_days,
+        "holdout": (start + pd.to_timedelta(ends, unit="D")) > pd.Timestamp(cal_end),
+        "actual": actual,
+    })
+    # age at each period end of every first-purchase day: (end - 1 - first day) days (as T in rfm_summary)
+    age = (ends[:, None] - 1 - first_days[None, :]) / time_unit_days
+    for name, model in models.items():
+        expected = np.where(age >= 0, model.expected_purchases_new(np.maximum(age, 0.0)), 0.0)
+        out[name] = expected @ first_n
+    return out
+
+
+@dataclass(frozen=True)
+class Check:
+    """One model check: its key (message name), whether it passed, and the values the text needs."""
+
+    key: str
+    ok: bool
+    values: dict
+
+
+def spend_frequency_correlation(summary: pd.DataFrame) -> float:
+    """Pearson correlation of repeat purchases x and mean repeat spend among repeat buyers."""
+    buyers = summary[(summary["x"] > 0) & (summary["monetary_value"] > 0)]
+    if len(buyers) < 3 or buyers["x"].nunique() < 2 or buyers["monetary_value"].nunique() < 2:
+        return math.nan
+    return float(np.corrcoef(buyers["x"].to_numpy("float64"), buyers["monetary_value"].to_numpy("float64"))[0, 1])
+
+
+def model_checks(purchase_errors: dict[str, dict[str, float]], spend_q: float | None, correlation: float,
+                 converged: dict[str, bool]) -> list[Check]:
+    """The checks the report states: holdout error per purchase model, q > 1, spend independence, convergence."""
+    checks = [
+        Check("holdout", math.isfinite(err["error"]) and abs(err["error"]) <= MAX_HOLDOUT_ERROR,
+              {"model": name, "error": err["error"], "limit": MAX_HOLDOUT_ERROR})
+        for name, err in purchase_errors.items()
+    ]
+    if spend_q is not None:
+        checks.append(Check("spend_q", spend_q > 1, {"q": spend_q}))
+    dependent = math.isfinite(correlation) and abs(correlation) > MAX_SPEND_CORRELATION
+    checks.append(Check("spend_correlation", not dependent,
+                        {"correlation": correlation, "limit": MAX_SPEND_CORRELATION}))
+    checks.extend(Check("converged", ok, {"model": name}) for name, ok in converged.items())
+    return checks

@@ -1,0 +1,130 @@
+"""The chapter's pieces around the models: settings, the too-little-data path, text, tables, figures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from crmlib.ltv import LTVSettings, charts, display, formula, historical, predictive, tables, text
+from crmlib.ltv.headline import headline_metrics
+from crmlib.ltv.validation import Check, frequency_bucket, model_checks
+from crmlib.metrics import plain
+from crmlib.style import apply_style
+
+
+def test_settings_defaults_and_typos():
+    settings = LTVSettings.model_validate({})
+    assert (settings.cpa, settings.gross_margin, settings.discount_rate) == (None, 1.0, 0.10)
+    assert (settings.horizon_months, settings.holdout_share, settings.min_repeat_buyers) == (36, 0.25, 200)
+    with pytest.raises(ValidationError, match="extra"):
+        LTVSettings.model_validate({"cpa": 3000, "retention_cost": 100})
+    with pytest.raises(ValidationError):
+        LTVSettings.model_validate({"gross_margin": 1.5})
+
+
+def test_too_little_data_is_a_message_not_a_failure(tiny_processed_dir):
+    orders = tiny_processed_dir / "orders.parquet"
+    settings = LTVSettings()
+    result = predictive.predictive_ltv(orders, "2024-05-01", settings)
+    assert result.status == "too_little_data" and not result.ok
+    assert result.repeat_buyers < 200
+    message = text.too_little_data(result.repeat_buyers, result.min_repeat_buyers, "ja")
+    assert "200人" in message and "予測LTVは算出しません" in message
+    annual = historical.annual_ltv(orders, "2024-05-01")
+    inputs = formula.formula_inputs(orders, "2024-05-01")
+    values = headline_metrics(annual, inputs, formula.formula_ltv(inputs, settings), result, settings)
+    assert plain(values, "ltv")["predictive_status"] == "too_little_data"
+    assert "params" not in values and values["annual_ltv"] == pytest.approx(8500 / 3)
+
+
+def test_predictive_on_simulated_orders_runs_end_to_end(tmp_path):
+    from crmlib.ingest import ingest_file
+    from crmlib.sample import write_sample
+
+    sample = write_sample(tmp_path / "orders.csv", n_customers=3000)
+    out = ingest_file(sample, preset="generic", out_dir=tmp_path / "processed")
+    settings = LTVSettings(min_repeat_buyers=50, horizon_months=12)
+    result = predictive.predictive_ltv(out.orders_path, out.as_of, settings)
+    assert result.ok, result.status
+    assert set(result.fits) == {"bgnbd", "pareto_nbd", "gamma_gamma"}
+    assert len(result.scores) == result.customers and result.scores["clv"].notna().all()
+    assert result.scores["p_alive"].between(0, 1).all()
+    assert result.tracking["actual"].is_monotonic_increasing
+    assert result.tracking["holdout"].any() and not result.tracking["holdout"].all()
+    assert result.by_frequency["customers"].sum() <= result.customers
+    segments = predictive.clv_segments(result, "first_channel")
+    assert segments["customers"].sum() == result.customers
+    assert segments["clv_share"].sum() == pytest.approx(1.0)
+    assert segments["clv_total"].is_monotonic_decreasing
+    cohorts = predictive.clv_segments(result, "cohort", "quarter")
+    assert cohorts["segment"].is_monotonic_increasing and cohorts["customers"].sum() == result.customers
+
+
+def test_checks_and_warnings():
+    checks = model_checks({"bgnbd": {"error": -0.25}, "pareto_nbd": {"error": 0.05}}, spend_q=0.8,
+                          correlation=0.45, converged={"bgnbd": True})
+    failed = [c.key for c in checks if not c.ok]
+    assert failed == ["holdout", "spend_q", "spend_correlation"]
+    ja = text.warnings(checks, "ja")
+    assert len(ja) == 3
+    assert len(text.warnings(checks, "ja", only={"holdout"})) == 1
+    assert len(text.warnings(checks, "ja", skip={"holdout"})) == 2
+    assert "BG/NBD" in ja[0] and "-25.0%" in ja[0] and "±20%" in ja[0]
+    assert "0.80" in ja[1] and "0.45" in ja[2]
+    assert text.warnings([Check("converged", False, {"model": "pareto_nbd"})], "en")[0].startswith("The Pareto/NBD fit")
+    html = display.warning_html("<b>x</b>")
+    assert 'class="crm-warning"' in html and "&lt;b&gt;" in html
+
+
+def test_labels_and_buckets():
+    assert text.cohort_label(pd.Timestamp("2024-04-01"), "quarter", "ja") == "2024年4〜6月"
+    assert text.cohort_label(pd.Timestamp("2024-04-01"), "quarter", "en") == "Apr–Jun 2024"
+    assert text.cohort_label(pd.Timestamp("2024-01-01"), "year", "ja") == "2024年"
+    assert text.lever_name("retention", "points", 0.05, "ja") == "継続率 +5pt"
+    assert text.lever_name("cpa", "relative", -0.10, "en") == "CPA -10%"
+    assert frequency_bucket(pd.Series([0, 3, 7, 12])).tolist() == ["0", "3", "7+", "7+"]
+    assert tables.param_text(1.1e-7) == "1.1e-07" and tables.param_text(0.24259) == "0.2426"
+    assert tables.param_text(float("nan")) == "—"
+
+
+def test_takeaways_on_the_tiny_case(tiny_processed_dir):
+    orders = tiny_processed_dir / "orders.parquet"
+    cohorts = historical.cumulative_ltv(orders, "2024-05-01")
+    ja = text.cohort_takeaway(cohorts, "month", "ja", "JPY")
+    assert ja.startswith("初回購入月から0か月目までの1人あたり累積売上は、"
+                         "2024年1月獲得の顧客で¥1,750、2024年4月獲得の顧客で¥3,000")
+    groups = historical.cumulative_ltv(orders, "2024-05-01", by="first_channel")
+    en = text.groups_takeaway(groups, "first_channel", "en", "JPY")
+    assert '"app" (¥3,000)' in en and '"web" (¥1,750)' in en and "1.7 times" in en
+    assert "省略" in text.groups_takeaway(None, None, "ja", "JPY")
+    settings = LTVSettings(cpa=1000, retention_cost_per_customer_year=100, gross_margin=0.5)
+    inputs = formula.formula_inputs(orders, "2024-05-01")
+    result = formula.formula_ltv(inputs, settings, historical.cumulative_ltv(orders, "2024-05-01", by="all"))
+    sentence = text.formula_takeaway(result, "ja", "JPY")
+    assert sentence.startswith("客単価¥1,700×年間購入頻度") and "上限CPO" in sentence and "  " not in sentence
+    table = tables.formula_table(inputs, result, "en", "JPY")
+    assert table.iloc[0].tolist()[:2] == ["Average order value (AOV)", "¥1,700"]
+    assert "CPO ceiling" in table.iloc[:, 0].tolist()
+    levers = formula.lever_table(inputs, settings, result)
+    assert len(tables.lever_table(levers, result, "ja", "JPY")) == len(levers) == 8
+
+
+def test_figures_render(tiny_processed_dir):
+    apply_style("ja")
+    orders = tiny_processed_dir / "orders.parquet"
+    cohorts = historical.cumulative_ltv(orders, "2024-05-01")
+    fig = charts.cumulative_chart(cohorts, "cohort", "month", "ja", "JPY")
+    assert fig.axes[0].get_title() == "獲得時期別 1人あたり累積売上"
+    tracking = pd.DataFrame({"period_end": pd.date_range("2024-01-07", periods=10, freq="7D"), "t": np.arange(1, 11.0),
+                             "holdout": [False] * 7 + [True] * 3, "actual": np.arange(10.0), "bgnbd": np.arange(10.0) * 1.1})
+    fig = charts.tracking_chart(tracking, "2024-02-20", "en")
+    assert [line.get_label() for line in fig.axes[0].get_lines()][:2] == ["Actual", "BG/NBD"]
+    buckets = pd.DataFrame({"bucket": ["0", "1", "7+"], "customers": [5, 3, 1], "actual": [0.1, 0.5, 2.0],
+                            "bgnbd": [0.2, 0.4, 2.5], "pareto_nbd": [0.1, 0.5, 2.2]})
+    fig = charts.frequency_chart(buckets, "ja")
+    assert len(fig.axes[0].patches) == 9
+    assert math.isclose(fig.axes[0].patches[0].get_height(), 0.1)

@@ -1,0 +1,85 @@
+"""rfm_summary on hand-made orders: same-day merge, calibration/holdout split, time units.
+
+Orders (as_of 2024-04-01, calibration_end 2024-03-01, weeks):
+  A: 2024-01-01 10:00 100 + 15:00 50 (one purchase day, 150), 01-15 200, 02-12 300 | holdout 03-05 80
+  B: 2024-01-08 500
+  C: 2024-02-26 70 + 30 (one day) | holdout 03-10 40, 03-11 60
+  D: 2024-03-02 90 (first purchase in the holdout: not a calibration customer)
+Last calibration day 2024-02-29 (leap year): T(A) = 59 days, T(B) = 52, T(C) = 3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from crmlib.ltv.summary import calibration_end_for, resolve_as_of, rfm_summary
+
+from conftest import ORDERS_SCHEMA, _table
+
+T = dt.datetime
+ROWS = [
+    ("a1", "A", T(2024, 1, 1, 10), 100.0, 1, 1, "web", None, None, None, "tea"),
+    ("a2", "A", T(2024, 1, 1, 15), 50.0, 1, 1, "app", None, None, None, "sweets"),
+    ("a3", "A", T(2024, 1, 15), 200.0, 1, 1, "web", None, None, None, "tea"),
+    ("a4", "A", T(2024, 2, 12), 300.0, 1, 1, "web", None, None, None, "tea"),
+    ("a5", "A", T(2024, 3, 5), 80.0, 1, 1, "web", None, None, None, "tea"),
+    ("b1", "B", T(2024, 1, 8), 500.0, 1, 1, "store", None, None, None, "tea"),
+    ("c1", "C", T(2024, 2, 26, 9), 70.0, 1, 1, "app", None, None, None, "sweets"),
+    ("c2", "C", T(2024, 2, 26, 20), 30.0, 1, 1, "web", None, None, None, "tea"),
+    ("c3", "C", T(2024, 3, 10), 40.0, 1, 1, "app", None, None, None, "tea"),
+    ("c4", "C", T(2024, 3, 11), 60.0, 1, 1, "app", None, None, None, "tea"),
+    ("d1", "D", T(2024, 3, 2), 90.0, 1, 1, "web", None, None, None, "tea"),
+]
+
+
+@pytest.fixture(scope="module")
+def orders(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ltv_summary") / "orders.parquet"
+    pq.write_table(_table(ROWS, ORDERS_SCHEMA), path)
+    return path
+
+
+def test_calibration_and_holdout(orders):
+    s = rfm_summary(orders, "2024-04-01", calibration_end="2024-03-01").set_index("customer_id")
+    assert list(s.index) == ["A", "B", "C"]  # D's first purchase is in the holdout
+    assert s["x"].tolist() == [2, 0, 0]  # A: Jan 15 and Feb 12; C's two orders are one day
+    assert s["t_x"].tolist() == pytest.approx([42 / 7, 0.0, 0.0])
+    assert s["T"].tolist() == pytest.approx([59 / 7, 52 / 7, 3 / 7])
+    assert s.loc["A", "monetary_value"] == 250.0  # mean of the repeat days; the first is left out
+    assert np.isnan(s.loc["B", "monetary_value"])
+    assert s["first_amount"].tolist() == [150.0, 500.0, 100.0]
+    assert s["revenue"].tolist() == [650.0, 500.0, 100.0]
+    assert s["x_holdout"].tolist() == [1, 0, 2]
+    assert s["holdout_revenue"].tolist() == [80.0, 0.0, 100.0]
+    assert s["holdout_length"].tolist() == pytest.approx([31 / 7] * 3)
+    assert s["first_channel"].tolist() == ["web", "store", "app"]  # of the first order of the first day
+    assert s.loc["A", "cohort_month"] == dt.datetime(2024, 1, 1)
+
+
+def test_whole_history_in_days(orders):
+    s = rfm_summary(orders, "2024-04-01", time_unit_days=1).set_index("customer_id")
+    assert list(s.index) == ["A", "B", "C", "D"]
+    assert s["x"].tolist() == [3, 0, 2, 0]
+    assert s["t_x"].tolist() == [64.0, 0.0, 14.0, 0.0]  # A: Jan 1 -> Mar 5; C: Feb 26 -> Mar 11
+    assert s["T"].tolist() == [90.0, 83.0, 34.0, 29.0]  # to Mar 31
+    assert s.loc["C", "monetary_value"] == 50.0
+    assert s["x_holdout"].sum() == 0 and s["holdout_length"].eq(0).all()
+
+
+def test_as_of_cuts_orders(orders):
+    s = rfm_summary(orders, "2024-02-13")
+    assert s["customer_id"].tolist() == ["A", "B"]
+    assert s["x"].tolist() == [2, 0]
+
+
+def test_dates_and_errors(orders):
+    assert resolve_as_of(orders, "") == dt.date(2024, 3, 12)  # the day after the last order
+    assert resolve_as_of(orders, "2024-04-01") == dt.date(2024, 4, 1)
+    # holdout = last quarter of first order .. as_of (91 days -> 23)
+    assert calibration_end_for(orders, "2024-04-01", 0.25) == dt.date(2024, 3, 9)
+    with pytest.raises(ValueError, match="after as_of"):
+        rfm_summary(orders, "2024-03-01", calibration_end="2024-03-05")
