@@ -108,11 +108,13 @@ def _date_sql(col: str, kind: str, date_format: str | None) -> str:
     return f"try_strptime({norm}, {formats})"
 
 
-def _in_list(expr: str, values: list[str], *, upper: bool = False) -> str:
+def _in_list(expr: str, values: list[str], *, case: str = "lower", folded: bool = False) -> str:
+    """SQL test of expr against a list, ignoring case; folded = expr is lower-cased already."""
     if not values:
         return "false"
-    vals = ", ".join(_quote(v.upper() if upper else v.lower()) for v in values)
-    return f"coalesce({'upper' if upper else 'lower'}({expr}) IN ({vals}), false)"
+    vals = ", ".join(_quote(v.upper() if case == "upper" else v.lower()) for v in values)
+    target = expr if folded else f"{case}({expr})"
+    return f"coalesce({target} IN ({vals}), false)"
 
 
 def _typed_select(src: RawSource, cols: dict[str, str], preset: Preset, rules: dict[str, Any],
@@ -208,13 +210,13 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any]) -> str:
     lt = preset.line_types
     kind = (
         "CASE "
-        f"WHEN {_in_list('line_type', lt.get('discount', []))} THEN 'discount' "
-        f"WHEN {_in_list('line_type', lt.get('non_product', []))} THEN 'non_product' "
-        f"WHEN {_in_list('sku', rules['non_product_skus'], upper=True)} THEN 'non_product' "
+        f"WHEN {_in_list('line_type', lt.get('discount', []), folded=True)} THEN 'discount' "
+        f"WHEN {_in_list('line_type', lt.get('non_product', []), folded=True)} THEN 'non_product' "
+        f"WHEN {_in_list('sku', rules['non_product_skus'], case='upper')} THEN 'non_product' "
         f"WHEN {_in_list('product', rules['non_product_names'])} THEN 'non_product' "
         "ELSE 'product' END"
     )
-    cancelled_parts = [_in_list("status", rules["cancelled_statuses"]), "cancelled_at IS NOT NULL"]
+    cancelled_parts = [_in_list("status", rules["cancelled_statuses"], folded=True), "cancelled_at IS NOT NULL"]
     if rules.get("cancelled_order_prefix"):
         cancelled_parts.append(f"coalesce(starts_with(order_id, {_quote(rules['cancelled_order_prefix'])}), false)")
     cancelled = " OR ".join(cancelled_parts)
@@ -238,8 +240,8 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any]) -> str:
         "WHEN amount IS NULL THEN 'bad_amount' "
         "WHEN is_dup THEN 'duplicate_line' "
         f"WHEN {str(rules['exclude_cancelled']).lower()} AND ({cancelled}) THEN 'cancelled' "
-        f"WHEN {str(rules['exclude_not_completed']).lower()} AND {_in_list('status', rules['not_completed_statuses'])} THEN 'not_completed' "
-        f"WHEN {str(rules['exclude_returns']).lower()} AND {_in_list('status', rules['returned_statuses'])} THEN 'returned' "
+        f"WHEN {str(rules['exclude_not_completed']).lower()} AND {_in_list('status', rules['not_completed_statuses'], folded=True)} THEN 'not_completed' "
+        f"WHEN {str(rules['exclude_returns']).lower()} AND {_in_list('status', rules['returned_statuses'], folded=True)} THEN 'returned' "
         f"WHEN {str(rules['exclude_non_product']).lower()} AND line_kind = 'non_product' THEN 'non_product' "
         f"WHEN {str(rules['exclude_negative']).lower()} AND line_kind <> 'discount' AND (amount < 0 OR coalesce(quantity, 0) < 0) THEN 'negative_amount' "
         f"WHEN {str(rules['exclude_zero_amount']).lower()} AND line_kind = 'product' AND amount = 0 THEN 'zero_amount' "
@@ -272,9 +274,11 @@ def ingest_file(
     encoding: str | None = None,
     date_format: str | None = None,
     out_dir: Path | str | None = None,
+    keep_contacts: bool = False,
 ) -> IngestResult:
     """Read an order export, classify every row, and (if out_dir) write canonical Parquet + ledger.
 
+    keep_contacts also writes contacts.parquet (customer id, e-mail, phone) for mail-tool exports.
     Raises InputFileError / MappingError / DataError with an actionable message when the file
     cannot be used.
     """
@@ -288,7 +292,7 @@ def ingest_file(
         try:
             src = open_raw(con, path, encoding=encoding, read_options=preset_obj.read)
             return _ingest(con, src, preset_obj, rule_set, candidates,
-                           date_format or preset_obj.date_format, out_dir, Path(spill))
+                           date_format or preset_obj.date_format, out_dir, Path(spill), keep_contacts)
         except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
             raise InputFileError(
                 f"{path}: the file could not be parsed: {str(exc).splitlines()[0]}",
@@ -307,6 +311,7 @@ def ingest_client(config: ClientConfig, processed_root: Path | str) -> IngestRes
     return ingest_file(
         config.data_path(), preset=config.preset or "generic", mapping=config.mapping,
         rules=config.rules, encoding=config.encoding, date_format=config.date_format, out_dir=out,
+        keep_contacts=bool((config.segments.get("exports") or {}).get("include_email", False)),
     )
 
 
@@ -320,7 +325,7 @@ def _sha256(path: Path) -> str:
 
 def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rules: dict[str, Any],
             candidates: dict[str, list[str]], date_format: str | None,
-            out_dir: Path | str | None, work_dir: Path) -> IngestResult:
+            out_dir: Path | str | None, work_dir: Path, keep_contacts: bool) -> IngestResult:
     cols = resolve_columns(src.columns, candidates, source=str(src.path), preset=preset.name)
     typed = _typed_select(src, cols, preset, rules, date_format)
     raw_cols = ", ".join(_ident(c) for c in src.columns)
@@ -351,7 +356,7 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
     # every row classified in one streaming pass, written to Parquet rather than held in memory
     classified = work_dir / "classified.parquet"
     con.execute(f"COPY ({_classify_sql(src, preset, rules)}) TO {_quote(str(classified))} "
-                "(FORMAT parquet, COMPRESSION zstd)")
+                "(FORMAT parquet, COMPRESSION lz4_raw)")
     con.execute(f"CREATE OR REPLACE TEMP VIEW classified AS SELECT * FROM read_parquet({_quote(str(classified))})")
     con.execute(ORDERS_SQL)
 
@@ -360,7 +365,7 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
 
     as_of = None
     if out_dir is not None:
-        as_of = _write_outputs(con, Path(out_dir), ledger)
+        as_of = _write_outputs(con, Path(out_dir), ledger, keep_contacts)
     return IngestResult(ledger=ledger, out_dir=Path(out_dir) if out_dir else None, as_of=as_of)
 
 
@@ -488,8 +493,9 @@ def _check_usable(con: duckdb.DuckDBPyConnection, ledger: Ledger, src: RawSource
         )
 
 
-def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger) -> dt.date:
-    """Write order_lines, orders and contacts Parquet and ledger.json/csv atomically into out_dir."""
+def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger,
+                   keep_contacts: bool) -> dt.date:
+    """Write order_lines, orders (and contacts) Parquet and ledger.json/csv atomically into out_dir."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
@@ -502,14 +508,13 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger
             ) TO {_quote(str(tmp / 'order_lines.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
         con.execute(f"COPY (SELECT * EXCLUDE (mixed_customers) FROM orders_t ORDER BY ordered_at, order_id) "
                     f"TO {_quote(str(tmp / 'orders.parquet'))} (FORMAT parquet, COMPRESSION zstd)")
-        # contact details stay in the processed folder (for mail-tool exports the client allows);
-        # reports never read this file
-        con.execute(f"""
-            COPY (
-                SELECT customer_key AS customer_id, min(email) AS email, min(phone) AS phone
-                FROM classified WHERE reason IS NULL AND (email IS NOT NULL OR phone IS NOT NULL)
-                GROUP BY customer_key ORDER BY customer_key
-            ) TO {_quote(str(tmp / 'contacts.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
+        if keep_contacts:  # only when the client allows e-mail exports; reports never read it
+            con.execute(f"""
+                COPY (
+                    SELECT customer_key AS customer_id, min(email) AS email, min(phone) AS phone
+                    FROM classified WHERE reason IS NULL AND (email IS NOT NULL OR phone IS NOT NULL)
+                    GROUP BY customer_key ORDER BY customer_key
+                ) TO {_quote(str(tmp / 'contacts.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
         ledger.save(tmp / "ledger.json")
         ledger.to_frame("en").to_csv(tmp / "ledger.csv", index=False)
         if out_dir.exists():
