@@ -48,6 +48,7 @@ class Chapter(NamedTuple):
 # Report order. Adding a chapter = one line here + notebooks/<name>.ipynb.
 CHAPTERS: list[Chapter] = [
     Chapter("00_data_check", "Data check", "データチェック"),
+    Chapter("01_diagnosis", "Diagnosis", "現状診断", "diagnosis"),
     Chapter("02_segments", "Customer segments", "顧客セグメント", "segments",
             exports="crmlib.segments:write_segment_exports"),
     Chapter("03_ltv", "Lifetime value (LTV)", "LTV(顧客生涯価値)", "ltv"),
