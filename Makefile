@@ -25,7 +25,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
+	for b in sample ingest diagnosis segments ltv; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)
