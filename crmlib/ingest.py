@@ -205,7 +205,7 @@ def _pseudonym(expr: str, prefix: str) -> str:
     return f"'{prefix}' || substr(sha256('crm-workbook:' || {expr}), 1, 16)"
 
 
-def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any]) -> str:
+def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_contacts: bool) -> str:
     """SELECT adding line_kind, customer_key and the exclusion reason (NULL = kept)."""
     lt = preset.line_types
     kind = (
@@ -248,6 +248,7 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any]) -> str:
         "WHEN customer_key IS NULL THEN 'no_customer' "
         "END"
     )
+    contact_cols = "email, phone," if keep_contacts else ""
     return f"""
         WITH t AS (SELECT * FROM typed),
         k AS (
@@ -259,7 +260,12 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any]) -> str:
             LEFT JOIN guest_emails em ON t.customer_id IS NULL AND em.key = t.email
             LEFT JOIN guest_phones pm ON t.customer_id IS NULL AND pm.key = t.phone
         )
-        SELECT *, {reason} AS reason FROM k
+        SELECT _row, order_id, customer_key, ordered_at, quantity, amount, unit_price, sku, product,
+               category, channel, source, region, status, raw_date, raw_amount, line_kind,
+               customer_id IS NOT NULL AS has_member_id, merged_by_email, merged_by_phone,
+               {contact_cols}
+               {reason} AS reason
+        FROM k
     """
 
 
@@ -355,7 +361,7 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
                 "FROM typed1 t LEFT JOIN dup_rows d USING (_row)")
     # every row classified in one streaming pass, written to Parquet rather than held in memory
     classified = work_dir / "classified.parquet"
-    con.execute(f"COPY ({_classify_sql(src, preset, rules)}) TO {_quote(str(classified))} "
+    con.execute(f"COPY ({_classify_sql(src, preset, rules, keep_contacts)}) TO {_quote(str(classified))} "
                 "(FORMAT parquet, COMPRESSION lz4_raw)")
     con.execute(f"CREATE OR REPLACE TEMP VIEW classified AS SELECT * FROM read_parquet({_quote(str(classified))})")
     con.execute(ORDERS_SQL)
@@ -380,7 +386,7 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
     input_rows = kept_rows + sum(n for n, _ in by_reason.values())
     input_amount, = con.execute("SELECT coalesce(sum(amount), 0) FROM classified").fetchone()
     ids = con.execute("""
-        SELECT count(*) FILTER (WHERE customer_id IS NOT NULL),
+        SELECT count(*) FILTER (WHERE has_member_id),
                count(*) FILTER (WHERE merged_by_email),
                count(*) FILTER (WHERE merged_by_phone),
                count(DISTINCT customer_key) FILTER (WHERE merged_by_email OR merged_by_phone)
@@ -506,7 +512,7 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger
                        CAST(amount AS DOUBLE) AS amount, line_kind AS line_type
                 FROM classified WHERE reason IS NULL  -- file order (insertion order is preserved)
             ) TO {_quote(str(tmp / 'order_lines.parquet'))} (FORMAT parquet, COMPRESSION zstd)""")
-        con.execute(f"COPY (SELECT * EXCLUDE (mixed_customers) FROM orders_t ORDER BY ordered_at, order_id) "
+        con.execute(f"COPY (SELECT * EXCLUDE (mixed_customers) FROM orders_t ORDER BY ordered_at) "
                     f"TO {_quote(str(tmp / 'orders.parquet'))} (FORMAT parquet, COMPRESSION zstd)")
         if keep_contacts:  # only when the client allows e-mail exports; reports never read it
             con.execute(f"""

@@ -184,3 +184,15 @@ def test_client_mapping_overrides_the_preset(tmp_path):
                                         "ordered_at": "購入日", "amount": "売上"})
     assert result.ledger.kept_amount == Decimal(2000)
     assert result.ledger.orders == 2 and result.ledger.customers == 1
+
+
+def test_contacts_are_written_only_when_asked(generic_csv, tmp_path):
+    plain = ingest_file(generic_csv, rules=LENIENT, out_dir=tmp_path / "plain")
+    assert not (plain.out_dir / "contacts.parquet").exists()
+    assert "hanako" not in (plain.out_dir / "orders.parquet").read_bytes().decode("latin-1")
+    kept = ingest_file(generic_csv, rules=LENIENT, out_dir=tmp_path / "kept", keep_contacts=True)
+    contacts = pd.read_parquet(kept.out_dir / "contacts.parquet").set_index("customer_id")
+    # by hand: C1 has taro@ (its guest order A2 merged in), C3 the phone 09012345678, A3's guest id hanako@
+    assert contacts.loc["C1", "email"] == "taro@example.jp"
+    assert contacts.loc["C3", "phone"] == "09012345678"
+    assert len(contacts) == 3
