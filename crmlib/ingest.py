@@ -20,14 +20,16 @@ from typing import Any
 import duckdb
 
 from .config import ClientConfig, Rules
-from .errors import CrmError, DataError, InputFileError
+from .errors import DataError, InputFileError
 from .ledger import REASONS, Ledger, LedgerLine
 from .mapping import Preset, load_preset, merge_mapping, resolve_columns
-from .readers import RawSource, _ident, _quote, open_raw
+from .readers import RawSource, open_raw
+from .sql import sql_ident as _ident
+from .sql import sql_literal as _quote
 
 DATE_FORMATS = [
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y%m%d",
-    "%Y%m%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f%z",
+    "%Y%m%d %H:%M:%S",
 ]
 ORDER_LEVEL_FIELDS = ("customer_id", "email", "phone", "ordered_at", "status", "cancelled_at",
                       "channel", "source", "region")
@@ -104,7 +106,7 @@ def _date_sql(col: str, kind: str, date_format: str | None) -> str:
         return f"try_strptime({raw}, {_quote(date_format)})"
     norm = (f"replace(replace(regexp_replace({raw}, '\\s*(Z|[+-]\\d{{2}}:?\\d{{2}})$', ''), 'T', ' '),"
             f" '/', '-')")
-    formats = "[" + ", ".join(_quote(f) for f in DATE_FORMATS if "%z" not in f) + "]"
+    formats = "[" + ", ".join(_quote(f) for f in DATE_FORMATS) + "]"
     return f"try_strptime({norm}, {formats})"
 
 
@@ -117,8 +119,7 @@ def _in_list(expr: str, values: list[str], *, case: str = "lower", folded: bool 
     return f"coalesce({target} IN ({vals}), false)"
 
 
-def _typed_select(src: RawSource, cols: dict[str, str], preset: Preset, rules: dict[str, Any],
-                  date_format: str | None) -> str:
+def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None) -> str:
     """SELECT turning raw columns into typed canonical fields (one row per input row)."""
     t = src.types
     e: dict[str, str] = {}
@@ -333,7 +334,7 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
             candidates: dict[str, list[str]], date_format: str | None,
             out_dir: Path | str | None, work_dir: Path, keep_contacts: bool) -> IngestResult:
     cols = resolve_columns(src.columns, candidates, source=str(src.path), preset=preset.name)
-    typed = _typed_select(src, cols, preset, rules, date_format)
+    typed = _typed_select(src, cols, date_format)
     raw_cols = ", ".join(_ident(c) for c in src.columns)
     con.execute(f"CREATE OR REPLACE TEMP VIEW typed0 AS SELECT _row, {typed} FROM raw")
     if "order_id" not in cols:
@@ -383,8 +384,12 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
     by_reason = {r: (int(n), Decimal(a)) for r, n, a in rows}
     kept_rows, kept_amount = by_reason.pop(None, (0, Decimal(0)))
     excluded = [LedgerLine(r, *by_reason[r]) for r in REASONS if r in by_reason]
-    input_rows = kept_rows + sum(n for n, _ in by_reason.values())
-    input_amount, = con.execute("SELECT coalesce(sum(amount), 0) FROM classified").fetchone()
+    # input counted on its own: rows are numbered 1..N in file order, so a lost or doubled row
+    # (a join fanning out, say) shows as count != max(_row) before any ledger is written
+    input_rows, last_row, input_amount = con.execute(
+        "SELECT count(*), coalesce(max(_row), 0), coalesce(sum(amount), 0) FROM classified").fetchone()
+    if input_rows != last_row or input_rows != kept_rows + sum(n for n, _ in by_reason.values()):
+        raise RuntimeError(f"ingest lost or doubled rows: {input_rows:,} classified, {last_row:,} read")
     ids = con.execute("""
         SELECT count(*) FILTER (WHERE has_member_id),
                count(*) FILTER (WHERE merged_by_email),
@@ -537,4 +542,4 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger
     return (last.date() + dt.timedelta(days=1)) if last else None
 
 
-__all__ = ["IngestResult", "ingest_file", "ingest_client", "resolve_rules", "CrmError"]
+__all__ = ["IngestResult", "ingest_file", "ingest_client", "resolve_rules"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .readers import _quote
+from .sql import sql_literal as _quote
 
 
 def as_timestamp(as_of: dt.date | str) -> str:

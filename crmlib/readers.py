@@ -19,6 +19,8 @@ from typing import IO
 import duckdb
 
 from .errors import InputFileError
+from .sql import sql_ident as _ident
+from .sql import sql_literal as _quote
 
 SAMPLE_BYTES = 1 << 20
 ENCODINGS = ("utf-8", "cp932")
@@ -180,10 +182,6 @@ def _sniff_delimiter(first_lines: str, path: Path) -> str:
         return best if counts[best] else ","
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def open_raw(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -271,10 +269,6 @@ def _open_whitespace(con: duckdb.DuckDBPyConnection, path: Path, text: str, opti
     )
     source.columns = names
     source.types = {n: "VARCHAR" for n in names}
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> RawSource:

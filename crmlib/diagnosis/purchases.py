@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from ..orders import as_timestamp
-from ..readers import _quote
+from ..sql import sql_literal as _quote
 
 # DuckDB's memory cap; above it, sorts and aggregations spill to a temporary folder.
 MEMORY_LIMIT = os.environ.get("CRM_DUCKDB_MEMORY", "2GB")
