@@ -112,13 +112,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .sample import write_sample
+    from .sample import STRATEGY_FILES, write_sample
 
     data_dir = Path(args.data_dir)
     sample = data_dir / "sample" / "orders.csv"
-    if args.regenerate or not sample.exists():
+    companions = [sample.parent / name for name in STRATEGY_FILES.values()]
+    if args.regenerate or not sample.exists() or not all(path.exists() for path in companions):
         print(f"Generating the sample shop's orders into {sample} ...", flush=True)
-        write_sample(sample)
+        write_sample(sample, strategy_inputs=True)
     folder = run_client(DEMO_CONFIG, data_dir=data_dir, reports_dir=Path(args.reports_dir))
     print(f"Demo report: {folder / 'index.html'}")
     return 0

@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import importlib
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -98,6 +99,7 @@ SECTION_MODELS = {
     "diagnosis": "crmlib.diagnosis.settings:DiagnosisSettings",
     "segments": "crmlib.segments.settings:SegmentSettings",
     "ltv": "crmlib.ltv.settings:LTVSettings",
+    "strategy": "crmlib.strategy.settings:StrategySettings",
 }
 
 
@@ -114,10 +116,14 @@ def _describe(error: dict[str, Any], model: type[BaseModel], prefix: str = "") -
     if kind == "extra_forbidden":
         parent_model: type[BaseModel] = model
         for part in error["loc"][:-1]:
+            if isinstance(part, int):  # an item of a list: the list's model stays the parent
+                continue
             field = parent_model.model_fields.get(str(part))
             ann = getattr(field, "annotation", None) if field else None
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                parent_model = ann
+            # list[Model], Model | None, dict[str, Model]: the model inside
+            inner = [a for a in (ann, *typing.get_args(ann)) if isinstance(a, type) and issubclass(a, BaseModel)]
+            if inner:
+                parent_model = inner[0]
         known = [k for k in parent_model.model_fields if k != "source_path"]
         close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""

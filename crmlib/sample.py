@@ -13,6 +13,10 @@ customers, orders or lines, and customers are generated in fixed-size chunks, ea
 seed derived from ``(seed, chunk number)``. The same arguments always give byte-identical output,
 and ``write_sample`` streams ten million orders to disk in bounded memory.
 
+The sample also carries what the strategy chapter needs (``write_sample(..., strategy_inputs=True)``
+writes them beside the orders): a randomised follow-up-mail trial with a known effect (TRIAL), an
+NPS survey of members, and the shop's execution log of measures.
+
 E-mail addresses use only the ``example.jp`` and ``example.com`` domains (reserved for examples)
 and phone numbers are made up; no real person's data is involved.
 """
@@ -27,7 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["COLUMNS", "DEFAULT_SEED", "SCHEMA", "customers_for_orders", "generate_lines", "write_sample"]
+__all__ = ["COLUMNS", "DEFAULT_SEED", "SCHEMA", "STRATEGY_FILES", "TRIAL", "Sample", "customers_for_orders", "generate_lines",
+           "generate_sample", "write_sample", "write_strategy_inputs"]
 
 DEFAULT_SEED = 20240401
 DEFAULT_START = "2022-04-01"
@@ -221,6 +226,32 @@ _STATUS_P = (0.955, 0.03, 0.01, 0.005)
 _LINES_P = np.array([0.72, 0.18, 0.07, 0.03])  # 1, 2, 3, 4 product lines per order
 
 
+@dataclass(frozen=True)
+class Trial:
+    """The follow-up-mail trial the sample shop ran, with the effect the generator builds in.
+
+    Members whose first purchase falls in the `window_days` days that end `margin_days` before
+    the data's last day are split at random (half treated). Treated members get a mail
+    `send_after_days` after their first purchase; the control group's `sent_at` is the day the
+    mail would have gone out. The mail adds `effect` (absolute, 0.08 = 8 points) to the share of
+    members with a purchase in the `outcome_days` after sent_at: among treated members who would
+    not have bought in that time anyway, a share effect / (1 - base rate) buys once more.
+    """
+
+    effect: float = 0.08
+    send_after_days: int = 7
+    outcome_days: int = 60
+    window_days: int = 184
+    margin_days: int = 90
+    treated_share: float = 0.5
+    mail_cost: int = 20  # yen per mail (the execution log's cost)
+
+
+TRIAL = Trial()
+_SURVEY_SHARE = 0.12  # members asked for an NPS score (one survey, two weeks before the data ends)
+_NEWSLETTER_COST = 2  # yen per newsletter mail in the execution log
+
+
 # ----------------------------------------------------------------------------------------------
 # Calendar
 # ----------------------------------------------------------------------------------------------
@@ -333,9 +364,51 @@ class _Counters:
     orders: int = 0
 
 
+def _trial_orders(rng: np.random.Generator, cal: _Calendar, owner: np.ndarray, day: np.ndarray,
+                  member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run TRIAL on the persons of a chunk: who is in it, treated or not, the mail day, and the
+    owners and days of the extra orders the mail brings (persons' first orders are day[:n])."""
+    n = len(member)
+    hi = cal.days - TRIAL.margin_days
+    lo = max(0, hi - TRIAL.window_days)
+    first = day[:n]
+    persons = np.flatnonzero(member & (first >= lo) & (first < hi))
+    treated = rng.random(len(persons)) < TRIAL.treated_share
+    sent = first[persons] + TRIAL.send_after_days
+    # outcome without the mail: an order in (sent, sent + outcome_days]
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[persons] = np.arange(len(persons))
+    o_slot = slot[owner]
+    inside = o_slot >= 0
+    gap = day[inside] - sent[o_slot[inside]]
+    hit = np.bincount(o_slot[inside][(gap > 0) & (gap <= TRIAL.outcome_days)], minlength=len(persons)) > 0
+    base = float(hit.mean()) if len(persons) else 0.0
+    p = min(1.0, TRIAL.effect / (1.0 - base)) if base < 1.0 else 0.0
+    convert = treated & ~hit & (rng.random(len(persons)) < p)
+    extra_owner = persons[convert]
+    extra_day = sent[convert] + rng.integers(1, TRIAL.outcome_days + 1, int(convert.sum()))
+    return persons, treated, sent, np.stack([extra_owner, extra_day])
+
+
+def _survey(rng: np.random.Generator, cal: _Calendar, owner: np.ndarray, day: np.ndarray,
+            member: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """NPS answers of a random share of the members who had bought before the survey day:
+    scores rise with the number of orders (loyal customers recommend), NPS lands near -25."""
+    n = len(member)
+    survey_day = cal.days - 14
+    before = day < survey_day
+    orders = np.bincount(owner[before], minlength=n)
+    asked = np.flatnonzero(member & (orders > 0) & (rng.random(n) < _SURVEY_SHARE))
+    latent = rng.normal(6.4 + 1.2 * np.log(orders[asked]), 2.2)
+    return asked, np.clip(np.rint(latent), 0, 10).astype(np.int64), survey_day
+
+
 def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: _Counters,
-                    id_width: int, order_width: int) -> pa.Table:
-    """Generate the order lines of n customers (persons) and advance the id counters."""
+                    id_width: int, order_width: int, xrng: np.random.Generator | None = None
+                    ) -> tuple[pa.Table, dict[str, pa.Table]]:
+    """Generate the order lines of n customers (persons) and advance the id counters; also the
+    chunk's trial and survey rows (xrng: their own random stream)."""
+    xrng = xrng if xrng is not None else np.random.default_rng(0)
     n_cat = len(_CATEGORIES)
     cat_weight = np.array([c.weight for c in _CATEGORIES])
     prod_cat = np.array([p[2] for p in _PRODUCTS], dtype=np.int32)
@@ -415,6 +488,9 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
     u = np.concatenate([u0, u_rep])
     t_day = np.interp(u, cal.clock, np.arange(cal.days + 1, dtype=float))
     day = np.floor(t_day).astype(np.int64).clip(0, cal.days - 1)
+    trial_persons, trial_treated, trial_sent, extra = _trial_orders(xrng, cal, owner, day, ~guest_only)
+    forced = np.concatenate([np.zeros(len(owner), dtype=bool), np.ones(extra.shape[1], dtype=bool)])
+    owner, day = np.concatenate([owner, extra[0]]), np.concatenate([day, extra[1]])
     n_orders = len(owner)
 
     ch_u = rng.random(n_orders)
@@ -428,7 +504,7 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
 
     # chronological order of this chunk's orders; order numbers follow it
     o_sort = np.lexsort((owner, ts))
-    owner, day, ts, channel = owner[o_sort], day[o_sort], ts[o_sort], channel[o_sort]
+    owner, day, ts, channel, forced = owner[o_sort], day[o_sort], ts[o_sort], channel[o_sort], forced[o_sort]
     is_first = np.zeros(n_orders, dtype=bool)
     is_first[np.unique(owner, return_index=True)[1]] = True  # owner's earliest order
 
@@ -440,6 +516,10 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
     late = day >= cal.pending_from
     status = np.where((status == 3) & ~late, 0, status)
     status = np.where(late & (rng.random(n_orders) < 0.15), 3, status).astype(np.int32)
+    # the orders the trial's mail brought are completed member orders (so the built-in effect is
+    # exactly what the shop's data shows)
+    status = np.where(forced, 0, status).astype(np.int32)
+    as_guest &= ~forced
 
     n_lines = (_choice(rng, _LINES_P, n_orders) + 1).astype(np.int64)
 
@@ -558,7 +638,24 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
         _dictionary([s[0] for s in _SOURCES], source[l_owner]),
         _dictionary([p[0] for p in _PREFECTURES], region[l_owner]),
     ]
-    return pa.Table.from_arrays(columns, schema=_CHUNK_SCHEMA)
+    lines = pa.Table.from_arrays(columns, schema=_CHUNK_SCHEMA)
+
+    start_day = cal.start.astype("datetime64[D]")
+    asked, scores, survey_day = _survey(xrng, cal, owner, day, ~guest_only)
+    extras = {
+        "trial": pa.table({
+            "customer_id": customer.take(pa.array(trial_persons)),
+            "group": _vocab(("control", "treated"), trial_treated.astype(np.int32)).cast(pa.string()),
+            "sent_at": pa.array(start_day + trial_sent, pa.date32()),
+        }),
+        "survey": pa.table({
+            "customer_id": customer.take(pa.array(asked)),
+            "score": pa.array(scores, pa.int64()),
+            "answered_at": pa.array(np.full(len(asked), start_day + survey_day), pa.date32()),
+        }),
+        "members": pa.table({"first_day": pa.array(start_day + first_day[~guest_only], pa.date32())}),
+    }
+    return lines, extras
 
 
 # ----------------------------------------------------------------------------------------------
@@ -567,7 +664,8 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
 
 
 def _chunks(n_customers: int, seed: int, start: str, end: str, order_width: int):
-    """Yield the tables of successive customer chunks (each seeded from seed and its number)."""
+    """Yield (lines, extras) of successive customer chunks (each seeded from seed and its number;
+    the trial and survey draw from a second stream of their own)."""
     if n_customers < 1:
         raise ValueError(f"n_customers must be at least 1, got {n_customers}")
     cal = _calendar(start, end)
@@ -576,7 +674,8 @@ def _chunks(n_customers: int, seed: int, start: str, end: str, order_width: int)
     for k, lo in enumerate(range(0, n_customers, _CHUNK_CUSTOMERS)):
         size = min(_CHUNK_CUSTOMERS, n_customers - lo)
         rng = np.random.default_rng(np.random.SeedSequence([seed, k]))
-        yield _generate_chunk(rng, size, cal, counters, id_width, order_width)
+        xrng = np.random.default_rng(np.random.SeedSequence([seed, k, 1]))
+        yield _generate_chunk(rng, size, cal, counters, id_width, order_width, xrng)
 
 
 def _order_width(n_customers: int) -> int:
@@ -592,14 +691,86 @@ def generate_lines(n_customers: int = 20_000, *, seed: int = DEFAULT_SEED,
     ``SCHEMA``, in time order within each chunk of 500,000 customers. Deterministic: the same
     arguments give the same table, equal to what ``write_sample`` writes for them.
     """
+    return generate_sample(n_customers, seed=seed, start=start, end=end).lines
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A generated shop: its order lines and the strategy chapter's inputs (see strategy_tables)."""
+
+    lines: pa.Table
+    trial: pa.Table  # customer_id, group (treated/control), sent_at: the follow-up-mail trial (TRIAL)
+    survey: pa.Table  # customer_id, score (0-10), answered_at: one NPS survey
+    execution_log: pa.Table  # date, measure, segment, channel, volume, cost
+
+
+def generate_sample(n_customers: int = 20_000, *, seed: int = DEFAULT_SEED,
+                    start: str = DEFAULT_START, end: str = DEFAULT_END) -> Sample:
+    """generate_lines plus the trial, the NPS survey and the execution log of the same shop."""
     width = _order_width(n_customers)
-    tables = [t.cast(SCHEMA) for t in _chunks(n_customers, seed, start, end, width)]
-    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    lines, extras = [], {"trial": [], "survey": [], "members": []}
+    for table, chunk_extras in _chunks(n_customers, seed, start, end, width):
+        lines.append(table.cast(SCHEMA))
+        for name, part in chunk_extras.items():
+            extras[name].append(part)
+    tables = {name: pa.concat_tables(parts) for name, parts in extras.items()}
+    return Sample(
+        lines=pa.concat_tables(lines) if len(lines) > 1 else lines[0],
+        trial=tables["trial"], survey=tables["survey"],
+        execution_log=_execution_log(tables["trial"], tables["members"], start, end),
+    )
+
+
+def _execution_log(trial: pa.Table, members: pa.Table, start: str, end: str) -> pa.Table:
+    """The shop's log of measures: the trial's mails per week, and a monthly newsletter to every
+    member acquired so far (volumes from the generated data; costs per mail as in TRIAL)."""
+    sent = trial.filter(pc.equal(trial["group"], "treated"))["sent_at"].to_numpy().astype("datetime64[D]")
+    week = sent - ((sent.astype(np.int64) + 3) % 7)  # the Monday of the mail's week
+    weeks, volume = np.unique(week, return_counts=True)
+    months = np.arange(np.datetime64(start[:7], "M") + 1, np.datetime64(end[:7], "M") + 1)
+    month_days = months.astype("datetime64[D]")
+    joined = np.sort(members["first_day"].to_numpy().astype("datetime64[D]"))
+    letters = np.searchsorted(joined, month_days, side="left")
+    n_w, n_m = len(weeks), len(months)
+    frame = {
+        "date": np.concatenate([weeks, month_days]),
+        "measure": ["F2フォローメール(初回購入7日後)"] * n_w + ["月次メルマガ"] * n_m,
+        "segment": ["初回購入者(テスト群)"] * n_w + ["全会員"] * n_m,
+        "channel": ["メール"] * (n_w + n_m),
+        "volume": np.concatenate([volume, letters]).astype(np.int64),
+        "cost": np.concatenate([volume * TRIAL.mail_cost, letters * _NEWSLETTER_COST]).astype(np.int64),
+    }
+    order = np.argsort(frame["date"], kind="stable")
+    return pa.table({
+        "date": pa.array(frame["date"][order], pa.date32()),
+        "measure": pa.array(np.array(frame["measure"])[order].tolist(), pa.string()),
+        "segment": pa.array(np.array(frame["segment"])[order].tolist(), pa.string()),
+        "channel": pa.array(np.array(frame["channel"])[order].tolist(), pa.string()),
+        "volume": pa.array(frame["volume"][order], pa.int64()),
+        "cost": pa.array(frame["cost"][order], pa.int64()),
+    })
+
+
+STRATEGY_FILES = {"trial": "trial_f2_mail.csv", "survey": "nps_survey.csv", "execution_log": "execution_log.csv"}
+
+
+def write_strategy_inputs(sample: Sample, folder: Path | str) -> dict[str, Path]:
+    """Write the sample shop's trial, NPS survey and execution log as UTF-8 CSV into folder."""
+    import pyarrow.csv as pacsv
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, file in STRATEGY_FILES.items():
+        path = folder / file
+        pacsv.write_csv(getattr(sample, name), path)
+        written[name] = path
+    return written
 
 
 def _orders_per_customer(seed: int, start: str, end: str) -> float:
     """Mean orders per generated customer, from a pilot run, to size a sample by order count."""
-    table = next(_chunks(_PILOT_CUSTOMERS, seed + 1, start, end, 8))
+    table, _ = next(_chunks(_PILOT_CUSTOMERS, seed + 1, start, end, 8))
     return pc.count_distinct(table["order_id"]).as_py() / _PILOT_CUSTOMERS
 
 
@@ -613,13 +784,15 @@ def customers_for_orders(n_orders: int, *, seed: int = DEFAULT_SEED, start: str 
 
 def write_sample(path: Path | str, *, n_customers: int | None = None, n_orders: int | None = None,
                  seed: int = DEFAULT_SEED, fmt: str | None = None, start: str = DEFAULT_START,
-                 end: str = DEFAULT_END) -> Path:
+                 end: str = DEFAULT_END, strategy_inputs: bool = False) -> Path:
     """Write a generated sample as CSV or Parquet chunk by chunk, so 10M orders fit in bounded memory.
 
     Give n_customers, or n_orders to size the sample by its expected order count (neither: the
     default 20,000 customers). The format is ``fmt`` ("csv" or "parquet") or else the suffix
     (.parquet/.pq: Parquet, anything else: CSV, UTF-8 with a header). Parquet columns are plain
     strings, int64 and a timestamp (stored in ms). The file appears only when complete.
+    strategy_inputs: also write the trial, NPS survey and execution log CSVs beside it
+    (STRATEGY_FILES; they hold one row per trial member or respondent, so keep it for demo sizes).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -651,19 +824,27 @@ def write_sample(path: Path | str, *, n_customers: int | None = None, n_orders: 
 
         def write(table: pa.Table) -> None:
             writer.write_table(table.cast(SCHEMA))
+    extras: dict[str, list[pa.Table]] = {"trial": [], "survey": [], "members": []}
     try:
         # write chunk k on a second thread while chunk k+1 is generated (both release the GIL)
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = None
-            for table in _chunks(n_customers, seed, start, end, width):
+            for table, chunk_extras in _chunks(n_customers, seed, start, end, width):
                 if pending is not None:
                     pending.result()
                 pending = pool.submit(write, table)
                 del table
+                if strategy_inputs:
+                    for name, part in chunk_extras.items():
+                        extras[name].append(part)
             if pending is not None:
                 pending.result()
         writer.close()
         tmp.replace(path)
+        if strategy_inputs:
+            tables = {name: pa.concat_tables(parts) for name, parts in extras.items()}
+            log = _execution_log(tables["trial"], tables["members"], start, end)
+            write_strategy_inputs(Sample(pa.table({}), tables["trial"], tables["survey"], log), path.parent)
     finally:
         writer.close()
         tmp.unlink(missing_ok=True)

@@ -49,14 +49,24 @@ def takeaway(text: str) -> None:
     display(HTML(f'<p class="crm-takeaway">{html.escape(text)}</p>'))
 
 
-def table_html(frame: pd.DataFrame) -> str:
-    """A display table as plain HTML (no index, escaped, one CSS class)."""
-    return frame.to_html(index=False, classes=TABLE_CLASS, border=0, escape=True, na_rep="—")
+NOTE_STYLE = "border-left: 4px solid #8c8c8c; background: #f4f4f4; padding: 0.5em 0.8em;"
 
 
-def show_table(frame: pd.DataFrame) -> None:
-    """Show a small, already formatted table."""
-    display(HTML(table_html(frame)))
+def note(text: str) -> None:
+    """Show a note for the consultant (guidance where the client YAML has no input yet)."""
+    display(HTML(f'<p class="crm-note" style="{NOTE_STYLE}">{html.escape(text)}</p>'))
+
+
+def table_html(frame: pd.DataFrame, text: bool = False) -> str:
+    """A display table as plain HTML (no index, escaped, one CSS class; text=True: cells of prose,
+    aligned left and top instead of numbers aligned right)."""
+    classes = [TABLE_CLASS, "crm-text"] if text else TABLE_CLASS
+    return frame.to_html(index=False, classes=classes, border=0, escape=True, na_rep="—")
+
+
+def show_table(frame: pd.DataFrame, text: bool = False) -> None:
+    """Show a small, already formatted table (text=True for a table of prose, e.g. a journey map)."""
+    display(HTML(table_html(frame, text)))
 
 
 def figure_html(fig: Figure, alt: str | None = None) -> str:

@@ -39,6 +39,9 @@ class Chapter(NamedTuple):
     # files for the client beside the pages (e.g. customer lists): "module:function" called as
     # f(processed_dir, as_of, settings, out_dir, lang=...) after the notebooks succeeded
     exports: str | None = None
+    # builds the notebook's `settings` from the whole config ("module:function", f(config) -> dict)
+    # instead of passing the section as it is (strategy: files resolved, other sections added)
+    settings: str | None = None
 
     def title(self, lang: str) -> str:
         """The chapter title in the report language."""
@@ -52,6 +55,8 @@ CHAPTERS: list[Chapter] = [
     Chapter("02_segments", "Customer segments", "顧客セグメント", "segments",
             exports="crmlib.segments:write_segment_exports"),
     Chapter("03_ltv", "Lifetime value (LTV)", "LTV(顧客生涯価値)", "ltv"),
+    Chapter("04_strategy", "CRM strategy", "CRM戦略", "strategy",
+            exports="crmlib.strategy:write_strategy_exports", settings="crmlib.strategy.settings:report_settings"),
 ]
 
 # The parameters every chapter notebook declares in its `parameters` cell.
@@ -93,7 +98,11 @@ def chapter_parameters(
     config: ClientConfig, chapter: Chapter, processed_dir: Path, as_of: dt.date, metrics_path: Path | str
 ) -> dict[str, Any]:
     """The papermill parameters of one chapter (plain JSON values: dates become ISO text)."""
-    settings = getattr(config, chapter.section) if chapter.section else {}
+    if chapter.settings:
+        module, name = chapter.settings.split(":")
+        settings = getattr(importlib.import_module(module), name)(config)
+    else:
+        settings = getattr(config, chapter.section) if chapter.section else {}
     return {
         "processed_dir": str(Path(processed_dir).resolve()),
         "as_of": as_of.isoformat(),
