@@ -71,8 +71,10 @@ def test_online_retail_chapter(runs):
     # the 2011 Christmas season makes the holdout much busier than the models expect: a warning
     assert ltv["holdout_error"]["bgnbd"]["error"] < -0.2
     assert {"check": "holdout", "model": "bgnbd"} in ltv["failed_checks"]
+    # one year of data: Pareto/NBD's beta runs to its cap, and the page says so
+    assert {"check": "at_cap", "model": "pareto_nbd"} in ltv["failed_checks"]
     page = _html(nb, "en")
-    assert 'class="crm-warning"' in page and "holdout error" in page
+    assert 'class="crm-warning"' in page and "holdout error" in page and "upper bound of alpha or beta" in page
     assert 'id="tracking"' in page and page.count("<img") >= 3  # cohorts, holdout validation, buckets
 
 

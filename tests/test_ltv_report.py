@@ -76,6 +76,9 @@ def test_checks_and_warnings():
     assert "BG/NBD" in ja[0] and "-25.0%" in ja[0] and "±20%" in ja[0]
     assert "0.80" in ja[1] and "0.45" in ja[2]
     assert text.warnings([Check("converged", False, {"model": "pareto_nbd"})], "en")[0].startswith("The Pareto/NBD fit")
+    capped = model_checks({}, spend_q=None, correlation=0.0, converged={}, at_cap={"pareto_nbd": True, "bgnbd": False})
+    assert [(c.key, c.ok) for c in capped if c.key == "at_cap"] == [("at_cap", False), ("at_cap", True)]
+    assert "Pareto/NBD" in text.warnings(capped, "ja")[0] and "BG/NBD" in text.warnings(capped, "en")[0]
     html = display.warning_html("<b>x</b>")
     assert 'class="crm-warning"' in html and "&lt;b&gt;" in html
 

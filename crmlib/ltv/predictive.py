@@ -88,7 +88,8 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     result.correlation = spend_frequency_correlation(summary)
     converged = {name: fit.converged and (name not in result.calibration or result.calibration[name].converged)
                  for name, fit in fits.items()}
-    result.checks = model_checks(result.errors, gamma.q if gamma else None, result.correlation, converged)
+    at_cap = {"pareto_nbd": bool(fits["pareto_nbd"].extra.get("at_cap", 0.0))}
+    result.checks = model_checks(result.errors, gamma.q if gamma else None, result.correlation, converged, at_cap)
     result.summary = summary
     result.scores = expected_clv(
         fits["bgnbd"], gamma, summary, horizon_months=settings.horizon_months,

@@ -149,8 +149,9 @@ def spend_frequency_correlation(summary: pd.DataFrame) -> float:
 
 
 def model_checks(purchase_errors: dict[str, dict[str, float]], spend_q: float | None, correlation: float,
-                 converged: dict[str, bool]) -> list[Check]:
-    """The checks the report states: holdout error per purchase model, q > 1, spend independence, convergence."""
+                 converged: dict[str, bool], at_cap: dict[str, bool] | None = None) -> list[Check]:
+    """The checks the report states: holdout error per purchase model, q > 1, spend independence,
+    convergence, and parameters stopped at their upper bound (at_cap: model -> capped)."""
     checks = [
         Check("holdout", math.isfinite(err["error"]) and abs(err["error"]) <= MAX_HOLDOUT_ERROR,
               {"model": name, "error": err["error"], "limit": MAX_HOLDOUT_ERROR})
@@ -162,4 +163,5 @@ def model_checks(purchase_errors: dict[str, dict[str, float]], spend_q: float | 
     checks.append(Check("spend_correlation", not dependent,
                         {"correlation": correlation, "limit": MAX_SPEND_CORRELATION}))
     checks.extend(Check("converged", ok, {"model": name}) for name, ok in converged.items())
+    checks.extend(Check("at_cap", not capped, {"model": name}) for name, capped in (at_cap or {}).items())
     return checks
