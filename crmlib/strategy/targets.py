@@ -11,7 +11,9 @@ back, the classes' own revenue of the last twelve months per customer stands in 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
+import duckdb
 import pandas as pd
 
 from ..diagnosis.purchases import months_before
@@ -46,22 +48,54 @@ def _revenue_since(seg: Segmentation, start: dt.date) -> pd.DataFrame:
     return query(REVENUE_SQL.format(src=orders_sql(seg.orders_path, seg.as_of), start=start.isoformat()))
 
 
-def class_values(seg: Segmentation, scheme: str, months: int = 12) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Backtest:
+    """The customers' classes now and a year before as_of (every scheme), and the revenue per
+    customer from that earlier day to as_of: read once, grouped per scheme by class_values."""
+
+    now: pd.DataFrame
+    then: pd.DataFrame
+    revenue: pd.DataFrame  # customer_id, revenue
+
+
+def backtest(seg: Segmentation, months: int = 12) -> Backtest:
+    """Classify the customers `months` months before as_of and read the revenue since (one DuckDB
+    aggregate, one classification)."""
+    start = months_before(seg.as_of, months)
+    columns = ["customer_id", *SCHEME_COLUMNS.values()]
+    then = classify_on(seg, start)
+    return Backtest(seg.customers[columns], then[columns] if len(then) else then, _revenue_since(seg, start))
+
+
+CLASS_SQL = """
+SELECT c.cls AS class, count(*) AS customers, coalesce(sum(r.revenue), 0.0) AS revenue
+FROM classes c LEFT JOIN revenue r USING (customer_id)
+GROUP BY c.cls
+"""
+
+
+def _class_sums(frame: pd.DataFrame, column: str, revenue: pd.DataFrame) -> pd.DataFrame:
+    """Customers and their revenue per class (the join and sums in DuckDB: no per-row mapping)."""
+    classes = pd.DataFrame({"customer_id": frame["customer_id"], "cls": frame[column].astype(str)})
+    con = duckdb.connect()
+    try:
+        con.register("classes", classes)
+        con.register("revenue", revenue)
+        return con.execute(CLASS_SQL).df().set_index("class")
+    finally:
+        con.close()
+
+
+def class_values(seg: Segmentation, scheme: str, months: int = 12, data: Backtest | None = None) -> pd.DataFrame:
     """Per class of the scheme: customers now, their revenue of the last `months` months, and the
     value per customer (see the module docstring); basis is 'backtest' or 'trailing'."""
     column = SCHEME_COLUMNS[scheme]
-    start = months_before(seg.as_of, months)
-    revenue = _revenue_since(seg, start).set_index("customer_id")["revenue"]
-    now = seg.customers[["customer_id", column]].copy()
-    now["revenue"] = now["customer_id"].map(revenue).fillna(0.0).astype("float64")
-    out = now.groupby(column, observed=False).agg(customers=("customer_id", "size"), revenue=("revenue", "sum"))
-    then = classify_on(seg, start)
-    if len(then):
-        then = then[["customer_id", column]].copy()
-        then["revenue"] = then["customer_id"].map(revenue).fillna(0.0).astype("float64")
-        forward = then.groupby(column, observed=False).agg(then_customers=("customer_id", "size"),
-                                                           next_revenue=("revenue", "sum"))
-        out = out.join(forward)
+    data = data if data is not None else backtest(seg, months)
+    out = _class_sums(data.now, column, data.revenue)
+    if len(data.then):
+        forward = _class_sums(data.then, column, data.revenue).rename(
+            columns={"customers": "then_customers", "revenue": "next_revenue"})
+        out = out.join(forward, how="outer")
         out["value"] = out["next_revenue"] / out["then_customers"].where(out["then_customers"] > 0)
         out["basis"] = "backtest"
     else:
@@ -69,6 +103,8 @@ def class_values(seg: Segmentation, scheme: str, months: int = 12) -> pd.DataFra
         out["value"] = out["revenue"] / out["customers"].where(out["customers"] > 0)
         out["basis"] = "trailing"
     out = out.reindex(display_order(seg, scheme))
+    out[["customers", "then_customers"]] = out[["customers", "then_customers"]].fillna(0).astype("int64")
+    out["revenue"] = out["revenue"].fillna(0.0)
     out.index.name = "class"
     return out.reset_index()
 
@@ -84,11 +120,12 @@ def target_values(seg: Segmentation, targets: list[Target], months: int = 12) ->
     customer), value_at_stake, next_value, move_share, movers, gain, basis; an unknown class is
     a ValueError naming the classes the scheme has."""
     cache: dict[str, pd.DataFrame] = {}
+    data = backtest(seg, months)
     rows = []
     for target in targets:
         scheme, key = parse_segment(target.segment)
         if scheme not in cache:
-            cache[scheme] = class_values(seg, scheme, months).set_index("class")
+            cache[scheme] = class_values(seg, scheme, months, data).set_index("class")
         values = cache[scheme]
         if key not in values.index:
             raise ValueError(f"strategy.targets: '{target.segment}' is not a {scheme} class; "
@@ -119,4 +156,4 @@ def default_targets(seg: Segmentation) -> list[Target]:
     return [Target(segment=f"ladder:{key}") for key in display_order(seg, "ladder") if key in NEXT_CLASS["ladder"]]
 
 
-__all__ = ["NEXT_CLASS", "class_values", "default_targets", "parse_segment", "target_values"]
+__all__ = ["Backtest", "NEXT_CLASS", "backtest", "class_values", "default_targets", "parse_segment", "target_values"]
