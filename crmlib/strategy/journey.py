@@ -63,19 +63,31 @@ WITH lines AS (
     FROM read_parquet({path})
     WHERE ordered_at < {as_of} AND customer_id IS NOT NULL AND coalesce(product, sku) IS NOT NULL
       AND coalesce(line_type, 'product') = 'product'),
-days AS (
-    SELECT customer_id, day, row_number() OVER w AS n, lag(day) OVER w AS prev_day, first_value(day) OVER w AS first_day
-    FROM (SELECT DISTINCT customer_id, day FROM lines)
-    WINDOW w AS (PARTITION BY customer_id ORDER BY day)),
-tagged AS (SELECT l.product, d.n, d.prev_day, d.first_day, d.day FROM lines l JOIN days d USING (customer_id, day)),
+{days},
+-- one pass over the lines: per product, the purchase numbers (capped) and the two day-based flags
+grouped AS (
+    SELECT l.product, least(d.n, {cap}) AS n,
+           d.n = 2 AND date_diff('day', d.first_day, d.day) <= {arrival} AS arrival,
+           coalesce(date_diff('day', d.prev_day, d.day) >= {lapse}, false) AS winback,
+           count(*) AS lines
+    FROM lines l JOIN days d ON {join}
+    GROUP BY ALL),
 staged AS ({stages})
 SELECT stage, product, purchases FROM (
-    SELECT stage, product, count(*) AS purchases,
-           row_number() OVER (PARTITION BY stage ORDER BY count(*) DESC, product) AS rank
+    SELECT stage, product, sum(lines) AS purchases,
+           row_number() OVER (PARTITION BY stage ORDER BY sum(lines) DESC, product) AS rank
     FROM staged GROUP BY stage, product)
 WHERE rank <= {top}
 ORDER BY stage, rank
 """
+
+# The purchase number of each customer-day: the session's purchases table when it holds one row
+# per customer and day (same-day orders merged), else numbered again from the lines.
+DAYS_FROM_PURCHASES = "days AS (SELECT key, day, n, prev_day, first_day FROM purchases)"
+DAYS_FROM_LINES = """days AS (
+    SELECT customer_id, day, row_number() OVER w AS n, lag(day) OVER w AS prev_day, first_value(day) OVER w AS first_day
+    FROM (SELECT DISTINCT customer_id, day FROM lines)
+    WINDOW w AS (PARTITION BY customer_id ORDER BY day))"""
 
 
 def stage_conditions(seg: Segmentation, journey: Journey) -> dict[str, str]:
@@ -104,13 +116,25 @@ def _stage_customers(seg: Segmentation, journey: Journey) -> dict[str, int]:
     }
 
 
-def stage_products(lines_path: Path | str, as_of: dt.date, purchases: Purchases, conditions: dict[str, str],
-                   top: int = 3) -> dict[str, list[str]]:
-    """The `top` products most often bought in each stage's purchases (empty without products)."""
-    stages = " UNION ALL ".join(f"SELECT '{stage}' AS stage, product FROM tagged WHERE {condition}"
+def stage_products(lines_path: Path | str, as_of: dt.date, purchases: Purchases, seg: Segmentation,
+                   journey: Journey, top: int = 3) -> dict[str, list[str]]:
+    """The `top` products most often bought in each stage's purchases (lines counted; empty
+    without a product or sku column)."""
+    lad = seg.settings.ladder
+    s2, s3, s4 = lad.stage2_purchases, lad.stage3_purchases, lad.stage4_purchases
+    conditions = {  # on the grouped lines: n is capped at stage 4's purchase count
+        "first_purchase": "n = 1", "arrival": "arrival", "second_purchase": f"n = {s2}",
+        "habit": f"n >= {s3} AND n < {s4}", "loyal": f"n >= {s4}", "lapsed": "winback",
+    }
+    stages = " UNION ALL ".join(f"SELECT '{stage}' AS stage, product, lines FROM grouped WHERE {condition}"
                                 for stage, condition in conditions.items())
-    frame = purchases.query(PRODUCTS_SQL.format(path=sql_literal(str(lines_path)), stages=stages, top=int(top),
-                                                as_of=f"TIMESTAMP '{as_of.isoformat()}'"))
+    if purchases.merge_same_day:
+        days, join = DAYS_FROM_PURCHASES, "md5_number(l.customer_id) = d.key AND l.day = d.day"
+    else:
+        days, join = DAYS_FROM_LINES, "l.customer_id = d.customer_id AND l.day = d.day"
+    frame = purchases.query(PRODUCTS_SQL.format(
+        path=sql_literal(str(lines_path)), stages=stages, top=int(top), as_of=f"TIMESTAMP '{as_of.isoformat()}'",
+        days=days, join=join, cap=int(s4), arrival=int(journey.arrival_days), lapse=int(lad.lapse_days)))
     return {stage: frame.loc[frame["stage"] == stage, "product"].tolist() for stage in conditions}
 
 
@@ -124,7 +148,7 @@ def journey_data(purchases: Purchases, seg: Segmentation, journey: Journey,
     conversion, window_days, next_p10, next_p25, next_median, products (definitions in the module docstring)."""
     conditions = stage_conditions(seg, journey)
     customers = _stage_customers(seg, journey)
-    products = (stage_products(lines_path, purchases.as_of, purchases, conditions)
+    products = (stage_products(lines_path, purchases.as_of, purchases, seg, journey)
                 if lines_path is not None and Path(lines_path).is_file() else {})
     rows = []
     for stage in journey.stages:
