@@ -100,6 +100,7 @@ SECTION_MODELS = {
     "segments": "crmlib.segments.settings:SegmentSettings",
     "ltv": "crmlib.ltv.settings:LTVSettings",
     "strategy": "crmlib.strategy.settings:StrategySettings",
+    "report": "crmlib.report.settings:ReportSettings",
 }
 
 
@@ -220,6 +221,14 @@ diagnosis: {{}}
 segments: {{}}
 ltv: {{}}
 strategy: {{}}
+
+# How the report looks (see README):
+# report:
+#   logo: logo.png            # local image file, relative to this file (never a URL)
+#   primary_color: "#1f4e79"  # headings and links
+#   accent_color: "#e07b39"   # executive-summary figures
+#   f2_benchmark: 0.30        # F2 conversion (365 days) the summary compares against
+#   single_file: true         # also write report.html (all chapters, for e-mail)
 """
 
 

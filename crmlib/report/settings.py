@@ -1,0 +1,86 @@
+"""The `report:` section of the client YAML: identity (logo, colours), the executive summary and
+the single-file report, validated on load like the chapter sections."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..errors import ConfigError
+
+HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_URL_LIKE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//|\\\\)")  # scheme:, //host, \\share
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+              ".webp": "image/webp", ".svg": "image/svg+xml"}
+MAX_LOGO_BYTES = 1_000_000
+DEFAULT_PRIMARY = "#1f4e79"
+DEFAULT_ACCENT = "#e07b39"
+
+
+class ReportSettings(BaseModel):
+    """How the report looks and what the index page summarises."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    logo: str | None = Field(
+        None, description="a local image file (png, jpg, gif, webp, svg) relative to the YAML file; embedded, never a URL"
+    )
+    primary_color: str = Field(DEFAULT_PRIMARY, description="headings, links, header rule: hex such as #1f4e79")
+    accent_color: str = Field(DEFAULT_ACCENT, description="executive-summary figures and highlights: hex")
+    max_findings: int = Field(8, ge=3, le=12, description="findings shown in the executive summary (most important first)")
+    f2_benchmark: float = Field(
+        0.30, gt=0, lt=1, description="F2 conversion (365 days) a shop of this kind should reach; retail 0.30-0.40"
+    )
+    single_file: bool = Field(True, description="also write report.html: every chapter in one offline file for e-mail")
+    embed_font: bool = Field(
+        True, description="embed the Japanese glyphs the page uses (IPAexGothic subset), so pages read on any machine"
+    )
+
+    @field_validator("primary_color", "accent_color")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if not HEX_COLOUR.match(value):
+            raise ValueError(f"'{value}' is not a hex colour; write it as #RRGGBB, e.g. \"#1f4e79\" (quoted in YAML)")
+        return value.lower()
+
+    @field_validator("logo")
+    @classmethod
+    def _local_logo(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if _URL_LIKE.match(value) and not re.match(r"^[A-Za-z]:[\\/]", value):  # C:\ is a path
+            raise ValueError(
+                f"'{value}' looks like a URL; the logo must be a local image file (reports never load from the network)"
+            )
+        if Path(value).suffix.lower() not in LOGO_TYPES:
+            raise ValueError(f"'{value}': use a {', '.join(sorted(LOGO_TYPES))} file")
+        return value
+
+
+def load_report_settings(section: dict | ReportSettings | None) -> ReportSettings:
+    """The validated `report:` section (defaults when absent)."""
+    if isinstance(section, ReportSettings):
+        return section
+    return ReportSettings.model_validate(section or {})
+
+
+def logo_data_uri(settings: ReportSettings, base_dir: Path | None) -> str | None:
+    """The logo as a data: URI, read from a file relative to base_dir (the YAML file's folder)."""
+    if not settings.logo:
+        return None
+    path = Path(settings.logo)
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    if not path.is_file():
+        raise ConfigError(f"report.logo: no such file {path}.", hint="give a local image file relative to the client YAML")
+    data = path.read_bytes()
+    if len(data) > MAX_LOGO_BYTES:
+        raise ConfigError(
+            f"report.logo: {path} is {len(data):,} bytes; the limit is {MAX_LOGO_BYTES:,}.",
+            hint="use a smaller image (a logo 400 px wide is plenty)",
+        )
+    mime = LOGO_TYPES[path.suffix.lower()]
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
