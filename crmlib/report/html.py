@@ -1,8 +1,10 @@
-"""Executed notebooks -> self-contained, offline HTML pages, plus the report's index page.
+"""Executed notebooks -> self-contained, offline HTML pages, the index page and report.html.
 
 Uses nbconvert's HTMLExporter in process with the `crm` template (the lab template minus every
-external script and stylesheet), hides code, prompts and notebook-only cells, then adds a
-table of contents built from the page's headings.
+external script and stylesheet), hides code, prompts and notebook-only cells, numbers the
+sections after their chapter (2.3), then adds a table of contents built from the page's
+headings. Every page carries the same frame (PageFrame): client, as-of date, logo, colours, the
+data fingerprint and the crmlib version; the Japanese glyphs it uses are embedded (fonts.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import copy
 import html
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +23,9 @@ import nbformat
 from nbconvert import HTMLExporter
 
 from ..i18n import t
+from .fonts import FONT_MARKER, embed_font
+from .settings import DEFAULT_ACCENT, DEFAULT_PRIMARY
+from .summary import Finding
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "crm"
@@ -65,6 +72,72 @@ def _exporter(lang: str) -> HTMLExporter:
     return exporter
 
 
+@dataclass(frozen=True)
+class PageFrame:
+    """What every page shows around its content: client, as-of date, identity, data fingerprint."""
+
+    lang: str
+    client: str
+    as_of: str
+    version: str
+    fingerprint: str = ""  # formatted "data orders.csv (SHA-256 ..., n rows)"; "" = not shown
+    logo: str | None = None  # a data: URI
+    primary: str = DEFAULT_PRIMARY
+    accent: str = DEFAULT_ACCENT
+    embed_font: bool = True
+    footer_extra: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def meta(self) -> str:
+        """'client | as of date' line of the page header."""
+        return t("report.page_meta", self.lang, client=self.client, date=self.as_of)
+
+    @property
+    def logo_alt(self) -> str:
+        return t("report.logo_alt", self.lang, client=self.client)
+
+    @property
+    def identity_css(self) -> str:
+        """The client's colours as CSS variables (validated hex, so safe to inline)."""
+        return f":root {{ --crm-primary: {self.primary}; --crm-accent: {self.accent}; }}"
+
+    @property
+    def footer_parts(self) -> list[str]:
+        """Footer of every page: client and date, data fingerprint, crmlib version."""
+        parts = [self.meta]
+        if self.fingerprint:
+            parts.append(self.fingerprint)
+        parts.extend(self.footer_extra)
+        parts.append(t("report.generated_by", self.lang, version=self.version))
+        return parts
+
+
+def data_fingerprint(ledger: dict, lang: str) -> str:
+    """'data orders.csv (SHA-256 24acfba1d97b…, 59,780 rows)' from ledger.json's source and rows."""
+    from ..style import fmt_int
+
+    source = ledger.get("source") or {}
+    if not source.get("file"):
+        return ""
+    sha = str(source.get("sha256") or "")[:12] or "—"
+    return t("report.fingerprint", lang, file=source["file"], sha=sha, rows=fmt_int(ledger.get("input_rows")))
+
+
+def numbered_title(number: int | None, title: str, lang: str) -> str:
+    """'1. Diagnosis': chapters are numbered after their file prefix (00_data_check is 0)."""
+    return title if number is None else t("report.chapter_number", lang, number=number, title=title)
+
+
+_SECTION_NUMBER = re.compile(r'(<h2 id="[^"]*">)(\d+)\.\s*')
+
+
+def number_sections(page: str, chapter: int | None) -> str:
+    """Turn the notebooks' '3. Title' section headings into '1.3 Title' (chapter.section)."""
+    if chapter is None:
+        return page
+    return _SECTION_NUMBER.sub(lambda m: f"{m.group(1)}{chapter}.{m.group(2)} ", page)
+
+
 def chapter_html(
     nb: nbformat.NotebookNode,
     *,
@@ -73,18 +146,26 @@ def chapter_html(
     client_title: str,
     as_of: str,
     version: str,
+    number: int | None = None,
+    frame: PageFrame | None = None,
 ) -> str:
     """One chapter page: header, table of contents and the notebook's outputs, all inline."""
+    frame = frame or PageFrame(lang=lang, client=client_title, as_of=as_of, version=version)
+    title = numbered_title(number, chapter_title, lang)
     crm = {
-        "page_title": f"{chapter_title} | {client_title}",
-        "chapter_title": chapter_title,
-        "meta": t("report.page_meta", lang, client=client_title, date=as_of),
+        "page_title": f"{title} | {frame.client}",
+        "chapter_title": title,
+        "meta": frame.meta,
         "back": t("report.back", lang),
-        "footer": t("report.generated_by", lang, version=version),
-        "version": version,
+        "footer_parts": frame.footer_parts,
+        "version": frame.version,
+        "logo": frame.logo,
+        "logo_alt": frame.logo_alt,
+        "identity_css": frame.identity_css,
     }
     body, _ = _exporter(lang).from_notebook_node(report_cells(nb), resources={"crm": crm})
-    return add_toc(body, t("report.toc", lang))
+    page = add_toc(number_sections(body, number), t("report.toc", lang))
+    return embed_font(page, frame.embed_font)
 
 
 class _HeadingCollector(HTMLParser):
@@ -140,6 +221,26 @@ def add_toc(page: str, title: str) -> str:
     return page.replace(TOC_MARKER, nav, 1)
 
 
+def _environment() -> jinja2.Environment:
+    """Jinja for the index and report.html templates (autoescaped)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True, keep_trailing_newline=True
+    )
+
+
+def _summary_text(lang: str) -> dict[str, str]:
+    """The fixed words of the executive summary block."""
+    return {key: t(f"summary.{key}", lang) for key in ("title", "lead", "alert", "note", "details", "empty")}
+
+
+def _finding_items(findings: Sequence[Finding], link) -> list[dict]:
+    """Findings as template items with their link (page#anchor, or an in-file anchor)."""
+    return [
+        {"rule": f.rule, "alert": f.alert, "headline": f.headline, "text": f.text, "link": link(f)}
+        for f in findings
+    ]
+
+
 def index_html(
     *,
     lang: str,
@@ -148,24 +249,94 @@ def index_html(
     version: str,
     chapters: list[tuple[str, str]],
     files: list[tuple[str, str]],
+    findings: Sequence[Finding] = (),
+    frame: PageFrame | None = None,
 ) -> str:
-    """The report's index page: client title, as-of date, chapter links, data files, version."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True, keep_trailing_newline=True
-    )
-    template = env.get_template("report_index.html.j2")
-    return template.render(
-        lang=lang,
-        title=t("report.index_title", lang, client=client_title),
-        as_of=t("report.as_of", lang, date=as_of),
+    """The report's index page: executive summary, chapter links, data files; the frame around."""
+    frame = frame or PageFrame(lang=lang, client=client_title, as_of=as_of, version=version)
+    page = _environment().get_template("report_index.html.j2").render(
+        frame=frame,
+        title=t("report.index_title", lang, client=frame.client),
+        as_of=t("report.as_of", lang, date=frame.as_of),
         contents=t("report.contents", lang),
         files_title=t("report.files", lang),
+        summary_text=_summary_text(lang),
+        findings=_finding_items(findings, lambda f: f.href),
         chapters=[{"href": href, "title": title} for href, title in chapters],
         files=[{"href": href, "label": label} for href, label in files],
-        footer=t("report.generated_by", lang, version=version),
-        version=version,
         css=CSS_PATH.read_text(encoding="utf-8"),
     )
+    return embed_font(page, frame.embed_font)
+
+
+# ---- report.html: every chapter in one file ---------------------------------------------
+
+_ID_ATTR = re.compile(r'\bid="([^"]*)"')
+_HREF_ATTR = re.compile(r'\bhref="([^"]*)"')
+_CHAPTER_LINK = re.compile(r"^(\d\d_[A-Za-z0-9_]+)\.html(?:#(.*))?$")
+
+
+def in_file_anchor(chapter: str, anchor: str | None = None) -> str:
+    """The id of a chapter (or of one of its sections) inside report.html."""
+    return f"{chapter}--{anchor}" if anchor else chapter
+
+
+def _between(page: str, start: str, end: str) -> str:
+    """The text between the first start and the last end marker ('' when absent)."""
+    i = page.find(start)
+    j = page.rfind(end)
+    return page[i + len(start): j] if i >= 0 and j > i else ""
+
+
+def chapter_parts(page: str, chapter: str) -> tuple[str, str]:
+    """(table of contents, body) of a chapter page with every id and in-page link prefixed by
+    the chapter, and links to other chapter pages or the index turned into in-file anchors."""
+    toc_start = page.find('<nav class="crm-toc"')
+    toc = page[toc_start: page.find("</nav>", toc_start) + len("</nav>")] if toc_start >= 0 else ""
+    body = _between(page, "<main>", "</main>")
+
+    def rename_id(match: re.Match) -> str:
+        return f'id="{in_file_anchor(chapter, match.group(1))}"'
+
+    def relink(match: re.Match) -> str:
+        href = match.group(1)
+        if href.startswith("#"):
+            return f'href="#{in_file_anchor(chapter, href[1:])}"'
+        if href == "index.html":
+            return 'href="#top"'
+        other = _CHAPTER_LINK.match(href)
+        if other:
+            return f'href="#{in_file_anchor(other.group(1), other.group(2))}"'
+        return match.group(0)
+
+    return tuple(_HREF_ATTR.sub(relink, _ID_ATTR.sub(rename_id, part)) for part in (toc, body))
+
+
+def single_file_html(
+    *,
+    frame: PageFrame,
+    chapters: list[tuple[str, str, str]],
+    findings: Sequence[Finding] = (),
+) -> str:
+    """report.html: summary, contents and every chapter (stem, numbered title, page) in one file."""
+    lang = frame.lang
+    items = []
+    for stem, title, page in chapters:
+        toc, body = chapter_parts(page.replace(FONT_MARKER, ""), stem)
+        items.append({"id": in_file_anchor(stem), "title": title, "toc": toc, "body": body})
+    page = _environment().get_template("report_single.html.j2").render(
+        frame=frame,
+        title=t("report.index_title", lang, client=frame.client),
+        as_of=t("report.as_of", lang, date=frame.as_of),
+        note=t("report.single_note", lang),
+        contents=t("report.contents", lang),
+        top=t("report.top", lang),
+        summary_text=_summary_text(lang),
+        findings=_finding_items(findings, lambda f: "#" + in_file_anchor(f.chapter, f.anchor)),
+        chapters=items,
+        css=CSS_PATH.read_text(encoding="utf-8"),
+    )
+    return embed_font(page, frame.embed_font)
 
 
 class _UrlCollector(HTMLParser):

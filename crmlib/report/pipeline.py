@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
 import os
 import shutil
 import uuid
@@ -25,8 +26,10 @@ from ..config import ClientConfig
 from ..errors import ReportError
 from ..i18n import t
 from ..ledger import Ledger
-from ..metrics import merge_metrics, plain, record_metrics
-from .html import chapter_html, external_urls, index_html
+from ..metrics import merge_metrics, plain, read_metrics, record_metrics
+from .html import PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, single_file_html
+from .settings import ReportSettings, load_report_settings, logo_data_uri
+from .summary import executive_summary
 
 
 class Chapter(NamedTuple):
@@ -46,6 +49,12 @@ class Chapter(NamedTuple):
     def title(self, lang: str) -> str:
         """The chapter title in the report language."""
         return self.title_ja if lang == "ja" else self.title_en
+
+    @property
+    def number(self) -> int | None:
+        """The chapter number shown in titles: the file prefix (00_data_check -> 0)."""
+        prefix = self.name.split("_", 1)[0]
+        return int(prefix) if prefix.isdigit() else None
 
 
 # Report order. Adding a chapter = one line here + notebooks/<name>.ipynb.
@@ -237,18 +246,42 @@ def _copy_ledger(processed_dir: Path, out: Path, lang: str) -> None:
         Ledger.load(processed_dir / "ledger.json").to_frame(lang).to_csv(out / "ledger.csv", index=False)
 
 
+def page_frame(config: ClientConfig, settings: ReportSettings, processed_dir: Path, as_of: str) -> PageFrame:
+    """The frame of every page: client, date, logo and colours from `report:`, data fingerprint.
+    Reads the logo first, so a missing logo file fails before any notebook runs."""
+    base = config.source_path.parent if config.source_path else None
+    ledger = json.loads((processed_dir / "ledger.json").read_text(encoding="utf-8"))
+    return PageFrame(
+        lang=config.lang, client=config.title or config.name, as_of=as_of, version=__version__,
+        fingerprint=data_fingerprint(ledger, config.lang), logo=logo_data_uri(settings, base),
+        primary=settings.primary_color, accent=settings.accent_color, embed_font=settings.embed_font,
+    )
+
+
 def _write_pages(
-    config: ClientConfig, jobs: list[_Job], executed: list[nbformat.NotebookNode], out: Path, as_of: str
+    config: ClientConfig, jobs: list[_Job], executed: list[nbformat.NotebookNode], out: Path,
+    frame: PageFrame, settings: ReportSettings,
 ) -> None:
-    """Write one HTML page per chapter and the index; refuse pages that would need the network."""
-    lang, client = config.lang, config.title or config.name
+    """Write one HTML page per chapter, the index (with the executive summary) and, when asked,
+    report.html; refuse pages that would need the network."""
+    lang = config.lang
     pages = {"index.html": ""}
+    titles = []
     for job, nb in zip(jobs, executed):
-        pages[f"{job.chapter.name}.html"] = chapter_html(
-            nb, lang=lang, chapter_title=job.chapter.title(lang), client_title=client,
-            as_of=as_of, version=__version__,
+        name = f"{job.chapter.name}.html"
+        titles.append((job.chapter.name, numbered_title(job.chapter.number, job.chapter.title(lang), lang)))
+        pages[name] = chapter_html(
+            nb, lang=lang, chapter_title=job.chapter.title(lang), client_title=frame.client,
+            as_of=frame.as_of, version=__version__, number=job.chapter.number, frame=frame,
         )
-    files = [
+    findings = executive_summary(
+        read_metrics(out / "metrics.json"), settings, lang=lang, currency=config.currency,
+        chapters=[job.chapter.name for job in jobs],
+    )
+    files = []
+    if settings.single_file:
+        files.append(("report.html", t("report.file_single", lang)))
+    files += [
         ("ledger.csv", t("report.file_ledger_csv", lang)),
         ("ledger.json", t("report.file_ledger_json", lang)),
         ("metrics.json", t("report.file_metrics", lang)),
@@ -257,9 +290,15 @@ def _write_pages(
     if (out / "exports").is_dir():
         files.append(("exports/", t("report.file_exports", lang)))
     pages["index.html"] = index_html(
-        lang=lang, client_title=client, as_of=as_of, version=__version__,
-        chapters=[(f"{job.chapter.name}.html", job.chapter.title(lang)) for job in jobs], files=files,
+        lang=lang, client_title=frame.client, as_of=frame.as_of, version=__version__,
+        chapters=[(f"{stem}.html", title) for stem, title in titles], files=files,
+        findings=findings, frame=frame,
     )
+    if settings.single_file:
+        pages["report.html"] = single_file_html(
+            frame=frame, findings=findings,
+            chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles],
+        )
     for name, page in pages.items():
         external = external_urls(page)
         if external:
@@ -325,6 +364,9 @@ def render_report(
             raise ReportError(f"chapter {chapter.name}: no notebook {source}.")
         check_parameters(source, dict.fromkeys(PARAMETERS))
 
+    report_settings = load_report_settings(config.report)
+    frame = page_frame(config, report_settings, processed_dir, as_of.isoformat())
+
     client_dir = Path(reports_root).resolve() / config.name
     final = client_dir / as_of.isoformat()
     client_dir.mkdir(parents=True, exist_ok=True)
@@ -351,7 +393,7 @@ def render_report(
         for job, nb in zip(jobs, executed):
             _save_executed(nb, job.output)
         _copy_ledger(processed_dir, tmp, config.lang)
-        _write_pages(config, jobs, executed, tmp, as_of.isoformat())
+        _write_pages(config, jobs, executed, tmp, frame, report_settings)
         _swap_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
