@@ -22,6 +22,7 @@ test: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"
+	@test -f data/processed/demo/orders.parquet || $(BIN)/crm-workbook demo  # the notebooks' default data
 	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP)

@@ -97,6 +97,13 @@ class FindingRule:
     priority: int  # higher = more important among findings of the same kind
     needs: tuple[str, ...]  # dotted metrics keys; the rule is skipped when one is missing
     assess: Callable[[Metrics, ReportSettings], Assessment | None]
+    message: str = ""  # catalog key of the sentence; default summary.<name>
+    headline: str = ""  # the value shown big beside the sentence; default the first value
+
+    def message_key(self, variant: str) -> str:
+        """The catalog key of the sentence for one variant (key_variant, or key when none)."""
+        base = self.message or f"summary.{self.name}"
+        return f"{base}_{variant}" if variant else base
 
 
 @dataclass(frozen=True)
@@ -122,12 +129,16 @@ FINDING_RULES: dict[str, FindingRule] = {}
 
 
 def finding_rule(
-    name: str, *, chapter: str, anchor: str, priority: int, needs: tuple[str, ...]
+    name: str, *, chapter: str, anchor: str, priority: int, needs: tuple[str, ...], message: str = "",
+    headline: str = "",
 ) -> Callable[[Callable[[Metrics, ReportSettings], Assessment | None]], Callable]:
-    """Register a finding rule (a decorator); the sentence is summary.<name>[_<variant>]."""
+    """Register a finding rule (a decorator); its sentence is the catalog message `message`
+    (default summary.<name>), with _<variant> appended when the assessment names a variant."""
 
     def register(function: Callable[[Metrics, ReportSettings], Assessment | None]) -> Callable:
-        FINDING_RULES[name] = FindingRule(name, chapter, anchor, priority, tuple(needs), function)
+        FINDING_RULES[name] = FindingRule(
+            name, chapter, anchor, priority, tuple(needs), function, message, headline
+        )
         return function
 
     return register
@@ -160,7 +171,7 @@ def _f2_window(m: Metrics) -> str | None:
     return "365" if "365" in usable else max(usable, key=int)
 
 
-@finding_rule("f2_conversion", chapter="01_diagnosis", anchor="f2", priority=90, needs=("diagnosis.f2_conversion",))
+@finding_rule("f2_conversion", chapter="01_diagnosis", anchor="f2", priority=90, needs=("diagnosis.f2_conversion",), headline="rate")
 def _f2_conversion(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """F2 conversion against the benchmark; the share who never come back is the other side."""
     window = _f2_window(m)
@@ -178,7 +189,7 @@ def _f2_conversion(m: Metrics, settings: ReportSettings) -> Assessment | None:
 
 @finding_rule("leaky_bucket", chapter="01_diagnosis", anchor="bucket", priority=85,
               needs=("diagnosis.leaky_bucket.lost", "diagnosis.leaky_bucket.lost_revenue",
-                     "diagnosis.leaky_bucket.new", "diagnosis.leaky_bucket.new_revenue"))
+                     "diagnosis.leaky_bucket.new", "diagnosis.leaky_bucket.new_revenue"), headline="lost_revenue")
 def _leaky_bucket(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """The revenue that left with lapsed customers in the last period, against what new ones brought."""
     b = "diagnosis.leaky_bucket."
@@ -194,7 +205,7 @@ def _leaky_bucket(m: Metrics, settings: ReportSettings) -> Assessment | None:
 
 
 @finding_rule("repeat_revenue", chapter="01_diagnosis", anchor="kpis", priority=80,
-              needs=("diagnosis.kpis.current.existing_revenue_share",))
+              needs=("diagnosis.kpis.current.existing_revenue_share",), headline="share")
 def _repeat_revenue(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """Share of the period's revenue from existing (repeat) customers; under half means the shop
     still lives on acquisition."""
@@ -209,7 +220,7 @@ def _repeat_revenue(m: Metrics, settings: ReportSettings) -> Assessment | None:
 
 
 @finding_rule("revenue_trend", chapter="01_diagnosis", anchor="kpis", priority=75,
-              needs=("diagnosis.kpis.current.revenue", "diagnosis.kpis.previous.revenue"))
+              needs=("diagnosis.kpis.current.revenue", "diagnosis.kpis.previous.revenue"), headline="revenue")
 def _revenue_trend(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """Revenue of the period against the previous one; a fall is an alert."""
     if not (m.get("diagnosis.kpis.current.covered") and m.get("diagnosis.kpis.previous.covered")):
@@ -225,7 +236,7 @@ def _revenue_trend(m: Metrics, settings: ReportSettings) -> Assessment | None:
 
 
 @finding_rule("retention_value", chapter="01_diagnosis", anchor="retention-value", priority=70,
-              needs=("diagnosis.retention_value.gain_next_period", "diagnosis.retention_value.uplift_points"))
+              needs=("diagnosis.retention_value.gain_next_period", "diagnosis.retention_value.uplift_points"), headline="gain")
 def _retention_value(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """What a few more points of retention are worth in the next period (the 5:25 check)."""
     if not m.get("diagnosis.retention_value.covered"):
@@ -243,7 +254,7 @@ def _retention_value(m: Metrics, settings: ReportSettings) -> Assessment | None:
 
 
 @finding_rule("top_decile", chapter="01_diagnosis", anchor="concentration", priority=60,
-              needs=("diagnosis.concentration.top10_share",))
+              needs=("diagnosis.concentration.top10_share",), headline="share")
 def _top_decile(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """Revenue share of the top 10% of customers; over 50% makes the shop fragile."""
     share = m.get("diagnosis.concentration.top10_share")
@@ -259,7 +270,7 @@ CPM_LAPSED = ("first_lapsed", "early_lapsed", "steady_lapsed", "trend_lapsed", "
 CPM_TOP = ("top", "top_lapsed")
 
 
-@finding_rule("dormant", chapter="02_segments", anchor="cpm", priority=65, needs=("segments.cpm",))
+@finding_rule("dormant", chapter="02_segments", anchor="cpm", priority=65, needs=("segments.cpm",), headline="share")
 def _dormant(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """休眠顧客: share of customers in the lapsed CPM cells and the share of revenue they once brought."""
     cells = m.get("segments.cpm")
@@ -276,7 +287,7 @@ def _dormant(m: Metrics, settings: ReportSettings) -> Assessment | None:
 
 
 @finding_rule("predicted_ltv", chapter="03_ltv", anchor="segments-cohort", priority=55,
-              needs=("ltv.clv.mean", "ltv.clv.total", "ltv.clv.horizon_months"))
+              needs=("ltv.clv.mean", "ltv.clv.total", "ltv.clv.horizon_months"), headline="mean")
 def _predicted_ltv(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """Expected value of today's customers over the horizon (BG/NBD x Gamma-Gamma), when trusted."""
     if m.get("ltv.predictive_status") not in (None, "ok") or m.get("ltv.failed_checks"):
@@ -288,7 +299,7 @@ def _predicted_ltv(m: Metrics, settings: ReportSettings) -> Assessment | None:
 
 
 @finding_rule("annual_ltv", chapter="03_ltv", anchor="formula", priority=50,
-              needs=("ltv.annual_ltv", "ltv.formula.ltv"))
+              needs=("ltv.annual_ltv", "ltv.formula.ltv"), headline="annual")
 def _annual_ltv(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """年間LTV and the formula LTV (AOV x frequency x retention years), the ceiling for acquisition cost."""
     return Assessment(False, {
@@ -299,19 +310,6 @@ def _annual_ltv(m: Metrics, settings: ReportSettings) -> Assessment | None:
 
 
 # ---- the summary ------------------------------------------------------------------------
-
-HEADLINE = {  # the value of each rule shown big beside its sentence
-    "f2_conversion": "rate", "leaky_bucket": "lost_revenue", "repeat_revenue": "share",
-    "revenue_trend": "revenue", "retention_value": "gain", "top_decile": "share", "dormant": "share",
-    "predicted_ltv": "mean", "annual_ltv": "annual",
-}
-
-
-def headline_of(rule: FindingRule, assessment: Assessment) -> str:
-    """The name of the value shown big: HEADLINE, or the assessment's 'headline' value, or the first."""
-    name = HEADLINE.get(rule.name) or assessment.values.get("headline_key")
-    return name if name in assessment.values else next(iter(assessment.values), "")
-
 
 def executive_summary(
     metrics: Mapping[str, Any], settings: ReportSettings, *, lang: str, currency: str,
@@ -330,11 +328,11 @@ def executive_summary(
         assessment = rule.assess(view, settings)
         if assessment is None:
             continue
-        key = f"summary.{rule.name}" + (f"_{assessment.variant}" if assessment.variant else "")
+        key = rule.message_key(assessment.variant)
         shown = {k: format_value(v, currency, lang) for k, v in assessment.values.items()}
         if "period" in shown:
             shown["period"] = t(f"summary.period_{shown['period']}", lang)
-        headline = headline_of(rule, assessment)
+        headline = rule.headline if rule.headline in shown else next(iter(shown), "")
         found.append(Finding(
             rule=rule.name, chapter=rule.chapter, anchor=rule.anchor, alert=assessment.alert,
             priority=rule.priority, text=t(key, lang, **shown), headline=shown.get(headline, ""),

@@ -1,0 +1,170 @@
+"""Executive summary: which findings are chosen, in which order, with which numbers.
+
+The fixture is a small shop's metrics.json written by hand; every expected figure below is
+worked out from the fixture's counts in the comments, not taken from the code's output.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import textwrap
+
+import pytest
+
+import crmlib
+from crmlib.report.settings import ReportSettings
+from crmlib.report.summary import FINDING_RULES, Metrics, executive_summary
+
+# A shop with 200 customers. F2 within 365 days: 30 of 120 eligible first-time buyers = 25.0%
+# (below the 30% benchmark; 75.0% never came back). Last quarter: 40 lapsed customers who had
+# spent 480,000 in their last year vs 30 new ones bringing 300,000. Revenue 2,000,000 against
+# 2,500,000 (down 500,000 = 20.0%); existing customers 700,000 of it = 35.0% (previous 1,000,000 of
+# 2,500,000 = 40.0%). Top 10% of customers: 1,100,000 of 2,000,000 = 55.0%, top 20%: 70.0%.
+# CPM lapsed cells: 50 + 10 + 8 + 1 + 2 = 71 of 200 customers = 35.5%, revenue shares
+# 0.10 + 0.05 + 0.08 + 0.01 + 0.04 = 28.0%. Predicted LTV 864,300 over 200 customers = 4,321.5
+# (shown ¥4,322, half-up). Retention 40 of 200 previous customers = 20.0%, +5 points -> 123,456.7
+# (¥123,457) = 6.2% of 2,000,000.
+SHOP = {
+    "data_check": {"orders": 500, "customers": 200},
+    "diagnosis": {
+        "period_months": 12,
+        "f2_conversion": {
+            "30": {"eligible": 200, "converted": 20, "rate": 20 / 200},
+            "90": {"eligible": 180, "converted": 36, "rate": 36 / 180},
+            "365": {"eligible": 120, "converted": 30, "rate": 30 / 120},
+        },
+        "leaky_bucket": {"lost": 40, "lost_revenue": 480000.0, "new": 30, "new_revenue": 300000.0,
+                         "lapse_days": 365, "period": "quarter", "warmup": False},
+        "kpis": {
+            "current": {"covered": True, "revenue": 2000000.0, "existing_revenue_share": 700000 / 2000000},
+            "previous": {"covered": True, "revenue": 2500000.0, "existing_revenue_share": 1000000 / 2500000},
+        },
+        "retention_value": {"covered": True, "uplift_points": 5.0, "gain_next_period": 123456.7,
+                            "retention_rate": 40 / 200, "gain_share": 123456.7 / 2000000},
+        "concentration": {"top10_share": 1100000 / 2000000, "top20_share": 1400000 / 2000000},
+    },
+    "segments": {"cpm": {
+        cell: {"customers": n, "customer_share": n / 200, "revenue_share": r}
+        for cell, n, r in [("first", 60, 0.2), ("early", 20, 0.1), ("steady", 30, 0.2), ("trend", 4, 0.05),
+                           ("top", 15, 0.17), ("first_lapsed", 50, 0.10), ("early_lapsed", 10, 0.05),
+                           ("steady_lapsed", 8, 0.08), ("trend_lapsed", 1, 0.01), ("top_lapsed", 2, 0.04)]
+    }},
+    "ltv": {"predictive_status": "ok", "failed_checks": [],
+            "clv": {"mean": 864300 / 200, "total": 864300.0, "customers": 200, "horizon_months": 36},
+            "annual_ltv": 10000.0, "formula": {"ltv": 25000.0, "retention_years": 2.5, "cpo_ceiling": 25000.0}},
+}
+
+
+def _summary(metrics=SHOP, lang="ja", **settings):
+    return executive_summary(metrics, ReportSettings(**settings), lang=lang, currency="JPY")
+
+
+def test_alerts_come_first_then_priority_and_the_cap():
+    found = _summary()
+    # alerts: F2 below benchmark, bucket leaking, repeat share < 50%, revenue down, top 10% > 50%
+    assert [f.rule for f in found] == [
+        "f2_conversion", "leaky_bucket", "repeat_revenue", "revenue_trend", "top_decile",
+        "retention_value", "dormant", "predicted_ltv",  # annual_ltv is the ninth: cut at 8
+    ]
+    assert [f.alert for f in found] == [True] * 5 + [False] * 3
+    assert [f.rule for f in _summary(max_findings=5)] == [f.rule for f in found[:5]]
+
+
+def test_numbers_in_the_japanese_sentences():
+    found = {f.rule: f for f in _summary()}
+    f2 = found["f2_conversion"]
+    assert f2.headline == "25.0%" and f2.href == "01_diagnosis.html#f2"
+    assert "F2転換率" in f2.text and "25.0%" in f2.text and "75.0%" in f2.text and "30.0%" in f2.text
+    assert "120人中、転換は30人" in f2.text
+    bucket = found["leaky_bucket"]
+    assert bucket.headline == "¥480,000" and "40人が離脱" in bucket.text and "¥300,000" in bucket.text
+    assert "直近の四半期" in bucket.text and "新規顧客30人" in bucket.text
+    assert "35.0%" in found["repeat_revenue"].text and "40.0%" in found["repeat_revenue"].text
+    trend = found["revenue_trend"]
+    assert "¥2,000,000" in trend.text and "¥2,500,000" in trend.text and "20.0%減りました" in trend.text
+    assert "55.0%" in found["top_decile"].text and "70.0%" in found["top_decile"].text
+    value = found["retention_value"]
+    assert value.headline == "¥123,457" and "20.0%" in value.text and "5ポイント" in value.text and "6.2%" in value.text
+    dormant = found["dormant"]
+    assert dormant.headline == "35.5%" and "71人" in dormant.text and "28.0%" in dormant.text
+    assert "休眠顧客" in dormant.text and "2人" in dormant.text
+    ltv = found["predicted_ltv"]
+    assert ltv.headline == "¥4,322" and "¥864,300" in ltv.text and "36か月" in ltv.text and "200人" in ltv.text
+
+
+def test_english_sentences_carry_the_same_numbers():
+    found = {f.rule: f for f in _summary(lang="en")}
+    assert "25.0%" in found["f2_conversion"].text and "30 of 120" in found["f2_conversion"].text
+    assert "down 20.0%" in found["revenue_trend"].text
+    assert "In the last quarter, 40 customers lapsed" in found["leaky_bucket"].text
+    for finding in found.values():
+        assert not any("\u3040" <= c <= "\u9fff" for c in finding.text), finding.text
+
+
+def test_observations_when_nothing_is_wrong():
+    shop = copy.deepcopy(SHOP)
+    shop["diagnosis"]["f2_conversion"]["365"].update(converted=48, rate=48 / 120)  # 40.0% >= 30%
+    shop["diagnosis"]["leaky_bucket"]["new_revenue"] = 600000.0  # new customers outweigh the leak
+    found = {f.rule: f for f in _summary(shop)}
+    assert found["f2_conversion"].alert is False and "目安の30.0%に届いています" in found["f2_conversion"].text
+    assert found["leaky_bucket"].alert is False
+    # the benchmark is a setting: 45% makes 40% an alert again
+    assert {f.rule: f for f in _summary(shop, f2_benchmark=0.45)}["f2_conversion"].alert is True
+
+
+def test_missing_chapters_and_keys_degrade_to_what_is_there():
+    only_diagnosis = {"diagnosis": copy.deepcopy(SHOP["diagnosis"])}
+    del only_diagnosis["diagnosis"]["kpis"]["previous"]
+    rules = [f.rule for f in _summary(only_diagnosis)]
+    assert rules == ["f2_conversion", "leaky_bucket", "repeat_revenue", "top_decile", "retention_value"]
+    assert _summary({}) == [] and _summary({"report": {"client": "x"}}) == []
+    # an LTV whose model failed its checks gives no predicted LTV
+    failed = copy.deepcopy(SHOP)
+    failed["ltv"]["failed_checks"] = ["q_not_above_1"]
+    assert "predicted_ltv" not in [f.rule for f in _summary(failed, max_findings=12)]
+    # chapters not in this report are left out even when metrics.json holds them
+    found = executive_summary(SHOP, ReportSettings(max_findings=12), lang="ja", currency="JPY",
+                              chapters=["00_data_check", "01_diagnosis"])
+    assert {f.chapter for f in found} == {"01_diagnosis"}
+
+
+def test_f2_falls_back_to_the_longest_window_and_nulls_are_missing():
+    diagnosis = {"f2_conversion": {"30": {"eligible": 50, "converted": 5, "rate": 0.1},
+                                   "180": {"eligible": 40, "converted": 14, "rate": 14 / 40},
+                                   "365": {"eligible": 0, "converted": 0, "rate": None}}}
+    (f2,) = _summary({"diagnosis": diagnosis})
+    assert "180日以内" in f2.text and f2.headline == "35.0%"
+    assert Metrics({"a": {"b": None, "c": float("nan")}}).get("a.c") is None
+    assert not Metrics({"a": {"b": None}}).has("a.b")
+
+
+def test_a_chapter_adds_findings_without_editing_the_summary(tmp_path, monkeypatch):
+    package = tmp_path / "zz_plan"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "findings.py").write_text(textwrap.dedent('''
+        from crmlib.report.summary import Assessment, Count, finding_rule
+
+        @finding_rule("zz_goal_gap", chapter="04_strategy", anchor="goals", priority=99,
+                      needs=("zz_plan.gap",), message="summary.empty")
+        def goal_gap(m, settings):
+            return Assessment(True, {"gap": Count(m.get("zz_plan.gap"))})
+    '''))
+    monkeypatch.setattr(crmlib, "__path__", [*crmlib.__path__, str(tmp_path)])
+    try:
+        found = executive_summary({**SHOP, "zz_plan": {"gap": 1234}}, ReportSettings(), lang="ja", currency="JPY")
+        assert found[0].rule == "zz_goal_gap" and found[0].href == "04_strategy.html#goals"
+        assert found[0].headline == "1,234"
+        # without its metrics the rule is skipped, not an error
+        assert "zz_goal_gap" not in [f.rule for f in _summary()]
+    finally:
+        FINDING_RULES.pop("zz_goal_gap", None)
+        for name in ("crmlib.zz_plan.findings", "crmlib.zz_plan"):
+            sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_rule_sentence_exists(lang):
+    # each registered rule renders in both languages on the full fixture (no KeyError)
+    assert len(_summary(lang=lang, max_findings=12)) == 9
