@@ -26,9 +26,17 @@ def font_path() -> Path:
     return Path(matplotlib_fontja.__file__).parent / "fonts" / "ipaexg.ttf"
 
 
+CJK_START = 0x2E80  # CJK radicals, kana, kanji, full-width forms and beyond
+
+
 def page_characters(page: str) -> set[str]:
     """The non-ASCII characters of a page (base64 images and fonts are ASCII, so they add none)."""
     return {c for c in page if ord(c) > 0x7F and not c.isspace()}
+
+
+def needs_japanese_font(characters: set[str]) -> bool:
+    """True when the page shows CJK text (a '·' or '¥' alone is in every system font)."""
+    return any(ord(c) >= CJK_START for c in characters)
 
 
 def subset_woff(characters: set[str]) -> bytes:
@@ -54,7 +62,7 @@ def subset_woff(characters: set[str]) -> bytes:
 
 def font_face_css(characters: set[str]) -> str:
     """An @font-face rule with the subset inline; '' when there is nothing to embed."""
-    if not characters:
+    if not needs_japanese_font(characters):
         return ""
     data = base64.b64encode(subset_woff(characters)).decode("ascii")
     return (
