@@ -24,6 +24,7 @@ from .errors import DataError, InputFileError
 from .ledger import REASONS, Ledger, LedgerLine
 from .mapping import Preset, load_preset, merge_mapping, resolve_columns
 from .readers import RawSource, open_raw
+from .redact import redact_example
 from .sql import sql_ident as _ident
 from .sql import sql_literal as _quote
 
@@ -435,11 +436,14 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
     return ledger
 
 
-def _examples(con: duckdb.DuckDBPyConnection, reason: str, column: str, header_lines: int) -> str:
+def _examples(con: duckdb.DuckDBPyConnection, reason: str, column: str, header_lines: int,
+              redact: bool = False) -> str:
     rows = con.execute(
         f"SELECT _row, {column} FROM classified WHERE reason = ? ORDER BY _row LIMIT 3", [reason]
     ).fetchall()
-    return ", ".join(f"line {r + header_lines}: {str(v)[:40]!r}" for r, v in rows)
+    # redact: for ledger.json, which travels with the report (no names or contact details)
+    shown = redact_example if redact else str
+    return ", ".join(f"line {r + header_lines}: {shown(v)[:40]!r}" for r, v in rows)
 
 
 def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, str]) -> list[str]:
@@ -457,7 +461,7 @@ def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, st
     for reason, column, text in checks:
         n = counts.get(reason, 0)
         if n:
-            ex = _examples(con, reason, column, header_lines).replace("line ", f"{unit} ")
+            ex = _examples(con, reason, column, header_lines, redact=True).replace("line ", f"{unit} ")
             out.append(f"{n:,} {unit}s excluded: {text}; e.g. {ex}")
     conflicts, = con.execute("SELECT count(*) FROM orders_t WHERE mixed_customers").fetchone()
     if conflicts:
