@@ -35,3 +35,27 @@ def test_notebook_is_committed_clean(path):
 def test_notebook_declares_exactly_the_contract_parameters(path):
     # papermill's own parser: a comment containing '=' or a typo would drop a name here
     assert list(papermill.inspect_notebook(str(path))) == list(PARAMETERS)
+
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "processed" / "demo"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DEMO / "orders.parquet").is_file(), reason="no demo data: run `make demo` (or `make lab`)")
+def test_every_notebook_runs_top_to_bottom_with_its_defaults(tmp_path):
+    """What a workshop participant does in JupyterLab: open a notebook, Run All, no parameters
+    injected (papermill with parameters=None runs the committed defaults), from notebooks/."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(path: Path) -> list:
+        out = tmp_path / path.name
+        papermill.execute_notebook(str(path), str(out), kernel_name="python3", progress_bar=False,
+                                   log_output=False, cwd=str(path.parent))
+        executed = nbformat.read(out, as_version=4)
+        shown = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in shown if o.output_type == "error"], path.name
+        return [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        injected = dict(zip([p.name for p in NOTEBOOKS], pool.map(run, NOTEBOOKS)))
+    assert injected == {p.name: [] for p in NOTEBOOKS}
