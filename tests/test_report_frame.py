@@ -66,6 +66,7 @@ def test_fingerprint_from_the_ledger():
     assert data_fingerprint(ledger, "ja") == "元データ orders.csv(SHA-256 24acfba1d972…、59,780行)"
     assert data_fingerprint(ledger, "en") == "Data orders.csv (SHA-256 24acfba1d972…, 59,780 rows)"
     assert data_fingerprint({}, "en") == ""
+    assert data_fingerprint({"source": {"file": "t.csv"}, "input_rows": 10}, "ja") == "元データ t.csv(10行)"
 
 
 def test_sections_are_numbered_after_their_chapter():
@@ -160,3 +161,13 @@ def test_single_file_has_every_chapter_and_working_in_page_links():
     assert not [h for h in re.findall(r'\b(?:href|src)="([^"]+)"', page) if not h.startswith(("#", "data:"))]
     assert page.count("<footer") == 1 and page.count("<main>") == 1
     assert external_urls(page) == []
+
+
+def test_embedded_font_bytes_do_not_depend_on_the_clock():
+    import time
+
+    from crmlib.report.fonts import subset_woff
+
+    first = subset_woff(set("基準日"))
+    time.sleep(1.1)  # fontTools stamps head.modified in seconds unless told not to
+    assert subset_woff(set("基準日")) == first

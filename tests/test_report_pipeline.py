@@ -76,7 +76,7 @@ def test_report_folder_layout(report):
     assert folder == root.resolve() / "tiny" / "2024-05-01"
     names = {str(p.relative_to(folder)) for p in folder.rglob("*")}
     assert names == {
-        "index.html", "00_data_check.html", "notebooks", "notebooks/00_data_check.ipynb",
+        "index.html", "report.html", "00_data_check.html", "notebooks", "notebooks/00_data_check.ipynb",
         "ledger.json", "ledger.csv", "metrics.json",
     }
     assert [p.name for p in folder.parent.iterdir()] == ["2024-05-01"]  # no temporary folders left
@@ -104,7 +104,7 @@ def test_ledger_files_are_copied(report, tiny_processed_dir):
 def test_html_is_offline_without_code_and_with_embedded_images(report):
     folder = report[1]
     pages = sorted(folder.glob("*.html"))
-    assert [p.name for p in pages] == ["00_data_check.html", "index.html"]
+    assert [p.name for p in pages] == ["00_data_check.html", "index.html", "report.html"]
     for page in pages:
         text = page.read_text(encoding="utf-8")
         refs = _parse(text)
@@ -127,18 +127,20 @@ def test_html_is_offline_without_code_and_with_embedded_images(report):
 
 def test_chapter_page_shows_the_numbers_in_japanese(report):
     text = (report[1] / "00_data_check.html").read_text(encoding="utf-8")
-    assert '<html lang="ja">' in text and "<h1>データチェック</h1>" in text
+    assert '<html lang="ja">' in text and "<h1>0. データチェック</h1>" in text  # numbered after 00_
     assert "元データ10行(¥9,700)のうち7行(¥8,500)を分析対象とし" in text
     assert "2024年3月の1か月は注文が0件です" in text
     assert "<td>客単価</td>" in text and "<td>¥1,700</td>" in text
-    assert '<a href="#coverage">' in text  # table of contents
+    assert '<a href="#coverage">0.2 月別の注文数' in text  # table of contents, numbered sections
     assert "Glyph" not in text
 
 
 def test_index_links_every_chapter(report):
     text = (report[1] / "index.html").read_text(encoding="utf-8")
     assert "タイニー茶舗 CRM分析レポート" in text and "基準日 2024-05-01" in text
-    assert '<a href="00_data_check.html">データチェック</a>' in text
+    assert '<a href="00_data_check.html">0. データチェック</a>' in text
+    # footer: the data fingerprint from the tiny ledger (tiny.csv, 10 input rows, no sha256 recorded)
+    assert "<li>元データ tiny.csv(10行)</li>" in text
     assert f"crmlib {__version__}" in text
 
 

@@ -50,7 +50,7 @@ def subset_woff(characters: set[str]) -> bytes:
     options.layout_features = []
     options.name_IDs = [0, 1, 2, 3, 4, 5, 6]  # keep copyright and licence notices
     options.notdef_outline = True
-    font = TTFont(str(font_path()))
+    font = TTFont(str(font_path()), recalcTimestamp=False)  # same bytes for the same page
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=sorted(ord(c) for c in characters))
     subsetter.subset(font)

@@ -119,8 +119,11 @@ def data_fingerprint(ledger: dict, lang: str) -> str:
     source = ledger.get("source") or {}
     if not source.get("file"):
         return ""
-    sha = str(source.get("sha256") or "")[:12] or "—"
-    return t("report.fingerprint", lang, file=source["file"], sha=sha, rows=fmt_int(ledger.get("input_rows")))
+    rows = fmt_int(ledger.get("input_rows"))
+    sha = str(source.get("sha256") or "")[:12]
+    if not sha:
+        return t("report.fingerprint_unhashed", lang, file=source["file"], rows=rows)
+    return t("report.fingerprint", lang, file=source["file"], sha=sha, rows=rows)
 
 
 def numbered_title(number: int | None, title: str, lang: str) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..i18n import t
-from ..style import fmt_int, fmt_money, fmt_pct
+from ..style import fmt_int, fmt_money, fmt_num, fmt_pct
 from .settings import ReportSettings
 
 
@@ -39,18 +39,12 @@ class Count(float):
     """A count of customers, orders, days ..."""
 
 
-class Points(float):
-    """A difference of two shares in percentage points (0.05 = 5.0)."""
-
-
 def format_value(value: Any, currency: str, lang: str) -> str:
     """One value of a finding, formatted like the chapters format it."""
     if isinstance(value, Money):
         return fmt_money(float(value), currency)
     if isinstance(value, Pct):
         return fmt_pct(float(value))
-    if isinstance(value, Points):
-        return f"{float(value) * 100:+.1f}"
     if isinstance(value, Count):
         return fmt_int(float(value))
     return str(value)
@@ -304,7 +298,7 @@ def _annual_ltv(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """年間LTV and the formula LTV (AOV x frequency x retention years), the ceiling for acquisition cost."""
     return Assessment(False, {
         "annual": Money(m.get("ltv.annual_ltv")), "ltv": Money(m.get("ltv.formula.ltv")),
-        "years": f"{m.get('ltv.formula.retention_years') or 0:.1f}",
+        "years": fmt_num(m.get("ltv.formula.retention_years") or 0, 1),
         "cpo": Money(m.get("ltv.formula.cpo_ceiling") or m.get("ltv.formula.ltv")),
     })
 
