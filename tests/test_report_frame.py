@@ -171,3 +171,16 @@ def test_embedded_font_bytes_do_not_depend_on_the_clock():
     first = subset_woff(set("基準日"))
     time.sleep(1.1)  # fontTools stamps head.modified in seconds unless told not to
     assert subset_woff(set("基準日")) == first
+
+
+def test_a_missing_logo_stops_the_report_before_any_notebook_runs(tiny_processed_dir, tmp_path):
+    import datetime as dt
+
+    from crmlib.config import load_config
+    from crmlib.report import render_report
+
+    yaml_path = tmp_path / "client.yaml"
+    yaml_path.write_text("name: t\ndata: orders.csv\nreport:\n  logo: brand/logo.png\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"report\.logo: no such file .*brand/logo\.png"):
+        render_report(load_config(yaml_path), tiny_processed_dir, dt.date(2024, 5, 1), tmp_path / "reports")
+    assert not (tmp_path / "reports").exists()

@@ -26,11 +26,14 @@ class ReportSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     logo: str | None = Field(
-        None, description="a local image file (png, jpg, gif, webp, svg) relative to the YAML file; embedded, never a URL"
+        None,
+        description="a local image file (png, jpg, gif, webp, svg) relative to the YAML file; embedded, never a URL",
     )
     primary_color: str = Field(DEFAULT_PRIMARY, description="headings, links, header rule: hex such as #1f4e79")
     accent_color: str = Field(DEFAULT_ACCENT, description="executive-summary figures and highlights: hex")
-    max_findings: int = Field(8, ge=3, le=12, description="findings shown in the executive summary (most important first)")
+    max_findings: int = Field(
+        8, ge=3, le=12, description="findings shown in the executive summary (most important first)"
+    )
     f2_benchmark: float = Field(
         0.30, gt=0, lt=1, description="F2 conversion (365 days) a shop of this kind should reach; retail 0.30-0.40"
     )
@@ -75,7 +78,9 @@ def logo_data_uri(settings: ReportSettings, base_dir: Path | None) -> str | None
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
     if not path.is_file():
-        raise ConfigError(f"report.logo: no such file {path}.", hint="give a local image file relative to the client YAML")
+        raise ConfigError(
+            f"report.logo: no such file {path}.", hint="give a local image file relative to the client YAML"
+        )
     data = path.read_bytes()
     if len(data) > MAX_LOGO_BYTES:
         raise ConfigError(

@@ -159,13 +159,15 @@ def _f2_window(m: Metrics) -> str | None:
     windows = m.get("diagnosis.f2_conversion")
     if not isinstance(windows, Mapping):
         return None
-    usable = [w for w, v in windows.items() if isinstance(v, Mapping) and v.get("eligible") and v.get("rate") is not None]
+    usable = [w for w, v in windows.items()
+              if isinstance(v, Mapping) and v.get("eligible") and v.get("rate") is not None]
     if not usable:
         return None
     return "365" if "365" in usable else max(usable, key=int)
 
 
-@finding_rule("f2_conversion", chapter="01_diagnosis", anchor="f2", priority=90, needs=("diagnosis.f2_conversion",), headline="rate")
+@finding_rule("f2_conversion", chapter="01_diagnosis", anchor="f2", priority=90,
+              needs=("diagnosis.f2_conversion",), headline="rate")
 def _f2_conversion(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """F2 conversion against the benchmark; the share who never come back is the other side."""
     window = _f2_window(m)
@@ -230,7 +232,8 @@ def _revenue_trend(m: Metrics, settings: ReportSettings) -> Assessment | None:
 
 
 @finding_rule("retention_value", chapter="01_diagnosis", anchor="retention-value", priority=70,
-              needs=("diagnosis.retention_value.gain_next_period", "diagnosis.retention_value.uplift_points"), headline="gain")
+              needs=("diagnosis.retention_value.gain_next_period", "diagnosis.retention_value.uplift_points"),
+              headline="gain")
 def _retention_value(m: Metrics, settings: ReportSettings) -> Assessment | None:
     """What a few more points of retention are worth in the next period (the 5:25 check)."""
     if not m.get("diagnosis.retention_value.covered"):
