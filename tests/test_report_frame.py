@@ -70,9 +70,11 @@ def test_fingerprint_from_the_ledger():
 
 
 def test_sections_are_numbered_after_their_chapter():
-    page = '<main><h2 id="kpis">1. 主要指標</h2><h2 id="f2">12. F2転換率</h2><h3 id="x">3. sub</h3></main>'
-    assert number_sections(page, 1) == (
-        '<main><h2 id="kpis">1.1 主要指標</h2><h2 id="f2">1.12 F2転換率</h2><h3 id="x">3. sub</h3></main>'
+    page = ('<main><h2 id="kpis">1. 主要指標</h2><h2 id="f2">12. F2転換率</h2><h3 id="x">12.1 sub</h3>'
+            '<h3 id="y">note</h3></main>')
+    assert number_sections(page, 4) == (
+        '<main><h2 id="kpis">4.1 主要指標</h2><h2 id="f2">4.12 F2転換率</h2><h3 id="x">4.12.1 sub</h3>'
+        '<h3 id="y">note</h3></main>'
     )
     assert number_sections(page, None) == page
 

@@ -167,4 +167,27 @@ def test_a_chapter_adds_findings_without_editing_the_summary(tmp_path, monkeypat
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_every_rule_sentence_exists(lang):
     # each registered rule renders in both languages on the full fixture (no KeyError)
-    assert len(_summary(lang=lang, max_findings=12)) == 9
+    assert len(_summary(lang=lang, max_findings=12)) == 9  # the shop has no strategy section
+
+
+def test_strategy_chapter_findings():
+    # 3 goals: one 'beyond', one 'stretch' (both need more than the history shows), one 'within';
+    # two trials: the significant one lifted buying from 18.0% to 26.0% = 8.0 points (5.5 to 10.5).
+    strategy = {"goals": [{"metric": "revenue", "feasibility": "beyond"},
+                          {"metric": "f2_rate", "feasibility": "stretch"},
+                          {"metric": "aov", "feasibility": "within"}],
+                "experiments": [
+                    {"name": "F2フォローメール", "window_days": 60, "treated": 0.26, "control": 0.18,
+                     "difference": 0.08, "low": 0.055, "high": 0.105, "p": 0.001},
+                    {"name": "クーポン", "window_days": 30, "treated": 0.40, "control": 0.10,
+                     "difference": 0.30, "low": -0.1, "high": 0.7, "p": 0.2},  # not significant: ignored
+                ]}
+    found = {f.rule: f for f in _summary({"strategy": strategy}, max_findings=12)}
+    goals = found["strategy_goals"]
+    assert goals.alert and goals.headline == "2/3" and "目標3件のうち2件" in goals.text
+    assert goals.href == "04_strategy.html#goals"
+    trial = found["strategy_experiment"]
+    assert not trial.alert and trial.headline == "+8.0 pt"
+    assert "F2フォローメール" in trial.text and "18.0%から26.0%" in trial.text and "5.5〜10.5" in trial.text
+    strategy["goals"] = [{"metric": "aov", "feasibility": "within"}]
+    assert _summary({"strategy": strategy})[0].alert is False

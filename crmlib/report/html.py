@@ -132,13 +132,16 @@ def numbered_title(number: int | None, title: str, lang: str) -> str:
 
 
 _SECTION_NUMBER = re.compile(r'(<h2 id="[^"]*">)(\d+)\.\s*')
+_SUBSECTION_NUMBER = re.compile(r'(<h3 id="[^"]*">)(\d+\.\d+)\s+')
 
 
 def number_sections(page: str, chapter: int | None) -> str:
-    """Turn the notebooks' '3. Title' section headings into '1.3 Title' (chapter.section)."""
+    """Turn the notebooks' '3. Title' section headings into '1.3 Title' (chapter.section) and
+    their '3.1 Title' subsections into '1.3.1 Title'."""
     if chapter is None:
         return page
-    return _SECTION_NUMBER.sub(lambda m: f"{m.group(1)}{chapter}.{m.group(2)} ", page)
+    page = _SECTION_NUMBER.sub(lambda m: f"{m.group(1)}{chapter}.{m.group(2)} ", page)
+    return _SUBSECTION_NUMBER.sub(lambda m: f"{m.group(1)}{chapter}.{m.group(2)} ", page)
 
 
 def chapter_html(
