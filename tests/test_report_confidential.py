@@ -12,6 +12,7 @@ must not show the other language's interface text.
 from __future__ import annotations
 
 import csv
+import html
 import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -167,10 +168,11 @@ def test_every_src_and_href_stays_inside_the_report_folder(planted, lang):
 
 
 def _visible_text(page: str) -> str:
-    """Text and attribute values a reader can see, without <style>, <script> or data: URIs."""
+    """Text and attribute values a reader can see (entities decoded), without <style>, <script>
+    or data: URIs."""
     page = re.sub(r"<(style|script)\b.*?</\1>", " ", page, flags=re.S | re.I)
     page = re.sub(r"data:[^\"')\s]+", " ", page)
-    return page
+    return html.unescape(page)
 
 
 def _english_only_fragments() -> set[str]:

@@ -46,7 +46,9 @@ def test_demo_inputs_render_every_step_in_english(tmp_path: Path) -> None:
     folder = render_report(config, result.out_dir, result.as_of, tmp_path / "reports", chapters=["04_strategy"])
     page = (folder / "04_strategy.html").read_text(encoding="utf-8")
     for key in ("goals", "levers", "targets", "journey", "service", "log", "kpis", "effect", "before_after", "nps"):
-        assert html.escape(t(f"strategy.{key}.heading", "en"), quote=False) in page, key
+        # the page numbers sections after the chapter: "1. Goals" -> "4.1 Goals", "1.1 ..." -> "4.1.1 ..."
+        number, title = t(f"strategy.{key}.heading", "en").split(" ", 1)
+        assert html.escape(f"4.{number.rstrip('.')} {title}", quote=False) in page, key
     assert t("strategy.guidance_prefix", "en") not in page  # the demo fills every journey row
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["strategy"]
     assert [g["metric"] for g in metrics["goals"]] == ["revenue", "f2_rate", "existing_customers"]
