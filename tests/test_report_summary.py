@@ -121,8 +121,13 @@ def test_missing_chapters_and_keys_degrade_to_what_is_there():
     assert _summary({}) == [] and _summary({"report": {"client": "x"}}) == []
     # an LTV whose model failed its checks gives no predicted LTV
     failed = copy.deepcopy(SHOP)
-    failed["ltv"]["failed_checks"] = ["q_not_above_1"]
+    failed["ltv"]["failed_checks"] = [{"check": "spend_q"}]
     assert "predicted_ltv" not in [f.rule for f in _summary(failed, max_findings=12)]
+    failed["ltv"]["failed_checks"] = [{"check": "holdout", "model": "bgnbd"}]
+    assert "predicted_ltv" not in [f.rule for f in _summary(failed, max_findings=12)]
+    # Pareto/NBD is shown for comparison only: its failed check leaves the BG/NBD scores standing
+    failed["ltv"]["failed_checks"] = [{"check": "at_cap", "model": "pareto_nbd"}]
+    assert "predicted_ltv" in [f.rule for f in _summary(failed, max_findings=12)]
     # chapters not in this report are left out even when metrics.json holds them
     found = executive_summary(SHOP, ReportSettings(max_findings=12), lang="ja", currency="JPY",
                               chapters=["00_data_check", "01_diagnosis"])

@@ -283,11 +283,18 @@ def _dormant(m: Metrics, settings: ReportSettings) -> Assessment | None:
     })
 
 
+SCORING_MODELS = ("bgnbd", "gamma_gamma")  # the models behind ltv.clv
+
+
 @finding_rule("predicted_ltv", chapter="03_ltv", anchor="segments-cohort", priority=55,
               needs=("ltv.clv.mean", "ltv.clv.total", "ltv.clv.horizon_months"), headline="mean")
 def _predicted_ltv(m: Metrics, settings: ReportSettings) -> Assessment | None:
-    """Expected value of today's customers over the horizon (BG/NBD x Gamma-Gamma), when trusted."""
-    if m.get("ltv.predictive_status") not in (None, "ok") or m.get("ltv.failed_checks"):
+    """Expected value of today's customers over the horizon (BG/NBD x Gamma-Gamma), unless a check
+    of those two models failed (a failed Pareto/NBD check, shown only for comparison, does not count)."""
+    if m.get("ltv.predictive_status") not in (None, "ok"):
+        return None
+    failed = m.get("ltv.failed_checks") or []
+    if any(not isinstance(c, Mapping) or c.get("model") in (None, *SCORING_MODELS) for c in failed):
         return None
     return Assessment(False, {
         "months": Count(m.get("ltv.clv.horizon_months")), "mean": Money(m.get("ltv.clv.mean")),
