@@ -77,6 +77,16 @@ def timed(fn, *args, **kwargs) -> tuple[object, float]:
     return result, time.perf_counter() - t0
 
 
+def timed_cpu(fn, *args, **kwargs) -> tuple[object, float, float]:
+    """Call fn and return (result, wall seconds, CPU seconds of this process: user + sys, all threads).
+
+    CPU time is what a busy shared machine disturbs least: compare it when wall times are noisy.
+    """
+    c0 = time.process_time()
+    result, seconds = timed(fn, *args, **kwargs)
+    return result, seconds, time.process_time() - c0
+
+
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
     """A plain aligned text table (first column left, the others right aligned)."""
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
