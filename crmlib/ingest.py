@@ -121,46 +121,67 @@ def _in_list(expr: str, values: list[str], *, case: str = "lower", folded: bool 
 
 
 def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None) -> str:
-    """SELECT turning raw columns into typed canonical fields (one row per input row)."""
+    """SELECT turning raw columns into typed canonical fields (one row per input row), FROM raw.
+
+    Two layers, so that each raw value is trimmed, parsed or stripped of non-digits once per row:
+    the inner one parses, the outer one derives from the parsed values (DuckDB does not share a
+    sub-expression repeated inside CASE branches, so writing it twice costs twice).
+    """
     t = src.types
-    e: dict[str, str] = {}
-    e["order_id"] = _text(cols["order_id"]) if "order_id" in cols else "NULL"
-    cid = _text(cols["customer_id"]) if "customer_id" in cols else "NULL"
-    # ids written as floats by spreadsheets ("17850.0") are the integer id
-    e["customer_id"] = (f"CASE WHEN {cid} LIKE '%.0' THEN regexp_replace({cid}, '^(\\d+)\\.0+$', '\\1') "
-                        f"ELSE {cid} END")
-    email = _text(cols["email"]) if "email" in cols else None
-    e["email"] = f"CASE WHEN contains({email}, '@') THEN lower({email}) END" if email else "NULL"
+    inner: dict[str, str] = {}  # parsed values and helpers (helpers start with an underscore)
+    e: dict[str, str] = {}      # the canonical fields, from inner's columns
+    inner["order_id"] = _text(cols["order_id"]) if "order_id" in cols else "NULL"
+    e["order_id"] = "order_id"
+    if "customer_id" in cols:
+        inner["_cid"] = _text(cols["customer_id"])
+        # ids written as floats by spreadsheets ("17850.0") are the integer id
+        e["customer_id"] = ("CASE WHEN _cid LIKE '%.0' THEN regexp_replace(_cid, '^(\\d+)\\.0+$', '\\1') "
+                            "ELSE _cid END")
+    else:
+        e["customer_id"] = "NULL"
+    if "email" in cols:
+        inner["_email"] = _text(cols["email"])
+        e["email"] = "CASE WHEN contains(_email, '@') THEN lower(_email) END"
+    else:
+        e["email"] = "NULL"
     if "phone" in cols:
-        phone = _text(cols["phone"])
-        digits = f"regexp_replace({phone}, '[^0-9]', '', 'g')"
-        local = f"CASE WHEN {digits} LIKE '81%' AND length({digits}) >= 11 THEN '0' || {digits}[3:] ELSE {digits} END"
-        e["phone"] = f"CASE WHEN {phone} IS NOT NULL AND length({digits}) >= 9 THEN {local} END"
+        inner["_phone"] = _text(cols["phone"])
+        inner["_digits"] = f"regexp_replace({_text(cols['phone'])}, '[^0-9]', '', 'g')"
+        local = "CASE WHEN _digits LIKE '81%' AND length(_digits) >= 11 THEN '0' || _digits[3:] ELSE _digits END"
+        e["phone"] = f"CASE WHEN _phone IS NOT NULL AND length(_digits) >= 9 THEN {local} END"
     else:
         e["phone"] = "NULL"
-    e["ordered_at"] = _date_sql(cols["ordered_at"], t[cols["ordered_at"]], date_format)
-    qty = _number_sql(cols["quantity"], t[cols["quantity"]]) if "quantity" in cols else "NULL"
-    e["quantity"] = qty
+    inner["ordered_at"] = _date_sql(cols["ordered_at"], t[cols["ordered_at"]], date_format)
+    e["ordered_at"] = "ordered_at"
+    inner["quantity"] = _number_sql(cols["quantity"], t[cols["quantity"]]) if "quantity" in cols else "NULL"
+    e["quantity"] = "quantity"
     if "amount" in cols:
-        e["amount"] = _number_sql(cols["amount"], t[cols["amount"]])
-        e["unit_price"] = _number_sql(cols["unit_price"], t[cols["unit_price"]]) if "unit_price" in cols else "NULL"
+        inner["amount"] = _number_sql(cols["amount"], t[cols["amount"]])
+        inner["unit_price"] = _number_sql(cols["unit_price"], t[cols["unit_price"]]) if "unit_price" in cols else "NULL"
+        e["amount"] = "amount"
     else:
-        price = _number_sql(cols["unit_price"], t[cols["unit_price"]])
-        disc = _number_sql(cols["line_discount"], t[cols["line_discount"]]) if "line_discount" in cols else "0"
-        qty_or_1 = f"coalesce({qty}, 1)" if "quantity" in cols else "1"
-        e["amount"] = f"TRY_CAST({price} * {qty_or_1} - coalesce({disc}, 0) AS {AMOUNT_TYPE})"
-        e["unit_price"] = price
+        inner["unit_price"] = _number_sql(cols["unit_price"], t[cols["unit_price"]])
+        inner["_discount"] = _number_sql(cols["line_discount"], t[cols["line_discount"]]) if "line_discount" in cols else "0"
+        qty_or_1 = "coalesce(quantity, 1)" if "quantity" in cols else "1"
+        e["amount"] = f"TRY_CAST(unit_price * {qty_or_1} - coalesce(_discount, 0) AS {AMOUNT_TYPE})"
+    e["unit_price"] = "unit_price"
     for fld in ("sku", "product", "category", "channel", "source", "region"):
-        e[fld] = _text(cols[fld]) if fld in cols else "NULL"
-    e["status"] = f"lower({_text(cols['status'])})" if "status" in cols else "NULL"
-    e["cancelled_at"] = _text(cols["cancelled_at"]) if "cancelled_at" in cols else "NULL"
-    e["line_type"] = f"lower({_text(cols['line_type'])})" if "line_type" in cols else "NULL"
-    # keep the raw text of the date and amount for messages about bad rows
-    # the raw text only where the value did not parse: examples for messages, nearly free otherwise
-    e["raw_date"] = f"CASE WHEN ({e['ordered_at']}) IS NULL THEN CAST({_ident(cols['ordered_at'])} AS VARCHAR) END"
-    amount_col = cols.get("amount") or cols["unit_price"]
-    e["raw_amount"] = f"CASE WHEN ({e['amount']}) IS NULL THEN CAST({_ident(amount_col)} AS VARCHAR) END"
-    return ", ".join(f"{expr} AS {name}" for name, expr in e.items())
+        inner[fld] = _text(cols[fld]) if fld in cols else "NULL"
+        e[fld] = fld
+    inner["status"] = f"lower({_text(cols['status'])})" if "status" in cols else "NULL"
+    inner["cancelled_at"] = _text(cols["cancelled_at"]) if "cancelled_at" in cols else "NULL"
+    inner["line_type"] = f"lower({_text(cols['line_type'])})" if "line_type" in cols else "NULL"
+    for fld in ("status", "cancelled_at", "line_type"):
+        e[fld] = fld
+    # the raw text of the date and amount only where the value did not parse: examples for
+    # messages, nearly free otherwise (the inner layer passes the raw column through uncast)
+    inner["_raw_date"] = _ident(cols["ordered_at"])
+    inner["_raw_amount"] = _ident(cols.get("amount") or cols["unit_price"])
+    e["raw_date"] = "CASE WHEN ordered_at IS NULL THEN CAST(_raw_date AS VARCHAR) END"
+    e["raw_amount"] = f"CASE WHEN ({e['amount']}) IS NULL THEN CAST(_raw_amount AS VARCHAR) END"
+    parsed = ", ".join(f"{expr} AS {name}" for name, expr in inner.items())
+    return (f"SELECT _row, {', '.join(f'{expr} AS {name}' for name, expr in e.items())} "
+            f"FROM (SELECT _row, {parsed} FROM raw)")
 
 
 def _fill_order_fields(fields: list[str]) -> str:
@@ -271,6 +292,38 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_co
     """
 
 
+def _guest_maps(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables guest_emails and guest_phones: a guest's e-mail or phone that a member also used,
+    with that member's (smallest) id (small tables).
+
+    Two narrow passes over typed0 instead of two per map: the guests' contacts first (only guest
+    rows get their e-mail and phone normalised), then the member rows sharing one of them; the
+    second pass is skipped when no guest row has a contact.
+    """
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE guest_contacts AS
+        SELECT DISTINCT email, phone FROM typed0
+        WHERE customer_id IS NULL AND (email IS NOT NULL OR phone IS NOT NULL)""")
+    has_guests = con.execute("SELECT count(*) > 0 FROM guest_contacts").fetchone()[0]
+    if has_guests:
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE member_contacts AS
+            SELECT customer_id, email, phone FROM typed0
+            WHERE customer_id IS NOT NULL
+              AND (email IN (SELECT email FROM guest_contacts WHERE email IS NOT NULL)
+                   OR phone IN (SELECT phone FROM guest_contacts WHERE phone IS NOT NULL))""")
+    for name, fld in (("guest_emails", "email"), ("guest_phones", "phone")):
+        if not has_guests:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                        "SELECT NULL::VARCHAR AS key, NULL::VARCHAR AS member WHERE false")
+            continue
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT {fld} AS key, min(customer_id) AS member FROM member_contacts
+            WHERE {fld} IN (SELECT {fld} FROM guest_contacts WHERE {fld} IS NOT NULL)
+            GROUP BY {fld}""")
+
+
 # ---------------------------------------------------------------- main entry points
 
 def ingest_file(
@@ -337,7 +390,7 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
     cols = resolve_columns(src.columns, candidates, source=str(src.path), preset=preset.name)
     typed = _typed_select(src, cols, date_format)
     raw_cols = ", ".join(_ident(c) for c in src.columns)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW typed0 AS SELECT _row, {typed} FROM raw")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW typed0 AS {typed}")
     if "order_id" not in cols:
         con.execute("CREATE OR REPLACE TEMP VIEW typed1 AS SELECT * REPLACE ('R' || _row AS order_id) FROM typed0")
     elif preset.order_fields_first_line_only:
@@ -351,14 +404,7 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
                 f"GROUP BY h HAVING count(*) > 1)) WHERE rn > 1"
                 if rules["drop_duplicate_lines"] else "SELECT NULL::BIGINT AS _row WHERE false")
     con.execute(f"CREATE OR REPLACE TEMP TABLE dup_rows AS {dup_rows}")
-    # guests' e-mails and phones that also belong to a member (small tables)
-    for name, fld in (("guest_emails", "email"), ("guest_phones", "phone")):
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {name} AS
-            SELECT {fld} AS key, min(customer_id) AS member FROM typed0
-            WHERE customer_id IS NOT NULL AND {fld} IN
-                  (SELECT {fld} FROM typed0 WHERE customer_id IS NULL AND {fld} IS NOT NULL)
-            GROUP BY {fld}""")
+    _guest_maps(con)
     con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT t.*, d._row IS NOT NULL AS is_dup "
                 "FROM typed1 t LEFT JOIN dup_rows d USING (_row)")
     # every row classified in one streaming pass, written to Parquet rather than held in memory
