@@ -203,7 +203,8 @@ def _fill_order_fields(fields: list[str]) -> str:
 
 # Orders from kept lines. Order-level text fields take the smallest value among the order's
 # lines (they are normally equal; min is deterministic and cheap); the category is the one of
-# the largest product line.
+# the largest product line, the first in the file among equally large ones (without the
+# tie-break the pick depended on thread scheduling).
 ORDERS_SQL = """
     CREATE OR REPLACE TEMP TABLE orders_t AS
     SELECT order_id,
@@ -216,7 +217,8 @@ ORDERS_SQL = """
            min(status) AS status,
            min(source) AS source,
            min(region) AS region,
-           arg_max(category, amount) FILTER (WHERE line_kind = 'product') AS category,
+           arg_max(category, (amount, -_row))
+               FILTER (WHERE line_kind = 'product' AND amount IS NOT NULL) AS category,
            min(customer_key) <> max(customer_key) AS mixed_customers
     FROM classified WHERE reason IS NULL
     GROUP BY order_id
