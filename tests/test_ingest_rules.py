@@ -196,3 +196,30 @@ def test_contacts_are_written_only_when_asked(generic_csv, tmp_path):
     assert contacts.loc["C1", "email"] == "taro@example.jp"
     assert contacts.loc["C3", "phone"] == "09012345678"
     assert len(contacts) == 3
+
+
+TIES = """\
+order_id,customer_id,ordered_at,sku,category,quantity,unit_price,status
+T1,C1,2024-01-05 10:00:00,S1,食品,1,3980,completed
+T1,C1,2024-01-05 10:00:00,S2,サプリメント,1,3980,completed
+T1,C1,2024-01-05 10:00:00,S3,雑貨,1,1980,completed
+T2,C2,2024-01-06 10:00:00,S3,雑貨,2,990,completed
+T2,C2,2024-01-06 10:00:00,S2,サプリメント,1,1980,completed
+T2,C2,2024-01-06 10:00:00,S1,食品,1,1980,completed
+"""
+
+
+def test_order_category_tie_goes_to_the_first_line(tmp_path):
+    # T1: 食品 and サプリメント both 3,980 -> 食品 (first line; min() would give サプリメント).
+    # T2: three lines of 1,980 -> 雑貨 (first line; the 2 x 990 line counts as 1,980).
+    # No guest rows here, so the guest-map passes are skipped: every id is the member id.
+    path = tmp_path / "ties.csv"
+    path.write_text(TIES, encoding="utf-8")
+    result = ingest_file(path, out_dir=tmp_path / "out")
+    orders = pd.read_parquet(result.orders_path).set_index("order_id")
+    assert orders.loc["T1", "category"] == "食品"
+    assert orders.loc["T2", "category"] == "雑貨"
+    assert orders.loc["T1", "amount"] == 3980 + 3980 + 1980
+    assert list(orders["customer_id"]) == ["C1", "C2"]  # orders.parquet is sorted by ordered_at
+    assert result.ledger.identity["guest_rows_merged_into_member_by_email"] == 0
+    assert result.ledger.kept_rows == 6 and result.ledger.reconciles()
