@@ -300,6 +300,31 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_co
     """
 
 
+def _duplicate_rows(con: duckdb.DuckDBPyConnection, raw_cols: str, enabled: bool) -> None:
+    """Table dup_rows: the _row of every line that exactly repeats an earlier line.
+
+    Only lines whose whole-line hash repeats are compared column by column, so the check costs
+    one hash aggregation when duplicates are rare, and no second pass over the file when a
+    hash never repeats (the usual case).
+    """
+    none = "SELECT NULL::BIGINT AS _row WHERE false"
+    if not enabled:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dup_rows AS {none}")
+        return
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE dup_hashes AS
+        SELECT h FROM (SELECT hash({raw_cols}) AS h FROM raw) GROUP BY h HAVING count(*) > 1""")
+    if not con.execute("SELECT count(*) FROM dup_hashes").fetchone()[0]:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dup_rows AS {none}")
+        return
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE dup_rows AS
+        SELECT _row FROM (
+            SELECT _row, row_number() OVER (PARTITION BY {raw_cols} ORDER BY _row) AS rn
+            FROM raw WHERE hash({raw_cols}) IN (SELECT h FROM dup_hashes))
+        WHERE rn > 1""")
+
+
 def _guest_maps(con: duckdb.DuckDBPyConnection) -> None:
     """Tables guest_emails and guest_phones: a guest's e-mail or phone that a member also used,
     with that member's (smallest) id (small tables).
@@ -405,13 +430,7 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
         con.execute(f"CREATE OR REPLACE TEMP VIEW typed1 AS SELECT _row, {_fill_order_fields(TYPED_FIELDS)} FROM typed0")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW typed1 AS SELECT * REPLACE (coalesce(order_id, 'R' || _row) AS order_id) FROM typed0")
-    # exact duplicates: only lines whose whole-line hash repeats are compared column by column,
-    # so the check costs one hash aggregation when duplicates are rare
-    dup_rows = (f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY {raw_cols} ORDER BY _row) AS rn "
-                f"FROM raw WHERE hash({raw_cols}) IN (SELECT h FROM (SELECT hash({raw_cols}) AS h FROM raw) "
-                f"GROUP BY h HAVING count(*) > 1)) WHERE rn > 1"
-                if rules["drop_duplicate_lines"] else "SELECT NULL::BIGINT AS _row WHERE false")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE dup_rows AS {dup_rows}")
+    _duplicate_rows(con, raw_cols, rules["drop_duplicate_lines"])
     _guest_maps(con)
     con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT t.*, d._row IS NOT NULL AS is_dup "
                 "FROM typed1 t LEFT JOIN dup_rows d USING (_row)")
