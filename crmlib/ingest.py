@@ -130,8 +130,9 @@ def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None)
     """SELECT turning raw columns into typed canonical fields (one row per input row), FROM raw.
 
     Two layers, so that each raw value is trimmed, parsed or stripped of non-digits once per row:
-    the inner one parses, the outer one derives from the parsed values (DuckDB does not share a
-    sub-expression repeated inside CASE branches, so writing it twice costs twice).
+    the inner one parses, the outer one derives from the parsed values (rather than trusting
+    DuckDB to share a sub-expression repeated inside CASE branches: the phone's digits were
+    extracted up to five times per row).
     """
     t = src.types
     inner: dict[str, str] = {}  # parsed values and helpers (helpers start with an underscore)
@@ -436,7 +437,7 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
                 "FROM typed1 t LEFT JOIN dup_rows d USING (_row)")
     # every row classified in one streaming pass, written to Parquet rather than held in memory
     classified = work_dir / "classified.parquet"
-    # uncompressed: the file lives for this run only, is read back five times and the disk is
+    # uncompressed: the file lives for this run only, is read back several times and the disk is
     # cheaper than compressing and decompressing sixteen million rows
     con.execute(f"COPY ({_classify_sql(src, preset, rules, keep_contacts)}) TO {_quote(str(classified))} "
                 "(FORMAT parquet, COMPRESSION uncompressed)")
