@@ -56,8 +56,10 @@ def report_fingerprint(config: ClientConfig, notebooks_dir: Path, as_of: dt.date
                        chapters: list[str]) -> dict[str, Any]:
     """The fingerprint of the report this config would produce now (as_of: the requested date,
     None when it comes from the data, which the data hash already covers)."""
+    data = config.data_path()
     return {
-        "data_sha256": file_sha256(config.data_path()),
+        # a missing file matches no report; the ingest then says what is wrong with it
+        "data_sha256": file_sha256(data) if data.is_file() else None,
         "config_sha256": config_sha256(config),
         "crmlib_version": __version__,
         "code_sha256": code_sha256(Path(notebooks_dir).resolve()),
