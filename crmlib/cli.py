@@ -87,11 +87,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def run_client(config_path: Path, *, data_dir: Path, reports_dir: Path, as_of: str | None = None,
-               force: bool = True) -> Path:
+               force: bool = True, chapters: list[str] | None = None) -> Path:
     """Ingest a client's file and render its report; returns the report folder (crmlib.runs)."""
     from .runs import run_client as guarded_run
 
-    return guarded_run(config_path, data_dir=data_dir, reports_dir=reports_dir, as_of=as_of, force=force).report
+    return guarded_run(config_path, data_dir=data_dir, reports_dir=reports_dir, as_of=as_of, force=force,
+                       chapters=chapters).report
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -99,7 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     terminate_on_sigterm()
     folder = run_client(Path(args.config), data_dir=Path(args.data_dir),
-                        reports_dir=Path(args.reports_dir), as_of=args.as_of, force=args.force)
+                        reports_dir=Path(args.reports_dir), as_of=args.as_of, force=args.force,
+                        chapters=[c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None)
     print(f"Report: {folder / 'index.html'}")
     return 0
 
@@ -155,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "after the last order)")
             p.add_argument("--force", action="store_true",
                            help="render even when the report is up to date (same data, configuration, code)")
+            p.add_argument("--chapters", help="comma-separated chapters to render (default: all)")
         else:
             p.add_argument("--regenerate", action="store_true", help="rewrite the sample data")
         p.add_argument("--data-dir", default="data", help="where processed data goes (default data/)")
