@@ -355,7 +355,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
     outcomes = run_batch(configs, data_dir=Path(args.data_dir), reports_dir=Path(args.reports_dir),
                          out=Path(args.out) if args.out else None, workers=args.workers,
                          scheduler=args.scheduler, force=args.force, as_of=args.as_of, lang=args.lang,
-                         chapters=[c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None)
+                         chapters=[c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None,
+                         warm=os.environ.get("CRM_BATCH_COLD") != "1")  # benchmark switch: a kernel per notebook
     return 1 if any(o["status"] == "failed" for o in outcomes) else 0
 
 
