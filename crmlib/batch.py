@@ -350,12 +350,18 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}.")
+    from .report.pipeline import select_chapters
+    from .runs import parse_as_of
+
+    parse_as_of(args.as_of)  # wrong options fail once, before any client runs
+    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
+    select_chapters(chapters)
     terminate_on_sigterm()
     configs = discover_configs(args.paths)
     outcomes = run_batch(configs, data_dir=Path(args.data_dir), reports_dir=Path(args.reports_dir),
                          out=Path(args.out) if args.out else None, workers=args.workers,
                          scheduler=args.scheduler, force=args.force, as_of=args.as_of, lang=args.lang,
-                         chapters=[c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None,
+                         chapters=chapters,
                          warm=os.environ.get("CRM_BATCH_COLD") != "1")  # benchmark switch: a kernel per notebook
     return 1 if any(o["status"] == "failed" for o in outcomes) else 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import load_config
+from .errors import ConfigError
 from .fingerprint import report_fingerprint, up_to_date_report
 from .locks import ClientLock, clean_leftovers, lock_path
 
@@ -45,7 +46,7 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
     cfg = load_config(config_path)
     processed_root, reports_root = Path(data_dir) / "processed", Path(reports_dir)
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir())
-    requested = dt.date.fromisoformat(as_of) if as_of else None
+    requested = parse_as_of(as_of)
     selected = [chapter.name for chapter in select_chapters(chapters)]
     # two locks: the processed data and the reports may live under different roots
     with ClientLock(lock_path(processed_root, cfg.name), cfg.name), \
@@ -71,6 +72,16 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
     return RunResult(cfg.name, "ok", folder, time.perf_counter() - started)
 
 
+def parse_as_of(text: str | None) -> dt.date | None:
+    """The --as-of date, or ConfigError naming the expected form."""
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--as-of {text!r} is not a date.", hint="write it as YYYY-MM-DD, e.g. 2025-03-31") from None
+
+
 def terminate_on_sigterm() -> None:
     """Turn SIGTERM into SystemExit, so `finally` blocks run: temporary folders are removed and
     kernels shut down (the default action would end the process on the spot)."""
@@ -81,4 +92,4 @@ def terminate_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-__all__ = ["RunResult", "run_client", "terminate_on_sigterm"]
+__all__ = ["RunResult", "parse_as_of", "run_client", "terminate_on_sigterm"]
