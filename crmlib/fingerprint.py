@@ -1,9 +1,9 @@
 """What a report was made from, so a re-run can tell that an existing report is up to date.
 
-A fingerprint is the sha256 of the client's data file, a hash of the validated configuration,
-the crmlib version, a hash of crmlib's code and notebooks (the version stays 0.1.0 while the code
-changes in development) and the requested as-of date. It is stored in the report's
-metrics.json ``report.fingerprint``.
+A fingerprint is the sha256 of the client's data file and of the strategy chapter's input files,
+a hash of the validated configuration, the crmlib version, a hash of crmlib's code and notebooks
+(the version stays 0.1.0 while the code changes in development), the requested as-of date and
+the chapters. It is stored in the report's metrics.json ``report.fingerprint``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,21 @@ def code_sha256(notebooks_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def input_files_sha256(config: ClientConfig, chapters: list[str]) -> dict[str, str]:
+    """sha256 of the other files chapters read, by YAML key (the strategy chapter's execution log,
+    experiment and NPS files): a changed execution log must re-render the report."""
+    if "04_strategy" not in chapters:
+        return {}
+    from .errors import CrmError
+    from .strategy.settings import load_settings, report_settings
+
+    try:
+        files = load_settings(report_settings(config)).files()
+    except CrmError:  # a missing file: the report step says which
+        return {}
+    return {key: file_sha256(path) for key, path in files if path.is_file()}
+
+
 def report_fingerprint(config: ClientConfig, notebooks_dir: Path, as_of: dt.date | None,
                        chapters: list[str]) -> dict[str, Any]:
     """The fingerprint of the report this config would produce now (as_of: the requested date,
@@ -63,6 +78,7 @@ def report_fingerprint(config: ClientConfig, notebooks_dir: Path, as_of: dt.date
         "config_sha256": config_sha256(config),
         "crmlib_version": __version__,
         "code_sha256": code_sha256(Path(notebooks_dir).resolve()),
+        "inputs_sha256": input_files_sha256(config, list(chapters)),
         "as_of_requested": as_of.isoformat() if as_of else None,
         "chapters": list(chapters),
     }
@@ -86,4 +102,5 @@ def up_to_date_report(reports_root: Path | str, client: str, fingerprint: dict[s
     return None
 
 
-__all__ = ["code_sha256", "config_sha256", "file_sha256", "report_fingerprint", "up_to_date_report"]
+__all__ = ["code_sha256", "config_sha256", "file_sha256", "input_files_sha256", "report_fingerprint",
+           "up_to_date_report"]

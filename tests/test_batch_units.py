@@ -20,7 +20,7 @@ import pytest
 from crmlib.batch import Progress, discover_configs, first_error_line
 from crmlib.config import load_config
 from crmlib.errors import ConfigError
-from crmlib.fingerprint import config_sha256, file_sha256, up_to_date_report
+from crmlib.fingerprint import config_sha256, file_sha256, input_files_sha256, up_to_date_report
 from crmlib.locks import ClientBusyError, ClientLock, clean_leftovers
 from crmlib.report.overview import ClientEntry, flatten_metrics, metric_at, write_index
 
@@ -69,6 +69,18 @@ def test_config_hash_ignores_order_and_comments_but_not_values(tmp_path):
     three.write_text("name: acme\ndata: orders.csv\nlang: en\nltv: {horizon_months: 36}\n")
     assert config_sha256(load_config(one)) == config_sha256(load_config(two))
     assert config_sha256(load_config(one)) != config_sha256(load_config(three))
+
+
+def test_strategy_input_files_are_part_of_the_fingerprint(tmp_path):
+    (tmp_path / "log.csv").write_bytes(b"date,measure\n2025-01-10,mail\n")
+    config = tmp_path / "acme.yaml"
+    config.write_text("name: acme\ndata: orders.csv\nstrategy: {execution_log: log.csv}\n")
+    cfg = load_config(config)
+    digest = hashlib.sha256(b"date,measure\n2025-01-10,mail\n").hexdigest()
+    assert input_files_sha256(cfg, ["00_data_check", "04_strategy"]) == {"execution_log": digest}
+    assert input_files_sha256(cfg, ["00_data_check"]) == {}  # the chapter that reads it is not rendered
+    (tmp_path / "log.csv").write_bytes(b"date,measure\n2025-01-10,coupon\n")
+    assert input_files_sha256(cfg, ["04_strategy"])["execution_log"] != digest
 
 
 def _fake_report(folder: Path, fingerprint: dict | None, index: bool = True) -> Path:
