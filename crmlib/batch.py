@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -129,38 +129,71 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------ executors
 
 
-def _local_results(tasks: list[dict], workers: int) -> Iterator[dict]:
+def _started_since(task: dict, since: float) -> bool:
+    """Whether a task began after `since` (run_task opens the client's log first thing)."""
+    try:
+        return Path(task["log"]).stat().st_mtime >= since
+    except OSError:
+        return False
+
+
+def _died(task: dict) -> dict:
+    return asdict(Outcome(config=task["config"], client=task["client"], status="failed", seconds=0.0,
+                          log=task["log"], error="the worker process died while running this client "
+                          "(killed, or out of memory); the other clients were not affected"))
+
+
+def _local_results(tasks: list[dict], workers: int, fn: Callable[[dict], dict] = run_task) -> Iterator[dict]:
     """Run tasks in worker processes; yields outcomes as they finish.
 
-    A worker that dies (killed, out of memory) breaks the whole pool, and its unfinished clients
-    cannot tell who was running: they are retried once in a new pool, and a client whose pool
-    breaks a second time fails, so one bad client cannot stop the others.
+    A worker that dies (killed, out of memory) breaks the whole pool. Its clients that had not
+    started go back to a new pool; those that had started are re-run one at a time in a pool of
+    their own, where a death can only be theirs: that client fails, the others go on.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    pending, tries = list(tasks), {task["client"]: 0 for task in tasks}
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-    while pending:
-        broken: list[dict] = []
-        with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context) as pool:
-            futures = {pool.submit(run_task, task): task for task in pending}
+    pending, suspects = list(tasks), []
+    while pending or suspects:
+        isolated = not pending
+        batch = [suspects.pop(0)] if isolated else pending
+        pending, broken, finished = [], [], 0
+        round_start = time.time() - 1.0  # file times can lag the clock a little
+        pool = ProcessPoolExecutor(max_workers=1 if isolated else min(workers, len(batch)), mp_context=context)
+        try:
+            futures = {pool.submit(fn, task): task for task in batch}
             for future in as_completed(futures):
+                task = futures[future]
                 try:
-                    yield future.result()
+                    outcome = future.result()
                 except BrokenProcessPool:
-                    broken.append(futures[future])
-        pending = []
-        for task in broken:
-            tries[task["client"]] += 1
-            if tries[task["client"]] < 2:
-                pending.append(task)
-            else:
-                yield asdict(Outcome(config=task["config"], client=task["client"], status="failed",
-                                     seconds=0.0, log=task["log"],
-                                     error="a worker process died twice while this client was queued or "
-                                     "running (killed or out of memory); rerun it on its own"))
+                    broken.append(task)
+                    continue
+                except BaseException as exc:  # e.g. SystemExit raised in the worker
+                    outcome = asdict(Outcome(config=task["config"], client=task["client"], status="failed",
+                                             seconds=0.0, log=task["log"],
+                                             error=first_error_line(f"worker stopped: {type(exc).__name__}: {exc}")))
+                finished += 1
+                yield outcome
+        except BaseException:
+            # the batch itself is stopped (Ctrl-C, SIGTERM): stop the workers now rather than wait for
+            # their clients; what they leave is hidden and cleaned up by the next run of each client
+            pool.shutdown(wait=False, cancel_futures=True)
+            for child in multiprocessing.active_children():
+                child.terminate()
+            raise
+        pool.shutdown(wait=True)
+        started = [task for task in broken if isolated or _started_since(task, round_start)]
+        if isolated or (broken and not started and not finished):  # nothing ran at all: do not loop
+            for task in broken:
+                yield _died(task) if isolated else asdict(Outcome(
+                    config=task["config"], client=task["client"], status="failed", seconds=0.0, log=task["log"],
+                    error="worker processes could not be started"))
+            continue
+        suspects += started
+        pending = [task for task in broken if task not in started]
 
 
 def _dask_results(tasks: list[dict], scheduler: str) -> Iterator[dict]:
