@@ -224,3 +224,31 @@ def test_batch_on_a_dask_cluster(clients, tmp_path):
         orders = pd.read_parquet(tmp_path / "data" / "processed" / name / "orders.parquet")
         assert metrics["data_check"]["orders"] == len(orders)
     assert (tmp_path / "reports" / "index.html").is_file()
+
+
+def test_warm_kernel_keeps_imports_but_not_variables(tmp_path):
+    import nbformat
+    import papermill
+    from nbformat.v4 import new_code_cell, new_notebook
+    from papermill.exceptions import PapermillExecutionError
+
+    from crmlib.report.warm import WarmKernel
+
+    first = new_notebook(cells=[new_code_cell("import json\nleak = 41\nleak += 1")])
+    second = new_notebook(cells=[new_code_cell("import sys\nprint('json' in sys.modules)"),
+                                 new_code_cell("print(leak)")])
+    for name, nb in (("first", first), ("second", second)):
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    with WarmKernel(tmp_path) as kernel:
+        done = papermill.execute_notebook(str(tmp_path / "first.ipynb"), str(tmp_path / "out1.ipynb"),
+                                          km=kernel.prepare(), progress_bar=False)
+        kernel.done()
+        assert done.cells[0].execution_count == 1
+        with pytest.raises(PapermillExecutionError, match="NameError.*leak"):
+            papermill.execute_notebook(str(tmp_path / "second.ipynb"), str(tmp_path / "out2.ipynb"),
+                                       km=kernel.prepare(), progress_bar=False)
+        kernel.done()
+        code = [c for c in nbformat.read(tmp_path / "out2.ipynb", as_version=4).cells if c.cell_type == "code"]
+        assert code[0].outputs[0]["text"] == "True\n"  # the module stayed imported
+        assert kernel.starts == 1  # one kernel for both notebooks
