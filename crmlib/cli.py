@@ -1,4 +1,4 @@
-"""The `crm-workbook` command: demo, init, validate and run.
+"""The `crm-workbook` command: demo, init, validate, run and batch.
 
 Errors the user can fix are printed as one clear message with what to do, exit code 2
 (data or configuration) or 1 (a report step failed); never a traceback unless --debug.
@@ -7,7 +7,6 @@ Errors the user can fix are printed as one clear message with what to do, exit c
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -87,28 +86,30 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_client(config_path: Path, *, data_dir: Path, reports_dir: Path, as_of: str | None = None) -> Path:
-    """Ingest a client's file and render its report; returns the report folder."""
-    from .config import load_config
-    from .ingest import ingest_client
-    from .report.pipeline import render_report
+def run_client(config_path: Path, *, data_dir: Path, reports_dir: Path, as_of: str | None = None,
+               force: bool = True, chapters: list[str] | None = None) -> Path:
+    """Ingest a client's file and render its report; returns the report folder (crmlib.runs)."""
+    from .runs import run_client as guarded_run
 
-    cfg = load_config(config_path)
-    print(f"[{cfg.name}] ingesting {cfg.data_path().name} ...", flush=True)
-    result = ingest_client(cfg, data_dir / "processed")
-    led = result.ledger
-    print(f"[{cfg.name}] {led.input_rows:,} rows -> {led.kept_rows:,} kept, {led.orders:,} orders, "
-          f"{led.customers:,} customers", flush=True)
-    when = dt.date.fromisoformat(as_of) if as_of else (cfg.as_of or result.as_of)
-    print(f"[{cfg.name}] rendering report as of {when} ...", flush=True)
-    return render_report(cfg, result.out_dir, when, reports_dir)
+    return guarded_run(config_path, data_dir=data_dir, reports_dir=reports_dir, as_of=as_of, force=force,
+                       chapters=chapters).report
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .runs import terminate_on_sigterm
+
+    terminate_on_sigterm()
     folder = run_client(Path(args.config), data_dir=Path(args.data_dir),
-                        reports_dir=Path(args.reports_dir), as_of=args.as_of)
+                        reports_dir=Path(args.reports_dir), as_of=args.as_of, force=args.force,
+                        chapters=[c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None)
     print(f"Report: {folder / 'index.html'}")
     return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch_command
+
+    return run_batch_command(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -120,7 +121,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.regenerate or not sample.exists() or not all(path.exists() for path in companions):
         print(f"Generating the sample shop's orders into {sample} ...", flush=True)
         write_sample(sample, strategy_inputs=True)
-    folder = run_client(DEMO_CONFIG, data_dir=data_dir, reports_dir=Path(args.reports_dir))
+    folder = run_client(DEMO_CONFIG, data_dir=data_dir, reports_dir=Path(args.reports_dir), force=args.regenerate)
     print(f"Demo report: {folder / 'index.html'}")
     return 0
 
@@ -154,11 +155,20 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("config", help="client YAML file")
             p.add_argument("--as-of", help="analysis date YYYY-MM-DD (default: YAML as_of, else the day "
                            "after the last order)")
+            p.add_argument("--force", action="store_true",
+                           help="render even when the report is up to date (same data, configuration, code)")
+            p.add_argument("--chapters", help="comma-separated chapters to render (default: all)")
         else:
             p.add_argument("--regenerate", action="store_true", help="rewrite the sample data")
         p.add_argument("--data-dir", default="data", help="where processed data goes (default data/)")
         p.add_argument("--reports-dir", default="reports", help="where reports go (default reports/)")
         p.set_defaults(func=func)
+
+    from .batch import add_batch_arguments
+
+    p = sub.add_parser("batch", help="run many clients in parallel; summary, index page and comparison table")
+    add_batch_arguments(p)
+    p.set_defaults(func=cmd_batch)
     return parser
 
 

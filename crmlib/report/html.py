@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -59,8 +60,10 @@ def report_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return shown
 
 
+@lru_cache(maxsize=4)
 def _exporter(lang: str) -> HTMLExporter:
-    """An HTMLExporter for the crm template: no code, no prompts, no anchor links."""
+    """An HTMLExporter for the crm template: no code, no prompts, no anchor links (one per
+    language and process: a new exporter compiles its ~40 Jinja templates again, about a second)."""
     exporter = HTMLExporter(
         template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES_DIR)]
     )

@@ -167,8 +167,13 @@ def _first_line(source: str) -> str:
     return lines[0][:80] if lines else ""
 
 
-def run_chapter(job: _Job, cwd: Path) -> nbformat.NotebookNode:
-    """Execute one chapter notebook; a failing cell becomes a ReportError naming chapter and cell."""
+def run_chapter(job: _Job, cwd: Path, kernel: Any = None) -> nbformat.NotebookNode:
+    """Execute one chapter notebook; a failing cell becomes a ReportError naming chapter and cell.
+
+    kernel: a jupyter_client KernelManager to reuse (crmlib.report.warm.WarmKernel.prepare()),
+    else a new kernel is started and shut down for this notebook.
+    """
+    extra = {"km": kernel} if kernel is not None else {}
     try:
         return papermill.execute_notebook(
             str(job.source),
@@ -181,6 +186,7 @@ def run_chapter(job: _Job, cwd: Path) -> nbformat.NotebookNode:
             # the kernel's working directory, set without papermill's process-wide chdir
             # (which is not thread-safe); nbclient passes it to the kernel manager
             resources={"metadata": {"path": str(cwd)}},
+            **extra,
         )
     except PapermillExecutionError as exc:
         index = _source_cell_index(job.source, exc.cell_index)
@@ -209,8 +215,17 @@ def default_workers(jobs: int) -> int:
     return max(1, min(jobs, 4, (os.cpu_count() or 1) // 2))
 
 
-def _run_all(jobs: list[_Job], cwd: Path, workers: int) -> list[nbformat.NotebookNode]:
-    """Run chapter jobs (in a thread pool when workers > 1); the first failure in report order wins."""
+def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None) -> list[nbformat.NotebookNode]:
+    """Run chapter jobs (in a thread pool when workers > 1); the first failure in report order wins.
+    With a warm kernel, the chapters run one after the other in it."""
+    if kernel is not None:
+        executed = []
+        for job in jobs:
+            try:
+                executed.append(run_chapter(job, cwd, kernel.prepare()))
+            finally:
+                kernel.done()
+        return executed
     if workers <= 1 or len(jobs) <= 1:
         return [run_chapter(job, cwd) for job in jobs]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chapter") as pool:
@@ -350,8 +365,14 @@ def render_report(
     chapters: list[str] | None = None,
     *,
     workers: int | None = None,
+    fingerprint: dict[str, Any] | None = None,
+    kernel: Any = None,
 ) -> Path:
-    """Run the chapter notebooks and write reports_root/<client>/<as_of>/; returns that folder."""
+    """Run the chapter notebooks and write reports_root/<client>/<as_of>/; returns that folder.
+
+    fingerprint is recorded in metrics.json (report.fingerprint) for up-to-date checks;
+    kernel is a crmlib.report.warm.WarmKernel to run the chapters in, one after the other.
+    """
     processed_dir = Path(processed_dir).resolve()
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
     as_of = as_of.date() if isinstance(as_of, dt.datetime) else as_of
@@ -378,7 +399,7 @@ def render_report(
                 config, chapter, processed_dir, as_of, tmp / ".metrics" / f"{chapter.name}.json"))
             for chapter, source in zip(selected, sources)
         ]
-        executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)))
+        executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)), kernel)
         for job in jobs:
             _write_exports(job.chapter, config, processed_dir, as_of, tmp / "exports")
 
@@ -388,6 +409,7 @@ def render_report(
         record_metrics(tmp / "metrics.json", "report", {
             "client": config.name, "as_of": as_of, "lang": config.lang, "currency": config.currency,
             "chapters": [job.chapter.name for job in jobs], "crmlib_version": __version__,
+            **({"fingerprint": fingerprint} if fingerprint is not None else {}),
         })
         shutil.rmtree(tmp / ".metrics", ignore_errors=True)
         for job, nb in zip(jobs, executed):

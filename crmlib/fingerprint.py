@@ -1,0 +1,106 @@
+"""What a report was made from, so a re-run can tell that an existing report is up to date.
+
+A fingerprint is the sha256 of the client's data file and of the strategy chapter's input files,
+a hash of the validated configuration, the crmlib version, a hash of crmlib's code and notebooks
+(the version stays 0.1.0 while the code changes in development), the requested as-of date and
+the chapters. It is stored in the report's metrics.json ``report.fingerprint``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import ClientConfig
+from .metrics import read_metrics
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def file_sha256(path: Path | str) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks (the same digest the ledger records)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def config_sha256(config: ClientConfig) -> str:
+    """sha256 of the validated configuration as canonical JSON (key order and YAML comments do
+    not matter; any value that changes the report does)."""
+    data = config.model_dump(mode="json", exclude={"source_path"})
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def code_sha256(notebooks_dir: Path) -> str:
+    """sha256 over crmlib's source and data files and the chapter notebooks (path + bytes)."""
+    digest = hashlib.sha256()
+    files = [p for p in PACKAGE_DIR.rglob("*") if p.suffix in (".py", ".yaml", ".j2", ".css", ".json")]
+    files += list(Path(notebooks_dir).glob("*.ipynb"))
+    for path in sorted(files):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def input_files_sha256(config: ClientConfig, chapters: list[str]) -> dict[str, str]:
+    """sha256 of the other files chapters read, by YAML key (the strategy chapter's execution log,
+    experiment and NPS files): a changed execution log must re-render the report."""
+    if "04_strategy" not in chapters:
+        return {}
+    from .errors import CrmError
+    from .strategy.settings import load_settings, report_settings
+
+    try:
+        files = load_settings(report_settings(config)).files()
+    except CrmError:  # a missing file: the report step says which
+        return {}
+    return {key: file_sha256(path) for key, path in files if path.is_file()}
+
+
+def report_fingerprint(config: ClientConfig, notebooks_dir: Path, as_of: dt.date | None,
+                       chapters: list[str]) -> dict[str, Any]:
+    """The fingerprint of the report this config would produce now (as_of: the requested date,
+    None when it comes from the data, which the data hash already covers)."""
+    data = config.data_path()
+    return {
+        # a missing file matches no report; the ingest then says what is wrong with it
+        "data_sha256": file_sha256(data) if data.is_file() else None,
+        "config_sha256": config_sha256(config),
+        "crmlib_version": __version__,
+        "code_sha256": code_sha256(Path(notebooks_dir).resolve()),
+        "inputs_sha256": input_files_sha256(config, list(chapters)),
+        "as_of_requested": as_of.isoformat() if as_of else None,
+        "chapters": list(chapters),
+    }
+
+
+def up_to_date_report(reports_root: Path | str, client: str, fingerprint: dict[str, Any]) -> Path | None:
+    """The newest complete report of the client whose recorded fingerprint equals this one."""
+    folder = Path(reports_root) / client
+    if not folder.is_dir():
+        return None
+    for report in sorted((p for p in folder.iterdir() if not p.name.startswith(".")), reverse=True):
+        metrics = report / "metrics.json"
+        if not (report / "index.html").is_file() or not metrics.is_file():
+            continue
+        try:
+            recorded = read_metrics(metrics).get("report", {}).get("fingerprint")
+        except (OSError, ValueError):  # unreadable metrics: treat as not up to date
+            continue
+        if recorded == fingerprint:
+            return report
+    return None
+
+
+__all__ = ["code_sha256", "config_sha256", "file_sha256", "input_files_sha256", "report_fingerprint",
+           "up_to_date_report"]
