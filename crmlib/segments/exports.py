@@ -5,6 +5,7 @@ Written by the report pipeline after the notebooks into reports/<client>/<as-of>
   BOM so Excel opens Japanese text correctly; every segment gets a file, empty ones a header only;
 - segments.xlsx with a sheet per segment (a segment longer than an Excel sheet continues on
   sheets named '... (2)'), customer ids stored as text so leading zeros survive.
+Text cells that would start a formula (= + - @, tab, CR) get a leading single quote (OWASP).
 Rows: customer_id, [email], the segment, RFM scores, recency, purchases, orders, revenue, first
 and last order day, CPM cell, ladder stage and spend decile; biggest spenders first.
 
@@ -24,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import DataError
+from ..safe_cells import neutralise_frame
 from .classify import Segmentation, segment_customers
 from .migration import SCHEME_COLUMNS, match_rows
 from .names import class_names, display_order
@@ -106,7 +108,8 @@ def write_segment_exports(
     processed_dir, out_dir = Path(processed_dir), Path(out_dir)
     seg = segment_customers(processed_dir / "orders.parquet", as_of, settings)
     emails = _emails(processed_dir, seg.customers["customer_id"]) if settings.exports.include_email else None
-    frame = export_frame(seg, lang, emails)
+    # text cells that Excel would run as formulas (a planted '=HYPERLINK(...)' id) get a quote
+    frame = neutralise_frame(export_frame(seg, lang, emails))
     order = list_order(seg.customers)
     out_dir.mkdir(parents=True, exist_ok=True)
 

@@ -4,7 +4,8 @@ openpyxl writes about 50,000 cells a second on a 2-core machine (the demo's 19,0
 columns took 18 s); this writer builds each sheet's SpreadsheetML with vectorised pandas string
 operations and streams it into the zip, so a list costs about as much as its CSV. It writes the
 minimal valid package (content types, relationships, workbook, one minimal style, worksheets);
-text cells are inline strings (no shared-string table), numbers are plain values. Tests read
+text cells are inline strings (no shared-string table), with a quote before a leading = + - @
+(formula injection), numbers are plain values. Tests read
 every workbook back with openpyxl.
 """
 
@@ -15,6 +16,8 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+
+from ..safe_cells import neutralise_formulas
 
 MAX_ROWS = 1_048_576  # rows per sheet in Excel, header included
 SHEET_NAME_LIMIT = 31
@@ -47,7 +50,7 @@ def escape_text(values: pd.Series) -> pd.Series:
     """Text made safe for XML content: & < > escaped, characters XML 1.0 forbids removed."""
     text = values.astype("str").str.replace(_ILLEGAL_PATTERN, "", regex=True)  # a str pattern runs in pyarrow
     return text.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False) \
-        .str.replace(">", "&gt;", regex=False)
+        .str.replace(">", "&gt;", regex=False).str.replace("\r", "&#13;", regex=False)  # XML reads a bare CR as LF
 
 
 def _escape_attr(text: str) -> str:
@@ -87,7 +90,10 @@ def _cells(values: pd.Series, letter: str, rows: pd.Series) -> pd.Series:
         finite = values.notna() & (values.abs() != float("inf"))
         text = ref + '"><v>' + values.astype("str") + "</v></c>"
         return text.where(finite, "")
-    return ref + '" t="inlineStr"><is><t xml:space="preserve">' + escape_text(values.fillna("")) + "</t></is></c>"
+    # inline strings are never evaluated, but a user who edits the cell would turn '=...' into
+    # a live formula: neutralised as in the CSV lists
+    text = escape_text(neutralise_formulas(values.fillna("")))
+    return ref + '" t="inlineStr"><is><t xml:space="preserve">' + text + "</t></is></c>"
 
 
 def _sheet_chunks(frame: pd.DataFrame):
