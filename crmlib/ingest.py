@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from .config import ClientConfig, Rules
 from .errors import DataError, InputFileError
 from .ledger import REASONS, Ledger, LedgerLine
 from .mapping import Preset, load_preset, merge_mapping, resolve_columns
-from .readers import RawSource, open_raw
+from .readers import QUOTED_NEWLINES, UNREADABLE_LINE_HINT, RawSource, open_raw
 from .redact import redact_example
 from .sql import sql_ident as _ident
 from .sql import sql_literal as _quote
@@ -95,8 +96,12 @@ def _number_sql(col: str, kind: str) -> str:
     """A numeric value: native numbers cast; text stripped of currency signs and separators."""
     if any(t in kind.upper() for t in ("INT", "DECIMAL", "DOUBLE", "FLOAT", "REAL", "NUMERIC")):
         return f"TRY_CAST({_ident(col)} AS {AMOUNT_TYPE})"
-    cleaned = f"regexp_replace({_text(col)}, '[¥￥$£€円,\\s]', '', 'g')"
-    return f"TRY_CAST({cleaned} AS {AMOUNT_TYPE})"
+    cleaned = f"regexp_replace({_text(col)}, '[¥￥$£€円\\s]', '', 'g')"
+    # commas only as thousands separators (1,234,567.8): a decimal comma ("100,5" in a
+    # semicolon-separated European file) must not become 1005; it stays unreadable (bad_amount)
+    grouped = f"regexp_full_match({cleaned}, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d*)?')"
+    number = f"CASE WHEN NOT contains({cleaned}, ',') THEN {cleaned} WHEN {grouped} THEN replace({cleaned}, ',', '') END"
+    return f"TRY_CAST({number} AS {AMOUNT_TYPE})"
 
 
 def _date_sql(col: str, kind: str, date_format: str | None) -> str:
@@ -381,23 +386,51 @@ def ingest_file(
     preset_obj = load_preset(preset or "generic")
     rule_set = resolve_rules(preset_obj, rules)
     candidates = merge_mapping(preset_obj, mapping)
-    with tempfile.TemporaryDirectory(prefix="crm-ingest-") as spill:
-        con = connect(Path(spill))
-        src: RawSource | None = None
-        try:
-            src = open_raw(con, path, encoding=encoding, read_options=preset_obj.read)
-            return _ingest(con, src, preset_obj, rule_set, candidates,
-                           date_format or preset_obj.date_format, out_dir, Path(spill), keep_contacts)
-        except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
-            raise InputFileError(
-                f"{path}: the file could not be parsed: {str(exc).splitlines()[0]}",
-                hint="check that every line has the same number of fields and quotes are balanced; "
-                "re-export as CSV UTF-8 if unsure",
-            ) from None
-        finally:
-            if src is not None:
-                src.cleanup()
-            con.close()
+    for parallel in (True, False):  # single-threaded only when a quoted field spans lines
+        with tempfile.TemporaryDirectory(prefix="crm-ingest-") as spill:
+            con = connect(Path(spill))
+            src: RawSource | None = None
+            try:
+                src = open_raw(con, path, encoding=encoding, read_options=preset_obj.read, parallel=parallel)
+                return _ingest(con, src, preset_obj, rule_set, candidates,
+                               date_format or preset_obj.date_format, out_dir, Path(spill), keep_contacts)
+            except duckdb.Error as exc:
+                if parallel and QUOTED_NEWLINES in str(exc):
+                    continue
+                raise file_error(path, exc) from None
+            finally:
+                if src is not None:
+                    src.cleanup()
+                con.close()
+    raise AssertionError("unreachable")
+
+
+def file_error(path: Path, exc: duckdb.Error) -> Exception:
+    """A DuckDB error while reading a file, as the user's problem it is (bugs pass through)."""
+    text = str(exc)
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return DataError(f"{path}: the ingest ran out of memory ({text.splitlines()[0]}).",
+                         hint="raise CRM_DUCKDB_MEMORY (e.g. CRM_DUCKDB_MEMORY=6GB) or free memory")
+    if isinstance(exc, duckdb.IOException) and "space" in text.lower():
+        return DataError(f"{path}: the disk is full while spilling to {tempfile.gettempdir()} ({text.splitlines()[0]}).",
+                         hint="free disk space or point TMPDIR at a larger disk")
+    if not (isinstance(exc, (duckdb.InvalidInputException, duckdb.ConversionException))
+            or text.startswith("CSV Error")):
+        return exc
+    found = re.search(r"CSV Error on Line: (\d+)", text)
+    line = re.search(r"Original Line: (.*)", text)
+    what = next((x for x in (r"Expected Number of Columns: \d+ Found: \d+", "unterminated quote",
+                             "Invalid unicode") if re.search(x, text)), None)
+    detail = {None: text.splitlines()[0], "unterminated quote": "a quote (\") is not closed",
+              "Invalid unicode": "the text is not valid UTF-8 there (the file mixes encodings)"}
+    if what and what.startswith("Expected"):
+        expected, got = re.search(what, text).group(0).split(": ")[1:]
+        message = f"it has {got} fields where the header has {expected.split()[0]}"
+    else:
+        message = detail.get(what, detail[None])
+    where = f"line {found.group(1)}" if found else "the file"
+    shown = f" (the line: {line.group(1)[:80]!r})" if line else ""
+    return InputFileError(f"{path}: {where} cannot be read: {message}{shown}.", hint=UNREADABLE_LINE_HINT)
 
 
 def ingest_client(config: ClientConfig, processed_root: Path | str) -> IngestResult:
@@ -525,7 +558,7 @@ def _examples(con: duckdb.DuckDBPyConnection, reason: str, column: str, header_l
     ).fetchall()
     # redact: for ledger.json, which travels with the report (no names or contact details)
     shown = redact_example if redact else str
-    return ", ".join(f"line {r + header_lines}: {shown(v)[:40]!r}" for r, v in rows)
+    return ", ".join(f"line {r + header_lines}: {'(empty)' if v is None else repr(shown(v)[:40])}" for r, v in rows)
 
 
 def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, str]) -> list[str]:

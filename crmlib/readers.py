@@ -189,8 +189,13 @@ def open_raw(
     fmt: str | None = None,
     encoding: str | None = None,
     read_options: dict | None = None,
+    parallel: bool = True,
 ) -> RawSource:
-    """Create the view ``raw`` (all source columns plus ``_row``) in ``con`` for the file."""
+    """Create the view ``raw`` (all source columns plus ``_row``) in ``con`` for the file.
+
+    parallel=False reads a CSV single-threaded, which DuckDB needs when a quoted field spans
+    lines (see QUOTED_NEWLINES); short lines are then an error instead of padded with nulls.
+    """
     path = Path(path)
     read_options = read_options or {}
     if not path.exists():
@@ -220,11 +225,12 @@ def open_raw(
     if fmt == "whitespace":
         _open_whitespace(con, text_path, text, read_options, source)
     else:
-        _open_csv(con, text_path, text, source)
+        _open_csv(con, text_path, text, source, parallel)
     return source
 
 
-def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, text: str, source: RawSource) -> None:
+def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, text: str, source: RawSource,
+              parallel: bool = True) -> None:
     lines = text.splitlines()
     first = "\n".join(lines[:50])
     delim = _sniff_delimiter(first, path)
@@ -238,15 +244,51 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, text: str, source: Raw
             hint="use a comma-, tab-, semicolon- or pipe-separated file with a header row",
         )
     cols = "{" + ", ".join(f"{_quote(n)}: 'VARCHAR'" for n in names) + "}"
+    # the dialect is given in full, so DuckDB's sniffer is off: it refused files whose last line
+    # was cut short ("Error when sniffing file"). strict_mode turns an unclosed quote or a line
+    # with more fields than the header into an error naming the line; short lines are padded
+    # with nulls (their rows stay in the ledger, as bad dates or amounts)
+    padding = "null_padding=true, parallel=true" if parallel else "null_padding=false, parallel=false"
     sql = (
         f"CREATE OR REPLACE TEMP VIEW raw AS SELECT row_number() OVER () AS _row, * FROM read_csv("
         f"{_quote(str(path))}, header=true, delim={_quote(delim)}, quote='\"', escape='\"', "
-        f"columns={cols}, null_padding=true, strict_mode=false, parallel=true)"
+        f"columns={cols}, auto_detect=false, strict_mode=true, {padding})"
     )
     con.execute(sql)
+    if not parallel:
+        _check_record_count(con, path, delim, source.path)
     source.columns = names
     source.types = {n: "VARCHAR" for n in names}
     source.format = "tsv" if delim == "\t" else "csv"
+
+
+QUOTED_NEWLINES = "quoted new lines"  # DuckDB's parallel reader refuses these with null padding
+
+
+def _check_record_count(con: duckdb.DuckDBPyConnection, path: Path, delim: str, shown: Path) -> None:
+    """Compare DuckDB's single-threaded row count with Python's csv module's record count.
+
+    DuckDB's single-threaded reader silently drops the rest of a file after a quote that is never
+    closed; Python's csv (strict) reports it. Only used for files with quoted line breaks.
+    """
+    with _open_bytes(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delim, quotechar='"', doublequote=True, strict=True)
+        next(reader, None)
+        try:
+            records = sum(1 for row in reader if row)
+        except csv.Error as exc:
+            raise InputFileError(
+                f"{shown}: line {reader.line_num} cannot be read ({exc}); a quote (\") is probably "
+                "not closed.", hint=UNREADABLE_LINE_HINT) from None
+    rows, = con.execute("SELECT count(*) FROM raw").fetchone()
+    if rows != records:
+        raise InputFileError(
+            f"{shown}: {records:,} records found but only {rows:,} could be read; a quote (\") is "
+            "probably not closed.", hint=UNREADABLE_LINE_HINT)
+
+
+UNREADABLE_LINE_HINT = ("the file may be cut short or damaged: re-export it as CSV UTF-8; quotes (\") "
+                        "must come in pairs and every line needs as many fields as the header")
 
 
 def _open_whitespace(con: duckdb.DuckDBPyConnection, path: Path, text: str, options: dict,
