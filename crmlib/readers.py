@@ -123,7 +123,7 @@ def detect_encoding(path: Path, sample: bytes, declared: str | None = None) -> s
 
 
 def _check_text(path: Path, sample: bytes) -> None:
-    if not sample.strip():
+    if not sample.removeprefix(codecs.BOM_UTF8).strip():  # a BOM alone is an empty file too
         raise InputFileError(f"{path}: the file is empty.",
                              hint="export the orders again; the file has no rows")
     if b"\x00" in sample[:65536] and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
