@@ -430,7 +430,9 @@ def file_error(path: Path, exc: duckdb.Error) -> Exception:
         message = detail.get(what, detail[None])
     where = f"line {found.group(1)}" if found else "the file"
     shown = f" (the line: {line.group(1)[:80]!r})" if line else ""
-    return InputFileError(f"{path}: {where} cannot be read: {message}{shown}.", hint=UNREADABLE_LINE_HINT)
+    hint = ("re-export the whole file in one encoding (CSV UTF-8), or set `encoding:` in the client YAML"
+            if what == "Invalid unicode" else UNREADABLE_LINE_HINT)
+    return InputFileError(f"{path}: {where} cannot be read: {message}{shown}.", hint=hint)
 
 
 def ingest_client(config: ClientConfig, processed_root: Path | str) -> IngestResult:

@@ -136,20 +136,32 @@ def _check_text(path: Path, sample: bytes) -> None:
 def _transcode_to_utf8(path: Path, encoding: str) -> Path:
     """Stream a non-UTF-8 text file into a temporary UTF-8 file that DuckDB can read."""
     tmp = Path(tempfile.mkstemp(prefix="crm-utf8-", suffix=".csv")[1])
-    line_no = 0
     try:
         with _open_bytes(path) as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as src, \
                 tmp.open("w", encoding="utf-8", newline="") as dst:
-            for line_no, line in enumerate(src, start=1):
+            for line in src:
                 dst.write(line)
     except UnicodeDecodeError:
         tmp.unlink(missing_ok=True)
         raise InputFileError(
-            f"{path}: line {line_no + 1} cannot be decoded as {encoding}; the file mixes encodings "
-            "or is damaged.",
+            f"{path}: line {_first_undecodable_line(path, encoding)} cannot be decoded as {encoding}; "
+            "the file mixes encodings or is damaged.",
             hint="re-export the file as CSV UTF-8, or set `encoding:` in the client YAML",
         ) from None
     return tmp
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int:
+    """The number of the first line that does not decode (the text decoder reads ahead in blocks,
+    so its position is not the line's). Only on the error path: a second pass over the bytes."""
+    number = 0
+    with _open_bytes(path) as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return number
 
 
 def dedupe_headers(names: list[str]) -> tuple[list[str], list[str]]:
