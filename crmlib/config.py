@@ -78,6 +78,30 @@ class ClientConfig(BaseModel):
             )
         return value
 
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        from .mapping import preset_names
+
+        names = preset_names()
+        if value is not None and value not in names:
+            close = difflib.get_close_matches(value, names, n=1)
+            hint = f"Did you mean '{close[0]}'? " if close else ""
+            raise ValueError(f"unknown preset '{value}'. {hint}Available presets: {', '.join(names)}")
+        return value
+
+    @field_validator("mapping")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str | None] | None) -> dict[str, str | None] | None:
+        from .mapping import FIELDS
+
+        for name in value or {}:
+            if name not in FIELDS:
+                close = difflib.get_close_matches(name, FIELDS, n=1)
+                hint = f"Did you mean '{close[0]}'? " if close else ""
+                raise ValueError(f"unknown canonical field '{name}'. {hint}Canonical fields are: {', '.join(FIELDS)}")
+        return value
+
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
