@@ -98,7 +98,7 @@ def detect_encoding(path: Path, sample: bytes, declared: str | None = None) -> s
         try:
             codecs.lookup(enc)
         except LookupError:
-            raise InputFileError(f"unknown encoding '{declared}'.",
+            raise InputFileError(f"{path}: unknown encoding '{declared}'.",
                                  hint="use utf-8, utf-8-sig or cp932 (Shift_JIS)") from None
         if not _decodes(sample, enc, len(sample) < SAMPLE_BYTES):
             other = [e for e in ENCODINGS if e != enc and _decodes(sample, e, len(sample) < SAMPLE_BYTES)]
