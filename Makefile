@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lab bench clean-venv
+.PHONY: demo test fuzz lab bench clean-venv
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crm-workbook needs Python 3.11 or newer; found " + sys.version.split()[0] + ". Set PYTHON=python3.11 (or newer) and retry.")'
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# the ingest fuzzer with random seeds and many more examples than `make test` (about ten minutes)
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=dev CRM_FUZZ_EXAMPLES=$${CRM_FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -q tests/test_ingest_fuzz.py
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"

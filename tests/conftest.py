@@ -11,14 +11,23 @@ Column types follow docs/chapter-contract.md (what crmlib.ingest writes; quantit
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from crmlib.ledger import Ledger, LedgerLine
+
+# Property-based tests: "ci" (the default, used by `make test`) is reproducible: a fixed seed
+# derived from each test and no example database; "dev" (`make fuzz`) explores with random seeds
+# and remembers failures in .hypothesis/. Choose with HYPOTHESIS_PROFILE.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("dev", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ORDERS_SCHEMA = pa.schema(
     [
