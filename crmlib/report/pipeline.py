@@ -149,7 +149,7 @@ def check_inputs(processed_dir: Path) -> None:
     if missing:
         raise ReportError(
             f"{processed_dir}: missing {', '.join(missing)}.",
-            hint="run the ingest first (crm-workbook ingest CONFIG)",
+            hint="run the ingest first: `crm-workbook run CLIENT.yaml` ingests, then renders",
         )
 
 
