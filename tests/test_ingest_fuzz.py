@@ -18,7 +18,6 @@ Bounded for `make test` (40 examples, derandomized by the default "ci" profile i
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import gzip
 import io
@@ -218,13 +217,17 @@ def order_files(draw) -> OrderFile:
 
 def write(f: OrderFile, folder: Path) -> Path:
     """Write the file as the generator describes it."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=f.delimiter, lineterminator="\r\n" if f.encoding == "cp932" else "\n")
-    if f.has_header:
-        writer.writerow(f.headers)
+    newline = "\r\n" if f.encoding == "cp932" else "\n"
+
+    def line(values: list[str | None]) -> str:
+        # quoted when holding the delimiter, a quote, CR or LF (csv.writer leaves a CR unquoted
+        # when the line ends in LF alone, which every reader takes for a line break)
+        return f.delimiter.join(
+            '"' + v.replace('"', '""') + '"' if any(c in v for c in (f.delimiter, '"', "\r", "\n")) else v
+            for v in (x or "" for x in values)) + newline
+
     body = f.rows[:-1] if f.cut_last_line else f.rows
-    writer.writerows([[v or "" for v in r] for r in body])
-    text = out.getvalue()
+    text = (line(f.headers) if f.has_header else "") + "".join(line(r) for r in body)
     if f.cut_last_line:
         text += f.cut_last_line  # no line break after it
     data = text.encode(f.encoding)
