@@ -81,10 +81,10 @@ def expected_amount(text: str | None) -> Decimal | None:
         return None
     cleaned = re.sub(r"[¥￥$£€円 \t\n\r\f]", "", text)
     if "," in cleaned:
-        if not re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", cleaned):
+        if not re.fullmatch(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?", cleaned):
             return None
         cleaned = cleaned.replace(",", "")
-    if not re.fullmatch(r"[+-]?(\d+(\.\d{0,4})?|\.\d{1,4})", cleaned):
+    if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]{0,4})?|\.[0-9]{1,4})", cleaned):  # ASCII digits: not １２３
         return None
     value = Decimal(cleaned)
     return value if abs(value) < Decimal(10) ** 14 else None
