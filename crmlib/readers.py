@@ -185,13 +185,16 @@ def dedupe_headers(names: list[str]) -> tuple[list[str], list[str]]:
 def _sniff_delimiter(first_lines: str, path: Path) -> str:
     if path.name.lower().endswith((".tsv", ".tsv.gz", ".tab")):
         return "\t"
+    header = first_lines.splitlines()[0] if first_lines else ""
+    counts = {d: header.count(d) for d in ",\t;|"}
     try:
-        return csv.Sniffer().sniff(first_lines, delimiters=",\t;|").delimiter
+        sniffed = csv.Sniffer().sniff(first_lines, delimiters=",\t;|").delimiter
+        if counts.get(sniffed):  # quoted line breaks in the sample can mislead the sniffer: the
+            return sniffed       # header (one line, names without delimiters) has the last word
     except csv.Error:
-        header = first_lines.splitlines()[0] if first_lines else ""
-        counts = {d: header.count(d) for d in ",\t;|"}
-        best = max(counts, key=counts.get)
-        return best if counts[best] else ","
+        pass
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
 
 
 def open_raw(
