@@ -30,7 +30,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP)
-	for b in sample ingest diagnosis segments ltv batch; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in sample ingest diagnosis segments ltv strategy batch; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)

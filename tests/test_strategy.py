@@ -318,3 +318,22 @@ def test_sample_survey_and_log_are_consistent_with_the_trial(tmp_path: Path) -> 
     scores = sample.survey.to_pandas()["score"]
     assert scores.between(0, 10).all() and len(scores) > 100
     assert pa.types.is_date32(sample.trial.schema.field("sent_at").type)
+
+
+def test_win_back_row_by_hand(tmp_path: Path) -> None:
+    # as_of 2024-01-01, so the win-back year starts 2023-01-01; the ladder lapses after 240 days
+    T = dt.datetime
+    orders = _orders_file(tmp_path / "orders.parquet", [
+        ("A1", "a", T(2022, 1, 10), 100.0), ("A2", "a", T(2023, 3, 1), 100.0),  # lapsed, back (415 days)
+        ("B1", "b", T(2022, 2, 1), 100.0),                                     # lapsed, never back
+        ("C1", "c", T(2022, 12, 1), 100.0), ("C2", "c", T(2023, 2, 1), 100.0),  # not lapsed on 2023-01-01
+        ("D1", "d", T(2023, 5, 1), 100.0),                                     # first bought in the year
+    ])
+    as_of = D(2024, 1, 1)
+    seg = segment_customers(orders, as_of, {})
+    with open_purchases(orders, as_of) as p:
+        row = journey_data(p, seg, Journey(stages=["lapsed"])).iloc[0]
+    assert (row["eligible"], row["converted"], row["conversion"]) == (2, 1, 0.5)
+    assert row["next_median"] == pytest.approx(415.0)  # the only gap of 240+ days
+    # on as_of every customer is lapsed: one-time buyers after 90 days, repeaters after 240
+    assert row["customers"] == 4
