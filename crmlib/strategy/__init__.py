@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .goals import baseline_span, goal_plan, goal_targets, metric_history, period_ending, revenue_levers
+from .goals import baseline_span, current_values, goal_plan, goal_targets, metric_history, period_ending, revenue_levers
 from .headline import headline_metrics
 from .inputs import execution_summary, read_execution_log, write_log_template
 from .journey import journey_data
@@ -36,7 +36,7 @@ def write_strategy_exports(processed_dir: Path | str, as_of: Any, settings: dict
 
 
 __all__ = [
-    "StrategySettings", "baseline_span", "before_after", "goal_targets", "headline_metrics", "period_ending",
+    "StrategySettings", "baseline_span", "before_after", "current_values", "goal_targets", "headline_metrics", "period_ending",
     "suggested_measures", "class_values", "compare_groups", "default_targets", "execution_summary",
     "experiment_outcomes", "goal_plan", "journey_data", "kpi_values", "load_settings", "metric_history",
     "nps_by_category", "nps_by_segment", "nps_score", "read_execution_log", "read_groups", "read_survey",

@@ -37,6 +37,14 @@ def period_ending(end: dt.date, months: int) -> Span:
     return Span(months_before(end, months), end)
 
 
+def current_values(purchases: Purchases, months: int, f2_window: int, history: pd.DataFrame) -> dict[str, Any]:
+    """Every goal metric over the baseline period: the history's latest row, or computed directly
+    when the data is too short for a history (the period then starts before the data)."""
+    if len(history):
+        return history.iloc[0].to_dict()
+    return kpi_values(purchases, baseline_span(purchases.as_of, months), f2_window)
+
+
 def goal_targets(plan: pd.DataFrame) -> dict[str, float]:
     """metric -> target of the goals (the first goal of a metric wins), for the KPI tree."""
     known = plan.dropna(subset=["target"]).drop_duplicates("metric")
@@ -123,7 +131,7 @@ def goal_plan(purchases: Purchases, goals: list[Goal], months: int = 12, f2_wind
     months (to the deadline), required_per_year, largest_yoy (seen), feasibility."""
     if history is None:
         history = metric_history(purchases, months, f2_window)
-    base = history.iloc[0] if len(history) else pd.Series(kpi_values(purchases, baseline_span(purchases.as_of, months), f2_window))
+    base = current_values(purchases, months, f2_window, history)
     rows = []
     for goal in goals:
         deadline = goal.deadline or months_before(purchases.as_of, -months)
@@ -176,5 +184,5 @@ def revenue_levers(values: dict[str, Any], gap: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["lever", "now", "needed", "delta", "relative"])
 
 
-__all__ = ["baseline_span", "change", "feasibility", "goal_plan", "goal_target", "goal_targets", "metric_history",
+__all__ = ["baseline_span", "change", "current_values", "feasibility", "goal_plan", "goal_target", "goal_targets", "metric_history",
            "months_between", "per_year", "period_ending", "revenue_levers", "yoy_changes"]

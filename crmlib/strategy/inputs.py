@@ -46,7 +46,8 @@ def read_table(path: Path | str, required: tuple[str, ...], what: str) -> pd.Dat
     return frame
 
 
-def _bad_rows(path: Path | str, column: str, bad: pd.Series, expected: str) -> DataError:
+def bad_rows_error(path: Path | str, column: str, bad: pd.Series, expected: str) -> DataError:
+    """The error for a column with bad values: how many, the first five lines, what is expected."""
     rows = (bad[bad].index[:5] + 2).tolist()  # +2: the header is line 1
     return DataError(f"{path}: column '{column}' has {int(bad.sum())} value(s) that are not {expected} "
                      f"(lines {', '.join(map(str, rows))}{' ...' if bad.sum() > 5 else ''}).",
@@ -59,7 +60,7 @@ def parse_dates(path: Path | str, frame: pd.DataFrame, column: str) -> pd.Series
     dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     bad = dates.isna()
     if bad.any():
-        raise _bad_rows(path, column, bad, "dates (YYYY-MM-DD)")
+        raise bad_rows_error(path, column, bad, "dates (YYYY-MM-DD)")
     return dates.dt.date
 
 
@@ -69,7 +70,7 @@ def parse_numbers(path: Path | str, frame: pd.DataFrame, column: str, minimum: f
     values = pd.to_numeric(text, errors="coerce")
     bad = values.isna() | ((values < minimum) if minimum is not None else False)
     if bad.any():
-        raise _bad_rows(path, column, bad, "numbers" + (f" >= {minimum:g}" if minimum is not None else ""))
+        raise bad_rows_error(path, column, bad, "numbers" + (f" >= {minimum:g}" if minimum is not None else ""))
     return values.astype("float64")
 
 
@@ -119,5 +120,5 @@ def write_log_template(folder: Path | str) -> Path:
     return path
 
 
-__all__ = ["LOG_COLUMNS", "LOG_TEMPLATE", "execution_summary", "monthly_log", "parse_dates", "parse_numbers",
+__all__ = ["LOG_COLUMNS", "LOG_TEMPLATE", "bad_rows_error", "execution_summary", "monthly_log", "parse_dates", "parse_numbers",
            "read_execution_log", "read_table", "write_log_template"]

@@ -17,7 +17,7 @@ import pandas as pd
 from ..segments.classify import Segmentation
 from ..segments.migration import SCHEME_COLUMNS
 from ..segments.names import display_order
-from .inputs import _bad_rows, read_table
+from .inputs import bad_rows_error, read_table
 from .verification import Z95
 
 CATEGORIES = ("promoter", "passive", "detractor")
@@ -29,7 +29,7 @@ def read_survey(path: Path | str) -> pd.DataFrame:
     score = pd.to_numeric(frame["score"].str.strip(), errors="coerce")
     bad = score.isna() | (score < 0) | (score > 10) | (score % 1 != 0)
     if bad.any():
-        raise _bad_rows(path, "score", bad, "whole numbers from 0 to 10")
+        raise bad_rows_error(path, "score", bad, "whole numbers from 0 to 10")
     return pd.DataFrame({"customer_id": frame["customer_id"].str.strip(), "score": score.astype("int64")})
 
 

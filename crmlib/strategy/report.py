@@ -303,7 +303,8 @@ def effect_table(effect: pd.DataFrame, lang: str, currency: str) -> pd.DataFrame
     rows = [[t(f"{k}.outcomes.{r['outcome']}", lang, window=window),
              _effect_value(r["outcome"], r["treated"], currency), _effect_value(r["outcome"], r["control"], currency),
              _effect_value(r["outcome"], r["difference"], currency, True),
-             f"{_effect_value(r['outcome'], r['low'], currency, True)} 〜 {_effect_value(r['outcome'], r['high'], currency, True)}",
+             t(f"{K}.interval", lang, low=_effect_value(r["outcome"], r["low"], currency, True),
+               high=_effect_value(r["outcome"], r["high"], currency, True)),
              MISSING if r["p"] is None or pd.isna(r["p"]) else ("<0.001" if r["p"] < 0.001 else fmt_num(r["p"], 3))]
             for _, r in effect.iterrows()]  # four outcomes
     cols = ["outcome", "treated", "control", "difference", "interval", "p"]
@@ -369,7 +370,7 @@ def nps_table(overall: dict[str, Any], by_segment: pd.DataFrame, seg: Segmentati
     names = class_names(seg, scheme, lang)
     rows = [(t(f"{k}.all", lang), overall)] + [(names.get(r["class"], r["class"]), r) for _, r in by_segment.iterrows()]
     table = [[label, fmt_int(r["n"]), fmt_pct(r["promoters"]), fmt_pct(r["passives"]), fmt_pct(r["detractors"]),
-              _nps(r["nps"]), f"{_nps(r['low'])} 〜 {_nps(r['high'])}"] for label, r in rows]
+              _nps(r["nps"]), t(f"{K}.interval", lang, low=_nps(r["low"]), high=_nps(r["high"]))] for label, r in rows]
     cols = ["segment", "n", "promoters", "passives", "detractors", "nps", "interval"]
     return pd.DataFrame(table, columns=[t(f"{k}.col_{c}", lang) for c in cols])
 
