@@ -524,6 +524,35 @@ def test_exports_one_csv_per_segment_and_a_workbook(export_dir, tmp_path):
         assert [r[0] for r in rows[1:]] == list(frame["customer_id"])
 
 
+def test_exports_lists_sorted_by_spend_with_crlf_and_whole_yen(export_dir, tmp_path):
+    """Each list: biggest spender first, ties by id; CRLF line ends; yen amounts without decimals."""
+    paths = write_segment_exports(export_dir, AS_OF, {"exports": {"schemes": ["ladder"]}}, tmp_path / "e")
+    raw = b"".join(p.read_bytes() for p in paths if p.suffix == ".csv")
+    assert raw.count(b"\r\n") == raw.count(b"\n") == 5 + 5  # 5 headers (four ladder stages and lapsed), 5 customers
+    seg = segment_customers(export_dir / "orders.parquet", AS_OF, {})
+    spend = dict(zip(seg.customers["customer_id"], seg.customers["revenue"]))
+    for path in (p for p in paths if p.suffix == ".csv"):
+        frame = pd.read_csv(path, encoding="utf-8-sig", dtype={"customer_id": str})
+        expected = sorted(frame["customer_id"], key=lambda c: (-spend[c], c))
+        assert list(frame["customer_id"]) == expected
+        assert frame["revenue"].tolist() == [int(spend[c]) for c in expected]
+
+
+def test_exports_skip_the_workbook_above_its_limit(export_dir, tmp_path):
+    """Five customers, a limit of four: every customer is in the CSVs, no workbook, and the chapter says so."""
+    settings = {"exports": {"xlsx_max_customers": 4}}
+    paths = write_segment_exports(export_dir, AS_OF, settings, tmp_path / "exports")
+    assert [p.suffix for p in paths] == [".csv"] * 11 and not (tmp_path / "exports" / "segments.xlsx").exists()
+    listed = pd.concat(pd.read_csv(p, encoding="utf-8-sig", dtype={"customer_id": str}) for p in paths)
+    assert sorted(listed["customer_id"]) == ["back", "gone", "grow", "new", "same"]
+    seg = segment_customers(export_dir / "orders.parquet", AS_OF, settings)
+    assert "no Excel workbook" in seg_report.action_takeaway(seg, "en") and "4 customers" in \
+        seg_report.action_takeaway(seg, "en")
+    assert "Excelブックは作成していません" in seg_report.action_takeaway(seg, "ja")
+    with_book = write_segment_exports(export_dir, AS_OF, {"exports": {"xlsx_max_customers": 5}}, tmp_path / "b")
+    assert with_book[-1].name == "segments.xlsx"
+
+
 def test_exports_carry_emails_only_when_allowed(export_dir, tmp_path):
     settings = {"exports": {"include_email": True, "schemes": ["rfm", "cpm"]}}
     paths = write_segment_exports(export_dir, AS_OF, settings, tmp_path / "exports", lang="en")

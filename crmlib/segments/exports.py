@@ -2,16 +2,21 @@
 
 Written by the report pipeline after the notebooks into reports/<client>/<as-of>/exports/:
 - <scheme>_<NN>_<key>.csv per segment (NN = the segment's position, best first), UTF-8 with a
-  BOM so Excel opens Japanese text correctly; every segment gets a file, empty ones a header only;
+  BOM so Excel opens Japanese text correctly, CRLF line ends; every segment gets a file, empty
+  ones a header only;
 - segments.xlsx with a sheet per segment (a segment longer than an Excel sheet continues on
-  sheets named '... (2)'), customer ids stored as text so leading zeros survive.
+  sheets named '... (2)'), customer ids stored as text so leading zeros survive. It is written
+  only up to segments.exports.xlsx_max_customers customers: beyond that a workbook is too big
+  to open, and the CSVs carry the same rows.
 Text cells that would start a formula (= + - @, tab, CR) get a leading single quote (OWASP).
 Rows: customer_id, [email], the segment, RFM scores, recency, purchases, orders, revenue, first
 and last order day, CPM cell, ladder stage and spend decile; biggest spenders first.
 
-E-mail addresses are read from processed_dir/contacts.parquet only when the client YAML allows
-it (segments.exports.include_email, default off). Nothing here is ever called by a notebook, so
-contact data never reaches the HTML report.
+The lists are sorted and written by DuckDB from a compact table (ids, class codes, numbers), so
+memory and time grow with the customers, not with the text of the lists: 50 million customers
+are written out of core. E-mail addresses are joined from processed_dir/contacts.parquet only
+when the client YAML allows it (segments.exports.include_email, default off). Nothing here is
+ever called by a notebook, so contact data never reaches the HTML report.
 """
 
 from __future__ import annotations
@@ -22,18 +27,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from ..diagnosis.purchases import connect
 from ..errors import DataError
-from ..safe_cells import neutralise_frame
+from ..safe_cells import FORMULA_START, neutralise_formulas
+from ..sql import sql_ident, sql_literal
 from .classify import Segmentation, segment_customers
-from .migration import SCHEME_COLUMNS, match_rows
+from .migration import SCHEME_COLUMNS
 from .names import class_names, display_order
 from .settings import SegmentSettings, load_settings
 from .xlsx import write_xlsx
 
 WORKBOOK = "segments.xlsx"
 SCHEME_PREFIX = {"rfm": "RFM", "cpm": "CPM", "ladder": "LAD"}
+BOM = "\ufeff"  # put before the first header name, so DuckDB's CSV starts with the UTF-8 BOM
+
+LIST_COLUMNS = ("customer_id", "email", "rfm_segment", "rfm_segment_key", "rfm", "r", "f", "m", "recency_days",
+                "purchases", "orders", "revenue", "first_order", "last_order", "cpm_cell", "ladder",
+                "ladder_stage", "spend_decile")
 
 
 def export_file_name(scheme: str, position: int, key: str) -> str:
@@ -49,47 +60,75 @@ def _whole_or_round(values: pd.Series) -> pd.Series:
     return rounded
 
 
-def _emails(processed_dir: Path, customer_ids: pd.Series) -> pd.Series:
-    """The e-mail address of each customer (empty when unknown), from contacts.parquet."""
+def _names(column: pd.Series, names: dict[str, str]) -> pd.Categorical:
+    """A class column with the display names as categories (neutralised: names come from YAML)."""
+    safe = neutralise_formulas(pd.Series([names[c] for c in column.cat.categories], dtype="str"))
+    return column.cat.rename_categories(safe.tolist())
+
+
+def list_table(seg: Segmentation, lang: str) -> pa.Table:
+    """The compact table DuckDB writes the lists from: one row per customer, classes as dictionary
+    codes (display name and key), numbers as numbers; no text is built per customer here."""
+    c = seg.customers
+    frame = pd.DataFrame({
+        "customer_id": c["customer_id"].astype("str"),
+        "rfm_segment": _names(c["rfm_segment"], class_names(seg, "rfm", lang)),
+        "rfm_segment_key": c["rfm_segment"],
+        "rfm": c["rfm"].astype("int64"),
+        "r": c["r"].astype("int64"), "f": c["f"].astype("int64"), "m": c["m"].astype("int64"),
+        "recency_days": c["recency_days"], "purchases": c["purchases"], "orders": c["orders"],
+        "revenue": _whole_or_round(c["revenue"]),
+        "revenue_sort": c["revenue"].astype("float64"),  # the unrounded amount orders the list
+        "first_order": c["first_order"], "last_order": c["last_order"],
+        "cpm_cell": _names(c["cpm_cell"], class_names(seg, "cpm", lang)),
+        "cpm_cell_key": c["cpm_cell"],
+        "ladder": _names(c["ladder"], class_names(seg, "ladder", lang)),
+        "ladder_key": c["ladder"],
+        "ladder_stage": c["ladder_stage"].astype("int64"),
+        "spend_decile": c["spend_decile"].astype("int64"),
+    })
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _safe(column: str) -> str:
+    """SQL for a text column with a quote before a leading formula character (as neutralise_formulas)."""
+    return f"CASE WHEN regexp_matches({column}, {sql_literal(FORMULA_START)}) THEN '''' || {column} ELSE {column} END"
+
+
+def list_sql(scheme: str, key: str, with_email: bool, first_name: str = "customer_id") -> str:
+    """The rows of one segment's list, biggest spenders first (ties by customer id)."""
+    selected = []
+    for name in LIST_COLUMNS:
+        if name == "email" and not with_email:
+            continue
+        if name == "customer_id":
+            expr = _safe("l.customer_id")
+        elif name == "email":
+            expr = _safe("coalesce(c.email, '')")
+        elif name == "rfm":
+            expr = "CAST(l.rfm AS VARCHAR)"  # a code such as 545, text as before
+        elif name in ("first_order", "last_order"):
+            expr = f"CAST(l.{name} AS DATE)"
+        else:
+            expr = f"l.{name}"
+        selected.append(f"{expr} AS {sql_ident(first_name if name == 'customer_id' else name)}")
+    contacts = "LEFT JOIN contacts c USING (customer_id)" if with_email else ""
+    key_column = {"rfm": "rfm_segment_key", "cpm": "cpm_cell_key", "ladder": "ladder_key"}[scheme]
+    return (f"SELECT {', '.join(selected)} FROM lists l {contacts} "
+            f"WHERE CAST(l.{key_column} AS VARCHAR) = {sql_literal(key)} "
+            f"ORDER BY l.revenue_sort DESC, l.customer_id")
+
+
+def _contacts_view(con, processed_dir: Path) -> None:
+    """A view of one e-mail per customer from contacts.parquet (a clear error when it is missing)."""
     path = processed_dir / "contacts.parquet"
     if not path.is_file():
         raise DataError(
             f"{path}: no contacts file, so e-mail addresses cannot be exported.",
             hint="re-run the ingest (it writes contacts.parquet) or set segments.exports.include_email: false",
         )
-    contacts = pd.read_parquet(path, columns=["customer_id", "email"]).drop_duplicates("customer_id")
-    rows = match_rows(contacts, customer_ids.to_frame("customer_id"))
-    emails = pa.array(contacts["email"].astype("str"), type=pa.large_string())
-    found = pc.take(emails, pa.array(rows, mask=rows < 0))  # null where the customer has no contact
-    return pd.Series(pd.arrays.ArrowStringArray(found), index=customer_ids.index, name="email").fillna("")
-
-
-def list_order(customers: pd.DataFrame) -> np.ndarray:
-    """Row positions of the customers, biggest spenders first (ties by customer id)."""
-    return np.lexsort((customers["customer_id"].to_numpy(dtype=object), -customers["revenue"].to_numpy()))
-
-
-def export_frame(seg: Segmentation, lang: str, emails: pd.Series | None = None) -> pd.DataFrame:
-    """One row per customer with everything a list carries, in list_order."""
-    c = seg.customers
-    frame = pd.DataFrame({"customer_id": c["customer_id"].astype(str)})
-    if emails is not None:
-        frame["email"] = emails.fillna("").astype("str")
-    frame["rfm_segment"] = c["rfm_segment"].cat.rename_categories(class_names(seg, "rfm", lang)).astype(str)
-    frame["rfm_segment_key"] = c["rfm_segment"].astype(str)
-    frame["rfm"] = c["rfm"].astype(str)
-    frame[["r", "f", "m"]] = c[["r", "f", "m"]].astype("int64")
-    frame["recency_days"] = c["recency_days"]
-    frame["purchases"] = c["purchases"]
-    frame["orders"] = c["orders"]
-    frame["revenue"] = _whole_or_round(c["revenue"])
-    for column in ("first_order", "last_order"):  # ISO days, converted by numpy (no per-row strftime)
-        frame[column] = c[column].to_numpy().astype("datetime64[D]").astype(str)
-    frame["cpm_cell"] = c["cpm_cell"].cat.rename_categories(class_names(seg, "cpm", lang)).astype(str)
-    frame["ladder"] = c["ladder"].cat.rename_categories(class_names(seg, "ladder", lang)).astype(str)
-    frame["ladder_stage"] = c["ladder_stage"].astype("int64")
-    frame["spend_decile"] = c["spend_decile"].astype("int64")
-    return frame.iloc[list_order(c)].reset_index(drop=True)
+    con.execute(f"CREATE VIEW contacts AS SELECT customer_id, min(email) AS email "
+                f"FROM read_parquet({sql_literal(str(path))}) GROUP BY customer_id")
 
 
 def write_segment_exports(
@@ -100,35 +139,42 @@ def write_segment_exports(
     *,
     lang: str = "ja",
 ) -> list[Path]:
-    """Write the per-segment CSVs and segments.xlsx into out_dir; returns the files written
-    (none when segments.exports.enabled is false)."""
+    """Write the per-segment CSVs (and segments.xlsx up to xlsx_max_customers) into out_dir;
+    returns the files written (none when segments.exports.enabled is false)."""
     settings = load_settings(settings)
     if not settings.exports.enabled:
         return []
     processed_dir, out_dir = Path(processed_dir), Path(out_dir)
     seg = segment_customers(processed_dir / "orders.parquet", as_of, settings)
-    emails = _emails(processed_dir, seg.customers["customer_id"]) if settings.exports.include_email else None
-    # text cells that Excel would run as formulas (a planted '=HYPERLINK(...)' id) get a quote
-    frame = neutralise_frame(export_frame(seg, lang, emails))
-    order = list_order(seg.customers)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    written: list[Path] = []
-    sheets: list[tuple[str, pd.DataFrame]] = []
+    lists: list[tuple[str, str, str]] = []  # (scheme, key, sheet title), in file order
     prefixed = len(settings.exports.schemes) > 1
     for scheme in settings.exports.schemes:
-        column = SCHEME_COLUMNS[scheme]
         names = class_names(seg, scheme, lang)
-        keys = seg.customers[column].astype(str).to_numpy()[order]  # aligned with frame's rows
         for position, key in enumerate(display_order(seg, scheme), start=1):
-            part = frame[keys == key]
-            path = out_dir / export_file_name(scheme, position, key)
-            part.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
-            written.append(path)
             title = f"{position:02d} {names[key]}"
-            sheets.append((f"{SCHEME_PREFIX[scheme]} {title}" if prefixed else title, part))
-    written.append(write_xlsx(out_dir / WORKBOOK, sheets))
-    return written
+            lists.append((scheme, key, f"{SCHEME_PREFIX[scheme]} {title}" if prefixed else title))
+    table = list_table(seg, lang)
+    del seg  # the compact table holds what the lists need
+    with_email = settings.exports.include_email
+    out_dir.mkdir(parents=True, exist_ok=True)
+    con = connect()
+    try:
+        if with_email:
+            _contacts_view(con, processed_dir)
+        con.register("lists", table)
+        written: list[Path] = []
+        positions: dict[str, int] = {}
+        for scheme, key, _ in lists:
+            positions[scheme] = positions.get(scheme, 0) + 1
+            path = out_dir / export_file_name(scheme, positions[scheme], key)
+            con.execute(f"COPY ({list_sql(scheme, key, with_email, BOM + 'customer_id')}) "
+                        f"TO {sql_literal(str(path))} (FORMAT csv, HEADER, NEW_LINE '\r\n')")
+            written.append(path)
+        if table.num_rows <= settings.exports.xlsx_max_customers:
+            sheets = [(title, con.execute(list_sql(scheme, key, with_email)).df()) for scheme, key, title in lists]
+            written.append(write_xlsx(out_dir / WORKBOOK, sheets))
+        return written
+    finally:
+        con.close()
 
-
-__all__ = ["WORKBOOK", "export_file_name", "export_frame", "list_order", "write_segment_exports"]
+__all__ = ["BOM", "WORKBOOK", "export_file_name", "list_sql", "list_table", "write_segment_exports"]

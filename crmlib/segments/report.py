@@ -204,6 +204,9 @@ def action_takeaway(seg: Segmentation, lang: str) -> str:
         return t("segments.actions.disabled", lang)
     email = t(f"segments.actions.email_{'included' if settings.include_email else 'excluded'}", lang)
     schemes = t("common.list_separator", lang).join(t(f"segments.schemes.{s}", lang) for s in settings.schemes)
+    if len(seg.customers) > settings.xlsx_max_customers:  # the workbook would be too big to open
+        return t("segments.actions.takeaway_csv_only", lang, schemes=schemes, email=email,
+                 limit=fmt_int(settings.xlsx_max_customers))
     return t("segments.actions.takeaway", lang, schemes=schemes, email=email)
 
 

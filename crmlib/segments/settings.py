@@ -321,6 +321,10 @@ class ExportSettings(BaseModel):
         False, description="add e-mail addresses from contacts.parquet (only when the client allows it)"
     )
     schemes: list[Scheme] = Field(default_factory=lambda: ["rfm"], description="segmentations to export")
+    xlsx_max_customers: int = Field(
+        1_000_000, ge=0,
+        description="write segments.xlsx only up to this many customers (the CSVs are always written)",
+    )
 
     @field_validator("schemes")
     @classmethod
