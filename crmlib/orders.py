@@ -7,6 +7,8 @@ ignored), so a report can be reproduced for any past date from the same Parquet 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -27,9 +29,30 @@ def orders_sql(orders_path: Path | str, as_of: dt.date | str | None = None) -> s
     return base if as_of is None else f"{base} WHERE ordered_at < {as_timestamp(as_of)}"
 
 
-def query(sql: str) -> pd.DataFrame:
-    """Run one aggregate query in a fresh in-memory DuckDB connection and return pandas."""
+# DuckDB's memory cap for the chapters; above it, sorts, joins and aggregations spill to disk.
+MEMORY_LIMIT = os.environ.get("CRM_DUCKDB_MEMORY", "2GB")
+
+
+def connect(threads: int | None = None, temp_dir: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB session with a memory cap, spilling to temp_dir (default: the system's
+    temporary folder, not the working directory) and no progress bar (notebook output stays clean)."""
     con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:  # in a Jupyter kernel without ipywidgets: already no bar
+        pass
+    con.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
+    con.execute("SET preserve_insertion_order = false")  # every query orders its own result
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    spill = Path(temp_dir) if temp_dir is not None else Path(tempfile.gettempdir()) / "crmlib-duckdb"
+    con.execute(f"SET temp_directory = {_quote(str(spill))}")
+    return con
+
+
+def query(sql: str) -> pd.DataFrame:
+    """Run one aggregate query in a fresh capped DuckDB session (see connect) and return pandas."""
+    con = connect()
     try:
         return con.execute(sql).df()
     finally:

@@ -131,3 +131,52 @@ def test_figures_render(tiny_processed_dir):
     fig = charts.frequency_chart(buckets, "ja")
     assert len(fig.axes[0].patches) == 9
     assert math.isclose(fig.axes[0].patches[0].get_height(), 0.1)
+
+
+@pytest.fixture(scope="module")
+def simulated_orders(tmp_path_factory):
+    from crmlib.ingest import ingest_file
+    from crmlib.sample import write_sample
+
+    folder = tmp_path_factory.mktemp("ltv-sample")
+    out = ingest_file(write_sample(folder / "orders.csv", n_customers=3000), preset="generic",
+                      out_dir=folder / "processed")
+    return out.orders_path, out.as_of
+
+
+def test_models_read_a_hash_sample_above_max_model_customers(simulated_orders):
+    """1,000 of about 3,000 customers: exact counts per segment, means from the sample, totals scaled."""
+    from crmlib.ltv.summary import rfm_summary
+
+    path, as_of = simulated_orders
+    orders = pd.read_parquet(path)
+    orders = orders[orders["ordered_at"] < pd.Timestamp(as_of)].sort_values(["ordered_at", "order_id"])
+    firsts = orders.drop_duplicates("customer_id")  # each customer's first order (pandas, not the SQL)
+    everyone = len(firsts)
+    full = predictive.predictive_ltv(path, as_of, LTVSettings(min_repeat_buyers=50))
+    sampled = predictive.predictive_ltv(path, as_of, LTVSettings(min_repeat_buyers=50, max_model_customers=1000))
+    assert not full.sampled and full.sample_sizes is None and full.customers == everyone
+    assert sampled.sampled and sampled.sample_share == pytest.approx(1000 / everyone)
+    n = len(sampled.scores)
+    assert 1000 - 4 * math.sqrt(1000) < n < 1000 + 4 * math.sqrt(1000)  # binomial, 4 sigma
+    assert sampled.sample_sizes == (n, everyone)
+    # the same customers every time, and the calibration sample is part of the full one
+    again = rfm_summary(path, as_of, None, 7, sample_share=sampled.sample_share)
+    assert again["customer_id"].tolist() == sampled.summary["customer_id"].tolist()
+    calibration = rfm_summary(path, as_of, sampled.calibration_end, 7, sample_share=sampled.sample_share)
+    assert set(calibration["customer_id"]) <= set(sampled.summary["customer_id"])
+    # per first channel: the exact customer counts, the sample's mean, total = mean x count
+    table = predictive.clv_segments(sampled, "first_channel").set_index("segment")
+    assert table["customers"].to_dict() == firsts["channel"].value_counts().to_dict()
+    assert np.allclose(table["clv_total"], table["clv"] * table["customers"])
+    # what the sample estimates is close to what every customer gives
+    assert abs(sampled.scores["p_alive"].mean() - full.scores["p_alive"].mean()) < 0.05
+    assert sampled.errors["bgnbd"]["actual"] == pytest.approx(full.errors["bgnbd"]["actual"], rel=0.2)
+    values = headline_metrics(historical.annual_ltv(path, as_of), formula.formula_inputs(path, as_of),
+                              formula.formula_ltv(formula.formula_inputs(path, as_of), LTVSettings()), sampled,
+                              LTVSettings())
+    assert values["clv"]["customers"] == everyone and values["clv"]["model_customers"] == n
+    assert values["clv"]["total"] == pytest.approx(sampled.scores["clv"].mean() * everyone)
+    lead = text.validation_lead(sampled.calibration_end, as_of, "en", sampled.sample_sizes)
+    assert f"random {n:,} of them" in lead and f"{everyone:,} customers" in lead
+    assert "無作為に抽出した" in text.validation_lead(sampled.calibration_end, as_of, "ja", sampled.sample_sizes)

@@ -15,8 +15,6 @@ orders this takes about 7 s and 1.4 GB on 2 cores (bench/diagnosis.py).
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +23,9 @@ from types import TracebackType
 import duckdb
 import pandas as pd
 
-from ..orders import as_timestamp
+from ..orders import MEMORY_LIMIT, as_timestamp, connect  # noqa: F401 (re-exported)
 from ..sql import sql_literal as _quote
 
-# DuckDB's memory cap; above it, sorts and aggregations spill to a temporary folder.
-MEMORY_LIMIT = os.environ.get("CRM_DUCKDB_MEMORY", "2GB")
 DIMENSIONS = ("channel", "category", "source", "region")
 
 
@@ -135,23 +131,6 @@ class Purchases:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def connect(threads: int | None = None, temp_dir: Path | str | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB session with a memory cap, spilling to temp_dir (default: the system's
-    temporary folder, not the working directory) and no progress bar (notebook output stays clean)."""
-    con = duckdb.connect()
-    try:
-        con.execute("SET enable_progress_bar = false")
-    except duckdb.InvalidInputException:  # in a Jupyter kernel without ipywidgets: already no bar
-        pass
-    con.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
-    con.execute("SET preserve_insertion_order = false")  # every query orders its own result
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    spill = Path(temp_dir) if temp_dir is not None else Path(tempfile.gettempdir()) / "crmlib-duckdb"
-    con.execute(f"SET temp_directory = {_quote(str(spill))}")
-    return con
 
 
 def resolve_as_of(orders_path: Path | str, as_of: dt.date | str | None) -> dt.date:

@@ -90,11 +90,14 @@ def purchases_if_alive_at(model: PurchaseModel, t: float, x: np.ndarray, T: np.n
     return model.purchases_if_alive(np.full_like(x, t), x, T)
 
 
-def clv_by_segment(scores: pd.DataFrame, labels: pd.Series, order: str = "total") -> pd.DataFrame:
+def clv_by_segment(scores: pd.DataFrame, labels: pd.Series, order: str = "total",
+                   counts: pd.Series | None = None) -> pd.DataFrame:
     """Customers, mean P(alive), expected purchases and CLV per segment.
 
     labels: the segment of every customer (aligned with scores); a missing label is its own
     segment. order: "total" (largest total CLV first) or "segment" (by label, e.g. cohorts in time).
+    counts: when scores are a sample, the exact customers per segment; the means stay the sample's
+    and the totals become mean x count.
     """
     frame = scores.assign(segment=labels.to_numpy())
     grouped = frame.groupby("segment", sort=True, dropna=False)
@@ -104,7 +107,11 @@ def clv_by_segment(scores: pd.DataFrame, labels: pd.Series, order: str = "total"
         "expected_purchases": grouped["expected_purchases"].mean(),
         "clv": grouped["clv"].mean(),
         "clv_total": grouped["clv"].sum(),
-    }).reset_index()
+    })
+    if counts is not None:
+        table["customers"] = counts.reindex(table.index).fillna(0).astype("int64")
+        table["clv_total"] = table["clv"] * table["customers"]
+    table = table.reset_index()
     total = table["clv_total"].sum()
     table["clv_share"] = table["clv_total"] / total if total else np.nan
     if order == "segment":

@@ -43,9 +43,11 @@ def headline_metrics(
                 for check in predictive.failed_checks
             ],
             "clv": {
-                "customers": len(scores),
+                "customers": predictive.all_customers,
+                "model_customers": len(scores),
+                "sample_share": predictive.sample_share,
                 "mean": float(scores["clv"].mean()),
-                "total": total_clv(scores),
+                "total": total_clv(predictive),
                 "mean_p_alive": float(scores["p_alive"].mean()),
                 "mean_expected_purchases": float(scores["expected_purchases"].mean()),
                 "horizon_months": settings.horizon_months,

@@ -16,60 +16,78 @@ per acquisition cohort and in total.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from ..orders import orders_sql, query
+from ..orders import connect, orders_sql, query
 from .summary import date_sql, order_span, to_date
 
 Period = Literal["month", "quarter", "year"]
 MIN_CURVE_CUSTOMERS = 30  # the report's curves stop below this many observable customers
 GroupBy = Literal["cohort", "first_channel", "first_category", "all"]
 
-CUSTOMER_MONTHS_SQL = """
-WITH o AS (
-    SELECT customer_id, ordered_at, amount, channel, category
-    FROM ({src})
-    WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL
-),
-c AS (
-    SELECT customer_id,
-           CAST(date_trunc('month', min(ordered_at)) AS DATE) AS first_month,
-           arg_min(channel, ordered_at) AS first_channel,
-           arg_min(category, ordered_at) AS first_category
-    FROM o GROUP BY customer_id
-),
-cm AS (
-    SELECT c.*, date_diff('month', first_month, {last_month}) AS observed
-    FROM c
-)
-SELECT CAST(date_trunc('{period}', cm.first_month) AS DATE) AS cohort,
-       cm.first_channel, cm.first_category, cm.observed,
-       date_diff('month', cm.first_month, CAST(date_trunc('month', o.ordered_at) AS DATE)) AS k,
-       count(DISTINCT cm.customer_id) AS buyers,
+FIRSTS_SQL = """
+CREATE TEMP TABLE firsts AS
+SELECT customer_id,
+       CAST(date_trunc('month', min(ordered_at)) AS DATE) AS first_month,
+       arg_min(channel, ordered_at) AS first_channel,
+       arg_min(category, ordered_at) AS first_category
+FROM ({src}) WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL
+GROUP BY customer_id
+HAVING min(ordered_at) < CAST({last_month} + INTERVAL 1 MONTH AS TIMESTAMP)
+"""
+
+# revenue per first month, first channel, first category and month since the first purchase (k)
+MONTH_REVENUE_SQL = """
+SELECT f.first_month, f.first_channel, f.first_category,
+       date_diff('month', f.first_month, CAST(date_trunc('month', o.ordered_at) AS DATE)) AS k,
        sum(coalesce(o.amount, 0)) AS revenue
-FROM cm JOIN o USING (customer_id)
-WHERE cm.observed >= 0 AND o.ordered_at < CAST({last_month} + INTERVAL 1 MONTH AS TIMESTAMP)
+FROM firsts f JOIN ({src}) o USING (customer_id)
+WHERE o.ordered_at < CAST({last_month} + INTERVAL 1 MONTH AS TIMESTAMP)
 GROUP BY ALL
 """
 
-CUSTOMERS_SQL = """
-WITH c AS (
-    SELECT customer_id,
-           CAST(date_trunc('month', min(ordered_at)) AS DATE) AS first_month,
-           arg_min(channel, ordered_at) AS first_channel,
-           arg_min(category, ordered_at) AS first_category
-    FROM ({src}) WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL
-    GROUP BY customer_id
-)
-SELECT CAST(date_trunc('{period}', first_month) AS DATE) AS cohort, first_channel, first_category,
-       date_diff('month', first_month, {last_month}) AS observed, count(*) AS customers
-FROM c WHERE date_diff('month', first_month, {last_month}) >= 0
-GROUP BY ALL
+FIRST_MONTH_SIZES_SQL = """
+SELECT first_month, first_channel, first_category, count(*) AS customers FROM firsts GROUP BY ALL
 """
+
+
+@functools.lru_cache(maxsize=4)
+def _month_cells(orders_path: str, stamp: tuple[int, int], as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(revenue cells, customers per first month/channel/category) of the customers acquired up to
+    the last complete month; one pass for every curve of a chapter (cached on the file's mtime/size)."""
+    last_month = date_sql(last_complete_month(as_of))
+    src = orders_sql(orders_path, as_of)
+    con = connect()
+    try:
+        con.execute(FIRSTS_SQL.format(src=src, last_month=last_month))
+        cells = con.execute(MONTH_REVENUE_SQL.format(src=src, last_month=last_month)).df()
+        sizes = con.execute(FIRST_MONTH_SIZES_SQL).df()
+    finally:
+        con.close()
+    return cells, sizes
+
+
+def month_cells(orders_path: Path | str, as_of: dt.date, period: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Revenue cells and group sizes with their cohort (first month truncated to the period) and
+    observed months (complete months from the first month to the last complete one)."""
+    path = Path(orders_path)
+    info = path.stat()
+    cells, sizes = _month_cells(str(path.resolve()), (info.st_mtime_ns, info.st_size), as_of)
+    last = pd.Timestamp(last_complete_month(as_of))
+    out = []
+    for frame in (cells, sizes):
+        first = pd.to_datetime(frame["first_month"])
+        frame = frame.assign(
+            cohort=first.dt.to_period({"month": "M", "quarter": "Q", "year": "Y"}[period]).dt.start_time,
+            observed=(last.year - first.dt.year) * 12 + last.month - first.dt.month,
+        )
+        out.append(frame)
+    return out[0], out[1]
 
 
 def last_complete_month(as_of: dt.date | str) -> dt.date:
@@ -111,11 +129,7 @@ def cumulative_ltv(
     its group or fewer than min_customers customers are observable (e.g. min_share=0.5 drops the
     last months of a quarter cohort that only its first month's customers have reached).
     """
-    as_of = to_date(as_of)
-    last_month = date_sql(last_complete_month(as_of))
-    src = orders_sql(orders_path, as_of)
-    cells = query(CUSTOMER_MONTHS_SQL.format(src=src, last_month=last_month, period=period))
-    sizes = query(CUSTOMERS_SQL.format(src=src, last_month=last_month, period=period))
+    cells, sizes = month_cells(orders_path, to_date(as_of), period)
     column = _group_column(by)
     cells["group"] = cells[column] if column else "all"
     sizes["group"] = sizes[column] if column else "all"

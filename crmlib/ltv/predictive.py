@@ -7,6 +7,11 @@
 2. Validate: BG/NBD and Pareto/NBD fitted on the calibration period predict the holdout.
 3. Refit BG/NBD, Pareto/NBD and Gamma-Gamma on everything before as_of and score every customer
    with BG/NBD + Gamma-Gamma: P(alive), expected purchases and discounted CLV over the horizon.
+
+Above `max_model_customers` customers, steps 1-3 read a random sample of that size (summary.py's
+hash sample, the same customers every run). Rates, means and parameters come from the sample;
+customer counts are exact (first_purchase_counts) and totals are a sample mean times an exact
+count, so the chapter's tables keep their meaning at 50 million customers with bounded memory.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from .clv import clv_by_segment, expected_clv
 from .gamma_gamma import GammaGammaFit, fit_gamma_gamma, repeat_buyers
 from .pareto_nbd import ParetoNBDFit, fit_pareto_nbd
 from .settings import LTVSettings
-from .summary import calibration_end_for, rfm_summary, to_date
+from .summary import calibration_end_for, first_purchase_counts, rfm_summary, to_date
 from .validation import (
     Check, holdout_by_frequency, holdout_error, model_checks, spend_frequency_correlation, tracking,
 )
@@ -50,6 +55,22 @@ class PredictiveResult:
     checks: list[Check] = field(default_factory=list)
     summary: pd.DataFrame | None = None  # full history to as_of
     scores: pd.DataFrame | None = None  # per customer: p_alive, expected_purchases, expected_spend, clv
+    sample_share: float | None = None  # None: every customer; else the share in the model sample
+    population: pd.DataFrame | None = None  # when sampled: exact customers per first purchase day/attribute
+
+    @property
+    def sampled(self) -> bool:
+        return self.sample_share is not None
+
+    @property
+    def sample_sizes(self) -> tuple[int, int] | None:
+        """(customers in the model sample, all customers) when the models read a sample, else None."""
+        return (self.customers, self.all_customers) if self.sampled else None
+
+    @property
+    def all_customers(self) -> int:
+        """Customers before as_of (exact, also when the models read a sample)."""
+        return int(self.population["customers"].sum()) if self.sampled else self.customers
 
     @property
     def ok(self) -> bool:
@@ -65,20 +86,28 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     as_of = to_date(as_of)
     unit = settings.time_unit_days
     cal_end = calibration_end_for(orders_path, as_of, settings.holdout_share)
-    calibration = rfm_summary(orders_path, as_of, cal_end, unit)
+    population = first_purchase_counts(orders_path, as_of)
+    everyone = int(population["customers"].sum())
+    share = settings.max_model_customers / everyone if everyone > settings.max_model_customers else None
+    calibration = rfm_summary(orders_path, as_of, cal_end, unit, sample_share=share)
     repeaters = int((calibration["x"] > 0).sum())
     result = PredictiveResult("too_little_data", as_of, cal_end, repeaters, settings.min_repeat_buyers,
-                              customers=len(calibration))
+                              customers=len(calibration), sample_share=share,
+                              population=population if share is not None else None)
     if repeaters < settings.min_repeat_buyers:
         return result
     bg_cal = fit_bgnbd(calibration, with_se=False)  # only the refitted models' errors are shown
     pn_cal = fit_pareto_nbd(calibration, with_se=False, start=_pareto_start(bg_cal, calibration))
     result.calibration = {"bgnbd": bg_cal, "pareto_nbd": pn_cal}
     result.by_frequency = holdout_by_frequency(result.calibration, calibration)
+    if share is not None:  # customers per bucket, scaled from the sample to everyone
+        result.by_frequency["customers"] = (result.by_frequency["customers"] / share).round().astype("int64")
     result.tracking = tracking(orders_path, as_of, cal_end, result.calibration, unit)
-    result.errors = {name: holdout_error(model, calibration) for name, model in result.calibration.items()}
+    scale = 1.0 / share if share is not None else 1.0  # sample totals -> every customer
+    result.errors = {name: holdout_error(model, calibration, scale) for name, model in result.calibration.items()}
+    del calibration
 
-    summary = rfm_summary(orders_path, as_of, None, unit)
+    summary = rfm_summary(orders_path, as_of, None, unit, sample_share=share)
     bg = fit_bgnbd(summary)
     fits: dict = {"bgnbd": bg, "pareto_nbd": fit_pareto_nbd(summary, start=_pareto_start(bg, summary))}
     gamma = fit_gamma_gamma(summary) if len(repeat_buyers(summary)) >= 2 else None
@@ -114,9 +143,15 @@ def segment_labels(summary: pd.DataFrame, by: str, period: str = "quarter") -> p
 
 
 def clv_segments(result: PredictiveResult, by: str, period: str = "quarter") -> pd.DataFrame:
-    """Expected CLV per acquisition cohort (in time order) or per first channel/category (largest first)."""
+    """Expected CLV per acquisition cohort (in time order) or per first channel/category (largest first);
+    from a model sample, the customers are the exact counts and the totals mean x count."""
     labels = segment_labels(result.summary, by, period)
-    return clv_by_segment(result.scores, labels, order="segment" if by == "cohort" else "total")
+    counts = None
+    if result.sampled:
+        population = result.population
+        counts = population["customers"].groupby(segment_labels(population, by, period).to_numpy(),
+                                                 dropna=False).sum()
+    return clv_by_segment(result.scores, labels, order="segment" if by == "cohort" else "total", counts=counts)
 
 
 def headline_params(fits: dict) -> dict[str, dict[str, float]]:
@@ -127,9 +162,12 @@ def headline_params(fits: dict) -> dict[str, dict[str, float]]:
     }
 
 
-def total_clv(scores: pd.DataFrame) -> float:
-    """Sum of expected CLV over customers (NaN-safe)."""
-    return float(np.nansum(scores["clv"].to_numpy("float64")))
+def total_clv(result: PredictiveResult) -> float:
+    """Sum of expected CLV over every customer (NaN-safe); from a model sample: its mean x customers."""
+    clv = result.scores["clv"].to_numpy("float64")
+    if result.sampled:
+        return float(np.nanmean(clv)) * result.all_customers if len(clv) else 0.0
+    return float(np.nansum(clv))
 
 
 __all__ = [

@@ -37,6 +37,10 @@ class LTVSettings(BaseModel):
     cohort_period: Literal["auto", "month", "quarter", "year"] = Field(
         "auto", description="acquisition cohort length; auto: quarters when there are more than 12 months"
     )
+    max_model_customers: int = Field(
+        1_000_000, ge=1000,
+        description="above this many customers the models are fitted and scored on a random sample of this size",
+    )
     max_retention_years: float = Field(
         10.0, gt=0, description="cap on the formula's retention period 1 / (1 - annual retention)"
     )

@@ -14,6 +14,11 @@ the customer's first purchase day, in units of `time_unit_days` (7 = weeks):
 With calibration_end, purchases from calibration_end up to as_of (exclusive) are the holdout:
 x_holdout purchase days and their revenue, over holdout_length time units. Only customers whose
 first purchase is before calibration_end are in the summary.
+
+With sample_share, only a random share of the customers is read: a customer is in the sample when
+hash(customer_id) falls in the first share of SAMPLE_BUCKETS buckets, so every summary of one file
+(calibration and full history, every run) holds the same customers. Above a few million customers
+this keeps the models' memory and time bounded (LTVSettings.max_model_customers).
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ SUMMARY_COLUMNS = (
     "holdout_length",
 )
 
+SAMPLE_BUCKETS = 1_000_000
+
 SUMMARY_SQL = """
 WITH orders AS (
     SELECT customer_id, ordered_at, amount, channel, category
     FROM ({src})
-    WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL
+    WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL{sample}
 ),
 days AS (
     SELECT customer_id, CAST(ordered_at AS DATE) AS day, sum(coalesce(amount, 0)) AS amount
@@ -85,6 +92,28 @@ def date_sql(day: dt.date) -> str:
     return f"DATE '{day.isoformat()}'"
 
 
+FIRST_PURCHASE_COUNTS_SQL = """
+SELECT first_purchase, first_channel, first_category, count(*) AS customers
+FROM (
+    SELECT CAST(min(ordered_at) AS DATE) AS first_purchase,
+           arg_min(channel, ordered_at) AS first_channel,
+           arg_min(category, ordered_at) AS first_category
+    FROM ({src}) WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL
+    GROUP BY customer_id
+)
+GROUP BY ALL
+"""
+
+
+def first_purchase_counts(orders_path: Path | str, as_of: dt.date | str) -> pd.DataFrame:
+    """Customers before as_of per first purchase day, first channel and first category (exact
+    counts of every customer: what the sampled model's means are scaled to)."""
+    frame = query(FIRST_PURCHASE_COUNTS_SQL.format(src=orders_sql(orders_path, to_date(as_of))))
+    frame["first_purchase"] = pd.to_datetime(frame["first_purchase"])
+    frame["customers"] = frame["customers"].astype("int64")
+    return frame
+
+
 def order_span(orders_path: Path | str, as_of: dt.date | str | None = None) -> tuple[dt.date, dt.date] | None:
     """The first and last order day before as_of (None when there are no orders)."""
     first, last = query(
@@ -116,16 +145,27 @@ def calibration_end_for(orders_path: Path | str, as_of: dt.date | str, holdout_s
     return as_of - dt.timedelta(days=max(1, round(days * holdout_share)))
 
 
+def sample_filter(sample_share: float | None) -> str:
+    """The SQL condition (with a leading AND) that keeps the customers of the hash sample."""
+    if sample_share is None or sample_share >= 1:
+        return ""
+    if sample_share <= 0:
+        raise ValueError("sample_share must be positive")
+    return f" AND hash(customer_id) % {SAMPLE_BUCKETS} < {max(1, round(sample_share * SAMPLE_BUCKETS))}"
+
+
 def rfm_summary(
     orders_path: Path | str,
     as_of: dt.date | str,
     calibration_end: dt.date | str | None = None,
     time_unit_days: int = 7,
+    sample_share: float | None = None,
 ) -> pd.DataFrame:
     """One row per customer: x, t_x, T, monetary_value (+ holdout purchases when calibration_end).
 
     Orders before as_of are read; same-day orders are one purchase. Without calibration_end the
     whole history up to as_of is the calibration period (x_holdout = 0, holdout_length = 0).
+    sample_share < 1 reads only the customers of the hash sample (see the module docstring).
     """
     as_of = to_date(as_of)
     cal_end = to_date(calibration_end) if calibration_end else as_of
@@ -139,6 +179,7 @@ def rfm_summary(
         cal_end_date=date_sql(cal_end),
         unit=f"{float(time_unit_days)!r}",
         holdout_days=(as_of - cal_end).days,
+        sample=sample_filter(sample_share),
     ))
     frame["first_purchase"] = pd.to_datetime(frame["first_purchase"])
     frame["cohort_month"] = pd.to_datetime(frame["cohort_month"])

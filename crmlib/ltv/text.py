@@ -189,14 +189,18 @@ def too_little_data(repeat_buyers: int, minimum: int, lang: str) -> str:
     return t("ltv.predictive.too_little_data", lang, n=fmt_int(repeat_buyers), min=fmt_int(minimum))
 
 
-def validation_lead(calibration_end, as_of, lang: str) -> str:
-    """What the validation does, and the calibration and holdout periods (last days inclusive)."""
+def validation_lead(calibration_end, as_of, lang: str, sample: tuple[int, int] | None = None) -> str:
+    """What the validation does, the calibration and holdout periods (last days inclusive) and,
+    when the models read a sample (sample = (sampled, all customers)), how its figures are scaled."""
     def day_before(day) -> str:
         return fmt_date(pd.Timestamp(day) - pd.Timedelta(days=1), lang)
 
-    return _join(lang, t("ltv.tracking.lead", lang),
+    sentences = [t("ltv.tracking.lead", lang),
                  t("ltv.tracking.split", lang, calibration_end=day_before(calibration_end),
-                   holdout_start=fmt_date(calibration_end, lang), as_of=day_before(as_of)))
+                   holdout_start=fmt_date(calibration_end, lang), as_of=day_before(as_of))]
+    if sample is not None:
+        sentences.append(t("ltv.tracking.sample", lang, sample=fmt_int(sample[0]), customers=fmt_int(sample[1])))
+    return _join(lang, *sentences)
 
 
 def tracking_takeaway(errors: dict[str, dict[str, float]], calibration_end, as_of, lang: str) -> str:

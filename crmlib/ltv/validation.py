@@ -61,11 +61,12 @@ def holdout_by_frequency(models: dict[str, PurchaseModel], summary: pd.DataFrame
     return table.reindex([b for b in order if b in table.index]).rename_axis("bucket").reset_index()
 
 
-def holdout_error(model: PurchaseModel, summary: pd.DataFrame) -> dict[str, float]:
-    """Total predicted vs actual holdout purchases, their relative error and the per-customer MAE."""
+def holdout_error(model: PurchaseModel, summary: pd.DataFrame, scale: float = 1.0) -> dict[str, float]:
+    """Total predicted vs actual holdout purchases, their relative error and the per-customer MAE.
+    scale multiplies the totals (1 / the sample share when summary is a model sample)."""
     predicted = predicted_holdout(model, summary)
     actual = summary["x_holdout"].to_numpy("float64")
-    total_actual, total_predicted = float(actual.sum()), float(predicted.sum())
+    total_actual, total_predicted = float(actual.sum()) * scale, float(predicted.sum()) * scale
     return {
         "actual": total_actual,
         "predicted": total_predicted,

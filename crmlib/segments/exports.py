@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..diagnosis.purchases import connect
 from ..errors import DataError
+from ..orders import connect
 from ..safe_cells import FORMULA_START, neutralise_formulas
 from ..sql import sql_ident, sql_literal
 from .classify import Segmentation, segment_customers
@@ -113,7 +113,7 @@ def list_sql(scheme: str, key: str, with_email: bool, first_name: str = "custome
             expr = f"l.{name}"
         selected.append(f"{expr} AS {sql_ident(first_name if name == 'customer_id' else name)}")
     contacts = "LEFT JOIN contacts c USING (customer_id)" if with_email else ""
-    key_column = {"rfm": "rfm_segment_key", "cpm": "cpm_cell_key", "ladder": "ladder_key"}[scheme]
+    key_column = SCHEME_COLUMNS[scheme] + "_key"  # rfm_segment_key, cpm_cell_key, ladder_key
     return (f"SELECT {', '.join(selected)} FROM lists l {contacts} "
             f"WHERE CAST(l.{key_column} AS VARCHAR) = {sql_literal(key)} "
             f"ORDER BY l.revenue_sort DESC, l.customer_id")

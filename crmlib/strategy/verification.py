@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..diagnosis.purchases import Purchases, Span, connect
+from ..diagnosis.purchases import Purchases, Span
 from ..errors import DataError
+from ..orders import connect
 from ..sql import sql_literal
 from .inputs import parse_dates, read_table
 from .settings import BeforeAfter, Experiment
