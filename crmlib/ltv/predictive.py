@@ -28,7 +28,7 @@ from .clv import clv_by_segment, expected_clv
 from .gamma_gamma import GammaGammaFit, fit_gamma_gamma, repeat_buyers
 from .pareto_nbd import ParetoNBDFit, fit_pareto_nbd
 from .settings import LTVSettings
-from .summary import calibration_end_for, first_purchase_counts, rfm_summary, to_date
+from .summary import calibration_end_for, customer_count, first_purchase_counts, rfm_summary, to_date
 from .validation import (
     Check, holdout_by_frequency, holdout_error, model_checks, spend_frequency_correlation, tracking,
 )
@@ -86,14 +86,14 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     as_of = to_date(as_of)
     unit = settings.time_unit_days
     cal_end = calibration_end_for(orders_path, as_of, settings.holdout_share)
-    population = first_purchase_counts(orders_path, as_of)
-    everyone = int(population["customers"].sum())
+    everyone = customer_count(orders_path, as_of)
     share = settings.max_model_customers / everyone if everyone > settings.max_model_customers else None
+    population = first_purchase_counts(orders_path, as_of) if share is not None else None
     calibration = rfm_summary(orders_path, as_of, cal_end, unit, sample_share=share)
     repeaters = int((calibration["x"] > 0).sum())
     result = PredictiveResult("too_little_data", as_of, cal_end, repeaters, settings.min_repeat_buyers,
                               customers=len(calibration), sample_share=share,
-                              population=population if share is not None else None)
+                              population=population)
     if repeaters < settings.min_repeat_buyers:
         return result
     bg_cal = fit_bgnbd(calibration, with_se=False)  # only the refitted models' errors are shown

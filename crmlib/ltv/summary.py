@@ -105,6 +105,12 @@ GROUP BY ALL
 """
 
 
+def customer_count(orders_path: Path | str, as_of: dt.date | str) -> int:
+    """Customers with an order before as_of."""
+    return int(query(f"SELECT count(DISTINCT customer_id) FROM ({orders_sql(orders_path, to_date(as_of))}) "
+                     f"WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL").iloc[0, 0])
+
+
 def first_purchase_counts(orders_path: Path | str, as_of: dt.date | str) -> pd.DataFrame:
     """Customers before as_of per first purchase day, first channel and first category (exact
     counts of every customer: what the sampled model's means are scaled to)."""
