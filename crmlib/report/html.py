@@ -157,8 +157,10 @@ def chapter_html(
     version: str,
     number: int | None = None,
     frame: PageFrame | None = None,
+    embed: bool = True,
 ) -> str:
-    """One chapter page: header, table of contents and the notebook's outputs, all inline."""
+    """One chapter page: header, table of contents and the notebook's outputs, all inline
+    (embed=False: the font marker is left for fonts.embed_fonts over all of a report's pages)."""
     frame = frame or PageFrame(lang=lang, client=client_title, as_of=as_of, version=version)
     title = numbered_title(number, chapter_title, lang)
     crm = {
@@ -174,7 +176,7 @@ def chapter_html(
     }
     body, _ = _exporter(lang).from_notebook_node(report_cells(nb), resources={"crm": crm})
     page = add_toc(number_sections(body, number), t("report.toc", lang))
-    return embed_font(page, frame.embed_font)
+    return embed_font(page, frame.embed_font) if embed else page
 
 
 class _HeadingCollector(HTMLParser):
@@ -260,8 +262,10 @@ def index_html(
     files: list[tuple[str, str]],
     findings: Sequence[Finding] = (),
     frame: PageFrame | None = None,
+    embed: bool = True,
 ) -> str:
-    """The report's index page: executive summary, chapter links, data files; the frame around."""
+    """The report's index page: executive summary, chapter links, data files; the frame around
+    (embed=False: font marker left in place, as for chapter_html)."""
     frame = frame or PageFrame(lang=lang, client=client_title, as_of=as_of, version=version)
     page = _environment().get_template("report_index.html.j2").render(
         frame=frame,
@@ -275,7 +279,7 @@ def index_html(
         files=[{"href": href, "label": label} for href, label in files],
         css=CSS_PATH.read_text(encoding="utf-8"),
     )
-    return embed_font(page, frame.embed_font)
+    return embed_font(page, frame.embed_font) if embed else page
 
 
 # ---- report.html: every chapter in one file ---------------------------------------------
@@ -326,8 +330,10 @@ def single_file_html(
     frame: PageFrame,
     chapters: list[tuple[str, str, str]],
     findings: Sequence[Finding] = (),
+    embed: bool = True,
 ) -> str:
-    """report.html: summary, contents and every chapter (stem, numbered title, page) in one file."""
+    """report.html: summary, contents and every chapter (stem, numbered title, page) in one file
+    (embed=False: font marker left in place, as for chapter_html)."""
     lang = frame.lang
     items = []
     for stem, title, page in chapters:
@@ -345,7 +351,7 @@ def single_file_html(
         chapters=items,
         css=CSS_PATH.read_text(encoding="utf-8"),
     )
-    return embed_font(page, frame.embed_font)
+    return embed_font(page, frame.embed_font) if embed else page
 
 
 class _UrlCollector(HTMLParser):

@@ -27,6 +27,7 @@ from ..errors import ReportError
 from ..i18n import t
 from ..ledger import Ledger
 from ..metrics import merge_metrics, plain, read_metrics, record_metrics
+from .fonts import embed_fonts
 from .html import PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, single_file_html
 from .settings import ReportSettings, load_report_settings, logo_data_uri
 from .summary import executive_summary
@@ -287,7 +288,7 @@ def _write_pages(
         titles.append((job.chapter.name, numbered_title(job.chapter.number, job.chapter.title(lang), lang)))
         pages[name] = chapter_html(
             nb, lang=lang, chapter_title=job.chapter.title(lang), client_title=frame.client,
-            as_of=frame.as_of, version=__version__, number=job.chapter.number, frame=frame,
+            as_of=frame.as_of, version=__version__, number=job.chapter.number, frame=frame, embed=False,
         )
     findings = executive_summary(
         read_metrics(out / "metrics.json"), settings, lang=lang, currency=config.currency,
@@ -307,13 +308,14 @@ def _write_pages(
     pages["index.html"] = index_html(
         lang=lang, client_title=frame.client, as_of=frame.as_of, version=__version__,
         chapters=[(f"{stem}.html", title) for stem, title in titles], files=files,
-        findings=findings, frame=frame,
+        findings=findings, frame=frame, embed=False,
     )
     if settings.single_file:
         pages["report.html"] = single_file_html(
             frame=frame, findings=findings,
-            chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles],
+            chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], embed=False,
         )
+    pages = embed_fonts(pages, frame.embed_font)  # one shared font subset for all the pages
     for name, page in pages.items():
         external = external_urls(page)
         if external:
