@@ -186,3 +186,35 @@ def test_a_missing_logo_stops_the_report_before_any_notebook_runs(tiny_processed
     with pytest.raises(ConfigError, match=r"report\.logo: no such file .*brand/logo\.png"):
         render_report(load_config(yaml_path), tiny_processed_dir, dt.date(2024, 5, 1), tmp_path / "reports")
     assert not (tmp_path / "reports").exists()
+
+
+def _embedded_glyphs(page: str) -> dict[int, list]:
+    """Code point -> outline points of the WOFF font embedded in a page."""
+    from fontTools.ttLib import TTFont
+
+    data = re.search(r"data:font/woff;base64,([A-Za-z0-9+/=]+)", page).group(1)
+    font = TTFont(io.BytesIO(base64.b64decode(data)))
+    glyf = font["glyf"]
+    return {cp: list(glyf[name].getCoordinates(glyf)[0]) if glyf[name].numberOfContours else []
+            for cp, name in font.getBestCmap().items()}
+
+
+def test_pages_cut_from_a_shared_subset_get_the_glyphs_they_show():
+    from crmlib.report.fonts import FONT_MARKER, embed_font, embed_fonts
+
+    pages = {
+        "a.html": f"<head>{FONT_MARKER}</head><p>現状診断 F2転換率 ¥1,000</p>",
+        "b.html": f"<head>{FONT_MARKER}</head><p>休眠顧客 — 客単価</p>",
+        "c.html": f"<head>{FONT_MARKER}</head><p>only ASCII and · here</p>",
+        "d.html": "<p>no marker: left alone 顧客</p>",
+    }
+    shared = embed_fonts(pages)
+    # each page holds exactly its own non-ASCII characters (the '·'-only page needs no font) ...
+    assert set(_embedded_glyphs(shared["a.html"])) == {ord(c) for c in "現状診断転換率¥"}
+    assert set(_embedded_glyphs(shared["b.html"])) == {ord(c) for c in "休眠顧客—単価"}
+    assert FONT_MARKER not in shared["c.html"] and "@font-face" not in shared["c.html"]
+    assert shared["d.html"] == pages["d.html"]
+    # ... with the outlines a subset of the whole font gives
+    for name in ("a.html", "b.html"):
+        assert _embedded_glyphs(shared[name]) == _embedded_glyphs(embed_font(pages[name]))
+    assert embed_fonts(pages, enabled=False)["a.html"] == pages["a.html"].replace(FONT_MARKER, "")

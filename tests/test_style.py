@@ -91,3 +91,52 @@ def test_figures_are_byte_identical_for_the_same_data():
         second = figure_png(coverage_chart(frame, "ja"))
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
     assert first == second
+
+
+def _matplotlib_tight_png(fig: Figure, compress_level: int = 6) -> bytes:
+    """The reference: matplotlib's own bbox_inches="tight" crop (two draws per figure)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=144, bbox_inches="tight", metadata={"Software": None},
+                pil_kwargs={"compress_level": compress_level})
+    return buffer.getvalue()
+
+
+def _pixels(png: bytes):
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)))
+
+
+def _outside_figure() -> Figure:
+    """Legend and title above the axes, a long label sticking out right: content beyond the
+    canvas that only a tight crop keeps."""
+    fig = Figure(figsize=(4.0, 2.0))
+    ax = fig.subplots()
+    ax.bar(["東京都", "大阪府"], [3, 5], label="注文数")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
+    ax.set_title("都道府県別の注文数", pad=30)
+    ax.text(1.05, 0.5, "ここは図の外まで続く長い注釈です", transform=ax.transAxes)
+    return fig
+
+
+def test_figure_png_crops_like_matplotlibs_tight_bbox():
+    frame = pd.DataFrame(
+        {"month": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]), "orders": [4, 0, 7]}
+    )
+    with mpl.rc_context():
+        apply_style("ja")
+        for make in (lambda: coverage_chart(frame, "ja"), _outside_figure):
+            ours, reference = figure_png(make()), _matplotlib_tight_png(make())
+            # the same image, pixel for pixel (only the zlib level differs) ...
+            assert _pixels(ours).shape == _pixels(reference).shape
+            assert (_pixels(ours) == _pixels(reference)).all()
+            # ... and larger than the 4 x 2 in canvas at 144 dpi (576 px): the crop kept what sticks out
+        assert _pixels(figure_png(_outside_figure())).shape[1] > 576
+        # with a layout engine (tight_layout) savefig's own tight path is used: same pixels too
+        fig = _outside_figure()
+        fig.tight_layout()
+        assert fig.get_layout_engine() is not None
+        fig2 = _outside_figure()
+        fig2.tight_layout()
+        assert (_pixels(figure_png(fig)) == _pixels(_matplotlib_tight_png(fig2))).all()
