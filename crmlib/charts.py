@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.patches import Patch
 from matplotlib.transforms import Bbox
 
@@ -28,8 +29,9 @@ PNG_COMPRESS_LEVEL = 1
 def tight_bbox(fig: Figure, dpi: int = DPI) -> Bbox | str:
     """The padded bounding box savefig(bbox_inches="tight") would crop to, measured without the
     layout-only draw savefig does first (a third of a figure's cost). That draw is needed only
-    with a layout engine (tight_layout, constrained): then "tight" is returned as it is."""
-    if fig.get_layout_engine() is not None:
+    with a live layout engine (constrained, tight): then "tight" is returned as it is. After a
+    one-off fig.tight_layout() the engine is a placeholder that lays out nothing."""
+    if not isinstance(fig.get_layout_engine(), (type(None), PlaceHolderLayoutEngine)):
         return "tight"
     canvas = FigureCanvasAgg(fig)
     original = fig.dpi
