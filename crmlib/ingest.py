@@ -297,25 +297,29 @@ def _classify_sql(preset: Preset, rules: dict[str, Any], line_hash: bool) -> str
         "WHEN customer_key0 IS NULL THEN 'no_customer' "
         "END"
     )
-    # a guest's contact pair as one join key (phones are digits only, so the separator is unambiguous)
-    guest = ("CASE WHEN customer_id IS NULL AND (email IS NOT NULL OR phone IS NOT NULL) "
-             "THEN coalesce(email, '') || chr(31) || coalesce(phone, '') END")
     return f"""
         SELECT _row, order_id, customer_key0, ordered_at, quantity, amount, unit_price, sku, product,
                category, channel, source, region, status, raw_date, raw_amount, line_kind,
                customer_id IS NOT NULL AS has_member_id,
                CASE WHEN customer_key0 IS DISTINCT FROM customer_id THEN customer_id END AS _member_id,
-               email, phone, {guest} AS _guest, {'_h, ' if line_hash else ''}
+               email, phone, {'_h, ' if line_hash else ''}
                {reason} AS reason0
         FROM (SELECT *, {kind} AS line_kind, {key} AS customer_key0 FROM typed1)
     """
 
 
+# a guest's contact pair as one join key, computed where needed rather than stored (phones are
+# digits only, so the separator is unambiguous)
+GUEST_KEY = ("CASE WHEN NOT has_member_id AND (email IS NOT NULL OR phone IS NOT NULL) "
+             "THEN coalesce(email, '') || chr(31) || coalesce(phone, '') END")
+
+
 def _classified_view(con: duckdb.DuckDBPyConnection, work: Path, rules: dict[str, Any]) -> None:
     """View classified: the working file with each guest merged into the member sharing its
     contact and exact repeats of a line excluded (both joins only when there is something to join)."""
-    joins, member, by_email = "", "NULL::VARCHAR", "NULL::BOOLEAN"
+    joins, guest, member, by_email = "", "", "NULL::VARCHAR", "NULL::BOOLEAN"
     if con.execute("SELECT count(*) FROM guest_members").fetchone()[0]:
+        guest = f", {GUEST_KEY} AS _guest"
         joins += " LEFT JOIN guest_members g ON g.key = w._guest"
         member, by_email = "g.member", "g.by_email"
     key = f"coalesce({member}, w.customer_key0)" if rules["identity_from_contact"] else "w.customer_key0"
@@ -332,7 +336,7 @@ def _classified_view(con: duckdb.DuckDBPyConnection, work: Path, rules: dict[str
                w.raw_amount, w.line_kind, w.has_member_id,
                coalesce({by_email}, false) AS merged_by_email, coalesce(NOT {by_email}, false) AS merged_by_phone,
                w.email, w.phone, {reason} AS reason
-        FROM read_parquet({_quote(str(work))}) w{joins}""")
+        FROM (SELECT *{guest} FROM read_parquet({_quote(str(work))})) w{joins}""")
 
 
 def _duplicate_rows(con: duckdb.DuckDBPyConnection, raw_cols: str, enabled: bool) -> None:
@@ -510,7 +514,8 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
                 "(FORMAT parquet, COMPRESSION uncompressed)")
     # the member id is stored only where the key is not the id itself (a pseudonymised e-mail id)
     con.execute("CREATE OR REPLACE TEMP VIEW work AS SELECT *, CASE WHEN has_member_id THEN "
-                f"coalesce(_member_id, customer_key0) END AS customer_id FROM read_parquet({_quote(str(work))})")
+                f"coalesce(_member_id, customer_key0) END AS customer_id, {GUEST_KEY} AS _guest "
+                f"FROM read_parquet({_quote(str(work))})")
     _duplicate_rows(con, raw_cols, line_hash)
     _guest_maps(con, "typed0" if preset.order_fields_first_line_only else "work")
     _classified_view(con, work, rules)
