@@ -232,7 +232,7 @@ ORDERS_SQL = """
            min(status) AS status,
            min(source) AS source,
            min(region) AS region,
-           arg_max(category, CAST(amount * 10000 AS HUGEINT) * 1099511627776 - _row)
+           arg_max(category, CAST(CAST(amount AS DECIMAL(38, 4)) * 10000 AS HUGEINT) * 1099511627776 - _row)
                FILTER (WHERE line_kind = 'product' AND amount IS NOT NULL) AS category,
            min(customer_key) <> max(customer_key) AS mixed_customers
     FROM classified WHERE reason IS NULL
