@@ -131,12 +131,8 @@ def _in_list(expr: str, values: list[str], *, case: str = "lower", folded: bool 
     return f"coalesce(list_contains([{vals}], {target}), false)"
 
 
-def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None,
-                  line_hash: bool = False) -> str:
+def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None) -> str:
     """SELECT turning raw columns into typed canonical fields (one row per input row), FROM raw.
-
-    line_hash adds _h, the hash of the whole raw line, for the duplicate check (so that the check
-    costs no pass over the file of its own).
 
     Two layers, so that each raw value is trimmed, parsed or stripped of non-digits once per row:
     the inner one parses, the outer one derives from the parsed values (rather than trusting
@@ -195,9 +191,6 @@ def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None,
     inner["_raw_amount"] = _ident(cols.get("amount") or cols["unit_price"])
     e["raw_date"] = "CASE WHEN ordered_at IS NULL THEN CAST(_raw_date AS VARCHAR) END"
     e["raw_amount"] = f"CASE WHEN ({e['amount']}) IS NULL THEN CAST(_raw_amount AS VARCHAR) END"
-    if line_hash:
-        inner["_h"] = f"hash({', '.join(_ident(c) for c in src.columns)})"
-        e["_h"] = "_h"
     parsed = ", ".join(f"{expr} AS {name}" for name, expr in inner.items())
     return (f"SELECT _row, {', '.join(f'{expr} AS {name}' for name, expr in e.items())} "
             f"FROM (SELECT _row, {parsed} FROM raw)")
@@ -251,14 +244,8 @@ def _pseudonym(expr: str, prefix: str) -> str:
     return f"'{prefix}' || substr(sha256('crm-workbook:' || {expr}), 1, 16)"
 
 
-def _classify_sql(preset: Preset, rules: dict[str, Any], line_hash: bool) -> str:
-    """SELECT over typed1 adding line_kind, the own key and the exclusion reason (NULL = kept).
-
-    One streaming pass with no join: the own key (customer_key0) is the member id, or for a guest
-    the pseudonym of the e-mail or phone; a guest whose contact a member also used gets that
-    member's id later (see _classified_view). The key is NULL only when the line has no id, e-mail
-    or phone, so no_customer is decided here; duplicate_line, the third rule, is applied in the view.
-    """
+def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_contacts: bool) -> str:
+    """SELECT adding line_kind, customer_key and the exclusion reason (NULL = kept)."""
     lt = preset.line_types
     kind = (
         "CASE "
@@ -280,6 +267,8 @@ def _classify_sql(preset: Preset, rules: dict[str, Any], line_hash: bool) -> str
     )
     if rules["identity_from_contact"]:
         key += (
+            "WHEN em.member IS NOT NULL THEN em.member "
+            "WHEN pm.member IS NOT NULL THEN pm.member "
             f"WHEN email IS NOT NULL THEN {_pseudonym('email', 'g-')} "
             f"WHEN phone IS NOT NULL THEN {_pseudonym('phone', 'p-')} "
         )
@@ -288,71 +277,51 @@ def _classify_sql(preset: Preset, rules: dict[str, Any], line_hash: bool) -> str
         "CASE "
         "WHEN ordered_at IS NULL OR year(ordered_at) NOT BETWEEN 1990 AND 2100 THEN 'bad_date' "
         "WHEN amount IS NULL THEN 'bad_amount' "
+        "WHEN is_dup THEN 'duplicate_line' "
         f"WHEN {str(rules['exclude_cancelled']).lower()} AND ({cancelled}) THEN 'cancelled' "
         f"WHEN {str(rules['exclude_not_completed']).lower()} AND {_in_list('status', rules['not_completed_statuses'], folded=True)} THEN 'not_completed' "
         f"WHEN {str(rules['exclude_returns']).lower()} AND {_in_list('status', rules['returned_statuses'], folded=True)} THEN 'returned' "
         f"WHEN {str(rules['exclude_non_product']).lower()} AND line_kind = 'non_product' THEN 'non_product' "
         f"WHEN {str(rules['exclude_negative']).lower()} AND line_kind <> 'discount' AND (amount < 0 OR coalesce(quantity, 0) < 0) THEN 'negative_amount' "
         f"WHEN {str(rules['exclude_zero_amount']).lower()} AND line_kind = 'product' AND amount = 0 THEN 'zero_amount' "
-        "WHEN customer_key0 IS NULL THEN 'no_customer' "
+        "WHEN customer_key IS NULL THEN 'no_customer' "
         "END"
     )
+    contact_cols = "email, phone," if keep_contacts else ""
     return f"""
-        SELECT _row, order_id, customer_key0, ordered_at, quantity, amount, unit_price, sku, product,
+        WITH t AS (SELECT * FROM typed),
+        k AS (
+            SELECT t.*, {kind} AS line_kind,
+                   {key} AS customer_key,
+                   (t.customer_id IS NULL AND em.member IS NOT NULL) AS merged_by_email,
+                   (t.customer_id IS NULL AND em.member IS NULL AND pm.member IS NOT NULL) AS merged_by_phone
+            FROM t
+            LEFT JOIN guest_emails em ON t.customer_id IS NULL AND em.key = t.email
+            LEFT JOIN guest_phones pm ON t.customer_id IS NULL AND pm.key = t.phone
+        )
+        SELECT _row, order_id, customer_key, ordered_at, quantity, amount, unit_price, sku, product,
                category, channel, source, region, status, raw_date, raw_amount, line_kind,
-               customer_id IS NOT NULL AS has_member_id,
-               CASE WHEN customer_key0 IS DISTINCT FROM customer_id THEN customer_id END AS _member_id,
-               email, phone, {'_h, ' if line_hash else ''}
-               {reason} AS reason0
-        FROM (SELECT *, {kind} AS line_kind, {key} AS customer_key0 FROM typed1)
+               customer_id IS NOT NULL AS has_member_id, merged_by_email, merged_by_phone,
+               {contact_cols}
+               {reason} AS reason
+        FROM k
     """
-
-
-# a guest's contact pair as one join key, computed where needed rather than stored (phones are
-# digits only, so the separator is unambiguous)
-GUEST_KEY = ("CASE WHEN NOT has_member_id AND (email IS NOT NULL OR phone IS NOT NULL) "
-             "THEN coalesce(email, '') || chr(31) || coalesce(phone, '') END")
-
-
-def _classified_view(con: duckdb.DuckDBPyConnection, work: Path, rules: dict[str, Any]) -> None:
-    """View classified: the working file with each guest merged into the member sharing its
-    contact and exact repeats of a line excluded (both joins only when there is something to join)."""
-    joins, guest, member, by_email = "", "", "NULL::VARCHAR", "NULL::BOOLEAN"
-    if con.execute("SELECT count(*) FROM guest_members").fetchone()[0]:
-        guest = f", {GUEST_KEY} AS _guest"
-        joins += " LEFT JOIN guest_members g ON g.key = w._guest"
-        member, by_email = "g.member", "g.by_email"
-    key = f"coalesce({member}, w.customer_key0)" if rules["identity_from_contact"] else "w.customer_key0"
-    reason = "w.reason0"
-    if con.execute("SELECT count(*) FROM dup_rows").fetchone()[0]:
-        joins += " LEFT JOIN dup_rows d ON d._row = w._row"
-        # duplicate_line comes after bad_date and bad_amount in the order of the rules
-        reason = ("CASE WHEN d._row IS NOT NULL AND coalesce(w.reason0 NOT IN ('bad_date', 'bad_amount'), true) "
-                  "THEN 'duplicate_line' ELSE w.reason0 END")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP VIEW classified AS
-        SELECT w._row, w.order_id, {key} AS customer_key, w.ordered_at, w.quantity, w.amount, w.unit_price,
-               w.sku, w.product, w.category, w.channel, w.source, w.region, w.status, w.raw_date,
-               w.raw_amount, w.line_kind, w.has_member_id,
-               coalesce({by_email}, false) AS merged_by_email, coalesce(NOT {by_email}, false) AS merged_by_phone,
-               w.email, w.phone, {reason} AS reason
-        FROM (SELECT *{guest} FROM read_parquet({_quote(str(work))})) w{joins}""")
 
 
 def _duplicate_rows(con: duckdb.DuckDBPyConnection, raw_cols: str, enabled: bool) -> None:
     """Table dup_rows: the _row of every line that exactly repeats an earlier line.
 
-    The whole-line hash comes with the working file; only lines whose hash repeats are compared
-    column by column, so the check costs one aggregation on an integer when duplicates are rare,
-    and no second pass over the file when a hash never repeats (the usual case).
+    Only lines whose whole-line hash repeats are compared column by column, so the check costs
+    one hash aggregation when duplicates are rare, and no second pass over the file when a
+    hash never repeats (the usual case).
     """
     none = "SELECT NULL::BIGINT AS _row WHERE false"
     if not enabled:
         con.execute(f"CREATE OR REPLACE TEMP TABLE dup_rows AS {none}")
         return
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE dup_hashes AS
-        SELECT _h AS h FROM work GROUP BY _h HAVING count(*) > 1""")
+        SELECT h FROM (SELECT hash({raw_cols}) AS h FROM raw) GROUP BY h HAVING count(*) > 1""")
     if not con.execute("SELECT count(*) FROM dup_hashes").fetchone()[0]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE dup_rows AS {none}")
         return
@@ -360,45 +329,40 @@ def _duplicate_rows(con: duckdb.DuckDBPyConnection, raw_cols: str, enabled: bool
         CREATE OR REPLACE TEMP TABLE dup_rows AS
         SELECT _row FROM (
             SELECT _row, row_number() OVER (PARTITION BY {raw_cols} ORDER BY _row) AS rn
-            FROM raw WHERE _row IN (SELECT _row FROM work WHERE _h IN (SELECT h FROM dup_hashes)))
+            FROM raw WHERE hash({raw_cols}) IN (SELECT h FROM dup_hashes))
         WHERE rn > 1""")
 
 
-def _guest_maps(con: duckdb.DuckDBPyConnection, contacts: str) -> None:
-    """Table guest_members: each guest contact pair (work._guest) that a member also used, with
-    that member's (smallest) id, matched by e-mail first, then by phone (a small table).
+def _guest_maps(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables guest_emails and guest_phones: a guest's e-mail or phone that a member also used,
+    with that member's (smallest) id (small tables).
 
-    contacts is the relation whose customer_id, email and phone are matched: the working file, or
-    typed0 when order fields are filled from an order's first line (the match has always used the
-    lines as given). The member side is read only when some guest has a contact.
+    Two narrow passes over typed0 instead of two per map: the guests' contacts first (only guest
+    rows get their e-mail and phone normalised), then the member rows sharing one of them; the
+    second pass is skipped when no guest row has a contact.
     """
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE guest_contacts AS
-        SELECT DISTINCT email, phone FROM {contacts}
+        SELECT DISTINCT email, phone FROM typed0
         WHERE customer_id IS NULL AND (email IS NOT NULL OR phone IS NOT NULL)""")
-    if not con.execute("SELECT count(*) > 0 FROM guest_contacts").fetchone()[0]:
-        con.execute("CREATE OR REPLACE TEMP TABLE guest_members AS "
-                    "SELECT NULL::VARCHAR AS key, NULL::VARCHAR AS member, NULL::BOOLEAN AS by_email WHERE false")
-        return
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE member_contacts AS
-        SELECT customer_id, email, phone FROM {contacts}
-        WHERE customer_id IS NOT NULL
-          AND (email IN (SELECT email FROM guest_contacts WHERE email IS NOT NULL)
-               OR phone IN (SELECT phone FROM guest_contacts WHERE phone IS NOT NULL))""")
+    has_guests = con.execute("SELECT count(*) > 0 FROM guest_contacts").fetchone()[0]
+    if has_guests:
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE member_contacts AS
+            SELECT customer_id, email, phone FROM typed0
+            WHERE customer_id IS NOT NULL
+              AND (email IN (SELECT email FROM guest_contacts WHERE email IS NOT NULL)
+                   OR phone IN (SELECT phone FROM guest_contacts WHERE phone IS NOT NULL))""")
     for name, fld in (("guest_emails", "email"), ("guest_phones", "phone")):
+        if not has_guests:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                        "SELECT NULL::VARCHAR AS key, NULL::VARCHAR AS member WHERE false")
+            continue
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {name} AS
             SELECT {fld} AS key, min(customer_id) AS member FROM member_contacts
             WHERE {fld} IN (SELECT {fld} FROM guest_contacts WHERE {fld} IS NOT NULL)
             GROUP BY {fld}""")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE guest_members AS
-        SELECT g._guest AS key, coalesce(em.member, pm.member) AS member, em.member IS NOT NULL AS by_email
-        FROM (SELECT DISTINCT _guest, email, phone FROM work WHERE _guest IS NOT NULL) g
-        LEFT JOIN guest_emails em ON em.key = g.email
-        LEFT JOIN guest_phones pm ON pm.key = g.phone
-        WHERE coalesce(em.member, pm.member) IS NOT NULL""")
 
 
 # ---------------------------------------------------------------- main entry points
@@ -495,30 +459,26 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
             candidates: dict[str, list[str]], date_format: str | None,
             out_dir: Path | str | None, work_dir: Path, keep_contacts: bool) -> IngestResult:
     cols = resolve_columns(src.columns, candidates, source=str(src.path), preset=preset.name)
-    line_hash = bool(rules["drop_duplicate_lines"])
-    typed = _typed_select(src, cols, date_format, line_hash)
+    typed = _typed_select(src, cols, date_format)
     raw_cols = ", ".join(_ident(c) for c in src.columns)
     con.execute(f"CREATE OR REPLACE TEMP VIEW typed0 AS {typed}")
     if "order_id" not in cols:
         con.execute("CREATE OR REPLACE TEMP VIEW typed1 AS SELECT * REPLACE ('R' || _row AS order_id) FROM typed0")
     elif preset.order_fields_first_line_only:
-        fields = TYPED_FIELDS + (["_h"] if line_hash else [])
-        con.execute(f"CREATE OR REPLACE TEMP VIEW typed1 AS SELECT _row, {_fill_order_fields(fields)} FROM typed0")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW typed1 AS SELECT _row, {_fill_order_fields(TYPED_FIELDS)} FROM typed0")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW typed1 AS SELECT * REPLACE (coalesce(order_id, 'R' || _row) AS order_id) FROM typed0")
-    # every row typed and classified in one streaming pass over the file, written to Parquet
-    # rather than held in memory; uncompressed: the file lives for this run only, is read back
-    # several times and the disk is cheaper than compressing and decompressing every row
-    work = work_dir / "classified.parquet"
-    con.execute(f"COPY ({_classify_sql(preset, rules, line_hash)}) TO {_quote(str(work))} "
+    _duplicate_rows(con, raw_cols, rules["drop_duplicate_lines"])
+    _guest_maps(con)
+    con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT t.*, d._row IS NOT NULL AS is_dup "
+                "FROM typed1 t LEFT JOIN dup_rows d USING (_row)")
+    # every row classified in one streaming pass, written to Parquet rather than held in memory
+    classified = work_dir / "classified.parquet"
+    # uncompressed: the file lives for this run only, is read back several times and the disk is
+    # cheaper than compressing and decompressing sixteen million rows
+    con.execute(f"COPY ({_classify_sql(src, preset, rules, keep_contacts)}) TO {_quote(str(classified))} "
                 "(FORMAT parquet, COMPRESSION uncompressed)")
-    # the member id is stored only where the key is not the id itself (a pseudonymised e-mail id)
-    con.execute("CREATE OR REPLACE TEMP VIEW work AS SELECT *, CASE WHEN has_member_id THEN "
-                f"coalesce(_member_id, customer_key0) END AS customer_id, {GUEST_KEY} AS _guest "
-                f"FROM read_parquet({_quote(str(work))})")
-    _duplicate_rows(con, raw_cols, line_hash)
-    _guest_maps(con, "typed0" if preset.order_fields_first_line_only else "work")
-    _classified_view(con, work, rules)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW classified AS SELECT * FROM read_parquet({_quote(str(classified))})")
     con.execute(ORDERS_SQL)
 
     ledger = _ledger(con, src, preset, cols, rules)
