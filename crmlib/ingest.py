@@ -244,6 +244,16 @@ def _pseudonym(expr: str, prefix: str) -> str:
     return f"'{prefix}' || substr(sha256('crm-workbook:' || {expr}), 1, 16)"
 
 
+ID_IS_CONTACT = "(customer_id LIKE '%_@_%' OR regexp_full_match(customer_id, '[0-9+()\\- ]{9,}'))"
+
+
+def _member_key(column: str = "customer_id") -> str:
+    """A member's customer key: its id, or a pseudonym when the id is an e-mail address or phone
+    number (used for the member's own lines and for guest lines merged into the member alike)."""
+    contact = ID_IS_CONTACT.replace("customer_id", column)
+    return f"CASE WHEN {contact} THEN {_pseudonym(f'lower({column})', 'x-')} ELSE {column} END"
+
+
 def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_contacts: bool) -> str:
     """SELECT adding line_kind, customer_key and the exclusion reason (NULL = kept)."""
     lt = preset.line_types
@@ -259,11 +269,9 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_co
     if rules.get("cancelled_order_prefix"):
         cancelled_parts.append(f"coalesce(starts_with(order_id, {_quote(rules['cancelled_order_prefix'])}), false)")
     cancelled = " OR ".join(cancelled_parts)
-    id_is_contact = "(customer_id LIKE '%_@_%' OR regexp_full_match(customer_id, '[0-9+()\\- ]{9,}'))"
     key = (
         "CASE "
-        f"WHEN customer_id IS NOT NULL AND {id_is_contact} THEN {_pseudonym('lower(customer_id)', 'x-')} "
-        "WHEN customer_id IS NOT NULL THEN customer_id "
+        f"WHEN customer_id IS NOT NULL THEN {_member_key()} "
     )
     if rules["identity_from_contact"]:
         key += (
@@ -335,7 +343,8 @@ def _duplicate_rows(con: duckdb.DuckDBPyConnection, raw_cols: str, enabled: bool
 
 def _guest_maps(con: duckdb.DuckDBPyConnection) -> None:
     """Tables guest_emails and guest_phones: a guest's e-mail or phone that a member also used,
-    with that member's (smallest) id (small tables).
+    with that member's (smallest) customer key (small tables): the pseudonym when the member's id
+    is itself an e-mail or phone, so merged guest lines never carry the raw contact.
 
     Two narrow passes over typed0 instead of two per map: the guests' contacts first (only guest
     rows get their e-mail and phone normalised), then the member rows sharing one of them; the
@@ -360,7 +369,7 @@ def _guest_maps(con: duckdb.DuckDBPyConnection) -> None:
             continue
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {name} AS
-            SELECT {fld} AS key, min(customer_id) AS member FROM member_contacts
+            SELECT {fld} AS key, min({_member_key()}) AS member FROM member_contacts
             WHERE {fld} IN (SELECT {fld} FROM guest_contacts WHERE {fld} IS NOT NULL)
             GROUP BY {fld}""")
 

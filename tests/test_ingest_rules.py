@@ -223,3 +223,23 @@ def test_order_category_tie_goes_to_the_first_line(tmp_path):
     assert list(orders["customer_id"]) == ["C1", "C2"]  # orders.parquet is sorted by ordered_at
     assert result.ledger.identity["guest_rows_merged_into_member_by_email"] == 0
     assert result.ledger.kept_rows == 6 and result.ledger.reconciles()
+
+
+def test_guest_lines_merged_into_a_member_whose_id_is_an_email_get_its_pseudonym(tmp_path):
+    """A member id that is an e-mail is pseudonymised; a guest order with that e-mail joins the same
+    customer (the same x- key), and the raw address is in no output file."""
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,email,ordered_at,amount\n"
+        "M1,Yuki.Tanaka@example.jp,yuki.tanaka@example.jp,2024-01-05,1000\n"
+        "G1,,yuki.tanaka@example.jp,2024-02-05,2000\n"
+        "M2,C9,c9@example.jp,2024-02-06,500\n", encoding="utf-8")
+    result = ingest_file(path, out_dir=tmp_path / "out", keep_contacts=False)
+    key = "x-" + hashlib.sha256(b"crm-workbook:yuki.tanaka@example.jp").hexdigest()[:16]
+    orders = pd.read_parquet(result.orders_path).set_index("order_id")
+    assert orders.loc["M1", "customer_id"] == orders.loc["G1", "customer_id"] == key
+    assert result.ledger.customers == 2
+    assert result.ledger.identity["guest_rows_merged_into_member_by_email"] == 1
+    assert result.ledger.identity["contact_ids_pseudonymised"] == 1
+    for output in (tmp_path / "out").iterdir():
+        assert b"example.jp" not in output.read_bytes().lower(), output.name
