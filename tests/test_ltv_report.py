@@ -165,10 +165,16 @@ def test_models_read_a_hash_sample_above_max_model_customers(simulated_orders):
     assert again["customer_id"].tolist() == sampled.summary["customer_id"].tolist()
     calibration = rfm_summary(path, as_of, sampled.calibration_end, 7, sample_share=sampled.sample_share)
     assert set(calibration["customer_id"]) <= set(sampled.summary["customer_id"])
-    # per first channel: the exact customer counts, the sample's mean, total = mean x count
-    table = predictive.clv_segments(sampled, "first_channel").set_index("segment")
-    assert table["customers"].to_dict() == firsts["channel"].value_counts().to_dict()
-    assert np.allclose(table["clv_total"], table["clv"] * table["customers"])
+    # weighted by cohort x first channel: exact counts per channel and per cohort, one total everywhere
+    period = historical.choose_period(path, as_of)
+    by_channel = predictive.clv_segments(sampled, "first_channel").set_index("segment")
+    by_cohort = predictive.clv_segments(sampled, "cohort", period).set_index("segment")
+    assert by_channel["customers"].to_dict() == firsts["channel"].value_counts().to_dict()
+    cohorts = firsts["ordered_at"].dt.to_period({"month": "M", "quarter": "Q", "year": "Y"}[period]).dt.start_time
+    assert by_cohort["customers"].to_dict() == cohorts.value_counts().to_dict()
+    total = predictive.total_clv(sampled)
+    assert by_channel["clv_total"].sum() == pytest.approx(total) == pytest.approx(by_cohort["clv_total"].sum())
+    assert sampled.weights.sum() == pytest.approx(everyone)
     # what the sample estimates is close to what every customer gives
     assert abs(sampled.scores["p_alive"].mean() - full.scores["p_alive"].mean()) < 0.05
     assert sampled.errors["bgnbd"]["actual"] == pytest.approx(full.errors["bgnbd"]["actual"], rel=0.2)
@@ -176,7 +182,27 @@ def test_models_read_a_hash_sample_above_max_model_customers(simulated_orders):
                               formula.formula_ltv(formula.formula_inputs(path, as_of), LTVSettings()), sampled,
                               LTVSettings())
     assert values["clv"]["customers"] == everyone and values["clv"]["model_customers"] == n
-    assert values["clv"]["total"] == pytest.approx(sampled.scores["clv"].mean() * everyone)
+    assert values["clv"]["total"] == pytest.approx(total)
+    assert values["clv"]["mean"] == pytest.approx(total / everyone)
     lead = text.validation_lead(sampled.calibration_end, as_of, "en", sampled.sample_sizes)
     assert f"random {n:,} of them" in lead and f"{everyone:,} customers" in lead
     assert "無作為に抽出した" in text.validation_lead(sampled.calibration_end, as_of, "ja", sampled.sample_sizes)
+
+
+def test_stratum_weights_by_hand():
+    """Cells quarter x first channel: 10 web and 5 app customers in Q1, 4 web and 2 app in Q2; the
+    sample holds 2 Q1-web, 1 Q1-app and 2 Q2-web customers. Q2-app has nobody in the sample, so its
+    2 customers go to Q2's sampled cell: Q2-web rows stand for (4 + 2) / 2 = 3 customers each."""
+    day = pd.Timestamp
+    summary = pd.DataFrame({
+        "first_purchase": [day("2024-01-05"), day("2024-02-01"), day("2024-03-30"), day("2024-04-02"), day("2024-06-30")],
+        "first_channel": ["web", "web", "app", "web", "web"],
+    })
+    population = pd.DataFrame({
+        "first_purchase": [day("2024-01-10"), day("2024-02-10"), day("2024-01-20"), day("2024-05-01"), day("2024-05-02")],
+        "first_channel": ["web", "web", "app", "web", "app"],
+        "customers": [6, 4, 5, 4, 2],
+    })
+    weights = predictive.stratum_weights(summary, population, "quarter", "first_channel")
+    assert weights.tolist() == [5.0, 5.0, 5.0, 3.0, 3.0]
+    assert weights.sum() == population["customers"].sum()

@@ -91,26 +91,26 @@ def purchases_if_alive_at(model: PurchaseModel, t: float, x: np.ndarray, T: np.n
 
 
 def clv_by_segment(scores: pd.DataFrame, labels: pd.Series, order: str = "total",
-                   counts: pd.Series | None = None) -> pd.DataFrame:
+                   weights: np.ndarray | None = None) -> pd.DataFrame:
     """Customers, mean P(alive), expected purchases and CLV per segment.
 
     labels: the segment of every customer (aligned with scores); a missing label is its own
     segment. order: "total" (largest total CLV first) or "segment" (by label, e.g. cohorts in time).
-    counts: when scores are a sample, the exact customers per segment; the means stay the sample's
-    and the totals become mean x count.
+    weights: when scores are a sample, the customers each row stands for (sums and means weighted).
     """
-    frame = scores.assign(segment=labels.to_numpy())
-    grouped = frame.groupby("segment", sort=True, dropna=False)
-    table = pd.DataFrame({
-        "customers": grouped.size(),
-        "p_alive": grouped["p_alive"].mean(),
-        "expected_purchases": grouped["expected_purchases"].mean(),
-        "clv": grouped["clv"].mean(),
-        "clv_total": grouped["clv"].sum(),
-    })
-    if counts is not None:
-        table["customers"] = counts.reindex(table.index).fillna(0).astype("int64")
-        table["clv_total"] = table["clv"] * table["customers"]
+    w = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype="float64")
+    frame = pd.DataFrame({"segment": labels.to_numpy(), "w": w})
+    means = ("p_alive", "expected_purchases", "clv")
+    for column in means:  # weighted sums over the known values (a missing score is skipped)
+        values = scores[column].to_numpy("float64")
+        known = np.isfinite(values)
+        frame[column] = np.where(known, values * w, 0.0)
+        frame[f"{column}_w"] = np.where(known, w, 0.0)
+    sums = frame.groupby("segment", sort=True, dropna=False).sum()
+    table = pd.DataFrame({"customers": sums["w"].round().astype("int64")})
+    for column in means:
+        table[column] = sums[column] / sums[f"{column}_w"].where(sums[f"{column}_w"] > 0)
+    table["clv_total"] = sums["clv"]
     table = table.reset_index()
     total = table["clv_total"].sum()
     table["clv_share"] = table["clv_total"] / total if total else np.nan

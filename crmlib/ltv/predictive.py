@@ -9,9 +9,12 @@
    with BG/NBD + Gamma-Gamma: P(alive), expected purchases and discounted CLV over the horizon.
 
 Above `max_model_customers` customers, steps 1-3 read a random sample of that size (summary.py's
-hash sample, the same customers every run). Rates, means and parameters come from the sample;
-customer counts are exact (first_purchase_counts) and totals are a sample mean times an exact
-count, so the chapter's tables keep their meaning at 50 million customers with bounded memory.
+hash sample, the same customers every run). Parameters come from the sample. Each sampled customer
+then stands for the customers of its cell (acquisition cohort x first channel or category, the
+chapter's two groupings): weight = cell customers / sampled cell customers (post-stratification).
+Customers per cohort and per first attribute are then exact, and every table, the headline total
+and the means use the same weighted sums, so they agree with each other at 50 million customers
+with bounded memory.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .bgnbd import BGNBDFit, fit_bgnbd
 from .clv import clv_by_segment, expected_clv
 from .gamma_gamma import GammaGammaFit, fit_gamma_gamma, repeat_buyers
 from .pareto_nbd import ParetoNBDFit, fit_pareto_nbd
+from .historical import choose_period, first_purchase_grouping
 from .settings import LTVSettings
 from .summary import calibration_end_for, customer_count, first_purchase_counts, rfm_summary, to_date
 from .validation import (
@@ -57,6 +61,7 @@ class PredictiveResult:
     scores: pd.DataFrame | None = None  # per customer: p_alive, expected_purchases, expected_spend, clv
     sample_share: float | None = None  # None: every customer; else the share in the model sample
     population: pd.DataFrame | None = None  # when sampled: exact customers per first purchase day/attribute
+    weights: np.ndarray | None = None  # when sampled: customers each summary row stands for
 
     @property
     def sampled(self) -> bool:
@@ -71,6 +76,13 @@ class PredictiveResult:
     def all_customers(self) -> int:
         """Customers before as_of (exact, also when the models read a sample)."""
         return int(self.population["customers"].sum()) if self.sampled else self.customers
+
+    def weighted_mean(self, column: str) -> float:
+        """Mean of a scores column over every customer (weighted when the models read a sample)."""
+        values = self.scores[column].to_numpy("float64")
+        weights = self.weights if self.weights is not None else np.ones(len(values))
+        ok = np.isfinite(values)
+        return float((values[ok] * weights[ok]).sum() / weights[ok].sum()) if ok.any() else float("nan")
 
     @property
     def ok(self) -> bool:
@@ -125,8 +137,37 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
         discount_rate=settings.discount_rate, gross_margin=settings.gross_margin, time_unit_days=unit,
     )
     result.customers = len(summary)
+    if share is not None:
+        result.weights = stratum_weights(summary, population, *_strata(orders_path, as_of, settings))
     result.status = "ok"
     return result
+
+
+def _strata(orders_path: Path | str, as_of: dt.date, settings: LTVSettings) -> tuple[str, str | None]:
+    """The chapter's cohort period and first-purchase attribute: the cells of the sample weights."""
+    return choose_period(orders_path, as_of, settings.cohort_period), first_purchase_grouping(orders_path, as_of)
+
+
+def stratum_weights(summary: pd.DataFrame, population: pd.DataFrame, period: str, by: str | None) -> np.ndarray:
+    """Per sampled customer, the customers of its cell (cohort x first attribute) / the sampled
+    customers of that cell. A population cell without a sampled customer (a handful of customers
+    at most) gives its customers to the sampled cells of its cohort, so the weights add up to
+    every customer."""
+    def cells(frame: pd.DataFrame) -> pd.MultiIndex:
+        cohort = segment_labels(frame, "cohort", period).to_numpy()
+        group = frame[by].to_numpy(dtype=object) if by else np.zeros(len(frame), dtype=object)
+        return pd.MultiIndex.from_arrays([cohort, pd.Series(group).fillna("\0").to_numpy()])
+
+    sampled = pd.Series(1, index=cells(summary)).groupby(level=[0, 1]).sum()
+    everyone = pd.Series(population["customers"].to_numpy(), index=cells(population)).groupby(level=[0, 1]).sum()
+    missing = everyone[~everyone.index.isin(sampled.index)]
+    weights = (everyone.reindex(sampled.index).fillna(0) / sampled).astype("float64")
+    if len(missing):  # spread over the cohort's sampled cells, in proportion to their size
+        extra = missing.groupby(level=0).sum()
+        cohort_size = everyone.reindex(sampled.index).fillna(0).groupby(level=0).transform("sum")
+        share = (extra.reindex(sampled.index.get_level_values(0)).fillna(0).to_numpy() / cohort_size.to_numpy())
+        weights = weights * (1 + share)
+    return weights.reindex(cells(summary)).to_numpy("float64")
 
 
 def _pareto_start(bg: BGNBDFit, summary: pd.DataFrame) -> tuple[float, float, float, float]:
@@ -144,14 +185,10 @@ def segment_labels(summary: pd.DataFrame, by: str, period: str = "quarter") -> p
 
 def clv_segments(result: PredictiveResult, by: str, period: str = "quarter") -> pd.DataFrame:
     """Expected CLV per acquisition cohort (in time order) or per first channel/category (largest first);
-    from a model sample, the customers are the exact counts and the totals mean x count."""
+    from a model sample, weighted sums (see stratum_weights)."""
     labels = segment_labels(result.summary, by, period)
-    counts = None
-    if result.sampled:
-        population = result.population
-        counts = population["customers"].groupby(segment_labels(population, by, period).to_numpy(),
-                                                 dropna=False).sum()
-    return clv_by_segment(result.scores, labels, order="segment" if by == "cohort" else "total", counts=counts)
+    return clv_by_segment(result.scores, labels, order="segment" if by == "cohort" else "total",
+                          weights=result.weights)
 
 
 def headline_params(fits: dict) -> dict[str, dict[str, float]]:
@@ -163,11 +200,10 @@ def headline_params(fits: dict) -> dict[str, dict[str, float]]:
 
 
 def total_clv(result: PredictiveResult) -> float:
-    """Sum of expected CLV over every customer (NaN-safe); from a model sample: its mean x customers."""
+    """Sum of expected CLV over every customer (NaN-safe; weighted when the models read a sample)."""
     clv = result.scores["clv"].to_numpy("float64")
-    if result.sampled:
-        return float(np.nanmean(clv)) * result.all_customers if len(clv) else 0.0
-    return float(np.nansum(clv))
+    weights = result.weights if result.weights is not None else np.ones(len(clv))
+    return float(np.nansum(clv * weights))
 
 
 __all__ = [
