@@ -41,14 +41,9 @@ def test_too_little_data_is_a_message_not_a_failure(tiny_processed_dir):
     assert "params" not in values and values["annual_ltv"] == pytest.approx(8500 / 3)
 
 
-def test_predictive_on_simulated_orders_runs_end_to_end(tmp_path):
-    from crmlib.ingest import ingest_file
-    from crmlib.sample import write_sample
-
-    sample = write_sample(tmp_path / "orders.csv", n_customers=3000)
-    out = ingest_file(sample, preset="generic", out_dir=tmp_path / "processed")
+def test_predictive_on_simulated_orders_runs_end_to_end(simulated_orders):
     settings = LTVSettings(min_repeat_buyers=50, horizon_months=12)
-    result = predictive.predictive_ltv(out.orders_path, out.as_of, settings)
+    result = predictive.predictive_ltv(*simulated_orders, settings)
     assert result.ok, result.status
     assert set(result.fits) == {"bgnbd", "pareto_nbd", "gamma_gamma"}
     assert len(result.scores) == result.customers and result.scores["clv"].notna().all()
