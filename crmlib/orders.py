@@ -59,6 +59,22 @@ def query(sql: str) -> pd.DataFrame:
         con.close()
 
 
+def query_stream(sql: str, batch_rows: int = 1_000_000) -> pd.DataFrame:
+    """Run a query whose result is one row per customer and build pandas from streamed Arrow
+    batches: DuckDB sorts and aggregates under its cap (spilling), and the result never has to
+    fit in that cap, as it must for query() (50M customers are several GB). Columns must be
+    VARCHAR, BIGINT, DOUBLE or TIMESTAMP (converted as query() would)."""
+    import pyarrow as pa
+
+    con = connect()
+    try:
+        reader = con.sql(sql).to_arrow_reader(batch_rows)
+        table = pa.Table.from_batches(list(reader), schema=reader.schema)
+    finally:
+        con.close()
+    return table.to_pandas(self_destruct=True)
+
+
 def customer_summary(orders_path: Path | str, as_of: dt.date | str) -> pd.DataFrame:
     """One row per customer: first/second/last order, orders, revenue, recency, tenure, firsts.
 
