@@ -29,8 +29,9 @@ def orders_sql(orders_path: Path | str, as_of: dt.date | str | None = None) -> s
     return base if as_of is None else f"{base} WHERE ordered_at < {as_timestamp(as_of)}"
 
 
-# DuckDB's memory cap for the chapters; above it, sorts, joins and aggregations spill to disk.
-MEMORY_LIMIT = os.environ.get("CRM_DUCKDB_MEMORY", "2GB")
+# DuckDB's memory cap for the chapters (as for the ingest); above it, sorts, joins and aggregations
+# spill to disk. 2 GB was too little for the 50M-customer base of a 100M-order file.
+MEMORY_LIMIT = os.environ.get("CRM_DUCKDB_MEMORY", "3GB")
 
 
 def connect(threads: int | None = None, temp_dir: Path | str | None = None) -> duckdb.DuckDBPyConnection:
