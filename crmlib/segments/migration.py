@@ -133,7 +133,9 @@ def segment_migration(segmentation: Segmentation, days_before: int | None = None
     """Classify the customers days_before (default: the settings') the as-of date and pair the classes."""
     days = days_before if days_before is not None else segmentation.settings.migration.days_before
     start_date = segmentation.as_of - dt.timedelta(days=days)
-    start = classify_on(segmentation, start_date)
+    # only the ids and the three classes are kept: at 50M customers the rest of the start-date
+    # frame is several GB that the matching does not need
+    start = classify_on(segmentation, start_date).loc[:, ["customer_id", *SCHEME_COLUMNS.values()]]
     end = segmentation.customers
     rows = match_rows(start, end)
     classes = {
