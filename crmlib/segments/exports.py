@@ -158,6 +158,9 @@ def write_segment_exports(
     with_email = settings.exports.include_email
     out_dir.mkdir(parents=True, exist_ok=True)
     con = connect()
+    # connect() lets DuckDB write in parallel without keeping row order; the lists promise their
+    # ORDER BY (biggest spenders first), so COPY must keep it
+    con.execute("SET preserve_insertion_order = true")
     try:
         if with_email:
             _contacts_view(con, processed_dir)
