@@ -30,3 +30,32 @@ def test_customer_summary_by_hand(tmp_path):
     assert s.loc["B", "orders"] == 1 and s.loc["B", "revenue"] == 3000
     assert pd.isna(s.loc["B", "second_order"])
     assert s.loc["B", "recency_days"] == 46 and s.loc["B", "first_category"] == "雑貨"
+
+
+def test_sessions_share_a_capped_database_but_not_their_tables():
+    import duckdb
+    import pytest
+
+    from crmlib.orders import MEMORY_LIMIT, connect
+
+    first, second = connect(), connect()
+    try:
+        first.execute("CREATE TEMP TABLE mine AS SELECT 1 AS x")
+        with pytest.raises(duckdb.CatalogException):
+            second.execute("SELECT * FROM mine")
+        limit = second.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        # DuckDB shows the cap in its own units (3GB -> "2.7 GiB"): compare bytes within 5%
+        expected = {"GB": 1e9, "MB": 1e6}[MEMORY_LIMIT[-2:].upper()] * float(MEMORY_LIMIT[:-2])
+        shown, unit = limit.split()
+        assert abs(float(shown) * {"GiB": 2**30, "MiB": 2**20}[unit] - expected) < 0.05 * expected
+        # a fresh database's own settings do not reach the shared one
+        own = connect(fresh=True)
+        own.execute("SET preserve_insertion_order = true")
+        assert second.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is False
+        own.close()
+    finally:
+        first.close()
+        second.close()
+    again = connect()  # closing sessions leaves the database usable
+    assert again.execute("SELECT 41 + 1").fetchone()[0] == 42
+    again.close()

@@ -157,7 +157,7 @@ def write_segment_exports(
     del seg  # the compact table holds what the lists need
     with_email = settings.exports.include_email
     out_dir.mkdir(parents=True, exist_ok=True)
-    con = connect()
+    con = connect(fresh=True)  # a database of its own: the setting below is database-wide
     # connect() lets DuckDB write in parallel without keeping row order; the lists promise their
     # ORDER BY (biggest spenders first), so COPY must keep it
     con.execute("SET preserve_insertion_order = true")

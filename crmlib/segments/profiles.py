@@ -11,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..orders import orders_sql
+from ..orders import connect, orders_sql
 
 DIMENSIONS = ("category", "channel")
 
@@ -71,7 +70,7 @@ def top_values(
         "seg": pa.array(customers[column].cat.codes.to_numpy(np.int32)),
     })
     src = orders_sql(orders_path, as_of)
-    con = duckdb.connect()
+    con = connect()
     try:
         con.register("seg_assignment", assignment)
         parts = []

@@ -13,11 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import duckdb
 import pandas as pd
 
 from ..diagnosis.purchases import months_before
-from ..orders import orders_sql, query
+from ..orders import connect, orders_sql, query
 from ..segments.classify import Segmentation, classify_on
 from ..segments.migration import SCHEME_COLUMNS
 from ..segments.names import display_order
@@ -77,7 +76,7 @@ GROUP BY c.cls
 def _class_sums(frame: pd.DataFrame, column: str, revenue: pd.DataFrame) -> pd.DataFrame:
     """Customers and their revenue per class (the join and sums in DuckDB: no per-row mapping)."""
     classes = pd.DataFrame({"customer_id": frame["customer_id"], "cls": frame[column].astype(str)})
-    con = duckdb.connect()
+    con = connect()
     try:
         con.register("classes", classes)
         con.register("revenue", revenue)
