@@ -243,3 +243,41 @@ def test_guest_lines_merged_into_a_member_whose_id_is_an_email_get_its_pseudonym
     assert result.ledger.identity["contact_ids_pseudonymised"] == 1
     for output in (tmp_path / "out").iterdir():
         assert b"example.jp" not in output.read_bytes().lower(), output.name
+
+
+def test_fast_trim_equals_duckdb_trim_for_every_bmp_character():
+    """_long_text skips trim() unless an edge character is one trim() removes; for every BMP code
+    point (surrogates aside) at the start, the end, both or alone, it must give nullif(trim(x), '')."""
+    import duckdb
+
+    from crmlib.ingest import _long_text
+
+    con = duckdb.connect()
+    con.execute("""
+        CREATE TABLE t AS
+        SELECT v FROM (
+            SELECT chr(CAST(cp AS INTEGER)) AS c FROM range(1, 65536) r(cp) WHERE cp NOT BETWEEN 55296 AND 57343
+        ), LATERAL (SELECT unnest([c, c || 'a@b.jp', 'a@b.jp' || c, c || 'x' || c, c || c]) AS v)
+        UNION ALL SELECT unnest(['', '  ', 'a', ' a ', '　顧客　'])""")
+    rows, differ = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE ({_long_text('v')}) IS DISTINCT FROM nullif(trim(v), '')) FROM t"
+    ).fetchone()
+    assert rows == 5 * (65535 - 2048) + 5
+    assert differ == 0
+    # the ideographic space is trimmed, a tab is not (DuckDB trims Unicode space separators only)
+    assert con.execute(f"SELECT {_long_text('v')} FROM (SELECT '　顧客 ' AS v)").fetchone()[0] == "顧客"
+    assert con.execute(f"SELECT {_long_text('v')} FROM (SELECT chr(9) || 'x' AS v)").fetchone()[0] == "\tx"
+
+
+def test_phone_digits_fast_path_equals_the_regular_expression():
+    import duckdb
+
+    from crmlib.ingest import _digits_sql
+
+    values = ["090-1234-5678", "09012345678", "+81 90-1234-5678", "(03) 1234-5678", " 03-1234-5678 ",
+              "０９０-１２３４-５６７８", "tel:090.1234.5678", "--", "", "abc", "81-90-1234-5678", "0９0"]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?) AS phone", [values])
+    got = con.execute(f"SELECT phone, {_digits_sql('phone')}, regexp_replace(phone, '[^0-9]', '', 'g') FROM t").fetchall()
+    assert [fast for _, fast, _ in got] == [slow for _, _, slow in got]
+    assert dict((p, fast) for p, fast, _ in got)["+81 90-1234-5678"] == "819012345678"
