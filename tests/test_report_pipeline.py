@@ -229,4 +229,11 @@ def test_chapter_exports_land_in_the_report_and_the_index(tiny_processed_dir, tm
     folder = render_report(_config(), tiny_processed_dir, AS_OF, tmp_path, chapters=["00_data_check", "02_segments"])
     exports = sorted(p.name for p in (folder / "exports").iterdir())
     assert "segments.xlsx" in exports and any(name.endswith(".csv") for name in exports)
-    assert 'href="exports/"' in (folder / "index.html").read_text(encoding="utf-8")
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert 'href="exports/"' in index and "顧客リスト(CSV・Excel" in index
+    # above segments.exports.xlsx_max_customers there is no workbook, and the index says CSV only
+    config = parse_config({"name": "tiny", "data": "orders.csv", "segments": {"exports": {"xlsx_max_customers": 1}}})
+    folder = render_report(config, tiny_processed_dir, AS_OF, tmp_path / "big", chapters=["02_segments"])
+    assert not list((folder / "exports").glob("*.xlsx"))
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert "顧客リスト(CSV、メール配信用)" in index and "Excel" not in index

@@ -304,7 +304,9 @@ def _write_pages(
         ("notebooks/", t("report.file_notebooks", lang)),
     ]
     if (out / "exports").is_dir():
-        files.append(("exports/", t("report.file_exports", lang)))
+        # the workbook is left out above segments.exports.xlsx_max_customers: say only CSV then
+        with_xlsx = any((out / "exports").glob("*.xlsx"))
+        files.append(("exports/", t("report.file_exports" if with_xlsx else "report.file_exports_csv", lang)))
     pages["index.html"] = index_html(
         lang=lang, client_title=frame.client, as_of=frame.as_of, version=__version__,
         chapters=[(f"{stem}.html", title) for stem, title in titles], files=files,
