@@ -266,7 +266,9 @@ def open_purchases(
     if unknown:
         raise ValueError(f"unknown split attribute(s) {unknown}; choose from {', '.join(DIMENSIONS)}")
     day = resolve_as_of(orders_path, as_of)
-    con = connect(threads, temp_dir)
+    # a database of its own: the purchase tables live as long as the chapter, and with their own
+    # memory cap they spill without squeezing the short queries that run beside them
+    con = connect(threads, temp_dir, fresh=True)
     try:
         source = (f"(SELECT * FROM read_parquet({_quote(str(orders_path))}) "
                   f"WHERE ordered_at < {as_timestamp(day)} AND customer_id IS NOT NULL AND ordered_at IS NOT NULL)")
