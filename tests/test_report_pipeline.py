@@ -231,9 +231,13 @@ def test_chapter_exports_land_in_the_report_and_the_index(tiny_processed_dir, tm
     assert "segments.xlsx" in exports and any(name.endswith(".csv") for name in exports)
     index = (folder / "index.html").read_text(encoding="utf-8")
     assert 'href="exports/"' in index and "顧客リスト(CSV・Excel" in index
-    # above segments.exports.xlsx_max_customers there is no workbook, and the index says CSV only
-    config = parse_config({"name": "tiny", "data": "orders.csv", "segments": {"exports": {"xlsx_max_customers": 1}}})
-    folder = render_report(config, tiny_processed_dir, AS_OF, tmp_path / "big", chapters=["02_segments"])
-    assert not list((folder / "exports").glob("*.xlsx"))
-    index = (folder / "index.html").read_text(encoding="utf-8")
-    assert "顧客リスト(CSV、メール配信用)" in index and "Excel" not in index
+
+
+def test_index_says_csv_only_when_the_workbook_was_left_out(tmp_path):
+    from crmlib.report.pipeline import exports_label
+
+    (tmp_path / "rfm_01_champions.csv").write_text("customer_id\r\n", encoding="utf-8")
+    assert exports_label(tmp_path, "ja") == "セグメント別の顧客リスト(CSV、メール配信用)"
+    assert "Excel" not in exports_label(tmp_path, "en")
+    (tmp_path / "segments.xlsx").write_bytes(b"")
+    assert exports_label(tmp_path, "ja") == "セグメント別の顧客リスト(CSV・Excel、メール配信用)"

@@ -304,9 +304,7 @@ def _write_pages(
         ("notebooks/", t("report.file_notebooks", lang)),
     ]
     if (out / "exports").is_dir():
-        # the workbook is left out above segments.exports.xlsx_max_customers: say only CSV then
-        with_xlsx = any((out / "exports").glob("*.xlsx"))
-        files.append(("exports/", t("report.file_exports" if with_xlsx else "report.file_exports_csv", lang)))
+        files.append(("exports/", exports_label(out / "exports", lang)))
     pages["index.html"] = index_html(
         lang=lang, client_title=frame.client, as_of=frame.as_of, version=__version__,
         chapters=[(f"{stem}.html", title) for stem, title in titles], files=files,
@@ -323,6 +321,13 @@ def _write_pages(
         if external:
             raise ReportError(f"{name} would load {external[0]} from the network; reports must work offline.")
         _write_text(out / name, page)
+
+
+def exports_label(exports: Path, lang: str) -> str:
+    """The index's line for the customer lists: CSV and Excel, or CSV only when the workbook was
+    left out (above segments.exports.xlsx_max_customers)."""
+    with_xlsx = any(exports.glob("*.xlsx"))
+    return t("report.file_exports" if with_xlsx else "report.file_exports_csv", lang)
 
 
 def _hidden_sibling(final: Path, kind: str) -> Path:
