@@ -37,21 +37,25 @@ MEMORY_LIMIT = os.environ.get("CRM_DUCKDB_MEMORY", "3GB")
 _DATABASES: dict[tuple, duckdb.DuckDBPyConnection] = {}
 
 
-def _database(threads: int | None, spill: Path) -> duckdb.DuckDBPyConnection:
-    """The process's in-memory DuckDB database for these settings, made once: opening one costs
-    about 30 ms of CPU, a session on it (a cursor) next to nothing, and a report opens dozens.
-    Keyed by process id too: a database must not be used across fork()."""
-    key = (os.getpid(), MEMORY_LIMIT, threads, str(spill))
-    database = _DATABASES.get(key)
-    if database is None:
-        database = duckdb.connect()
-        database.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
-        database.execute("SET preserve_insertion_order = false")  # every query orders its own result
-        if threads:
-            database.execute(f"SET threads = {int(threads)}")
-        database.execute(f"SET temp_directory = {_quote(str(spill))}")
-        _DATABASES[key] = database
+def _new_database(threads: int | None, spill: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB database with the memory cap, the spill folder and the thread count."""
+    database = duckdb.connect()
+    database.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
+    database.execute("SET preserve_insertion_order = false")  # every query orders its own result
+    if threads:
+        database.execute(f"SET threads = {int(threads)}")
+    database.execute(f"SET temp_directory = {_quote(str(spill))}")
     return database
+
+
+def _database(threads: int | None, spill: Path) -> duckdb.DuckDBPyConnection:
+    """The process's database for these settings, made once: opening one costs about 30 ms of
+    CPU, a session on it (a cursor) next to nothing, and a report opens dozens. Keyed by process
+    id too: a database must not be used across fork()."""
+    key = (os.getpid(), MEMORY_LIMIT, threads, str(spill))
+    if key not in _DATABASES:
+        _DATABASES[key] = _new_database(threads, spill)
+    return _DATABASES[key]
 
 
 def connect(threads: int | None = None, temp_dir: Path | str | None = None, *,
@@ -61,17 +65,10 @@ def connect(threads: int | None = None, temp_dir: Path | str | None = None, *,
 
     Sessions share one in-memory database per process and settings (temporary tables and
     registered frames stay private to a session; close it when done). fresh=True opens a
-    database of its own, for a caller that changes a database-wide setting."""
+    database of its own: for a caller that changes a database-wide setting, or whose tables
+    live long enough to deserve a memory cap of their own."""
     spill = Path(temp_dir) if temp_dir is not None else Path(tempfile.gettempdir()) / "crmlib-duckdb"
-    if fresh:
-        con = duckdb.connect()
-        con.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
-        con.execute("SET preserve_insertion_order = false")
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
-        con.execute(f"SET temp_directory = {_quote(str(spill))}")
-    else:
-        con = _database(threads, spill).cursor()
+    con = _new_database(threads, spill) if fresh else _database(threads, spill).cursor()
     try:
         con.execute("SET enable_progress_bar = false")
     except duckdb.InvalidInputException:  # in a Jupyter kernel without ipywidgets: already no bar
