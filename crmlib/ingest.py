@@ -240,8 +240,9 @@ def _fill_order_fields(fields: list[str]) -> str:
 # the largest product line, the first in the file among equally large ones (without the
 # tie-break the pick depended on thread scheduling). The order "largest amount, then first line"
 # is one integer, amount in ten-thousandths times 2^40 minus the line number (exact for amounts
-# of DECIMAL(18,4) and files of under 2^40 lines): a struct as arg_max key cost a tenth more. (Widening after
-# the multiplication is cheaper but overflows DECIMAL(18,4) above 10^14 / 10^4; the fuzzer found it.)
+# of DECIMAL(18,4) and files of under 2^40 lines): a struct as arg_max key cost a tenth more.
+# (Widening after the multiplication is cheaper but overflows for amounts of 10^10 and more; the
+# fuzzer found it.)
 ORDERS_SQL = """
     CREATE OR REPLACE TEMP TABLE orders_t AS
     SELECT order_id,

@@ -39,32 +39,25 @@ def needs_japanese_font(characters: set[str]) -> bool:
     return any(ord(c) >= CJK_START for c in characters)
 
 
-def _subset(characters: set[str], flavor: str | None, source: bytes | None = None) -> bytes:
-    """The font (IPAexGothic, or the font bytes `source`) cut down to the given characters."""
+def subset_woff(characters: set[str]) -> bytes:
+    """A WOFF font holding only the given characters (fontTools, no hinting, no layout tables)."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
     options = subset.Options()
-    options.flavor = flavor
+    options.flavor = "woff"
     options.hinting = False
     options.layout_features = []
     options.name_IDs = [0, 1, 2, 3, 4, 5, 6]  # keep copyright and licence notices
     options.notdef_outline = True
-    # recalcTimestamp=False: same bytes for the same page
-    font = TTFont(io.BytesIO(source) if source is not None else str(font_path()), recalcTimestamp=False)
+    font = TTFont(str(font_path()), recalcTimestamp=False)  # same bytes for the same page
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=sorted(ord(c) for c in characters))
     subsetter.subset(font)
     out = io.BytesIO()
-    font.flavor = flavor
+    font.flavor = "woff"
     font.save(out)
     return out.getvalue()
-
-
-def subset_woff(characters: set[str], source: bytes | None = None) -> bytes:
-    """A WOFF font holding only the given characters (fontTools, no hinting, no layout tables);
-    source: font bytes to cut from instead of the whole IPAexGothic."""
-    return _subset(characters, "woff", source)
 
 
 def font_face_css(characters: set[str]) -> str:
