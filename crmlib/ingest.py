@@ -159,13 +159,14 @@ def _in_list(expr: str, values: list[str], *, case: str = "lower", folded: bool 
     return f"coalesce(list_contains([{vals}], {target}), false)"
 
 
-def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None) -> str:
+def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None, line_hash: bool = False) -> str:
     """SELECT turning raw columns into typed canonical fields (one row per input row), FROM raw.
 
     Two layers, so that each raw value is trimmed, parsed or stripped of non-digits once per row:
     the inner one parses, the outer one derives from the parsed values (rather than trusting
     DuckDB to share a sub-expression repeated inside CASE branches: the phone's digits were
-    extracted up to five times per row).
+    extracted up to five times per row). line_hash adds the hash of the whole raw line (for the
+    duplicate check, so that it needs no pass of its own over the file).
     """
     t = src.types
     inner: dict[str, str] = {}  # parsed values and helpers (helpers start with an underscore)
@@ -219,6 +220,9 @@ def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None)
     inner["_raw_amount"] = _ident(cols.get("amount") or cols["unit_price"])
     e["raw_date"] = "CASE WHEN ordered_at IS NULL THEN CAST(_raw_date AS VARCHAR) END"
     e["raw_amount"] = f"CASE WHEN ({e['amount']}) IS NULL THEN CAST(_raw_amount AS VARCHAR) END"
+    if line_hash:
+        inner["_line_hash"] = f"hash({', '.join(_ident(c) for c in src.columns)})"
+        e["line_hash"] = "_line_hash"
     parsed = ", ".join(f"{expr} AS {name}" for name, expr in inner.items())
     return (f"SELECT _row, {', '.join(f'{expr} AS {name}' for name, expr in e.items())} "
             f"FROM (SELECT _row, {parsed} FROM raw)")
@@ -258,7 +262,7 @@ ORDERS_SQL = """
            arg_max(category, CAST(CAST(amount AS DECIMAL(38, 4)) * 10000 AS HUGEINT) * 1099511627776 - _row)
                FILTER (WHERE line_kind = 'product' AND amount IS NOT NULL) AS category,
            min(customer_key) <> max(customer_key) AS mixed_customers
-    FROM classified WHERE reason IS NULL
+    FROM lines WHERE reason IS NULL
     GROUP BY order_id
 """
 
@@ -299,14 +303,14 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_co
     if rules.get("cancelled_order_prefix"):
         cancelled_parts.append(f"coalesce(starts_with(order_id, {_quote(rules['cancelled_order_prefix'])}), false)")
     cancelled = " OR ".join(cancelled_parts)
+    # a guest's key here is its own pseudonym; merging into a member sharing the e-mail or phone
+    # happens afterwards (the `lines` view), and never changes whether a row has a key
     key = (
         "CASE "
         f"WHEN customer_id IS NOT NULL THEN {_member_key()} "
     )
     if rules["identity_from_contact"]:
         key += (
-            "WHEN em.member IS NOT NULL THEN em.member "
-            "WHEN pm.member IS NOT NULL THEN pm.member "
             f"WHEN email IS NOT NULL THEN {_pseudonym('email', 'g-')} "
             f"WHEN phone IS NOT NULL THEN {_pseudonym('phone', 'p-')} "
         )
@@ -315,7 +319,6 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_co
         "CASE "
         "WHEN ordered_at IS NULL OR year(ordered_at) NOT BETWEEN 1990 AND 2100 THEN 'bad_date' "
         "WHEN amount IS NULL THEN 'bad_amount' "
-        "WHEN is_dup THEN 'duplicate_line' "
         f"WHEN {str(rules['exclude_cancelled']).lower()} AND ({cancelled}) THEN 'cancelled' "
         f"WHEN {str(rules['exclude_not_completed']).lower()} AND {_in_list('status', rules['not_completed_statuses'], folded=True)} THEN 'not_completed' "
         f"WHEN {str(rules['exclude_returns']).lower()} AND {_in_list('status', rules['returned_statuses'], folded=True)} THEN 'returned' "
@@ -325,43 +328,41 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_co
         "WHEN customer_key IS NULL THEN 'no_customer' "
         "END"
     )
-    contact_cols = "email, phone," if keep_contacts else ""
+    # the contacts for merging guests (and contacts.parquet), the line hash for the duplicate check
+    extra_cols = "email, phone," if keep_contacts or rules["identity_from_contact"] else ""
+    if rules["drop_duplicate_lines"]:
+        extra_cols += " line_hash,"
     return f"""
-        WITH t AS (SELECT * FROM typed),
-        k AS (
-            SELECT t.*, {kind} AS line_kind,
-                   {key} AS customer_key,
-                   (t.customer_id IS NULL AND em.member IS NOT NULL) AS merged_by_email,
-                   (t.customer_id IS NULL AND em.member IS NULL AND pm.member IS NOT NULL) AS merged_by_phone
-            FROM t
-            LEFT JOIN guest_emails em ON t.customer_id IS NULL AND em.key = t.email
-            LEFT JOIN guest_phones pm ON t.customer_id IS NULL AND pm.key = t.phone
-        )
+        WITH k AS (SELECT t.*, {kind} AS line_kind, {key} AS customer_key FROM typed1 t)
         SELECT _row, order_id, customer_key, ordered_at, quantity, amount, unit_price, sku, product,
                category, channel, source, region, status, raw_date, raw_amount, line_kind,
-               customer_id IS NOT NULL AS has_member_id, merged_by_email, merged_by_phone,
-               {contact_cols}
+               customer_id IS NOT NULL AS has_member_id,
+               {extra_cols}
                {reason} AS reason
         FROM k
     """
 
 
-def _duplicate_rows(con: duckdb.DuckDBPyConnection, raw_cols: str, enabled: bool) -> None:
-    """Table dup_rows: the _row of every line that exactly repeats an earlier line.
+DUPLICATE_FIRST = ("bad_date", "bad_amount")  # reasons that win over duplicate_line
 
-    Only lines whose whole-line hash repeats are compared column by column, so the check costs
-    one hash aggregation when duplicates are rare, and no second pass over the file when a
-    hash never repeats (the usual case).
+
+def _flag_duplicates(con: duckdb.DuckDBPyConnection, working: str, raw_cols: str, enabled: bool) -> None:
+    """View `classified`: the working file's rows, each line that exactly repeats an earlier line
+    excluded as duplicate_line (unless its date or amount is unreadable, which is said first).
+
+    The classification wrote each raw line's hash, so the check costs one aggregation of that
+    column; only lines whose hash repeats are compared column by column, in a second pass over
+    the file that is skipped when no hash repeats (the usual case).
     """
-    none = "SELECT NULL::BIGINT AS _row WHERE false"
+    plain = f"CREATE OR REPLACE TEMP VIEW classified AS SELECT * FROM read_parquet({working})"
     if not enabled:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE dup_rows AS {none}")
+        con.execute(plain)
         return
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE dup_hashes AS
-        SELECT h FROM (SELECT hash({raw_cols}) AS h FROM raw) GROUP BY h HAVING count(*) > 1""")
+        SELECT line_hash AS h FROM read_parquet({working}) GROUP BY line_hash HAVING count(*) > 1""")
     if not con.execute("SELECT count(*) FROM dup_hashes").fetchone()[0]:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE dup_rows AS {none}")
+        con.execute(plain)
         return
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE dup_rows AS
@@ -369,39 +370,64 @@ def _duplicate_rows(con: duckdb.DuckDBPyConnection, raw_cols: str, enabled: bool
             SELECT _row, row_number() OVER (PARTITION BY {raw_cols} ORDER BY _row) AS rn
             FROM raw WHERE hash({raw_cols}) IN (SELECT h FROM dup_hashes))
         WHERE rn > 1""")
+    first = ", ".join(_quote(r) for r in DUPLICATE_FIRST)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW classified AS
+        SELECT w.* REPLACE (CASE WHEN d._row IS NOT NULL AND coalesce(w.reason NOT IN ({first}), true)
+                                 THEN 'duplicate_line' ELSE w.reason END AS reason)
+        FROM read_parquet({working}) w LEFT JOIN dup_rows d USING (_row)""")
 
 
-def _guest_maps(con: duckdb.DuckDBPyConnection) -> None:
+def _guest_maps(con: duckdb.DuckDBPyConnection, enabled: bool) -> bool:
     """Tables guest_emails and guest_phones: a guest's e-mail or phone that a member also used,
     with that member's (smallest) customer key (small tables): the pseudonym when the member's id
     is itself an e-mail or phone, so merged guest lines never carry the raw contact.
 
-    Two narrow passes over typed0 instead of two per map: the guests' contacts first (only guest
-    rows get their e-mail and phone normalised), then the member rows sharing one of them; the
-    second pass is skipped when no guest row has a contact.
+    Read from the classified lines, whose contacts are normalised already: the guests' e-mails
+    and phones first, then the member lines sharing one of them (skipped without guests).
+    Returns whether any guest contact matched a member (else there is nothing to merge).
     """
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE guest_contacts AS
-        SELECT DISTINCT email, phone FROM typed0
-        WHERE customer_id IS NULL AND (email IS NOT NULL OR phone IS NOT NULL)""")
-    has_guests = con.execute("SELECT count(*) > 0 FROM guest_contacts").fetchone()[0]
-    if has_guests:
+    empty = "SELECT NULL::VARCHAR AS key, NULL::VARCHAR AS member WHERE false"
+    if enabled:
         con.execute("""
-            CREATE OR REPLACE TEMP TABLE member_contacts AS
-            SELECT customer_id, email, phone FROM typed0
-            WHERE customer_id IS NOT NULL
-              AND (email IN (SELECT email FROM guest_contacts WHERE email IS NOT NULL)
-                   OR phone IN (SELECT phone FROM guest_contacts WHERE phone IS NOT NULL))""")
+            CREATE OR REPLACE TEMP TABLE guest_contacts AS
+            SELECT DISTINCT email, phone FROM classified
+            WHERE NOT has_member_id AND (email IS NOT NULL OR phone IS NOT NULL)""")
+    if not enabled or not con.execute("SELECT count(*) > 0 FROM guest_contacts").fetchone()[0]:
+        for name in ("guest_emails", "guest_phones"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {empty}")
+        return False
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE member_contacts AS
+        SELECT customer_key AS member, email, phone FROM classified
+        WHERE has_member_id
+          AND (email IN (SELECT email FROM guest_contacts WHERE email IS NOT NULL)
+               OR phone IN (SELECT phone FROM guest_contacts WHERE phone IS NOT NULL))""")
     for name, fld in (("guest_emails", "email"), ("guest_phones", "phone")):
-        if not has_guests:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
-                        "SELECT NULL::VARCHAR AS key, NULL::VARCHAR AS member WHERE false")
-            continue
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {name} AS
-            SELECT {fld} AS key, min({_member_key()}) AS member FROM member_contacts
+            SELECT {fld} AS key, min(member) AS member FROM member_contacts
             WHERE {fld} IN (SELECT {fld} FROM guest_contacts WHERE {fld} IS NOT NULL)
             GROUP BY {fld}""")
+    matched, = con.execute("SELECT (SELECT count(*) FROM guest_emails) + (SELECT count(*) FROM guest_phones)").fetchone()
+    return matched > 0
+
+
+def _merged_lines(con: duckdb.DuckDBPyConnection, merge: bool) -> None:
+    """View `lines`: the classified lines with each guest line's key replaced by the member's
+    that shares its e-mail (else its phone), and flags saying which rule merged it."""
+    if not merge:
+        con.execute("CREATE OR REPLACE TEMP VIEW lines AS SELECT *, false AS merged_by_email, "
+                    "false AS merged_by_phone FROM classified")
+        return
+    con.execute("""
+        CREATE OR REPLACE TEMP VIEW lines AS
+        SELECT c.* REPLACE (coalesce(em.member, pm.member, c.customer_key) AS customer_key),
+               em.member IS NOT NULL AS merged_by_email,
+               em.member IS NULL AND pm.member IS NOT NULL AS merged_by_phone
+        FROM classified c
+        LEFT JOIN guest_emails em ON em.key = CASE WHEN NOT c.has_member_id THEN c.email END
+        LEFT JOIN guest_phones pm ON pm.key = CASE WHEN NOT c.has_member_id THEN c.phone END""")
 
 
 # ---------------------------------------------------------------- main entry points
@@ -432,7 +458,8 @@ def ingest_file(
             con = connect(Path(spill))
             src: RawSource | None = None
             try:
-                src = open_raw(con, path, encoding=encoding, read_options=preset_obj.read, parallel=parallel)
+                src = open_raw(con, path, encoding=encoding, read_options=preset_obj.read, parallel=parallel,
+                               work_dir=Path(spill))
                 return _ingest(con, src, preset_obj, rule_set, candidates,
                                date_format or preset_obj.date_format, out_dir, Path(spill), keep_contacts)
             except duckdb.Error as exc:
@@ -498,26 +525,24 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
             candidates: dict[str, list[str]], date_format: str | None,
             out_dir: Path | str | None, work_dir: Path, keep_contacts: bool) -> IngestResult:
     cols = resolve_columns(src.columns, candidates, source=str(src.path), preset=preset.name)
-    typed = _typed_select(src, cols, date_format)
+    typed = _typed_select(src, cols, date_format, line_hash=rules["drop_duplicate_lines"])
     raw_cols = ", ".join(_ident(c) for c in src.columns)
     con.execute(f"CREATE OR REPLACE TEMP VIEW typed0 AS {typed}")
     if "order_id" not in cols:
         con.execute("CREATE OR REPLACE TEMP VIEW typed1 AS SELECT * REPLACE ('R' || _row AS order_id) FROM typed0")
     elif preset.order_fields_first_line_only:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW typed1 AS SELECT _row, {_fill_order_fields(TYPED_FIELDS)} FROM typed0")
+        fields = TYPED_FIELDS + (["line_hash"] if rules["drop_duplicate_lines"] else [])
+        con.execute(f"CREATE OR REPLACE TEMP VIEW typed1 AS SELECT _row, {_fill_order_fields(fields)} FROM typed0")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW typed1 AS SELECT * REPLACE (coalesce(order_id, 'R' || _row) AS order_id) FROM typed0")
-    _duplicate_rows(con, raw_cols, rules["drop_duplicate_lines"])
-    _guest_maps(con)
-    con.execute("CREATE OR REPLACE TEMP VIEW typed AS SELECT t.*, d._row IS NOT NULL AS is_dup "
-                "FROM typed1 t LEFT JOIN dup_rows d USING (_row)")
     # every row classified in one streaming pass, written to Parquet rather than held in memory
     classified = work_dir / "classified.parquet"
     # uncompressed: the file lives for this run only, is read back several times and the disk is
     # cheaper than compressing and decompressing sixteen million rows
     con.execute(f"COPY ({_classify_sql(src, preset, rules, keep_contacts)}) TO {_quote(str(classified))} "
                 "(FORMAT parquet, COMPRESSION uncompressed)")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW classified AS SELECT * FROM read_parquet({_quote(str(classified))})")
+    _flag_duplicates(con, _quote(str(classified)), raw_cols, rules["drop_duplicate_lines"])
+    _merged_lines(con, _guest_maps(con, rules["identity_from_contact"]))
     con.execute(ORDERS_SQL)
 
     ledger = _ledger(con, src, preset, cols, rules)
@@ -549,10 +574,13 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
         SELECT count(*) FILTER (WHERE has_member_id),
                count(*) FILTER (WHERE merged_by_email),
                count(*) FILTER (WHERE merged_by_phone),
-               (SELECT count(DISTINCT customer_key) FROM classified
-                WHERE reason IS NULL AND (merged_by_email OR merged_by_phone))
-        FROM classified WHERE reason IS NULL
+               (SELECT count(DISTINCT customer_key) FROM lines
+                WHERE reason IS NULL AND (merged_by_email OR merged_by_phone)),
+               count(*)
+        FROM lines WHERE reason IS NULL
     """).fetchone()
+    if ids[4] != kept_rows:  # the merge joins keys that are unique: a fan-out would show here
+        raise RuntimeError(f"ingest doubled rows while merging guests: {ids[4]:,} kept lines, {kept_rows:,} classified")
     # customers counted from one grouping of the orders (one hash table, not one per DISTINCT)
     stats = con.execute("""
         SELECT coalesce(sum(orders), 0), count(customer_id), min(first_order), max(last_order),
@@ -677,15 +705,17 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, ledger: Ledger
                 SELECT order_id, customer_key AS customer_id, ordered_at, sku, product, category,
                        CAST(quantity AS DOUBLE) AS quantity, CAST(unit_price AS DOUBLE) AS unit_price,
                        CAST(amount AS DOUBLE) AS amount, line_kind AS line_type
-                FROM classified WHERE reason IS NULL  -- in no particular order: no reader needs one
+                FROM lines WHERE reason IS NULL  -- in no particular order: no reader needs one
             ) TO {_quote(str(tmp / 'order_lines.parquet'))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)""")
-        con.execute(f"COPY (SELECT * EXCLUDE (mixed_customers) FROM orders_t ORDER BY ordered_at) "
+        # a total order (time, then id): the same file gives the same orders.parquet on every run,
+        # so ties in the chapters' first/last-order picks cannot change between runs
+        con.execute(f"COPY (SELECT * EXCLUDE (mixed_customers) FROM orders_t ORDER BY ordered_at, order_id) "
                     f"TO {_quote(str(tmp / 'orders.parquet'))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
         if keep_contacts:  # only when the client allows e-mail exports; reports never read it
             con.execute(f"""
                 COPY (
                     SELECT customer_key AS customer_id, min(email) AS email, min(phone) AS phone
-                    FROM classified WHERE reason IS NULL AND (email IS NOT NULL OR phone IS NOT NULL)
+                    FROM lines WHERE reason IS NULL AND (email IS NOT NULL OR phone IS NOT NULL)
                     GROUP BY customer_key ORDER BY customer_key
                 ) TO {_quote(str(tmp / 'contacts.parquet'))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)""")
         ledger.save(tmp / "ledger.json")

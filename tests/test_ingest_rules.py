@@ -281,3 +281,38 @@ def test_phone_digits_fast_path_equals_the_regular_expression():
     got = con.execute(f"SELECT phone, {_digits_sql('phone')}, regexp_replace(phone, '[^0-9]', '', 'g') FROM t").fetchall()
     assert [fast for _, fast, _ in got] == [slow for _, _, slow in got]
     assert dict((p, fast) for p, fast, _ in got)["+81 90-1234-5678"] == "819012345678"
+
+
+def test_line_numbers_of_a_csv_read_in_parallel_follow_the_file(tmp_path):
+    # A CSV larger than DuckDB's 32 MB read buffer is read by several threads into the working
+    # Parquet copy; the ledger's line numbers, the duplicate check ("repeats an earlier line")
+    # and the category tie-break ("the first line") must still follow the file.
+    n = 420_000  # about 40 MB
+    header = "order_id,customer_id,ordered_at,sku,category,quantity,unit_price,status,note\n"
+    pad = "x" * 40
+    body = [f"O{i},C{i % 5000},2024-01-{1 + i % 28:02d} 10:00:00,S{i % 7},cat{i % 3},1,{100 + i % 50},completed,{pad}\n"
+            for i in range(n)]
+    bad_at = [7, 123_456, 390_001]  # 0-based record indexes that get an unreadable date
+    for i in bad_at:
+        body[i] = body[i].replace("2024-01-", "20XX-01-")
+    # record 300,000 repeats record 250,000 exactly; the later one is the duplicate
+    body[300_000] = body[250_000]
+    # order T: two equally large lines near the end; the earlier one's category wins
+    body[410_000] = f"T,C1,2024-02-01 10:00:00,S1,first,1,500,completed,{pad}\n"
+    body[415_000] = f"T,C1,2024-02-01 10:00:00,S2,second,1,500,completed,{pad}\n"
+    path = tmp_path / "big.csv"
+    path.write_text(header + "".join(body), encoding="utf-8")
+    assert path.stat().st_size > 32 * 2**20
+
+    result = ingest_file(path, out_dir=tmp_path / "out")
+    ledger = result.ledger
+    assert ledger.input_rows == n and ledger.reconciles()
+    reasons = {line.reason: line.rows for line in ledger.excluded}
+    assert reasons == {"bad_date": 3, "duplicate_line": 1}
+    # the file's line = record index + 2 (the header is line 1)
+    problem = next(p for p in ledger.problems if "unreadable order date" in p)
+    assert all(f"line {i + 2}:" in problem for i in bad_at), problem
+    lines = pd.read_parquet(result.lines_path)
+    assert (lines["order_id"] == "O250000").sum() == 1  # one of the pair kept ...
+    orders = pd.read_parquet(result.orders_path).set_index("order_id")
+    assert orders.loc["T", "category"] == "first"
