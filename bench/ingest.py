@@ -6,7 +6,11 @@ of ``crmlib.ingest.ingest_file`` writing its Parquet output, with the targets be
 (git-ignored; the name changes when the generator changes). Online Retail is read from
 $CRM_DATASETS or ../shared/datasets beside the project, and skipped when absent.
 
-    .venv/bin/python bench/ingest.py [--sizes 1e6,1e7] [--skip-retail] [--keep] [--check]
+Each generated size is ingested as Parquet and as CSV (the form most client exports take; a
+CSV copy of the sample is cached beside it), unless --formats says otherwise.
+
+    .venv/bin/python bench/ingest.py [--sizes 1e6,1e7] [--formats parquet,csv] [--skip-retail]
+                                     [--keep] [--check]
 """
 
 from __future__ import annotations
@@ -60,9 +64,26 @@ def ensure_sample(n_orders: int, seed: int) -> Path:
     return path
 
 
+def csv_copy(parquet: Path) -> Path:
+    """The cached CSV copy of a generated Parquet sample (written by DuckDB when missing)."""
+    import duckdb
+
+    path = parquet.with_suffix(".csv")
+    if not path.exists():
+        print(f"  writing the CSV copy {path.name} (not timed here) ...", flush=True)
+        tmp = path.with_suffix(".csv.tmp")
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"COPY (SELECT * FROM read_parquet('{parquet}')) TO '{tmp}' (HEADER)")
+        con.close()
+        tmp.replace(path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1e6,1e7", help="generated orders per case, e.g. 1e6,1e7")
+    parser.add_argument("--formats", default="parquet,csv", help="file formats of the generated cases")
     parser.add_argument("--skip-retail", action="store_true", help="leave out the Online Retail file")
     parser.add_argument("--seed", type=int, default=20240401)
     parser.add_argument("--keep", action="store_true", help="keep the ingest output under bench/out/")
@@ -83,8 +104,15 @@ def main(argv: list[str] | None = None) -> int:
             cases.append(("online-retail", retail, "online-retail", None))
         else:
             print(f"skip: Online Retail not found at {retail} (set CRM_DATASETS to the datasets folder)")
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    unknown = set(formats) - {"parquet", "csv"}
+    if unknown:
+        parser.error(f"unknown format(s) {', '.join(sorted(unknown))}; choose parquet and/or csv")
     for n in parse_sizes(args.sizes):
-        cases.append((f"generated {label(n)}", ensure_sample(n, args.seed), "generic", n))
+        sample = ensure_sample(n, args.seed)
+        for fmt in formats:
+            path = sample if fmt == "parquet" else csv_copy(sample)
+            cases.append((f"generated {label(n)} {fmt}", path, "generic", n))
 
     rows, missed = [], False
     for name, path, preset, n in cases:
