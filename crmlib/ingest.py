@@ -110,14 +110,19 @@ def _long_text(col: str) -> str:
             f"THEN nullif(trim({x}), '') ELSE nullif({x}, '') END")
 
 
+# Full-width digits (０-９), as Japanese forms and spreadsheets often write phone numbers
+FULL_WIDTH_DIGITS = "".join(chr(0xFF10 + i) for i in range(10))
+
+
 def _digits_sql(col: str) -> str:
-    """The digits of a phone number ('' when it has none). The usual "090-1234-5678" is read with
-    a replace and a match instead of a regular-expression replace, which cost twice as much;
-    only used where the trimmed value is not NULL, so it need not trim itself."""
+    """The digits of a phone number ('' when it has none), full-width digits read as digits. The
+    usual "090-1234-5678" is read with a replace and a match instead of a regular-expression
+    replace, which cost twice as much; only used where the trimmed value is not NULL, so it need
+    not trim itself."""
     raw = f"CAST({_ident(col)} AS VARCHAR)"
     dashless = f"replace({raw}, '-', '')"
     return (f"CASE WHEN regexp_full_match({dashless}, '[0-9]*') THEN {dashless} "
-            f"ELSE regexp_replace({raw}, '[^0-9]', '', 'g') END")
+            f"ELSE regexp_replace(translate({raw}, '{FULL_WIDTH_DIGITS}', '0123456789'), '[^0-9]', '', 'g') END")
 
 
 def _number_sql(col: str, kind: str) -> str:

@@ -226,7 +226,11 @@ def test_kept_notebook_does_not_point_into_the_temporary_folder(report):
 
 
 def test_chapter_exports_land_in_the_report_and_the_index(tiny_processed_dir, tmp_path):
-    folder = render_report(_config(), tiny_processed_dir, AS_OF, tmp_path, chapters=["00_data_check", "02_segments"])
+    from crmlib.report.warm import WarmKernel
+
+    with WarmKernel(tmp_path) as kernel:  # one kernel start for the two chapters
+        folder = render_report(_config(), tiny_processed_dir, AS_OF, tmp_path, chapters=["00_data_check", "02_segments"],
+                               kernel=kernel)
     exports = sorted(p.name for p in (folder / "exports").iterdir())
     assert "segments.xlsx" in exports and any(name.endswith(".csv") for name in exports)
     index = (folder / "index.html").read_text(encoding="utf-8")
