@@ -627,20 +627,19 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
     return ledger
 
 
-def _examples(con: duckdb.DuckDBPyConnection, reason: str, column: str, header_lines: int,
+def _examples(con: duckdb.DuckDBPyConnection, reason: str, column: str, src: RawSource,
               redact: bool = False) -> str:
     rows = con.execute(
         f"SELECT _row, {column} FROM classified WHERE reason = ? ORDER BY _row LIMIT 3", [reason]
     ).fetchall()
     # redact: for ledger.json, which travels with the report (no names or contact details)
     shown = redact_example if redact else str
-    return ", ".join(f"line {r + header_lines}: {'(empty)' if v is None else repr(shown(v)[:40])}" for r, v in rows)
+    return ", ".join(f"line {src.line_of(r)}: {'(empty)' if v is None else repr(shown(v)[:40])}" for r, v in rows)
 
 
 def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, str]) -> list[str]:
     """Readable lines about the rows a user would want to look at, with examples."""
-    header_lines = 0 if src.format in ("parquet", "excel") else 1
-    unit = "row" if header_lines == 0 else "line"
+    unit = "row" if src.format in ("parquet", "excel") else "line"
     out = []
     checks = [
         ("bad_date", "raw_date", f"unreadable order date in column '{cols['ordered_at']}'"),
@@ -652,7 +651,7 @@ def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, st
     for reason, column, text in checks:
         n = counts.get(reason, 0)
         if n:
-            ex = _examples(con, reason, column, header_lines, redact=True).replace("line ", f"{unit} ")
+            ex = _examples(con, reason, column, src, redact=True).replace("line ", f"{unit} ")
             out.append(f"{n:,} {unit}s excluded: {text}; e.g. {ex}")
     conflicts, = con.execute("SELECT count(*) FROM orders_t WHERE mixed_customers").fetchone()
     if conflicts:
@@ -677,7 +676,6 @@ def _check_usable(con: duckdb.DuckDBPyConnection, ledger: Ledger, src: RawSource
                             "check that the amount column is sales, not refunds; if negative lines "
                             "are real refunds, raise rules.max_invalid_share"),
     }
-    header_lines = 0 if src.format in ("parquet", "excel") else 1
     for line in ledger.excluded:
         if line.reason in limits and ledger.input_rows and line.rows / ledger.input_rows > share:
             what, where, fix = limits[line.reason]
@@ -685,7 +683,7 @@ def _check_usable(con: duckdb.DuckDBPyConnection, ledger: Ledger, src: RawSource
             raise DataError(
                 f"{src.path}: {line.rows:,} of {ledger.input_rows:,} rows "
                 f"({line.rows / ledger.input_rows:.1%}) {what} ({where}); the limit is {share:.0%}. "
-                f"Examples: {_examples(con, line.reason, column, header_lines)}",
+                f"Examples: {_examples(con, line.reason, column, src)}",
                 hint=fix,
             )
     if ledger.input_rows == 0:

@@ -7,6 +7,7 @@ itself (missing, empty, binary, undecodable) raise InputFileError with what to d
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import gzip
@@ -42,6 +43,18 @@ class RawSource:
     types: dict[str, str]
     notes: list[str] = field(default_factory=list)
     temp_files: list[Path] = field(default_factory=list)
+    # (first record, extra lines before it) wherever records stop being one line each (quoted
+    # line breaks, blank lines); only known for files read single-threaded (see _check_record_count)
+    line_shifts: list[tuple[int, int]] = field(default_factory=list)
+    header_lines: int = 1  # lines before the first record in a text file
+
+    def line_of(self, row: int) -> int:
+        """Where row number `row` (_row) starts in the file: the line for a text file (the header is
+        line 1, if there is one), the row itself for Parquet and Excel."""
+        if self.format in ("parquet", "excel"):
+            return row
+        at = bisect.bisect_right(self.line_shifts, (row, float("inf"))) - 1
+        return row + self.header_lines + (self.line_shifts[at][1] if at >= 0 else 0)
 
     def cleanup(self) -> None:
         for tmp in self.temp_files:
@@ -273,7 +286,7 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, text: str, source: Raw
     else:
         con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS SELECT row_number() OVER () AS _row, * FROM {read}")
     if not parallel:
-        _check_record_count(con, path, delim, source.path)
+        source.line_shifts = _check_record_count(con, path, delim, source.path)
     source.columns = names
     source.types = {n: "VARCHAR" for n in names}
     source.format = "tsv" if delim == "\t" else "csv"
@@ -302,17 +315,28 @@ def _copy_to_parquet(con: duckdb.DuckDBPyConnection, read: str, target: Path) ->
 QUOTED_NEWLINES = "quoted new lines"  # DuckDB's parallel reader refuses these with null padding
 
 
-def _check_record_count(con: duckdb.DuckDBPyConnection, path: Path, delim: str, shown: Path) -> None:
-    """Compare DuckDB's single-threaded row count with Python's csv module's record count.
+def _check_record_count(con: duckdb.DuckDBPyConnection, path: Path, delim: str,
+                        shown: Path) -> list[tuple[int, int]]:
+    """Compare DuckDB's single-threaded row count with Python's csv module's record count, and
+    return where records start on later lines than their number says (RawSource.line_shifts).
 
     DuckDB's single-threaded reader silently drops the rest of a file after a quote that is never
     closed; Python's csv (strict) reports it. Only used for files with quoted line breaks.
     """
+    shifts: list[tuple[int, int]] = []
+    records = 0
     with _open_bytes(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=delim, quotechar='"', doublequote=True, strict=True)
         next(reader, None)
+        end = reader.line_num  # the line the previous record ended on
         try:
-            records = sum(1 for row in reader if row)
+            for row in reader:
+                if row:  # blank lines are no records (DuckDB skips them too)
+                    records += 1
+                    extra = end + 1 - (records + 1)
+                    if extra != (shifts[-1][1] if shifts else 0):
+                        shifts.append((records, extra))
+                end = reader.line_num
         except csv.Error as exc:
             raise InputFileError(
                 f"{shown}: line {reader.line_num} cannot be read ({exc}); a quote (\") is probably "
@@ -322,6 +346,7 @@ def _check_record_count(con: duckdb.DuckDBPyConnection, path: Path, delim: str, 
         raise InputFileError(
             f"{shown}: {records:,} records found but only {rows:,} could be read; a quote (\") is "
             "probably not closed.", hint=UNREADABLE_LINE_HINT)
+    return shifts
 
 
 UNREADABLE_LINE_HINT = ("the file may be cut short or damaged: re-export it as CSV UTF-8; quotes (\") "
@@ -348,6 +373,7 @@ def _open_whitespace(con: duckdb.DuckDBPyConnection, path: Path, text: str, opti
     )
     source.columns = names
     source.types = {n: "VARCHAR" for n in names}
+    source.header_lines = 1 if has_header else 0
 
 
 def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> RawSource:

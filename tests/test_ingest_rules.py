@@ -337,3 +337,23 @@ def test_line_numbers_of_a_csv_read_in_parallel_follow_the_file(tmp_path):
     assert (lines["order_id"] == "O250000").sum() == 1  # one of the pair kept ...
     orders = pd.read_parquet(result.orders_path).set_index("order_id")
     assert orders.loc["T", "category"] == "first"
+
+
+def test_line_numbers_count_quoted_line_breaks_and_blank_lines(tmp_path):
+    # A note with two line breaks in record 1 and a blank line after record 3: the unreadable
+    # dates of records 2 and 4 are on lines 5 and 8 of the file (counted by hand below).
+    text = (
+        "order_id,customer_id,ordered_at,amount,note\n"      # line 1
+        'A1,C1,2024-01-05,1000,"gift\nwrap\nplease"\n'       # lines 2-4
+        "A2,C2,not a date,2000,\n"                           # line 5
+        "A3,C3,2024-01-07,3000,\n"                           # line 6
+        "\n"                                                  # line 7 (blank)
+        "A4,C4,32/13/2024,4000,\n"                           # line 8
+        "A5,C5,2024-01-09,5000,\n"                           # line 9
+    )
+    path = tmp_path / "notes.csv"
+    path.write_text(text, encoding="utf-8")
+    result = ingest_file(path, rules={"max_invalid_share": 0.5})
+    assert result.ledger.input_rows == 5 and result.ledger.reconciles()
+    problem = next(p for p in result.ledger.problems if "unreadable order date" in p)
+    assert "line 5:" in problem and "line 8:" in problem, problem
