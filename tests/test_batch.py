@@ -173,6 +173,7 @@ def test_two_runs_on_one_client_do_not_overlap(clients, tmp_path):
         assert f"remove {lock}" in err
         out, err = first.communicate(timeout=300)
         assert first.returncode == 0, err
+        assert "Kernel is running over TCP" not in err  # no kernel start-up noise in the terminal
     finally:
         _kill_group(first)
     folder = tmp_path / "reports" / "gamma" / AS_OF

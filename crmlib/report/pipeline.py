@@ -187,6 +187,9 @@ def run_chapter(job: _Job, cwd: Path, kernel: Any = None) -> nbformat.NotebookNo
             # the kernel's working directory, set without papermill's process-wide chdir
             # (which is not thread-safe); nbclient passes it to the kernel manager
             resources={"metadata": {"path": str(cwd)}},
+            # a new kernel's start-up warnings (plain TCP on localhost) are noise in a consultant's
+            # terminal; its errors still show
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
             **extra,
         )
     except PapermillExecutionError as exc:
