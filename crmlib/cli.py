@@ -50,6 +50,17 @@ def _print_ledger(ledger: "Ledger", out: TextIO | None = None) -> None:
             print(f"  - {p}", file=out)
 
 
+def _check_config_files(cfg) -> None:
+    """Raise ConfigError when a file the YAML names besides the data (the logo, the strategy's
+    execution log, NPS survey and experiments) is missing, as `run` would before any chapter."""
+    from .report.settings import load_report_settings, logo_data_uri
+    from .strategy.settings import report_settings
+
+    base = cfg.source_path.parent if cfg.source_path else None
+    logo_data_uri(load_report_settings(cfg.report), base)
+    report_settings(cfg)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .ingest import ingest_file
 
@@ -58,6 +69,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         from .config import load_config
 
         cfg = load_config(args.config)
+        _check_config_files(cfg)
         options = dict(preset=args.preset or cfg.preset, mapping=cfg.mapping, rules=cfg.rules,
                        encoding=cfg.encoding, date_format=cfg.date_format)
         path = Path(args.file) if args.file else cfg.data_path()

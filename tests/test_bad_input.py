@@ -110,6 +110,20 @@ def test_wrong_type_in_yaml(tmp_path, capsys):
     assert "key 'rules.exclude_cancelled'" in text
 
 
+@pytest.mark.parametrize("section, message", [
+    ("strategy:\n  execution_log: logs/execution.csv\n", "strategy.execution_log: no such file"),
+    ("report:\n  logo: logo.png\n", "report.logo: no such file"),
+])
+def test_validate_config_checks_the_other_files_it_names(section, message, tmp_path, capsys):
+    # the data file is fine; a file the report needs is missing: validate says so before `run` does
+    (tmp_path / "orders.csv").write_text(
+        "order_id,customer_id,ordered_at,amount\nA1,C1,2024-01-05,1000\n", encoding="utf-8")
+    cfg = write_yaml(tmp_path, f"name: acme\ndata: orders.csv\npreset: generic\n{section}")
+    code, text = run_cli(capsys, "validate", "--config", str(cfg))
+    assert code == 2 and message in text, text
+    assert str(tmp_path) in text  # the path it looked for
+
+
 @pytest.mark.parametrize("name", ["../escape", "a/b", "..", ".hidden", "with space", ""])
 def test_client_name_that_escapes_reports_folder_is_refused(name, tmp_path, capsys):
     cfg = write_yaml(tmp_path, f"name: '{name}'\ndata: orders.csv\n")
