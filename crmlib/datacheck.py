@@ -135,6 +135,19 @@ def ledger_takeaway(ledger: Ledger, lang: str, currency: str) -> str:
     )
 
 
+def identity_takeaway(ledger: Ledger, lang: str) -> str:
+    """One sentence on "one customer, one ID": guest lines merged into members and the guests
+    counted by e-mail or phone; '' when the data has no guest orders."""
+    ids = ledger.identity or {}
+    by_email = int(ids.get("guest_rows_merged_into_member_by_email", 0))
+    by_phone = int(ids.get("guest_rows_merged_into_member_by_phone", 0))
+    guests = int(ids.get("guest_ids_from_email", 0)) + int(ids.get("guest_ids_from_phone", 0))
+    if not (by_email or by_phone or guests):
+        return ""
+    return t("data_check.ledger.identity", lang, merged=fmt_int(by_email + by_phone), by_email=fmt_int(by_email),
+             by_phone=fmt_int(by_phone), guests=fmt_int(guests))
+
+
 def coverage_takeaway(frame: pd.DataFrame, lang: str) -> str:
     """One sentence: the months covered and which months have no orders at all."""
     if frame.empty:

@@ -106,3 +106,17 @@ def test_coverage_runs_to_the_month_before_as_of(tiny_processed_dir):
     gaps = datacheck.coverage_gaps(frame)
     assert [g.strftime("%Y-%m") for g in gaps] == ["2024-03", "2024-05", "2024-06"]
     assert "2024年3月、2024年5月、2024年6月の3か月" in datacheck.coverage_takeaway(frame, "ja")
+
+
+def test_identity_takeaway_counts_merged_guest_lines_and_guests(tiny_processed_dir):
+    ledger = Ledger.load(tiny_processed_dir / "ledger.json")
+    ids = {"guest_rows_merged_into_member_by_email": 1200, "guest_rows_merged_into_member_by_phone": 34,
+           "guest_ids_from_email": 5, "guest_ids_from_phone": 2}
+    with_guests = dataclasses.replace(ledger, identity={**(ledger.identity or {}), **ids})
+    en = datacheck.identity_takeaway(with_guests, "en")
+    assert en.startswith("Identity: 1,234 guest lines") and "e-mail (1,200) or phone (34)" in en
+    assert "count as 7 customers" in en
+    ja = datacheck.identity_takeaway(with_guests, "ja")
+    assert "1,234行" in ja and "メールアドレス(1,200行)" in ja and "電話番号(34行)" in ja and "7人" in ja
+    none = {k: 0 for k in ids}
+    assert datacheck.identity_takeaway(dataclasses.replace(ledger, identity=none), "ja") == ""

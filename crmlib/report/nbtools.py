@@ -53,7 +53,8 @@ NOTE_STYLE = "border-left: 4px solid #8c8c8c; background: #f4f4f4; padding: 0.5e
 
 
 def note(text: str) -> None:
-    """Show a note for the consultant (guidance where the client YAML has no input yet)."""
+    """Show a note for the consultant (guidance where the client YAML has no input yet, or a
+    secondary fact beside a section's takeaway)."""
     display(HTML(f'<p class="crm-note" style="{NOTE_STYLE}">{html.escape(text)}</p>'))
 
 
