@@ -357,3 +357,20 @@ def test_line_numbers_count_quoted_line_breaks_and_blank_lines(tmp_path):
     assert result.ledger.input_rows == 5 and result.ledger.reconciles()
     problem = next(p for p in result.ledger.problems if "unreadable order date" in p)
     assert "line 5:" in problem and "line 8:" in problem, problem
+
+
+def test_line_of_counts_the_header_only_where_there_is_one(tmp_path):
+    import duckdb
+
+    from crmlib.readers import open_raw
+
+    path = tmp_path / "cdnow.txt"  # whitespace-separated, no header: record 1 is line 1
+    path.write_text("00001 19970101 1 11.77\n00002 19970112 1 12.00\n", encoding="utf-8")
+    con = duckdb.connect()
+    src = open_raw(con, path, fmt="whitespace", read_options={"names_if_no_header": ["id", "date", "n", "amount"]})
+    assert [src.line_of(r) for r in (1, 2)] == [1, 2]
+    csv_path = tmp_path / "orders.csv"
+    csv_path.write_text("order_id,amount\nA1,100\nA2,200\n", encoding="utf-8")
+    src = open_raw(con, csv_path, work_dir=tmp_path)
+    assert [src.line_of(r) for r in (1, 2)] == [2, 3]
+    assert con.execute("SELECT _row, order_id FROM raw ORDER BY _row").fetchall() == [(1, "A1"), (2, "A2")]
