@@ -253,3 +253,38 @@ def test_warm_kernel_keeps_imports_but_not_variables(tmp_path):
         code = [c for c in nbformat.read(tmp_path / "out2.ipynb", as_version=4).cells if c.cell_type == "code"]
         assert code[0].outputs[0]["text"] == "True\n"  # the module stayed imported
         assert kernel.starts == 1  # one kernel for both notebooks
+
+
+def test_warm_kernel_shares_one_client_and_replaces_it_with_a_dead_kernel(tmp_path):
+    """The kernel client (its sockets) stays open across notebooks, so a notebook does not wait
+    for a new client to connect; when the kernel died, the next notebook gets a new kernel and a
+    new client, and runs."""
+    import nbformat
+    import papermill
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from crmlib.report.warm import WarmKernel
+
+    nb = new_notebook(cells=[new_code_cell("import os\nprint(os.getpid())")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "pid.ipynb")
+
+    def run(kernel: WarmKernel, n: int) -> int:
+        done = papermill.execute_notebook(str(tmp_path / "pid.ipynb"), str(tmp_path / f"out{n}.ipynb"),
+                                          km=kernel.prepare(), progress_bar=False)
+        kernel.done()
+        return int(done.cells[0].outputs[0]["text"])
+
+    with WarmKernel(tmp_path) as kernel:
+        first_pid = run(kernel, 1)
+        client = kernel.manager.client()
+        assert run(kernel, 2) == first_pid and run(kernel, 3) == first_pid
+        assert kernel.manager.client() is client and client.channels_running
+        os.kill(first_pid, signal.SIGKILL)
+        for _ in range(100):  # until the manager sees it gone
+            if not kernel._alive():
+                break
+            time.sleep(0.05)
+        new_pid = run(kernel, 4)
+        assert new_pid != first_pid and kernel.starts == 2
+        assert kernel.manager.client() is not client and not client.channels_running
