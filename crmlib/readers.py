@@ -12,6 +12,7 @@ import codecs
 import csv
 import gzip
 import io
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,15 +45,20 @@ class RawSource:
     notes: list[str] = field(default_factory=list)
     temp_files: list[Path] = field(default_factory=list)
     # (first record, extra lines before it) wherever records stop being one line each (quoted
-    # line breaks, blank lines); only known for files read single-threaded (see _check_record_count)
+    # line breaks, blank lines): counted while checking a file read single-threaded (see
+    # _check_record_count), or from empty_lines_in on first use for a CSV read in parallel
     line_shifts: list[tuple[int, int]] = field(default_factory=list)
     header_lines: int = 1  # lines before the first record in a text file
+    empty_lines_in: Path | None = None  # the text file to scan for empty lines, once, when asked
 
     def line_of(self, row: int) -> int:
         """Where row number `row` (_row) starts in the file: the line for a text file (the header is
         line 1, if there is one), the row itself for Parquet and Excel."""
         if self.format in ("parquet", "excel"):
             return row
+        if self.empty_lines_in is not None:  # only reports with examples pay for the scan
+            self.line_shifts = empty_line_shifts(self.empty_lines_in, self.header_lines)
+            self.empty_lines_in = None
         at = bisect.bisect_right(self.line_shifts, (row, float("inf"))) - 1
         return row + self.header_lines + (self.line_shifts[at][1] if at >= 0 else 0)
 
@@ -66,6 +72,41 @@ def _open_bytes(path: Path) -> IO[bytes]:
     with path.open("rb") as fh:
         magic = fh.read(2)
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
+
+
+_EMPTY_LINE = re.compile(rb"\n\r?(?=\n)")  # a line break, then a line with nothing (or only \r) on it
+SCAN_BLOCK = 1 << 24
+
+
+def empty_line_shifts(path: Path, header_lines: int = 1) -> list[tuple[int, int]]:
+    """RawSource.line_shifts of a text file whose records are one line each apart from empty lines,
+    which DuckDB skips: (first record after empty lines, empty lines before it in all).
+
+    For files DuckDB read in parallel, which refuses quoted line breaks: there every line break
+    ends a record or an empty line, so a byte scan in blocks finds them (about a second per GB).
+    """
+    shifts: list[tuple[int, int]] = []
+    empty = 0
+    breaks_before = 0  # line breaks in the file before buf[0]
+    carry = b""  # the end of the previous block: an empty line may start there
+    with _open_bytes(path) as fh:
+        while block := fh.read(SCAN_BLOCK):
+            buf = carry + block
+            counted, breaks = 0, breaks_before
+            for m in _EMPTY_LINE.finditer(buf):
+                if m.end() < len(carry):  # its closing line break was in the previous block: seen
+                    continue
+                breaks += buf.count(b"\n", counted, m.start() + 1)
+                counted = m.start() + 1
+                records_before = breaks - header_lines - empty  # the empty line is line breaks + 1
+                empty += 1
+                if shifts and shifts[-1][0] == records_before + 1:
+                    shifts[-1] = (records_before + 1, empty)
+                else:
+                    shifts.append((records_before + 1, empty))
+            carry = buf[-2:]
+            breaks_before += buf.count(b"\n", 0, len(buf) - len(carry))
+    return shifts
 
 
 def sniff_format(path: Path, declared: str | None = None) -> str:
@@ -287,6 +328,8 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, text: str, source: Raw
         con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS SELECT row_number() OVER () AS _row, * FROM {read}")
     if not parallel:
         source.line_shifts = _check_record_count(con, path, delim, source.path)
+    else:
+        source.empty_lines_in = path
     source.columns = names
     source.types = {n: "VARCHAR" for n in names}
     source.format = "tsv" if delim == "\t" else "csv"
