@@ -245,3 +245,50 @@ def test_index_says_csv_only_when_the_workbook_was_left_out(tmp_path):
     assert "Excel" not in exports_label(tmp_path, "en")
     (tmp_path / "segments.xlsx").write_bytes(b"")
     assert exports_label(tmp_path, "ja") == "セグメント別の顧客リスト(CSV・Excel、メール配信用)"
+
+
+def test_warm_kernel_gives_the_same_pages_as_a_new_kernel_per_chapter(tiny_processed_dir, tmp_path):
+    # All chapters, rendered once with a new kernel per chapter (two at a time) and once one
+    # after the other in one warm kernel, as a batch worker (and `run` on a small machine) does:
+    # a namespace reset between chapters must leave nothing that changes a page.
+    from crmlib.report.warm import WarmKernel
+
+    fresh = render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "fresh", workers=2)
+    with WarmKernel(tmp_path) as kernel:
+        warm = render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "warm", kernel=kernel)
+        assert kernel.starts == 1
+    pages = sorted(p.name for p in fresh.glob("*.html"))
+    assert len(pages) == 7  # index, report.html and the five chapters
+    assert sorted(p.name for p in warm.glob("*.html")) == pages
+    for name in pages:
+        assert (warm / name).read_bytes() == (fresh / name).read_bytes(), name
+    assert json.loads((warm / "metrics.json").read_text()) == json.loads((fresh / "metrics.json").read_text())
+
+
+def test_chapters_run_one_after_the_other_share_one_kernel_and_a_failure_still_names_its_cell(
+        tiny_processed_dir, tmp_path, monkeypatch):
+    # With one chapter at a time (workers=1, the default on 2 cores) the report makes one warm
+    # kernel for all its chapters; a chapter that fails in it is reported as with new kernels.
+    from crmlib.report import warm
+
+    starts = []
+    real_start = warm.WarmKernel._start
+    monkeypatch.setattr(warm.WarmKernel, "_start", lambda self: (starts.append(1), real_start(self))[1])
+    folder = render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "ok", workers=1,
+                           chapters=["00_data_check", "01_diagnosis", "02_segments"])
+    assert len(starts) == 1
+    assert {p.name for p in folder.glob("0*.html")} == {"00_data_check.html", "01_diagnosis.html", "02_segments.html"}
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(NOTEBOOKS / "00_data_check.ipynb", notebooks)
+    nb = nbformat.read(NOTEBOOKS / "01_diagnosis.ipynb", as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if c.get("id") == "setup") + 1
+    nb.cells.insert(index, new_code_cell('raise ValueError("boom in the second chapter")', id="broken"))
+    nbformat.write(nb, notebooks / "01_diagnosis.ipynb")
+    with pytest.raises(ReportError) as caught:
+        render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "failed", notebooks_dir=notebooks,
+                      workers=1, chapters=["00_data_check", "01_diagnosis"])
+    assert f"chapter 01_diagnosis failed in cell {index}" in str(caught.value)
+    assert "ValueError: boom in the second chapter" in str(caught.value)
+    assert len(starts) == 2

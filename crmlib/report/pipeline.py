@@ -221,7 +221,14 @@ def default_workers(jobs: int) -> int:
 
 def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None) -> list[nbformat.NotebookNode]:
     """Run chapter jobs (in a thread pool when workers > 1); the first failure in report order wins.
-    With a warm kernel, the chapters run one after the other in it."""
+    With a warm kernel, the chapters run one after the other in it; run one after the other
+    anyway (workers = 1), they share a warm kernel made for this report: one kernel start and one
+    import of pandas, matplotlib and crmlib instead of one per chapter."""
+    if kernel is None and workers <= 1 and len(jobs) > 1:
+        from .warm import WarmKernel
+
+        with WarmKernel(cwd, stderr=None) as own:  # kernel errors reach the terminal, as before
+            return _run_all(jobs, cwd, workers, own)
     if kernel is not None:
         executed = []
         for job in jobs:

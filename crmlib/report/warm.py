@@ -81,8 +81,10 @@ class WarmKernel:
 
     def _start(self) -> None:
         self.manager = _TrackingKernelManager(kernel_name=self.kernel_name)
-        # the kernel's own log lines (TCP warning, shutdown noise) go to stderr, not the terminal
+        # the kernel's own log lines (TCP warning, shutdown noise) go to `stderr` (by default
+        # nowhere); it logs errors only, so a kernel that shares the terminal shows no warnings
         run_sync(self.manager.start_kernel)(cwd=self.cwd, stderr=self.stderr,
+                                             extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                              env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
         self.notebooks = 0
         self.starts += 1
