@@ -292,3 +292,11 @@ def test_chapters_run_one_after_the_other_share_one_kernel_and_a_failure_still_n
     assert f"chapter 01_diagnosis failed in cell {index}" in str(caught.value)
     assert "ValueError: boom in the second chapter" in str(caught.value)
     assert len(starts) == 2
+
+    # above WARM_KERNEL_MAX_ORDERS every chapter gets a new kernel (none of the last one's memory)
+    import crmlib.report.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "WARM_KERNEL_MAX_ORDERS", 4)  # the tiny case has 5 orders
+    render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "big", workers=1,
+                  chapters=["00_data_check", "01_diagnosis"])
+    assert len(starts) == 2

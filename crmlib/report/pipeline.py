@@ -219,12 +219,27 @@ def default_workers(jobs: int) -> int:
     return max(1, min(jobs, 4, (os.cpu_count() or 1) // 2))
 
 
-def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None) -> list[nbformat.NotebookNode]:
+# Up to this many orders, chapters run one after the other share a warm kernel. Above it a
+# chapter takes far longer than a kernel start, and a new kernel per chapter starts with none of
+# the memory the chapter before it held (a 100M-order chapter peaks at several GB).
+WARM_KERNEL_MAX_ORDERS = 1_000_000
+
+
+def _order_count(processed_dir: Path) -> int | None:
+    """The processed data's order count, from its ledger (None when it cannot be read)."""
+    try:
+        return int(json.loads((processed_dir / "ledger.json").read_text(encoding="utf-8"))["orders"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
+             share_kernel: bool = True) -> list[nbformat.NotebookNode]:
     """Run chapter jobs (in a thread pool when workers > 1); the first failure in report order wins.
     With a warm kernel, the chapters run one after the other in it; run one after the other
-    anyway (workers = 1), they share a warm kernel made for this report: one kernel start and one
-    import of pandas, matplotlib and crmlib instead of one per chapter."""
-    if kernel is None and workers <= 1 and len(jobs) > 1:
+    anyway (workers = 1) and share_kernel, they share a warm kernel made for this report: one
+    kernel start and one import of pandas, matplotlib and crmlib instead of one per chapter."""
+    if kernel is None and share_kernel and workers <= 1 and len(jobs) > 1:
         from .warm import WarmKernel
 
         with WarmKernel(cwd, stderr=None) as own:  # kernel errors reach the terminal, as before
@@ -418,7 +433,9 @@ def render_report(
                 config, chapter, processed_dir, as_of, tmp / ".metrics" / f"{chapter.name}.json"))
             for chapter, source in zip(selected, sources)
         ]
-        executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)), kernel)
+        orders = _order_count(processed_dir)
+        executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)), kernel,
+                            share_kernel=orders is not None and orders <= WARM_KERNEL_MAX_ORDERS)
         for job in jobs:
             _write_exports(job.chapter, config, processed_dir, as_of, tmp / "exports")
 
