@@ -300,3 +300,7 @@ def test_chapters_run_one_after_the_other_share_one_kernel_and_a_failure_still_n
     render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "big", workers=1,
                   chapters=["00_data_check", "01_diagnosis"])
     assert len(starts) == 2
+    with warm.WarmKernel(tmp_path) as kernel:  # a batch worker's warm kernel is left alone too
+        render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "big", workers=1,
+                      chapters=["00_data_check"], kernel=kernel)
+        assert kernel.notebooks == 0 and len(starts) == 2

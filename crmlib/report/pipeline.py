@@ -405,7 +405,8 @@ def render_report(
     """Run the chapter notebooks and write reports_root/<client>/<as_of>/; returns that folder.
 
     fingerprint is recorded in metrics.json (report.fingerprint) for up-to-date checks;
-    kernel is a crmlib.report.warm.WarmKernel to run the chapters in, one after the other.
+    kernel is a crmlib.report.warm.WarmKernel to run the chapters in, one after the other
+    (for data of up to WARM_KERNEL_MAX_ORDERS orders; larger data gets a new kernel per chapter).
     """
     processed_dir = Path(processed_dir).resolve()
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
@@ -434,8 +435,11 @@ def render_report(
             for chapter, source in zip(selected, sources)
         ]
         orders = _order_count(processed_dir)
-        executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)), kernel,
-                            share_kernel=orders is not None and orders <= WARM_KERNEL_MAX_ORDERS)
+        small = orders is not None and orders <= WARM_KERNEL_MAX_ORDERS
+        # a large client's chapters get new kernels even in a batch worker: the warm kernel would
+        # carry their memory on to the worker's next clients
+        executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)),
+                            kernel if small else None, share_kernel=small)
         for job in jobs:
             _write_exports(job.chapter, config, processed_dir, as_of, tmp / "exports")
 
