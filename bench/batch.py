@@ -9,7 +9,7 @@ duration (papermill metadata); the rest of a client's time is ingest, exports, H
     .venv/bin/python bench/batch.py [--clients 20] [--orders 5e4] [--workers 2] [--broken 1]
                                     [--cold] [--check]
 
---cold starts a new kernel for every notebook (as `crm-workbook run` does) instead of one warm
+--cold starts a new kernel for every notebook (as `crm-workbook run` does above a million orders) instead of one warm
 kernel per worker, to show what the warm kernel saves. The generated exports are cached in
 bench/out/. Figures depend on the machine's load: the 1-minute load average is printed.
 """

@@ -112,7 +112,8 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
             kernel = _warm_kernel(notebooks) if task.get("warm", True) else None
             result = run_client(task["config"], data_dir=task["data_dir"], reports_dir=task["reports_dir"],
                                 as_of=task.get("as_of"), force=task.get("force", False), kernel=kernel,
-                                notebooks_dir=notebooks, chapters=task.get("chapters"))
+                                notebooks_dir=notebooks, chapters=task.get("chapters"),
+                                share_kernel=task.get("warm", True))
             outcome.status, outcome.report = result.status, str(result.report)
         except CrmError as exc:
             print(f"error: {exc.message}" + (f"\nWhat to do: {exc.hint}" if exc.hint else ""))

@@ -36,7 +36,7 @@ def _log_to_stdout(message: str) -> None:
 def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Path | str,
                as_of: str | None = None, force: bool = False, kernel: Any = None,
                notebooks_dir: Path | None = None, chapters: list[str] | None = None,
-               log: Callable[[str], None] = _log_to_stdout) -> RunResult:
+               log: Callable[[str], None] = _log_to_stdout, share_kernel: bool = True) -> RunResult:
     """Ingest a client's file and render its report, unless a report with the same fingerprint
     exists (force: always). Holds the client's lock throughout; raises CrmError subclasses."""
     from .ingest import ingest_client
@@ -68,7 +68,7 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
         when = requested or cfg.as_of or result.as_of
         log(f"[{cfg.name}] rendering report as of {when} ...")
         folder = render_report(cfg, result.out_dir, when, reports_root, notebooks_dir, chapters,
-                               fingerprint=fingerprint, kernel=kernel)
+                               fingerprint=fingerprint, kernel=kernel, share_kernel=share_kernel)
     return RunResult(cfg.name, "ok", folder, time.perf_counter() - started)
 
 

@@ -288,3 +288,31 @@ def test_warm_kernel_shares_one_client_and_replaces_it_with_a_dead_kernel(tmp_pa
         new_pid = run(kernel, 4)
         assert new_pid != first_pid and kernel.starts == 2
         assert kernel.manager.client() is not client and not client.channels_running
+
+
+def test_warm_kernel_keeps_no_input_history_on_disk_and_recovers_a_stopped_client(tmp_path, monkeypatch):
+    """Cells carry a client's paths and parameters: like the kernels nbclient starts, the warm
+    kernel keeps its input history in memory, not in IPython's history.sqlite. A client whose
+    channels were stopped (nbclient's clean-up after an error) is replaced, not restarted."""
+    import nbformat
+    import papermill
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from crmlib.report.warm import WarmKernel
+
+    ipython_dir = tmp_path / "ipython"
+    monkeypatch.setenv("IPYTHONDIR", str(ipython_dir))
+    secret = "secret-client-path-4711"
+    nb = new_notebook(cells=[new_code_cell(f"x = '{secret}'\nprint(len(x))")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    with WarmKernel(tmp_path) as kernel:
+        for n in range(2):
+            done = papermill.execute_notebook(str(tmp_path / "nb.ipynb"), str(tmp_path / f"out{n}.ipynb"),
+                                              km=kernel.prepare(), progress_bar=False)
+            kernel.done()
+            assert done.cells[0].outputs[0]["text"] == f"{len(secret)}\n"
+            kernel.manager.client().stop_channels()  # as nbclient's clean-up does
+        assert kernel.starts == 1
+    written = [p for p in ipython_dir.rglob("*") if p.is_file()]
+    assert not any(secret.encode() in p.read_bytes() for p in written), written

@@ -300,7 +300,21 @@ def test_chapters_run_one_after_the_other_share_one_kernel_and_a_failure_still_n
     render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "big", workers=1,
                   chapters=["00_data_check", "01_diagnosis"])
     assert len(starts) == 2
-    with warm.WarmKernel(tmp_path) as kernel:  # a batch worker's warm kernel is left alone too
-        render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "big", workers=1,
-                      chapters=["00_data_check"], kernel=kernel)
+    # a batch worker's warm kernel is left alone too, and the chapters run one at a time even
+    # where the machine would run them in parallel (each worker would multiply the peak memory)
+    seen = []
+    real_run_all = pipeline._run_all
+    monkeypatch.setattr(pipeline, "_run_all", lambda jobs, cwd, workers, kernel=None, share_kernel=True: (
+        seen.append((workers, kernel, share_kernel)), real_run_all(jobs, cwd, workers, kernel, share_kernel))[1])
+    monkeypatch.setattr(pipeline, "default_workers", lambda jobs: 4)
+    with warm.WarmKernel(tmp_path) as kernel:
+        render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "big", chapters=["00_data_check"],
+                      kernel=kernel)
         assert kernel.notebooks == 0 and len(starts) == 2
+    assert seen[-1] == (1, None, False)
+
+    # share_kernel=False (the batch bench's --cold): a new kernel per chapter at any size
+    monkeypatch.setattr(pipeline, "WARM_KERNEL_MAX_ORDERS", 1_000_000)
+    render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "cold", workers=1,
+                  chapters=["00_data_check", "01_diagnosis"], share_kernel=False)
+    assert len(starts) == 2 and seen[-1] == (1, None, False)

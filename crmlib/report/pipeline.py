@@ -401,12 +401,14 @@ def render_report(
     workers: int | None = None,
     fingerprint: dict[str, Any] | None = None,
     kernel: Any = None,
+    share_kernel: bool = True,
 ) -> Path:
     """Run the chapter notebooks and write reports_root/<client>/<as_of>/; returns that folder.
 
     fingerprint is recorded in metrics.json (report.fingerprint) for up-to-date checks;
     kernel is a crmlib.report.warm.WarmKernel to run the chapters in, one after the other
     (for data of up to WARM_KERNEL_MAX_ORDERS orders; larger data gets a new kernel per chapter).
+    share_kernel=False: a new kernel for every chapter, whatever the size (benchmarks compare).
     """
     processed_dir = Path(processed_dir).resolve()
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
@@ -436,10 +438,13 @@ def render_report(
         ]
         orders = _order_count(processed_dir)
         small = orders is not None and orders <= WARM_KERNEL_MAX_ORDERS
-        # a large client's chapters get new kernels even in a batch worker: the warm kernel would
-        # carry their memory on to the worker's next clients
-        executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)),
-                            kernel if small else None, share_kernel=small)
+        if kernel is not None and not small:
+            # a large client's chapters get new kernels even in a batch worker (the warm kernel
+            # would carry their memory on to the worker's next clients), one at a time (parallel
+            # chapters in every worker would multiply the peak memory)
+            kernel, workers = None, 1
+        executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)), kernel,
+                            share_kernel=small and share_kernel)
         for job in jobs:
             _write_exports(job.chapter, config, processed_dir, as_of, tmp / "exports")
 

@@ -26,6 +26,9 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+# Errors only in the kernel's log; and no input history on disk (~/.ipython/.../history.sqlite),
+# as nbclient does for the kernels it starts: the cells carry the client's paths and parameters
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]
 RESET_CODE = "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt"
 
 
@@ -55,7 +58,9 @@ class _TrackingKernelManager(AsyncKernelManager):
 
     def client(self, **kwargs: Any):
         kc = self.__dict__.get("_crm_client")
-        if kc is None:
+        # a client whose channels were stopped (nbclient's clean-up after an error) cannot be
+        # started again: the next notebook gets a new one
+        if kc is None or (kc._crm_ready and not kc.channels_running):
             kc = self.__dict__["_crm_client"] = super().client(**kwargs)
         return kc
 
@@ -84,7 +89,7 @@ class WarmKernel:
         # the kernel's own log lines (TCP warning, shutdown noise) go to `stderr` (by default
         # nowhere); it logs errors only, so a kernel that shares the terminal shows no warnings
         run_sync(self.manager.start_kernel)(cwd=self.cwd, stderr=self.stderr,
-                                             extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                             extra_arguments=KERNEL_ARGUMENTS,
                                              env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
         self.notebooks = 0
         self.starts += 1
