@@ -651,8 +651,10 @@ def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, st
     for reason, column, text in checks:
         n = counts.get(reason, 0)
         if n:
-            ex = _examples(con, reason, column, src, redact=True).replace("line ", f"{unit} ")
-            out.append(f"{n:,} {unit}s excluded: {text}; e.g. {ex}")
+            # the negative examples are numbers the ingest formats itself ("-1500.0 (quantity
+            # -1.0)"): masking them would turn the word quantity into asterisks
+            ex = _examples(con, reason, column, src, redact=reason != "negative_amount").replace("line ", f"{unit} ")
+            out.append(f"{n:,} {unit}{'s' if n != 1 else ''} excluded: {text}; e.g. {ex}")
     conflicts, = con.execute("SELECT count(*) FROM orders_t WHERE mixed_customers").fetchone()
     if conflicts:
         out.append(f"{conflicts:,} orders have lines of more than one customer; the order is "

@@ -55,6 +55,15 @@ def check_generic(result) -> None:
     assert led.identity["guest_ids_from_email"] == 1
 
 
+def test_negative_example_says_amount_and_quantity_in_plain_words(generic_csv):
+    # A10 sells -1 x 1,500 yen: its example is the ingest's own numbers, not masked client text
+    line = 1 + next(i for i, text in enumerate(generic_csv.read_text(encoding="utf-8").splitlines())
+                    if text.startswith("A10,"))
+    result = ingest_file(generic_csv, rules=LENIENT)
+    problem = next(p for p in result.ledger.problems if "negative amount or quantity" in p)
+    assert problem.startswith("1 line excluded: ") and f"line {line}: '-1500.0 (quantity -1.0)'" in problem, problem
+
+
 @pytest.fixture
 def generic_csv(tmp_path: Path) -> Path:
     path = tmp_path / "orders.csv"
