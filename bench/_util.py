@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,8 +71,6 @@ runpy.run_path(sys.argv[0], run_name='__main__')
 def run_child(script: Path, args: dict) -> tuple[dict, int]:
     """Run ``python script --child JSON``; return the JSON it prints last and its peak RSS in bytes
     (the child's own high-water mark; wait4's figure where /proc is missing)."""
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
         peak_file = Path(tmp) / "peak_kb"
         wrapped = Path("/proc/self/status").exists()

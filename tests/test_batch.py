@@ -244,12 +244,10 @@ def test_warm_kernel_keeps_imports_but_not_variables(tmp_path):
     with WarmKernel(tmp_path) as kernel:
         done = papermill.execute_notebook(str(tmp_path / "first.ipynb"), str(tmp_path / "out1.ipynb"),
                                           km=kernel.prepare(), progress_bar=False)
-        kernel.done()
         assert done.cells[0].execution_count == 1
         with pytest.raises(PapermillExecutionError, match="NameError.*leak"):
             papermill.execute_notebook(str(tmp_path / "second.ipynb"), str(tmp_path / "out2.ipynb"),
                                        km=kernel.prepare(), progress_bar=False)
-        kernel.done()
         code = [c for c in nbformat.read(tmp_path / "out2.ipynb", as_version=4).cells if c.cell_type == "code"]
         assert code[0].outputs[0]["text"] == "True\n"  # the module stayed imported
         assert kernel.starts == 1  # one kernel for both notebooks
@@ -272,7 +270,6 @@ def test_warm_kernel_shares_one_client_and_replaces_it_with_a_dead_kernel(tmp_pa
     def run(kernel: WarmKernel, n: int) -> int:
         done = papermill.execute_notebook(str(tmp_path / "pid.ipynb"), str(tmp_path / f"out{n}.ipynb"),
                                           km=kernel.prepare(), progress_bar=False)
-        kernel.done()
         return int(done.cells[0].outputs[0]["text"])
 
     with WarmKernel(tmp_path) as kernel:
@@ -310,7 +307,6 @@ def test_warm_kernel_keeps_no_input_history_on_disk_and_recovers_a_stopped_clien
         for n in range(2):
             done = papermill.execute_notebook(str(tmp_path / "nb.ipynb"), str(tmp_path / f"out{n}.ipynb"),
                                               km=kernel.prepare(), progress_bar=False)
-            kernel.done()
             assert done.cells[0].outputs[0]["text"] == f"{len(secret)}\n"
             kernel.manager.client().stop_channels()  # as nbclient's clean-up does
         assert kernel.starts == 1

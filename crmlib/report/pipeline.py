@@ -225,12 +225,9 @@ def default_workers(jobs: int) -> int:
 WARM_KERNEL_MAX_ORDERS = 1_000_000
 
 
-def _order_count(processed_dir: Path) -> int | None:
-    """The processed data's order count, from its ledger (None when it cannot be read)."""
-    try:
-        return int(json.loads((processed_dir / "ledger.json").read_text(encoding="utf-8"))["orders"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def _order_count(processed_dir: Path) -> int:
+    """The processed data's order count, from its ledger (check_inputs made sure it is there)."""
+    return int(json.loads((processed_dir / "ledger.json").read_text(encoding="utf-8"))["orders"])
 
 
 def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
@@ -245,13 +242,7 @@ def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
         with WarmKernel(cwd, stderr=None) as own:  # kernel errors reach the terminal, as before
             return _run_all(jobs, cwd, workers, own)
     if kernel is not None:
-        executed = []
-        for job in jobs:
-            try:
-                executed.append(run_chapter(job, cwd, kernel.prepare()))
-            finally:
-                kernel.done()
-        return executed
+        return [run_chapter(job, cwd, kernel.prepare()) for job in jobs]
     if workers <= 1 or len(jobs) <= 1:
         return [run_chapter(job, cwd) for job in jobs]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chapter") as pool:
@@ -436,8 +427,7 @@ def render_report(
                 config, chapter, processed_dir, as_of, tmp / ".metrics" / f"{chapter.name}.json"))
             for chapter, source in zip(selected, sources)
         ]
-        orders = _order_count(processed_dir)
-        small = orders is not None and orders <= WARM_KERNEL_MAX_ORDERS
+        small = _order_count(processed_dir) <= WARM_KERNEL_MAX_ORDERS
         if kernel is not None and not small:
             # a large client's chapters get new kernels even in a batch worker (the warm kernel
             # would carry their memory on to the worker's next clients), one at a time (parallel

@@ -109,9 +109,6 @@ class WarmKernel:
         self.notebooks += 1
         return self.manager
 
-    def done(self) -> None:
-        """After a notebook: nothing to release (the shared client stays open until shutdown)."""
-
     def shutdown(self) -> None:
         """Stop the kernel (quietly if it is already gone)."""
         if self.manager is None:
