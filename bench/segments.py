@@ -62,7 +62,7 @@ def child(args: dict) -> None:
     per-scheme counts; migration: the same customers 90 days earlier (those who had bought by
     then) classified with the as-of yardstick and paired with their as-of class."""
     from crmlib.segments import classify_customers, load_settings, segment_cuts
-    from crmlib.segments.migration import SCHEME_COLUMNS, aligned_start, class_order, match_rows, migration_moves
+    from crmlib.store.segments.migration import SCHEME_COLUMNS, aligned_start, class_order, match_rows, migration_moves
 
     base = synthetic_customers(args["n"])
     settings = load_settings({"rfm": {"method": args.get("method", "quantile")}})

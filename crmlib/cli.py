@@ -17,8 +17,22 @@ from .errors import ConfigError, CrmError
 if TYPE_CHECKING:
     from .ledger import Ledger
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = REPO_ROOT / "examples" / "demo.yaml"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def demo_config_source() -> Path:
+    """The demo client's YAML: crmlib/examples/ in an installed package, else examples/ of the checkout."""
+    installed = PACKAGE_DIR / "examples" / "demo.yaml"
+    return installed if installed.is_file() else PACKAGE_DIR.parent / "examples" / "demo.yaml"
+
+
+def write_demo_config(sample_dir: Path) -> Path:
+    """The demo YAML beside the sample it reads (its ../data/sample/ paths made local), so the demo
+    runs the same from a checkout and from an installed package in any folder."""
+    text = demo_config_source().read_text(encoding="utf-8").replace("../data/sample/", "")
+    target = sample_dir / "demo.yaml"
+    target.write_text(text, encoding="utf-8")
+    return target
 
 
 def _print_ledger(ledger: "Ledger", out: TextIO | None = None) -> None:
@@ -51,14 +65,14 @@ def _print_ledger(ledger: "Ledger", out: TextIO | None = None) -> None:
 
 
 def _check_config_files(cfg) -> None:
-    """Raise ConfigError when a file the YAML names besides the data (the logo, the strategy's
-    execution log, NPS survey and experiments) is missing, as `run` would before any chapter."""
+    """Raise ConfigError when a file the YAML names besides the data (the logo, the files a chapter
+    reads, such as the strategy's execution log) is missing, as `run` would before any chapter."""
+    from . import registry
     from .report.settings import load_report_settings, logo_data_uri
-    from .strategy.settings import report_settings
 
     base = cfg.source_path.parent if cfg.source_path else None
     logo_data_uri(load_report_settings(cfg.report), base)
-    report_settings(cfg)
+    registry.check_side_inputs(cfg)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -133,7 +147,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.regenerate or not sample.exists() or not all(path.exists() for path in companions):
         print(f"Generating the sample shop's orders into {sample} ...", flush=True)
         write_sample(sample, strategy_inputs=True)
-    folder = run_client(DEMO_CONFIG, data_dir=data_dir, reports_dir=Path(args.reports_dir), force=args.regenerate)
+    folder = run_client(write_demo_config(sample.parent), data_dir=data_dir, reports_dir=Path(args.reports_dir),
+                        force=args.regenerate)
     print(f"Demo report: {folder / 'index.html'}")
     return 0
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
+from . import registry
 from .errors import ConfigError
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -46,8 +47,9 @@ class Rules(BaseModel):
     max_invalid_share: float | None = Field(None, ge=0, le=1)
 
 
-class ClientConfig(BaseModel):
-    """Everything that describes one client's report."""
+class _ClientBase(BaseModel):
+    """Everything that describes one client's report but the chapter sections (ClientConfig adds
+    one per chapter of crmlib.registry)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -62,10 +64,6 @@ class ClientConfig(BaseModel):
     as_of: dt.date | None = Field(None, description="analysis date; default: day after the last order")
     currency: str = "JPY"
     lang: Literal["ja", "en"] = "ja"
-    diagnosis: dict[str, Any] = Field(default_factory=dict)
-    segments: dict[str, Any] = Field(default_factory=dict)
-    ltv: dict[str, Any] = Field(default_factory=dict)
-    strategy: dict[str, Any] = Field(default_factory=dict)
     report: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")
@@ -118,14 +116,16 @@ class ClientConfig(BaseModel):
         return (base / self.data).resolve() if not self.data.is_absolute() else self.data
 
 
-# Chapter sections of the client YAML and the models that validate them (module:class).
-SECTION_MODELS = {
-    "diagnosis": "crmlib.diagnosis.settings:DiagnosisSettings",
-    "segments": "crmlib.segments.settings:SegmentSettings",
-    "ltv": "crmlib.ltv.settings:LTVSettings",
-    "strategy": "crmlib.strategy.settings:StrategySettings",
-    "report": "crmlib.report.settings:ReportSettings",
-}
+# Sections of the client YAML and the models that validate them (module:class): one per chapter
+# of the registry that has settings, and the report's look.
+SECTION_MODELS = {**registry.config_sections(), "report": "crmlib.report.settings:ReportSettings"}
+
+# The client configuration: the fields above plus one dict per chapter section, validated by the
+# section's model in parse_config (the model is imported lazily: chapters import this module).
+ClientConfig = create_model(
+    "ClientConfig", __base__=_ClientBase, __doc__="Everything that describes one client's report.",
+    **{section: (dict[str, Any], Field(default_factory=dict)) for section in registry.config_sections()},
+)
 
 
 def section_model(section: str) -> type[BaseModel]:

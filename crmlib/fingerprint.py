@@ -1,7 +1,7 @@
 """What a report was made from, so a re-run can tell that an existing report is up to date.
 
-A fingerprint is the sha256 of the client's data file and of the strategy chapter's input files,
-a hash of the validated configuration, the crmlib version, a hash of crmlib's code and notebooks
+A fingerprint is the sha256 of the client's data file and of the chapters' other input files
+(crmlib.registry), a hash of the validated configuration, the crmlib version, a hash of crmlib's code and notebooks
 (the version stays 0.1.0 while the code changes in development), the requested as-of date and
 the chapters. It is stored in the report's metrics.json ``report.fingerprint``.
 """
@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, registry
 from .config import ClientConfig
 from .metrics import read_metrics
 
@@ -53,18 +53,9 @@ def code_sha256(notebooks_dir: Path) -> str:
 
 
 def input_files_sha256(config: ClientConfig, chapters: list[str]) -> dict[str, str]:
-    """sha256 of the other files chapters read, by YAML key (the strategy chapter's execution log,
-    experiment and NPS files): a changed execution log must re-render the report."""
-    if "04_strategy" not in chapters:
-        return {}
-    from .errors import CrmError
-    from .strategy.settings import load_settings, report_settings
-
-    try:
-        files = load_settings(report_settings(config)).files()
-    except CrmError:  # a missing file: the report step says which
-        return {}
-    return {key: file_sha256(path) for key, path in files if path.is_file()}
+    """sha256 of the other files the chapters read (crmlib.registry: the strategy chapter's execution
+    log, experiment and NPS files), by YAML key: a changed execution log must re-render the report."""
+    return {key: file_sha256(path) for key, path in registry.input_files(config, chapters) if path.is_file()}
 
 
 def report_fingerprint(config: ClientConfig, notebooks_dir: Path, as_of: dt.date | None,

@@ -13,6 +13,7 @@ import textwrap
 import pytest
 
 import crmlib
+from crmlib import registry
 from crmlib.report.settings import ReportSettings
 from crmlib.report.summary import FINDING_RULES, Metrics, executive_summary
 
@@ -144,25 +145,34 @@ def test_f2_falls_back_to_the_longest_window_and_nulls_are_missing():
     assert not Metrics({"a": {"b": None}}).has("a.b")
 
 
-def test_a_chapter_adds_findings_without_editing_the_summary(tmp_path, monkeypatch):
+def test_a_chapter_adds_findings_through_its_registry_entry(tmp_path, monkeypatch):
+    # a new chapter: its own package with a findings module and one registry entry; the summary
+    # engine is not edited
     package = tmp_path / "zz_plan"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "findings.py").write_text(textwrap.dedent('''
-        from crmlib.report.summary import Assessment, Count, finding_rule
+        from crmlib.findings import Assessment, Count, finding_rule
 
-        @finding_rule("zz_goal_gap", chapter="04_strategy", anchor="goals", priority=99,
+        @finding_rule("zz_goal_gap", chapter="05_zz_plan", anchor="goals", priority=99,
                       needs=("zz_plan.gap",), message="summary.empty")
         def goal_gap(m, settings):
             return Assessment(True, {"gap": Count(m.get("zz_plan.gap"))})
     '''))
     monkeypatch.setattr(crmlib, "__path__", [*crmlib.__path__, str(tmp_path)])
+    entry = registry.Chapter("05_zz_plan", "Plan", "計画", findings="crmlib.zz_plan.findings", metrics="zz_plan")
+    monkeypatch.setattr(registry, "CHAPTERS", (*registry.CHAPTERS, entry))
     try:
         found = executive_summary({**SHOP, "zz_plan": {"gap": 1234}}, ReportSettings(), lang="ja", currency="JPY")
-        assert found[0].rule == "zz_goal_gap" and found[0].href == "04_strategy.html#goals"
+        assert found[0].rule == "zz_goal_gap" and found[0].href == "05_zz_plan.html#goals"
         assert found[0].headline == "1,234"
         # without its metrics the rule is skipped, not an error
         assert "zz_goal_gap" not in [f.rule for f in _summary()]
+        # a report without the chapter does not show its findings
+        chapters = [c for c in registry.chapter_names() if c != "05_zz_plan"]
+        shown = executive_summary({**SHOP, "zz_plan": {"gap": 1}}, ReportSettings(), lang="ja", currency="JPY",
+                                  chapters=chapters)
+        assert "zz_goal_gap" not in [f.rule for f in shown]
     finally:
         FINDING_RULES.pop("zz_goal_gap", None)
         for name in ("crmlib.zz_plan.findings", "crmlib.zz_plan"):

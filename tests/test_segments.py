@@ -1,6 +1,6 @@
 """Segments chapter on hand-made customers: every rule set with classes worked out by hand.
 
-Customers are given as per-customer facts (the frame crmlib.segments.customers.customer_base
+Customers are given as per-customer facts (the frame crmlib.store.customers.customer_base
 returns) unless a test is about the DuckDB aggregation or the files written from orders.parquet.
 """
 
@@ -22,16 +22,16 @@ from crmlib.segments import (
     write_segment_exports,
 )
 from crmlib.segments import report as seg_report
-from crmlib.segments.classify import Segmentation
-from crmlib.segments.cpm import cpm_cells, cpm_spend_line, round_significant
-from crmlib.segments.decile import decile_summary
-from crmlib.segments.ladder import ladder_spend_floor, ladder_stages
-from crmlib.segments.migration import NEW, ClassOrder, class_order, move_kinds
-from crmlib.segments.rfm import rf_grid, rule_definition, segment_lookup
-from crmlib.segments.scoring import (
+from crmlib.store.segments.classify import Segmentation
+from crmlib.store.segments.cpm import cpm_cells, cpm_spend_line, round_significant
+from crmlib.store.segments.decile import decile_summary
+from crmlib.store.segments.ladder import ladder_spend_floor, ladder_stages
+from crmlib.store.segments.migration import NEW, ClassOrder, class_order, move_kinds
+from crmlib.store.segments.rfm import rf_grid, rule_definition, segment_lookup
+from crmlib.store.segments.scoring import (
     score_higher_better, score_lower_better, tile_bounds, tile_bounds_lower_better, top_share_floor,
 )
-from crmlib.segments.settings import RfmSegmentRule, check_partition, combo_label, parse_scores
+from crmlib.store.segments.settings import RfmSegmentRule, check_partition, combo_label, parse_scores
 
 SCORES = range(1, 6)
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from crmlib.diagnosis import open_purchases
-from crmlib.diagnosis.purchases import Span
+from crmlib.store.purchases import Span
 from crmlib.errors import ConfigError, DataError
 from crmlib.segments import segment_customers
 from crmlib.strategy import goals, inputs, nps, targets, verification
@@ -149,7 +149,7 @@ def test_journey_rows_of_the_tiny_case(tiny_processed_dir: Path) -> None:
 def test_class_values_match_an_independent_backtest(tmp_path: Path) -> None:
     from crmlib.ingest import ingest_file
     from crmlib.sample import write_sample
-    from crmlib.segments.classify import classify_on
+    from crmlib.store.segments.classify import classify_on
 
     sample = write_sample(tmp_path / "orders.csv", n_customers=3000)
     result = ingest_file(sample, preset="generic", out_dir=tmp_path / "processed")

@@ -11,21 +11,57 @@ that words it in the report language. Definitions are in each module's docstring
 
 from __future__ import annotations
 
-from .cohorts import CohortTables, cohort_metrics, cohort_tables, orders_takeaway, retention_takeaway, revenue_takeaway
+from ..store.purchases import (
+    Purchases,
+    Span,
+    analysis_periods,
+    open_purchases,
+    resolve_as_of,
+)
+from .cohorts import (
+    CohortTables,
+    cohort_metrics,
+    cohort_tables,
+    orders_takeaway,
+    retention_takeaway,
+    revenue_takeaway,
+)
 from .deciles import (
-    basis_note, concentration_takeaway, decile_analysis, decile_metrics, decile_table, decile_takeaway, top_share,
+    basis_note,
+    concentration_takeaway,
+    decile_analysis,
+    decile_metrics,
+    decile_table,
+    decile_takeaway,
+    top_share,
 )
 from .funnel import (
-    f2_by_segment, f2_conversion, f2_table, f2_takeaway, funnel_takeaway, purchase_funnel, segment_table,
-    segment_takeaway, segment_window,
+    f2_by_segment,
+    f2_conversion,
+    f2_table,
+    f2_takeaway,
+    funnel_takeaway,
+    purchase_funnel,
+    segment_table,
+    segment_takeaway,
+    segment_window,
 )
 from .headline import headline_metrics
-from .intervals import gap_histogram, intervals_table, intervals_takeaway, purchase_intervals
+from .intervals import (
+    gap_histogram,
+    intervals_table,
+    intervals_takeaway,
+    purchase_intervals,
+)
 from .kpis import headline_kpis, kpi_table, kpi_takeaway, period_kpis
 from .leaky_bucket import bucket_metrics, bucket_takeaway, leaky_bucket
 from .notes import bucket_definition, chapter_lead, f2_definition, history_note
-from .purchases import Purchases, Span, analysis_periods, open_purchases, resolve_as_of
-from .retention_value import retention_value, value_assumptions, value_table, value_takeaway
+from .retention_value import (
+    retention_value,
+    value_assumptions,
+    value_table,
+    value_takeaway,
+)
 from .settings import DiagnosisSettings
 from .trends import monthly_trends, trends_takeaway
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..i18n import t
 from ..style import fmt_int, fmt_money, fmt_num, fmt_pct
-from .purchases import Purchases
+from ..store.purchases import Purchases
 from .trends import add_months, month_start
 
 COHORT_SQL = """

@@ -19,8 +19,8 @@ import pandas as pd
 
 from ..i18n import t
 from ..style import fmt_date, fmt_int, fmt_money, fmt_pct
-from .purchases import Purchases, Span, analysis_periods
-from .text import span_text
+from ..store.purchases import Purchases, Span, analysis_periods
+from ..wording import span_text
 
 # Customers ranked by spend (1 = the biggest spender); one sort, then only small aggregates.
 RANKED_SQL = """

@@ -17,8 +17,8 @@ import pandas as pd
 
 from ..i18n import t
 from ..style import fmt_int, fmt_pct
-from .purchases import Purchases
-from .text import ratio
+from ..store.purchases import Purchases
+from ..wording import ratio
 
 FUNNEL_SQL = """
 SELECT n AS step, count(*) AS customers

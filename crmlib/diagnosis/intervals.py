@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..i18n import t
 from ..style import fmt_int, fmt_num, fmt_pct
-from .purchases import Purchases
+from ..store.purchases import Purchases
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 

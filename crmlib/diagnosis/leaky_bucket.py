@@ -29,8 +29,8 @@ import pandas as pd
 
 from ..i18n import t
 from ..style import fmt_int, fmt_money, fmt_month
-from .purchases import Purchases
-from .text import change_phrase
+from ..store.purchases import Purchases
+from ..wording import change_phrase
 
 FLOWS = ("new", "retained", "reactivated", "lost")
 

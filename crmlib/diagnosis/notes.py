@@ -6,7 +6,7 @@ import datetime as dt
 
 from ..i18n import t
 from ..style import fmt_date, fmt_int
-from .purchases import Purchases, analysis_periods
+from ..store.purchases import Purchases, analysis_periods
 
 
 def chapter_lead(lang: str) -> str:

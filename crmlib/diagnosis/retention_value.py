@@ -23,8 +23,8 @@ import pandas as pd
 
 from ..i18n import t
 from ..style import fmt_int, fmt_money, fmt_num, fmt_pct
-from .purchases import Purchases, analysis_periods
-from .text import ratio
+from ..store.purchases import Purchases, analysis_periods
+from ..wording import ratio
 
 # The previous period's customers are its rows with no later purchase inside it; those whose
 # next purchase falls in the analysis period were retained.

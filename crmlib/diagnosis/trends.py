@@ -14,8 +14,8 @@ import pandas as pd
 
 from ..i18n import t
 from ..style import fmt_int, fmt_money, fmt_month, fmt_pct
-from .purchases import Purchases
-from .text import change_phrase
+from ..store.purchases import Purchases
+from ..wording import change_phrase
 
 MONTHLY_SQL = """
 SELECT CAST(date_trunc('month', day) AS DATE) AS month,

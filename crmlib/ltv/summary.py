@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..orders import orders_sql, query
+from ..store.asof import resolve_as_of, to_date  # noqa: F401 (re-exported)
 
 SUMMARY_COLUMNS = (
     "customer_id", "first_purchase", "cohort_month", "first_channel", "first_category",
@@ -78,15 +79,6 @@ ORDER BY f.customer_id
 """
 
 
-def to_date(value: dt.date | str) -> dt.date:
-    """A date from a date, datetime or ISO text (the notebooks pass dates as text)."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
 def date_sql(day: dt.date) -> str:
     """A DuckDB DATE literal."""
     return f"DATE '{day.isoformat()}'"
@@ -129,16 +121,6 @@ def order_span(orders_path: Path | str, as_of: dt.date | str | None = None) -> t
     if pd.isna(first):
         return None
     return pd.Timestamp(first).date(), pd.Timestamp(last).date()
-
-
-def resolve_as_of(orders_path: Path | str, as_of: dt.date | str | None) -> dt.date:
-    """The analysis date: as_of itself, or ('' / None) the day after the last order."""
-    if as_of:
-        return to_date(as_of)
-    span = order_span(orders_path)
-    if span is None:
-        return dt.date.today()
-    return span[1] + dt.timedelta(days=1)
 
 
 def calibration_end_for(orders_path: Path | str, as_of: dt.date | str, holdout_share: float = 0.25) -> dt.date:

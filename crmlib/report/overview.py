@@ -15,28 +15,18 @@ from typing import Any
 
 import jinja2
 
-from .. import __version__
+from .. import __version__, registry
 from ..i18n import t
 from ..metrics import read_metrics
 from ..style import fmt_int, fmt_money, fmt_num, fmt_pct
 from .html import CSS_PATH, TEMPLATES_DIR, external_urls
 
-# The comparison table's columns: (message key, metrics path, format). A path missing from a
-# report (a chapter not rendered, an older report) shows as a dash.
+# The comparison table's columns: (message key, metrics path, format): the report's currency,
+# then each chapter's own (crmlib.registry). A path missing from a report (a chapter not
+# rendered, an older report) shows as a dash.
 COLUMNS: list[tuple[str, str, str]] = [
     ("m_currency", "report.currency", "text"),
-    ("m_orders", "data_check.orders", "int"),
-    ("m_customers", "data_check.customers", "int"),
-    ("m_revenue", "data_check.revenue", "money"),
-    ("m_aov", "data_check.aov", "money"),
-    ("m_orders_per_customer", "data_check.orders_per_customer", "num"),
-    ("m_period_revenue", "diagnosis.kpis.current.revenue", "money"),
-    ("m_repeat_rate", "diagnosis.kpis.current.repeat_rate", "pct"),
-    ("m_f2_90", "diagnosis.f2_conversion.90.rate", "pct"),
-    ("m_f2_365", "diagnosis.f2_conversion.365.rate", "pct"),
-    ("m_top20_share", "diagnosis.concentration.top20_share", "pct"),
-    ("m_annual_ltv", "ltv.annual_ltv", "money"),
-    ("m_clv_mean", "ltv.clv.mean", "money"),
+    *((c.label, c.path, c.kind) for c in registry.overview_columns()),
 ]
 
 

@@ -7,7 +7,6 @@ chapters succeeded, so a failed run leaves the previous report untouched.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import nbformat
 import papermill
@@ -27,47 +26,12 @@ from ..errors import ReportError
 from ..i18n import t
 from ..ledger import Ledger
 from ..metrics import merge_metrics, plain, read_metrics, record_metrics
+from ..registry import CHAPTERS, Chapter, chapter_settings, resolve, select_chapters  # noqa: F401 (re-exported)
 from .fonts import embed_fonts
 from .html import PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, single_file_html
 from .settings import ReportSettings, load_report_settings, logo_data_uri
 from .summary import executive_summary
 
-
-class Chapter(NamedTuple):
-    """One chapter notebook: file stem, titles, and the config section passed as `settings`."""
-
-    name: str
-    title_en: str
-    title_ja: str
-    section: str | None = None  # ClientConfig attribute (diagnosis, segments, ...); None = {}
-    # files for the client beside the pages (e.g. customer lists): "module:function" called as
-    # f(processed_dir, as_of, settings, out_dir, lang=...) after the notebooks succeeded
-    exports: str | None = None
-    # builds the notebook's `settings` from the whole config ("module:function", f(config) -> dict)
-    # instead of passing the section as it is (strategy: files resolved, other sections added)
-    settings: str | None = None
-
-    def title(self, lang: str) -> str:
-        """The chapter title in the report language."""
-        return self.title_ja if lang == "ja" else self.title_en
-
-    @property
-    def number(self) -> int | None:
-        """The chapter number shown in titles: the file prefix (00_data_check -> 0)."""
-        prefix = self.name.split("_", 1)[0]
-        return int(prefix) if prefix.isdigit() else None
-
-
-# Report order. Adding a chapter = one line here + notebooks/<name>.ipynb.
-CHAPTERS: list[Chapter] = [
-    Chapter("00_data_check", "Data check", "データチェック"),
-    Chapter("01_diagnosis", "Diagnosis", "現状診断", "diagnosis"),
-    Chapter("02_segments", "Customer segments", "顧客セグメント", "segments",
-            exports="crmlib.segments:write_segment_exports"),
-    Chapter("03_ltv", "Lifetime value (LTV)", "LTV(顧客生涯価値)", "ltv"),
-    Chapter("04_strategy", "CRM strategy", "CRM戦略", "strategy",
-            exports="crmlib.strategy:write_strategy_exports", settings="crmlib.strategy.settings:report_settings"),
-]
 
 # The parameters every chapter notebook declares in its `parameters` cell.
 PARAMETERS = ("processed_dir", "as_of", "lang", "currency", "client_title", "metrics_path", "settings")
@@ -86,33 +50,18 @@ class _Job:
 
 
 def default_notebooks_dir() -> Path:
-    """notebooks/ of the source checkout (crmlib/report/ -> repository root)."""
-    return Path(__file__).resolve().parents[2] / "notebooks"
-
-
-def select_chapters(names: list[str] | None) -> list[Chapter]:
-    """The chapters to render in report order; unknown names are a ReportError."""
-    if names is None:
-        return list(CHAPTERS)
-    known = {chapter.name for chapter in CHAPTERS}
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ReportError(
-            f"unknown chapter(s): {', '.join(unknown)}.",
-            hint=f"choose from {', '.join(sorted(known))}",
-        )
-    return [chapter for chapter in CHAPTERS if chapter.name in names]
+    """The chapter notebooks: crmlib/notebooks/ in an installed package (setup.py copies them
+    there), else notebooks/ of the source checkout (crmlib/report/ -> repository root)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "notebooks"
+    return installed if installed.is_dir() else package.parent / "notebooks"
 
 
 def chapter_parameters(
     config: ClientConfig, chapter: Chapter, processed_dir: Path, as_of: dt.date, metrics_path: Path | str
 ) -> dict[str, Any]:
     """The papermill parameters of one chapter (plain JSON values: dates become ISO text)."""
-    if chapter.settings:
-        module, name = chapter.settings.split(":")
-        settings = getattr(importlib.import_module(module), name)(config)
-    else:
-        settings = getattr(config, chapter.section) if chapter.section else {}
+    settings = chapter_settings(config, chapter)
     return {
         "processed_dir": str(Path(processed_dir).resolve()),
         "as_of": as_of.isoformat(),
@@ -359,10 +308,8 @@ def _write_exports(chapter: Chapter, config: ClientConfig, processed_dir: Path, 
     """Run a chapter's export function (customer lists ...) into the report's exports/ folder."""
     if not chapter.exports:
         return
-    module, name = chapter.exports.split(":")
-    export = getattr(importlib.import_module(module), name)
     settings = getattr(config, chapter.section) if chapter.section else {}
-    export(processed_dir, as_of, settings, out_dir, lang=config.lang)
+    resolve(chapter.exports)(processed_dir, as_of, settings, out_dir, lang=config.lang)
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:

@@ -9,16 +9,16 @@ Modules: settings (the `segments:` YAML section), customers (DuckDB facts per cu
 report (tables and sentences of the notebook), exports.
 """
 
-from .classify import Segmentation, SegmentCuts, classify_customers, segment_customers, segment_cuts
-from .cpm import cpm_cells, cpm_spend_line
-from .customers import customer_base, resolve_as_of
-from .decile import spend_deciles
+from ..store.segments.classify import Segmentation, SegmentCuts, classify_customers, segment_customers, segment_cuts
+from ..store.segments.cpm import cpm_cells, cpm_spend_line
+from ..store.customers import customer_base, resolve_as_of
+from ..store.segments.decile import spend_deciles
 from .exports import write_segment_exports
-from .ladder import ladder_spend_floor, ladder_stages
-from .migration import Migration, migration_matrix, migration_moves, segment_migration
+from ..store.segments.ladder import ladder_spend_floor, ladder_stages
+from ..store.segments.migration import Migration, migration_matrix, migration_moves, segment_migration
 from .profiles import segment_profiles, top_values
-from .rfm import rfm_bounds, rfm_scores, rfm_segments
-from .settings import SegmentSettings, default_rfm_rules, load_settings
+from ..store.segments.rfm import rfm_bounds, rfm_scores, rfm_segments
+from ..store.segments.settings import SegmentSettings, default_rfm_rules, load_settings
 
 __all__ = [
     "Migration", "SegmentCuts", "SegmentSettings", "Segmentation", "classify_customers", "cpm_cells",

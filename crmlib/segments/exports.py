@@ -32,10 +32,10 @@ from ..errors import DataError
 from ..orders import connect
 from ..safe_cells import FORMULA_START, neutralise_formulas
 from ..sql import sql_ident, sql_literal
-from .classify import Segmentation, segment_customers
-from .migration import SCHEME_COLUMNS
-from .names import class_names, display_order
-from .settings import SegmentSettings, load_settings
+from ..store.segments.classify import Segmentation, segment_customers
+from ..store.segments.migration import SCHEME_COLUMNS
+from ..store.segments.names import class_names, display_order
+from ..store.segments.settings import SegmentSettings, load_settings
 from .xlsx import write_xlsx
 
 WORKBOOK = "segments.xlsx"

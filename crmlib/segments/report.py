@@ -15,14 +15,15 @@ from matplotlib.figure import Figure
 
 from ..i18n import t
 from ..style import MISSING, fmt_date, fmt_int, fmt_money, fmt_num, fmt_pct
-from . import charts, cpm, ladder
-from .classify import Segmentation
-from .decile import decile_summary
+from . import charts
+from ..store.segments import cpm, ladder
+from ..store.segments.classify import Segmentation
+from ..store.segments.decile import decile_summary
 from .exports import export_file_name
-from .migration import MOVES, NEW, SCHEME_COLUMNS, SCHEMES, Migration
-from .names import class_names, display_order
+from ..store.segments.migration import MOVES, NEW, SCHEME_COLUMNS, SCHEMES, Migration
+from ..store.segments.names import class_names, display_order
 from .profiles import segment_profiles, top_values
-from .rfm import rf_cell_segments, rf_grid, rule_definition, segment_actions, segment_names
+from ..store.segments.rfm import rf_cell_segments, rf_grid, rule_definition, segment_actions, segment_names
 
 
 def _counts(seg: Segmentation, scheme: str) -> pd.Series:

@@ -1,11 +1,10 @@
 """The strategy chapter's findings for the executive summary (registered on import; see
-crmlib/report/summary.py): goals that need more than the shop has ever done, and measures whose
+crmlib/findings.py): goals that need more than the shop has ever done, and measures whose
 effect the control group proves."""
 
 from __future__ import annotations
 
-from ..report.settings import ReportSettings
-from ..report.summary import Assessment, Count, Metrics, Pct, finding_rule
+from ..findings import Assessment, Count, Metrics, Pct, SummarySettings, finding_rule
 from ..style import fmt_num
 
 HARD = ("stretch", "beyond")  # feasibility of a goal that needs more than the history shows
@@ -14,7 +13,7 @@ SIGNIFICANCE = 0.05
 
 @finding_rule("strategy_goals", chapter="04_strategy", anchor="goals", priority=88,
               needs=("strategy.goals",), headline="ratio")
-def goals_beyond_history(m: Metrics, settings: ReportSettings) -> Assessment | None:
+def goals_beyond_history(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """How many of the client's goals need a yearly change beyond the largest one seen."""
     goals = [g for g in m.get("strategy.goals") or [] if isinstance(g, dict) and g.get("feasibility")]
     if not goals:
@@ -27,7 +26,7 @@ def goals_beyond_history(m: Metrics, settings: ReportSettings) -> Assessment | N
 
 @finding_rule("strategy_experiment", chapter="04_strategy", anchor="effect", priority=72,
               needs=("strategy.experiments",), headline="lift")
-def proven_measure(m: Metrics, settings: ReportSettings) -> Assessment | None:
+def proven_measure(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """The measure with the largest significant lift in buying over its control group."""
     proven = [e for e in m.get("strategy.experiments") or []
               if isinstance(e, dict) and e.get("p") is not None and e["p"] < SIGNIFICANCE

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..diagnosis.purchases import Purchases, Span, analysis_periods, months_before
+from ..store.purchases import Purchases, Span, analysis_periods, months_before
 from .settings import RATE_METRICS, Goal
 from .tree import kpi_values
 

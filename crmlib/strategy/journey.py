@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..diagnosis.purchases import Purchases, months_before
-from ..segments.classify import Segmentation
+from ..store.purchases import Purchases, months_before
+from ..store.segments.classify import Segmentation
 from ..sql import sql_literal
 from .settings import Journey
 

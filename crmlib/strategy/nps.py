@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..segments.classify import Segmentation
-from ..segments.migration import SCHEME_COLUMNS
-from ..segments.names import display_order
+from ..store.segments.classify import Segmentation
+from ..store.segments.migration import SCHEME_COLUMNS
+from ..store.segments.names import display_order
 from .inputs import bad_rows_error, read_table
 from .verification import Z95
 

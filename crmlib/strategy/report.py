@@ -7,11 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..diagnosis.purchases import Span
-from ..diagnosis.text import span_text
+from ..store.purchases import Span
+from ..wording import span_text
 from ..i18n import t
-from ..segments.classify import Segmentation
-from ..segments.names import class_names
+from ..store.segments.classify import Segmentation
+from ..store.segments.names import class_names
 from ..style import MISSING, fmt_date, fmt_int, fmt_money, fmt_num, fmt_pct
 from .settings import JOURNEY_ROWS, RATE_METRICS, Journey
 from .tree import TREE_ROWS

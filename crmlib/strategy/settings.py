@@ -199,5 +199,17 @@ def report_settings(config: Any) -> dict[str, Any]:
     return raw
 
 
-__all__ = ["BeforeAfter", "Experiment", "Goal", "JOURNEY_ROWS", "Journey", "Kpis", "Measure", "Nps", "RATE_METRICS",
+__all__ = ["input_files", "BeforeAfter", "Experiment", "Goal", "JOURNEY_ROWS", "Journey", "Kpis", "Measure", "Nps", "RATE_METRICS",
            "STAGES", "StageText", "StrategySettings", "Target", "load_settings", "report_settings"]
+
+
+def input_files(config: Any) -> list[tuple[str, Path]]:
+    """(YAML key, path) of the execution log, NPS survey and experiment files the chapter reads
+    (for the report's fingerprint); a missing file is left to `run` and `validate` to report."""
+    from ..errors import CrmError
+
+    try:
+        return load_settings(report_settings(config)).files()
+    except CrmError:
+        return []
+

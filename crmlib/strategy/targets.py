@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..diagnosis.purchases import months_before
+from ..store.purchases import months_before
 from ..orders import connect, orders_sql, query
-from ..segments.classify import Segmentation, classify_on
-from ..segments.migration import SCHEME_COLUMNS
-from ..segments.names import display_order
+from ..store.segments.classify import Segmentation, classify_on
+from ..store.segments.migration import SCHEME_COLUMNS
+from ..store.segments.names import display_order
 from .settings import Target
 
 # The class a customer reaches by moving up one step (a lapsed customer: by buying again).

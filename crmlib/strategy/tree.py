@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..diagnosis.kpis import period_kpis
-from ..diagnosis.purchases import Purchases, Span
-from ..diagnosis.text import ratio
+from ..store.kpis import period_kpis
+from ..store.purchases import Purchases, Span
+from ..wording import ratio
 
 TREE_SQL = """
 SELECT count(*) FILTER (WHERE n = 1) AS new_customers,

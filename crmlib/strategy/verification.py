@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..diagnosis.purchases import Purchases, Span
+from ..store.purchases import Purchases, Span
 from ..errors import DataError
 from ..orders import connect
 from ..sql import sql_literal

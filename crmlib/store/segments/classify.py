@@ -7,16 +7,23 @@ tables is the customer's own change, not a shift of the crowd's quantiles.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
+import json
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from ..errors import DataError
+from ..customers import customer_base, to_date
+from ...errors import DataError
 from .cpm import SpendLine, cpm_cells, cpm_spend_line
-from .customers import customer_base, to_date
 from .decile import decile_bounds, spend_deciles
 from .ladder import ladder_spend_floor, ladder_stages
 from .rfm import RfmBounds, monetary_values, rfm_bounds, rfm_scores, rfm_segments
@@ -81,16 +88,81 @@ def classify_customers(
 
 
 def segment_customers(
-    orders_path: Path | str, as_of: dt.date | str, settings: SegmentSettings | dict | None = None
+    orders_path: Path | str, as_of: dt.date | str, settings: SegmentSettings | dict | None = None,
+    *, reuse: bool = True,
 ) -> Segmentation:
-    """Read the customers before as_of, set the yardstick and classify every customer."""
+    """Read the customers before as_of, set the yardstick and classify every customer.
+
+    The result is kept beside the orders (store/segments-<key>.parquet, key = the orders file, the
+    date and the settings), so the segments chapter, its customer lists and the strategy chapter
+    classify once per report; reuse=False recomputes (and refreshes the kept copy)."""
     settings = load_settings(settings)
     day = to_date(as_of)
+    kept = kept_segmentation_path(orders_path, day, settings)
+    if reuse and kept is not None and kept.is_file():
+        found = _read_kept(kept, orders_path, day, settings)
+        if found is not None:
+            return found
     base = customer_base(orders_path, day, settings.merge_same_day)
     cuts = segment_cuts(base, settings)
     rules = settings.rfm.segment_rules()
     customers = classify_customers(base, settings, cuts, rules)
-    return Segmentation(day, Path(orders_path), settings, rules, cuts, customers)
+    segmentation = Segmentation(day, Path(orders_path), settings, rules, cuts, customers)
+    if kept is not None:
+        _keep(kept, segmentation)
+    return segmentation
+
+
+KEPT_DIR = "store"  # beside orders.parquet: the store's per-report results
+CUTS_KEY = b"crmlib.segment_cuts"
+
+
+def kept_segmentation_path(orders_path: Path | str, day: dt.date, settings: SegmentSettings) -> Path | None:
+    """Where the classification of (orders file, day, settings) is kept; None without an orders file."""
+    orders = Path(orders_path)
+    try:
+        stat = orders.stat()
+    except OSError:
+        return None
+    key = hashlib.sha256(json.dumps(
+        [str(orders.resolve()), stat.st_size, stat.st_mtime_ns, day.isoformat(), settings.model_dump(mode="json")],
+        sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return orders.parent / KEPT_DIR / f"segments-{key}.parquet"
+
+
+def _keep(path: Path, segmentation: Segmentation) -> None:
+    """Write the classification and its yardstick (schema metadata) atomically; the copies of other
+    keys are removed (an older orders file, other settings). A read-only folder keeps nothing."""
+    cuts = json.dumps(dataclasses.asdict(segmentation.cuts), default=float)
+    table = pa.Table.from_pandas(segmentation.customers, preserve_index=True)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), CUTS_KEY: cuts.encode()})
+    try:
+        path.parent.mkdir(exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        pq.write_table(table, partial)
+        os.replace(partial, path)
+        for other in path.parent.glob("segments-*.parquet"):
+            if other != path:
+                other.unlink(missing_ok=True)
+    except OSError:
+        return
+
+
+def _read_kept(path: Path, orders_path: Path | str, day: dt.date, settings: SegmentSettings) -> Segmentation | None:
+    """The kept classification, or None when the file is unreadable (it is then recomputed)."""
+    try:
+        table = pq.read_table(path)
+        raw = json.loads(table.schema.metadata[CUTS_KEY])
+    except (OSError, KeyError, ValueError, pa.ArrowException):
+        return None
+    cuts = SegmentCuts(
+        rfm=RfmBounds(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw["rfm"].items()}),
+        cpm_spend=SpendLine(**raw["cpm_spend"]),
+        ladder_spend_floor=raw["ladder_spend_floor"],
+        deciles=tuple(raw["deciles"]),
+    )
+    customers = table.to_pandas()
+    return Segmentation(day, Path(orders_path), settings, settings.rfm.segment_rules(), cuts, customers)
 
 
 def classify_on(segmentation: Segmentation, day: dt.date) -> pd.DataFrame:

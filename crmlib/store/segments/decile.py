@@ -1,6 +1,6 @@
 """Spend deciles (デシル): customers in ten equal groups by total spend before as_of, decile 1 = top.
 
-Groups follow the tie rule of crmlib.segments.scoring (equal spend, equal decile; a customer is in
+Groups follow the tie rule of crmlib.store.segments.scoring (equal spend, equal decile; a customer is in
 decile 1 when at least 90% of the customers spent strictly less), so groups are only roughly equal
 when many customers spend the same amount. A one-off large order can put a one-time buyer in
 decile 1: the decile table shows the share of one-time buyers in each decile for that reason.

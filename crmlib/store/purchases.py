@@ -25,48 +25,10 @@ import pandas as pd
 
 from ..orders import MEMORY_LIMIT, as_timestamp, connect  # noqa: F401 (re-exported)
 from ..sql import sql_literal as _quote
+from ..periods import Span, analysis_periods, months_before  # noqa: F401 (re-exported)
+from .asof import resolve_as_of  # noqa: F401 (re-exported)
 
 DIMENSIONS = ("channel", "category", "source", "region")
-
-
-@dataclass(frozen=True)
-class Span:
-    """A run of calendar days: start included, end excluded."""
-
-    start: dt.date
-    end: dt.date
-
-    @property
-    def days(self) -> int:
-        """Number of days in the span."""
-        return (self.end - self.start).days
-
-    @property
-    def last_day(self) -> dt.date:
-        """The last day inside the span."""
-        return self.end - dt.timedelta(days=1)
-
-    def sql(self, column: str = "day") -> str:
-        """A SQL condition: column (a DATE) lies in the span."""
-        return f"({column} >= DATE '{self.start.isoformat()}' AND {column} < DATE '{self.end.isoformat()}')"
-
-
-def months_before(day: dt.date, months: int) -> dt.date:
-    """The same day `months` calendar months earlier (the month's last day when it is shorter)."""
-    return (pd.Timestamp(day) - pd.DateOffset(months=months)).date()
-
-
-def analysis_periods(as_of: dt.date, months: int = 12, compare_to: str = "previous_period") -> tuple[Span, Span]:
-    """The analysis period (the `months` months before as_of) and the period it is compared with.
-
-    compare_to='previous_period': the equally long period just before; 'year_before': the same
-    calendar days a year earlier (the same as previous_period for 12-month periods).
-    """
-    if compare_to not in ("previous_period", "year_before"):
-        raise ValueError(f"compare_to must be 'previous_period' or 'year_before', not {compare_to!r}")
-    current = Span(months_before(as_of, months), as_of)
-    shift = months if compare_to == "previous_period" else 12
-    return current, Span(months_before(current.start, shift), months_before(as_of, shift))
 
 
 def _day(value: dt.date | str | None) -> dt.date | None:
@@ -131,21 +93,6 @@ class Purchases:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def resolve_as_of(orders_path: Path | str, as_of: dt.date | str | None) -> dt.date:
-    """as_of as a date; '' or None mean the day after the last order (what the ingest reports)."""
-    day = _day(as_of)
-    if day is not None:
-        return day
-    con = connect()
-    try:
-        last = con.execute(f"SELECT max(ordered_at) FROM read_parquet({_quote(str(orders_path))})").fetchone()[0]
-    finally:
-        con.close()
-    if last is None:
-        raise ValueError(f"{orders_path}: no orders, so no default as-of date")
-    return _date(last) + dt.timedelta(days=1)
 
 
 CODE_BITS = 32  # the attribute codes of an order share 32 bits (see _packed_dimensions)

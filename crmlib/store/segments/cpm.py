@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 
-from ..i18n import t
+from ...i18n import t
 from .settings import CpmSettings
 
 STAGES = ("first", "early", "steady", "trend", "top")  # growth order, as the chart reads

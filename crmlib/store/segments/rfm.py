@@ -5,7 +5,7 @@
 - Monetary (M): total spend before as_of (default) or the customer's mean order value.
 
 Scores come from four thresholds per axis, either fixed by the client or set by quantiles of the
-customers on the as-of date with the tie rule of crmlib.segments.scoring (equal values share a
+customers on the as-of date with the tie rule of crmlib.store.segments.scoring (equal values share a
 score; score = 1 + floor(5 x customers strictly worse / customers)). Frequency is the exception
 that tie rule forces: one-time buyers are one tied block, usually more than half the customers,
 which would leave F2 and F3 empty; so F1 = one purchase, and F2-F5 split the repeat buyers into
@@ -22,8 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..i18n import t
-from .scoring import score_higher_better, score_lower_better, tile_bounds, tile_bounds_lower_better
+from ...i18n import t
+from .scoring import (
+    score_higher_better,
+    score_lower_better,
+    tile_bounds,
+    tile_bounds_lower_better,
+)
 from .settings import SCORES, RfmSegmentRule, RfmSettings, parse_scores
 
 TILES = len(SCORES)

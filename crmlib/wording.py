@@ -1,25 +1,13 @@
-"""Wording shared by the diagnosis takeaways: changes, periods and safe ratios."""
+"""Wording shared by the chapters' takeaways: changes, periods and safe ratios."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from ..i18n import t
-from ..style import fmt_date, fmt_num, fmt_pct
-from .purchases import Span
-
-
-def ratio(numerator: Any, denominator: Any) -> float | None:
-    """numerator / denominator, or None when the denominator is 0 or missing."""
-    if denominator is None or numerator is None:
-        return None
-    try:
-        if math.isnan(float(denominator)) or math.isnan(float(numerator)) or float(denominator) == 0:
-            return None
-    except (TypeError, ValueError):
-        return None
-    return float(numerator) / float(denominator)
+from .i18n import t
+from .numbers import ratio  # noqa: F401 (re-exported)
+from .periods import Span
+from .style import fmt_date, fmt_num, fmt_pct
 
 
 def pct_change(current: Any, previous: Any) -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..i18n import t
+from ...i18n import t
 from .scoring import top_share_floor
 from .settings import LadderSettings
 

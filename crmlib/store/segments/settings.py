@@ -15,7 +15,7 @@ Example (all keys optional):
           recency_days: [30, 90, 180, 365]       # R5 <= 30 days ... R2 <= 365, R1 >= 366
           frequency: [1, 2, 3, 5]                # F1 = 1 purchase, F2 = 2, F3 = 3, F4 = 4-5, F5 >= 6
           monetary: [5000, 10000, 15000, 20000]  # M1 <= 5,000 ... M4 <= 20,000, M5 > 20,000
-        rules:                      # replaces the 11-segment default (crmlib/segments/rfm_segments.yaml)
+        rules:                      # replaces the 11-segment default (crmlib/store/segments/rfm_segments.yaml)
           - {key: champions, cells: [{r: 5, f: 4-5}]}
           - ...
       cpm: {active_days: 240, early_repeat_days: 90, top_tenure_days: 210, spend: 70000}
@@ -31,11 +31,18 @@ from importlib.resources import files
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from ..errors import ConfigError
-from ..i18n import catalog
-from ..style import LANGS
+from ...errors import ConfigError
+from ...i18n import catalog
+from ...style import LANGS
 
 SCORES = (1, 2, 3, 4, 5)  # the scores of one RFM axis: 1 (worst) .. 5 (best)
 AXES = ("r", "f", "m")
@@ -147,12 +154,12 @@ def _catalog_has(key: str) -> bool:
 @lru_cache(maxsize=1)
 def _default_rules_data() -> tuple[dict[str, Any], ...]:
     """The packaged default rule set, as plain data (read once)."""
-    text = files("crmlib.segments").joinpath(RULES_FILE).read_text(encoding="utf-8")
+    text = files("crmlib.store.segments").joinpath(RULES_FILE).read_text(encoding="utf-8")
     return tuple(yaml.safe_load(text)["segments"])
 
 
 def default_rfm_rules() -> list[RfmSegmentRule]:
-    """The 11-segment default (crmlib/segments/rfm_segments.yaml), validated."""
+    """The 11-segment default (crmlib/store/segments/rfm_segments.yaml), validated."""
     return [RfmSegmentRule.model_validate(item) for item in _default_rules_data()]
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError
-from ..orders import as_timestamp, orders_sql, query, query_stream
+from ..orders import as_timestamp, orders_sql, query_stream
+from .asof import resolve_as_of, to_date  # noqa: F401 (re-exported)
 
 BASE_SQL = """
 WITH days AS (  -- one row per customer and order day: the distinct days need no DISTINCT aggregate
@@ -46,25 +46,6 @@ ORDER BY customer_id
 
 BASE_COLUMNS = ("customer_id", "first_order", "last_order", "orders", "purchases", "revenue",
                 "recency_days", "tenure_days")
-
-
-def to_date(value: dt.date | dt.datetime | str) -> dt.date:
-    """A date from a date, datetime or ISO text (notebooks pass dates as text)."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
-def resolve_as_of(orders_path: Path | str, as_of: dt.date | str | None) -> dt.date:
-    """The analysis date: as_of when given, else the day after the last order (every order counts)."""
-    if as_of not in (None, ""):
-        return to_date(as_of)
-    last = query(f"SELECT max(ordered_at) AS last FROM ({orders_sql(orders_path)})")["last"].iloc[0]
-    if pd.isna(last):
-        raise DataError(f"{orders_path}: there are no orders to segment.", hint="check the ingest output")
-    return pd.Timestamp(last).date() + dt.timedelta(days=1)
 
 
 def customer_base(orders_path: Path | str, as_of: dt.date | str, merge_same_day: bool = True) -> pd.DataFrame:

@@ -1,0 +1,119 @@
+"""The diagnosis chapter's findings for the executive summary (registered on import): F2
+conversion, the leaky bucket, existing customers' share, the revenue trend, the 5:25 check and
+the top decile."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..findings import Assessment, Count, Metrics, Money, Pct, SummarySettings, finding_rule
+
+
+def _f2_window(m: Metrics) -> str | None:
+    """The F2 window to report: 365 days when measured, else the longest one with eligible customers."""
+    windows = m.get("diagnosis.f2_conversion")
+    if not isinstance(windows, Mapping):
+        return None
+    usable = [w for w, v in windows.items()
+              if isinstance(v, Mapping) and v.get("eligible") and v.get("rate") is not None]
+    if not usable:
+        return None
+    return "365" if "365" in usable else max(usable, key=int)
+
+
+@finding_rule("f2_conversion", chapter="01_diagnosis", anchor="f2", priority=90,
+              needs=("diagnosis.f2_conversion",), headline="rate")
+def _f2_conversion(m: Metrics, settings: SummarySettings) -> Assessment | None:
+    """F2 conversion against the benchmark; the share who never come back is the other side."""
+    window = _f2_window(m)
+    if window is None:
+        return None
+    rate = m.get(f"diagnosis.f2_conversion.{window}.rate")
+    low = rate < settings.f2_benchmark
+    return Assessment(low, {
+        "days": window, "rate": Pct(rate), "never": Pct(1 - rate),
+        "eligible": Count(m.get(f"diagnosis.f2_conversion.{window}.eligible")),
+        "converted": Count(m.get(f"diagnosis.f2_conversion.{window}.converted")),
+        "benchmark": Pct(settings.f2_benchmark),
+    }, "low" if low else "ok")
+
+
+@finding_rule("leaky_bucket", chapter="01_diagnosis", anchor="bucket", priority=85,
+              needs=("diagnosis.leaky_bucket.lost", "diagnosis.leaky_bucket.lost_revenue",
+                     "diagnosis.leaky_bucket.new", "diagnosis.leaky_bucket.new_revenue"), headline="lost_revenue")
+def _leaky_bucket(m: Metrics, settings: SummarySettings) -> Assessment | None:
+    """The revenue that left with lapsed customers in the last period, against what new ones brought."""
+    b = "diagnosis.leaky_bucket."
+    if m.get(b + "warmup") or not m.get(b + "lost"):
+        return None
+    lost, new = m.get(b + "lost_revenue"), m.get(b + "new_revenue")
+    leaking = lost > new
+    return Assessment(leaking, {
+        "lost": Count(m.get(b + "lost")), "lost_revenue": Money(lost), "new": Count(m.get(b + "new")),
+        "new_revenue": Money(new), "lapse_days": m.get(b + "lapse_days") or 365,
+        "period": m.get(b + "period") or "quarter",
+    }, "leaking" if leaking else "covered")
+
+
+@finding_rule("repeat_revenue", chapter="01_diagnosis", anchor="kpis", priority=80,
+              needs=("diagnosis.kpis.current.existing_revenue_share",), headline="share")
+def _repeat_revenue(m: Metrics, settings: SummarySettings) -> Assessment | None:
+    """Share of the period's revenue from existing (repeat) customers; under half means the shop
+    still lives on acquisition."""
+    share = m.get("diagnosis.kpis.current.existing_revenue_share")
+    values: dict[str, Any] = {"share": Pct(share), "months": m.get("diagnosis.period_months") or 12}
+    previous = m.get("diagnosis.kpis.previous.existing_revenue_share")
+    variant = ""
+    if previous is not None and m.get("diagnosis.kpis.previous.covered"):
+        values["previous"] = Pct(previous)
+        variant = "trend"
+    return Assessment(share < 0.5, values, variant)
+
+
+@finding_rule("revenue_trend", chapter="01_diagnosis", anchor="kpis", priority=75,
+              needs=("diagnosis.kpis.current.revenue", "diagnosis.kpis.previous.revenue"), headline="revenue")
+def _revenue_trend(m: Metrics, settings: SummarySettings) -> Assessment | None:
+    """Revenue of the period against the previous one; a fall is an alert."""
+    if not (m.get("diagnosis.kpis.current.covered") and m.get("diagnosis.kpis.previous.covered")):
+        return None
+    current, previous = m.get("diagnosis.kpis.current.revenue"), m.get("diagnosis.kpis.previous.revenue")
+    if not previous:
+        return None
+    change = current / previous - 1
+    return Assessment(change < 0, {
+        "revenue": Money(current), "previous": Money(previous), "change": Pct(abs(change)),
+        "months": m.get("diagnosis.period_months") or 12,
+    }, "down" if change < 0 else "up")
+
+
+@finding_rule("retention_value", chapter="01_diagnosis", anchor="retention-value", priority=70,
+              needs=("diagnosis.retention_value.gain_next_period", "diagnosis.retention_value.uplift_points"),
+              headline="gain")
+def _retention_value(m: Metrics, settings: SummarySettings) -> Assessment | None:
+    """What a few more points of retention are worth in the next period (the 5:25 check)."""
+    if not m.get("diagnosis.retention_value.covered"):
+        return None
+    values = {
+        "points": f"{m.get('diagnosis.retention_value.uplift_points'):g}",
+        "gain": Money(m.get("diagnosis.retention_value.gain_next_period")),
+        "rate": Pct(m.get("diagnosis.retention_value.retention_rate") or 0),
+    }
+    share = m.get("diagnosis.retention_value.gain_share")
+    if share is None:
+        return Assessment(False, values)
+    values["share"] = Pct(share)
+    return Assessment(False, values, "share")
+
+
+@finding_rule("top_decile", chapter="01_diagnosis", anchor="concentration", priority=60,
+              needs=("diagnosis.concentration.top10_share",), headline="share")
+def _top_decile(m: Metrics, settings: SummarySettings) -> Assessment | None:
+    """Revenue share of the top 10% of customers; over 50% makes the shop fragile."""
+    share = m.get("diagnosis.concentration.top10_share")
+    values: dict[str, Any] = {"share": Pct(share)}
+    top20 = m.get("diagnosis.concentration.top20_share")
+    if top20 is not None:
+        values["top20"] = Pct(top20)
+        return Assessment(share > 0.5, values, "top20")
+    return Assessment(share > 0.5, values)

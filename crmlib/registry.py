@@ -1,0 +1,193 @@
+"""The chapter registry: the one place that lists the report's chapters.
+
+Each entry declares everything the rest of the code derives from a chapter: its notebook
+(``notebooks/<name>.ipynb``), titles, the YAML section and the model that validates it, the
+builder of the notebook's ``settings`` when it needs more than its section, the files it writes
+beside the pages, its findings for the executive summary, its columns in the batch comparison,
+and the other files it reads (which the fingerprint hashes and ``validate --config`` checks).
+
+The client configuration, ``validate --config``, the fingerprint, the summary engine, the batch
+overview and the pipeline all read this list; adding a chapter is one package, one notebook and
+one entry here (docs/chapter-contract.md). Chapter code is named by "module:attribute" and
+imported on first use, so this module imports no chapter: common code (the configuration) can
+use it, and the import contracts (``.importlinter``) see no chapter imported by render or app.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class OverviewColumn:
+    """A column of the batch comparison table: message key, dotted metrics path, format."""
+
+    label: str
+    path: str
+    kind: str  # text, int, num, money, pct
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter of the report and everything derived from it."""
+
+    name: str  # notebook stem and page name, e.g. "01_diagnosis"
+    title_en: str
+    title_ja: str
+    section: str | None = None  # its YAML section (ClientConfig attribute); None = no settings
+    settings_model: str | None = None  # "module:Model" validating the section
+    # builds the notebook's `settings` from the whole config ("module:function", f(config) -> dict)
+    # instead of passing the section as it is (strategy: files resolved, other sections added);
+    # it raises ConfigError for a missing file, so `validate --config` calls it too
+    settings: str | None = None
+    # files for the client beside the pages (customer lists ...): "module:function" called as
+    # f(processed_dir, as_of, settings, out_dir, lang=...) after the notebooks succeeded
+    exports: str | None = None
+    findings: str | None = None  # module registering @finding_rule functions (crmlib.findings)
+    metrics: str | None = None  # its metrics.json section; default: section
+    overview: tuple[OverviewColumn, ...] = ()
+    # the other files it reads: "module:function", f(config) -> [(YAML key, Path)]
+    input_files: str | None = None
+
+    def title(self, lang: str) -> str:
+        """The chapter title in the report language."""
+        return self.title_ja if lang == "ja" else self.title_en
+
+    @property
+    def number(self) -> int | None:
+        """The chapter number shown in titles: the file prefix (00_data_check -> 0)."""
+        prefix = self.name.split("_", 1)[0]
+        return int(prefix) if prefix.isdigit() else None
+
+    @property
+    def metrics_section(self) -> str | None:
+        """The section of metrics.json the chapter records its headline figures under."""
+        return self.metrics or self.section
+
+
+def _column(label: str, path: str, kind: str) -> OverviewColumn:
+    return OverviewColumn(label, path, kind)
+
+
+# Report order.
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter(
+        "00_data_check", "Data check", "データチェック", metrics="data_check",
+        overview=(
+            _column("m_orders", "data_check.orders", "int"),
+            _column("m_customers", "data_check.customers", "int"),
+            _column("m_revenue", "data_check.revenue", "money"),
+            _column("m_aov", "data_check.aov", "money"),
+            _column("m_orders_per_customer", "data_check.orders_per_customer", "num"),
+        ),
+    ),
+    Chapter(
+        "01_diagnosis", "Diagnosis", "現状診断", "diagnosis",
+        settings_model="crmlib.diagnosis.settings:DiagnosisSettings",
+        findings="crmlib.diagnosis.findings",
+        overview=(
+            _column("m_period_revenue", "diagnosis.kpis.current.revenue", "money"),
+            _column("m_repeat_rate", "diagnosis.kpis.current.repeat_rate", "pct"),
+            _column("m_f2_90", "diagnosis.f2_conversion.90.rate", "pct"),
+            _column("m_f2_365", "diagnosis.f2_conversion.365.rate", "pct"),
+            _column("m_top20_share", "diagnosis.concentration.top20_share", "pct"),
+        ),
+    ),
+    Chapter(
+        "02_segments", "Customer segments", "顧客セグメント", "segments",
+        settings_model="crmlib.store.segments.settings:SegmentSettings",
+        exports="crmlib.segments:write_segment_exports",
+        findings="crmlib.segments.findings",
+    ),
+    Chapter(
+        "03_ltv", "Lifetime value (LTV)", "LTV(顧客生涯価値)", "ltv",
+        settings_model="crmlib.ltv.settings:LTVSettings",
+        findings="crmlib.ltv.findings",
+        overview=(
+            _column("m_annual_ltv", "ltv.annual_ltv", "money"),
+            _column("m_clv_mean", "ltv.clv.mean", "money"),
+        ),
+    ),
+    Chapter(
+        "04_strategy", "CRM strategy", "CRM戦略", "strategy",
+        settings_model="crmlib.strategy.settings:StrategySettings",
+        settings="crmlib.strategy.settings:report_settings",
+        exports="crmlib.strategy:write_strategy_exports",
+        findings="crmlib.strategy.findings",
+        input_files="crmlib.strategy.settings:input_files",
+    ),
+)
+
+
+def resolve(reference: str) -> Any:
+    """The object a "module:attribute" reference names (imported on first use)."""
+    module, _, name = reference.partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, name) if name else loaded
+
+
+def chapter_names() -> list[str]:
+    """Every chapter's name, in report order."""
+    return [chapter.name for chapter in CHAPTERS]
+
+
+def select_chapters(names: Iterable[str] | None) -> list[Chapter]:
+    """The chapters to render in report order (all when names is None); an unknown name is a ConfigError (exit 2)."""
+    if names is None:
+        return list(CHAPTERS)
+    names = list(names)
+    known = chapter_names()
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(f"unknown chapter(s): {', '.join(unknown)}.", hint=f"choose from {', '.join(known)}")
+    return [chapter for chapter in CHAPTERS if chapter.name in names]
+
+
+def config_sections() -> dict[str, str]:
+    """YAML section -> "module:Model" of every chapter that has settings."""
+    return {c.section: c.settings_model for c in CHAPTERS if c.section and c.settings_model}
+
+
+def load_findings(names: Iterable[str] | None = None) -> None:
+    """Import the findings modules of the named chapters (all when None): their rules register."""
+    for chapter in select_chapters(None if names is None else [n for n in names if n in chapter_names()]):
+        if chapter.findings:
+            resolve(chapter.findings)
+
+
+def chapter_settings(config: Any, chapter: Chapter) -> dict[str, Any]:
+    """The notebook's `settings`: the builder's dict, else the chapter's YAML section as it is."""
+    if chapter.settings:
+        return resolve(chapter.settings)(config)
+    return dict(getattr(config, chapter.section)) if chapter.section else {}
+
+
+def check_side_inputs(config: Any, names: Iterable[str] | None = None) -> None:
+    """Raise ConfigError when a file a chapter reads besides the data is missing (builders check)."""
+    for chapter in select_chapters(names):
+        if chapter.settings:
+            resolve(chapter.settings)(config)
+
+
+def input_files(config: Any, names: Iterable[str] | None = None) -> list[tuple[str, Path]]:
+    """(YAML key, path) of every file the chapters read besides the order data."""
+    out: list[tuple[str, Path]] = []
+    for chapter in select_chapters(names):
+        if chapter.input_files:
+            out += resolve(chapter.input_files)(config)
+    return out
+
+
+def overview_columns() -> list[OverviewColumn]:
+    """The batch comparison's chapter columns, in report order."""
+    return [column for chapter in CHAPTERS for column in chapter.overview]
+
+
+__all__ = ["CHAPTERS", "Chapter", "OverviewColumn", "chapter_names", "chapter_settings", "check_side_inputs",
+           "config_sections", "input_files", "load_findings", "overview_columns", "resolve", "select_chapters"]

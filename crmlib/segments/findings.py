@@ -1,0 +1,28 @@
+"""The segments chapter's findings for the executive summary (registered on import): 休眠顧客
+in the lapsed CPM cells."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..findings import Assessment, Count, Metrics, Pct, SummarySettings, finding_rule
+
+
+CPM_LAPSED = ("first_lapsed", "early_lapsed", "steady_lapsed", "trend_lapsed", "top_lapsed")
+CPM_TOP = ("top", "top_lapsed")
+
+
+@finding_rule("dormant", chapter="02_segments", anchor="cpm", priority=65, needs=("segments.cpm",), headline="share")
+def _dormant(m: Metrics, settings: SummarySettings) -> Assessment | None:
+    """休眠顧客: share of customers in the lapsed CPM cells and the share of revenue they once brought."""
+    cells = m.get("segments.cpm")
+    if not isinstance(cells, Mapping) or not all(c in cells for c in CPM_LAPSED):
+        return None
+    customers = sum(cells[c]["customers"] for c in CPM_LAPSED)
+    share = sum(cells[c]["customer_share"] for c in CPM_LAPSED)
+    revenue = sum(cells[c]["revenue_share"] for c in CPM_LAPSED)
+    top_lapsed = cells["top_lapsed"]["customers"]
+    return Assessment(share > 0.5, {
+        "customers": Count(customers), "share": Pct(share), "revenue_share": Pct(revenue),
+        "top_lapsed": Count(top_lapsed),
+    })

@@ -1,0 +1,94 @@
+"""The layers hold: app -> render -> chapters -> store -> common (contracts in pyproject.toml,
+checked by import-linter), and the registry is the one list of chapters."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crmlib import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lint_imports(project: Path) -> subprocess.CompletedProcess:
+    """Run import-linter on the crmlib of `project` with the project's pyproject.toml contracts."""
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    return subprocess.run([sys.executable, "-c", code, "--no-cache"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_import_contracts_hold():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize("module, line, broken", [
+    ("diagnosis/kpis.py", "from ..report import html", "crmlib.diagnosis is not allowed to import crmlib.report"),
+    ("strategy/goals.py", "from ..segments import report", "crmlib.strategy is not allowed to import crmlib.segments"),
+    ("store/kpis.py", "from ..diagnosis import kpis", "crmlib.store is not allowed to import crmlib.diagnosis"),
+    ("config.py", "from .store import asof", "crmlib.config is not allowed to import crmlib.store"),
+])
+def test_the_contracts_fail_when_a_layer_is_crossed(tmp_path, module, line, broken):
+    shutil.copytree(ROOT / "crmlib", tmp_path / "crmlib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "crmlib" / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{line}  # noqa\n", encoding="utf-8")
+    result = lint_imports(tmp_path)
+    assert result.returncode == 1
+    assert broken in result.stdout
+
+
+def test_every_chapter_has_its_notebook_and_settings_model():
+    names = registry.chapter_names()
+    assert names == sorted(names) and len(set(names)) == len(names)
+    for chapter in registry.CHAPTERS:
+        assert (ROOT / "notebooks" / f"{chapter.name}.ipynb").is_file(), chapter.name
+        for reference in (chapter.settings_model, chapter.settings, chapter.exports, chapter.findings,
+                          chapter.input_files):
+            if reference:
+                assert registry.resolve(reference) is not None
+
+
+def test_config_sections_come_from_the_registry():
+    from crmlib.config import SECTION_MODELS, ClientConfig
+
+    sections = {c.section for c in registry.CHAPTERS if c.settings_model}
+    assert sections == set(SECTION_MODELS) - {"report"}
+    assert sections <= set(ClientConfig.model_fields)
+
+
+@pytest.mark.slow
+def test_every_declared_metrics_key_exists_in_a_full_report(tmp_path):
+    # the metrics.json contract: every finding rule's `needs` and every comparison column's path
+    # is written by its chapter on a shop with a long history (renaming a key fails here instead
+    # of silently dropping a finding or a column)
+    from crmlib.config import load_config
+    from crmlib.findings import FINDING_RULES, Metrics
+    from crmlib.ingest import ingest_file
+    from crmlib.report.pipeline import render_report
+    from crmlib.report.warm import WarmKernel
+    from crmlib.sample import write_sample
+
+    data = tmp_path / "sample"
+    write_sample(data / "orders.csv", n_customers=3000, strategy_inputs=True)
+    yaml_text = (ROOT / "examples" / "demo.yaml").read_text(encoding="utf-8").replace("../data/sample/", "")
+    (data / "demo.yaml").write_text(yaml_text, encoding="utf-8")
+    config = load_config(data / "demo.yaml")
+    result = ingest_file(data / "orders.csv", preset="generic", out_dir=tmp_path / "processed")
+    with WarmKernel(tmp_path) as kernel:
+        folder = render_report(config, result.out_dir, result.as_of, tmp_path / "reports", kernel=kernel)
+    import json
+
+    metrics = Metrics(json.loads((folder / "metrics.json").read_text(encoding="utf-8")))
+    registry.load_findings()
+    missing = [f"{rule.name}: {key}" for rule in FINDING_RULES.values() for key in rule.needs if not metrics.has(key)]
+    assert not missing
+    assert [c.path for c in registry.overview_columns() if not metrics.has(c.path)] == []

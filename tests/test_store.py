@@ -1,0 +1,73 @@
+"""The store: one as-of resolution for every chapter, and one classification per report.
+
+The migration shop of tests/test_segments.py is classified by hand there; here the kept copy must
+equal a fresh classification exactly, be what a second call returns, and be refreshed when the
+orders or the settings change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pandas as pd
+import pytest
+
+from crmlib.errors import DataError
+from crmlib.store import asof
+from crmlib.store.segments import classify
+from crmlib.store.segments.classify import segment_customers
+
+from test_segments import AS_OF, MIGRATION_ORDERS, write_orders
+
+
+@pytest.fixture
+def shop(tmp_path):
+    write_orders(tmp_path, MIGRATION_ORDERS)
+    return tmp_path / "orders.parquet"
+
+
+def test_kept_segmentation_equals_a_fresh_one_and_is_reused(shop, monkeypatch):
+    first = segment_customers(shop, AS_OF, {"cpm": {"spend": 70000}})
+    kept = list((shop.parent / "store").glob("segments-*.parquet"))
+    assert len(kept) == 1
+    calls = []
+    monkeypatch.setattr(classify, "customer_base", lambda *a, **k: calls.append(a) or pd.DataFrame())
+    again = segment_customers(shop, AS_OF, {"cpm": {"spend": 70000}})
+    assert calls == []  # read back, not recomputed
+    pd.testing.assert_frame_equal(again.customers, first.customers)
+    assert again.cuts == first.cuts
+    assert again.customers["cpm_cell"].dtype == first.customers["cpm_cell"].dtype
+
+
+def test_other_settings_or_new_orders_are_classified_again(shop):
+    segment_customers(shop, AS_OF, {"cpm": {"spend": 70000}})
+    other = segment_customers(shop, AS_OF, {"cpm": {"spend": 1000}})
+    # 1,000 of spend: every customer with a purchase in the period is above the line
+    assert other.cuts.cpm_spend.amount == 1000
+    assert len(list((shop.parent / "store").glob("segments-*.parquet"))) == 1  # the old key is gone
+    write_orders(shop.parent, MIGRATION_ORDERS[:3])
+    os.utime(shop, ns=(1, 1))  # a rewritten file: other size and time
+    fewer = segment_customers(shop, AS_OF, {"cpm": {"spend": 1000}})
+    assert sorted(fewer.customers["customer_id"]) == ["back", "gone", "new"]
+
+
+def test_a_read_only_store_still_classifies(shop, monkeypatch):
+    monkeypatch.setattr(classify, "KEPT_DIR", "no/such/deep/folder")
+    seg = segment_customers(shop, AS_OF, {})
+    assert len(seg.customers) == 5
+
+
+def test_one_as_of_rule_for_every_chapter(shop, tmp_path):
+    # the day after the last order (2024-12-12 12:00 in the migration shop: 20 days before AS_OF)
+    assert asof.resolve_as_of(shop, "") == AS_OF - dt.timedelta(days=19)
+    assert asof.resolve_as_of(shop, dt.datetime(2024, 7, 1, 15)) == dt.date(2024, 7, 1)
+    empty = tmp_path / "empty"
+    write_orders(empty, [])
+    with pytest.raises(DataError, match="no orders"):
+        asof.resolve_as_of(empty / "orders.parquet", None)
+    from crmlib.ltv.summary import resolve_as_of as ltv_resolve
+    from crmlib.store.customers import resolve_as_of as customers_resolve
+    from crmlib.store.purchases import resolve_as_of as purchases_resolve
+
+    assert ltv_resolve is customers_resolve is purchases_resolve is asof.resolve_as_of
