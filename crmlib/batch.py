@@ -9,7 +9,6 @@ code 1 when any client failed.
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
 import json
@@ -25,6 +24,23 @@ from typing import Any, TextIO
 from .errors import ConfigError, CrmError
 
 YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """One client's run in a batch, as sent to a worker process or a Dask worker (picklable)."""
+
+    index: int  # position in the batch's list of configs
+    config: str
+    client: str
+    data_dir: str
+    reports_dir: str
+    log: str  # the client's log file
+    as_of: str | None = None
+    force: bool = False
+    chapters: list[str] | None = None
+    warm: bool = True  # a warm kernel per worker (False: a new kernel per notebook)
+    notebooks_dir: str | None = None
 
 
 @dataclass
@@ -94,26 +110,24 @@ def _warm_kernel(notebooks_dir: Path):
     return kernel
 
 
-def run_task(task: dict[str, Any]) -> dict[str, Any]:
+def run_task(task: BatchTask) -> dict[str, Any]:
     """Run one client (in a worker process or on a Dask worker); never raises: returns an Outcome
     as a dict. Progress lines and warnings go to the client's log file."""
     from .report.pipeline import default_notebooks_dir
     from .runs import run_client
 
     started = time.perf_counter()
-    log_path = Path(task["log"])
+    log_path = Path(task.log)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    outcome = Outcome(config=task["config"], client=task["client"], status="failed", seconds=0.0,
-                      log=str(log_path))
+    outcome = Outcome(config=task.config, client=task.client, status="failed", seconds=0.0, log=str(log_path))
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
             contextlib.redirect_stderr(log):
         try:
-            notebooks = Path(task.get("notebooks_dir") or default_notebooks_dir())
-            kernel = _warm_kernel(notebooks) if task.get("warm", True) else None
-            result = run_client(task["config"], data_dir=task["data_dir"], reports_dir=task["reports_dir"],
-                                as_of=task.get("as_of"), force=task.get("force", False), kernel=kernel,
-                                notebooks_dir=notebooks, chapters=task.get("chapters"),
-                                share_kernel=task.get("warm", True))
+            notebooks = Path(task.notebooks_dir or default_notebooks_dir())
+            kernel = _warm_kernel(notebooks) if task.warm else None
+            result = run_client(task.config, data_dir=task.data_dir, reports_dir=task.reports_dir,
+                                as_of=task.as_of, force=task.force, kernel=kernel, notebooks_dir=notebooks,
+                                chapters=task.chapters, share_kernel=task.warm)
             outcome.status, outcome.report = result.status, str(result.report)
         except CrmError as exc:
             print(f"error: {exc.message}" + (f"\nWhat to do: {exc.hint}" if exc.hint else ""))
@@ -130,21 +144,27 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------ executors
 
 
-def _started_since(task: dict, since: float) -> bool:
+def _started_since(task: BatchTask, since: float) -> bool:
     """Whether a task began after `since` (run_task opens the client's log first thing)."""
     try:
-        return Path(task["log"]).stat().st_mtime >= since
+        return Path(task.log).stat().st_mtime >= since
     except OSError:
         return False
 
 
-def _died(task: dict) -> dict:
-    return asdict(Outcome(config=task["config"], client=task["client"], status="failed", seconds=0.0,
-                          log=task["log"], error="the worker process died while running this client "
-                          "(killed, or out of memory); the other clients were not affected"))
+def _failed(task: BatchTask, error: str) -> dict:
+    """A failed outcome for a task that gave none of its own."""
+    return asdict(Outcome(config=task.config, client=task.client, status="failed", seconds=0.0, log=task.log,
+                          error=error))
 
 
-def _local_results(tasks: list[dict], workers: int, fn: Callable[[dict], dict] = run_task) -> Iterator[dict]:
+def _died(task: BatchTask) -> dict:
+    return _failed(task, "the worker process died while running this client "
+                          "(killed, or out of memory); the other clients were not affected")
+
+
+def _local_results(tasks: list[BatchTask], workers: int,
+                   fn: Callable[[BatchTask], dict] = run_task) -> Iterator[dict]:
     """Run tasks in worker processes; yields outcomes as they finish.
 
     A worker that dies (killed, out of memory) breaks the whole pool. Its clients that had not
@@ -173,9 +193,7 @@ def _local_results(tasks: list[dict], workers: int, fn: Callable[[dict], dict] =
                     broken.append(task)
                     continue
                 except BaseException as exc:  # e.g. SystemExit raised in the worker
-                    outcome = asdict(Outcome(config=task["config"], client=task["client"], status="failed",
-                                             seconds=0.0, log=task["log"],
-                                             error=first_error_line(f"worker stopped: {type(exc).__name__}: {exc}")))
+                    outcome = _failed(task, first_error_line(f"worker stopped: {type(exc).__name__}: {exc}"))
                 finished += 1
                 yield outcome
         except BaseException:
@@ -189,15 +207,13 @@ def _local_results(tasks: list[dict], workers: int, fn: Callable[[dict], dict] =
         started = [task for task in broken if isolated or _started_since(task, round_start)]
         if isolated or (broken and not started and not finished):  # nothing ran at all: do not loop
             for task in broken:
-                yield _died(task) if isolated else asdict(Outcome(
-                    config=task["config"], client=task["client"], status="failed", seconds=0.0, log=task["log"],
-                    error="worker processes could not be started"))
+                yield _died(task) if isolated else _failed(task, "worker processes could not be started")
             continue
         suspects += started
         pending = [task for task in broken if task not in started]
 
 
-def _dask_results(tasks: list[dict], scheduler: str) -> Iterator[dict]:
+def _dask_results(tasks: list[BatchTask], scheduler: str) -> Iterator[dict]:
     """Run tasks on a Dask distributed cluster; yields outcomes as they finish."""
     try:
         from distributed import Client, as_completed
@@ -210,16 +226,14 @@ def _dask_results(tasks: list[dict], scheduler: str) -> Iterator[dict]:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
                           hint="check the address (tcp://HOST:8786) and that the scheduler runs") from None
     with client:
-        futures = client.map(run_task, tasks, pure=False, key=[f"crm-{t['client']}-{i}" for i, t in enumerate(tasks)])
+        futures = client.map(run_task, tasks, pure=False, key=[f"crm-{t.client}-{i}" for i, t in enumerate(tasks)])
         by_key = {f.key: t for f, t in zip(futures, tasks)}
         for future in as_completed(futures):
             task = by_key[future.key]
             try:
                 yield future.result()
             except Exception as exc:  # the worker died or the task could not be sent
-                yield asdict(Outcome(config=task["config"], client=task["client"], status="failed",
-                                     seconds=0.0, log=task["log"],
-                                     error=first_error_line(f"dask: {type(exc).__name__}: {exc}")))
+                yield _failed(task, first_error_line(f"dask: {type(exc).__name__}: {exc}"))
 
 
 # ------------------------------------------------------------------ progress and summary
@@ -308,7 +322,7 @@ def run_batch(configs: list[Path], *, data_dir: Path, reports_dir: Path, out: Pa
     out = Path(out).resolve() if out else reports_dir / "index.html"
     logs = out.parent / "batch-logs"
     outcomes: dict[int, dict] = {}
-    tasks: list[dict] = []
+    tasks: list[BatchTask] = []
     seen: dict[str, Path] = {}
     for i, config in enumerate(configs):
         name, problem = _client_name(config)
@@ -321,10 +335,9 @@ def run_batch(configs: list[Path], *, data_dir: Path, reports_dir: Path, out: Pa
             outcomes[i] = asdict(Outcome(str(config), name, "failed", 0.0, error=problem, log=str(log)))
             continue
         seen[name] = config
-        tasks.append({"index": i, "config": str(config), "client": name, "data_dir": str(data_dir),
-                      "reports_dir": str(reports_dir), "as_of": as_of, "force": force, "log": str(log),
-                      "chapters": chapters, "warm": warm,
-                      "notebooks_dir": str(notebooks_dir) if notebooks_dir else None})
+        tasks.append(BatchTask(i, str(config), name, str(data_dir), str(reports_dir), str(log), as_of=as_of,
+                               force=force, chapters=chapters, warm=warm,
+                               notebooks_dir=str(notebooks_dir) if notebooks_dir else None))
     workers = max(1, min(workers or default_workers(), max(len(tasks), 1)))
     where = f"Dask cluster {scheduler}" if scheduler else f"{workers} worker process{'es' if workers > 1 else ''}"
     print(f"Batch: {len(configs)} clients on {where}; logs in {logs}", file=stream, flush=True)
@@ -333,7 +346,7 @@ def run_batch(configs: list[Path], *, data_dir: Path, reports_dir: Path, out: Pa
     for i, outcome in outcomes.items():
         progress.update(outcome)
     started = time.perf_counter()
-    index_of = {task["client"]: task["index"] for task in tasks}
+    index_of = {task.client: task.index for task in tasks}
     if tasks:
         results = _dask_results(tasks, scheduler) if scheduler else _local_results(tasks, workers)
         for outcome in results:
@@ -363,42 +376,4 @@ def _latest_report(client_dir: Path) -> Path | None:
     return reports[-1] if reports else None
 
 
-def add_batch_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of `crm-workbook batch`."""
-    p.add_argument("paths", nargs="+", help="a folder of client YAMLs and/or YAML files")
-    p.add_argument("--workers", type=int, help="parallel clients (default: one per CPU core)")
-    p.add_argument("--scheduler", help="run on a Dask distributed cluster at this address (tcp://HOST:8786)")
-    p.add_argument("--force", action="store_true", help="re-run clients whose report is up to date")
-    p.add_argument("--as-of", help="analysis date YYYY-MM-DD for every client")
-    p.add_argument("--out", help="the index page (default REPORTS_DIR/index.html); the comparison CSV, "
-                   "summary JSON and batch-logs/ go beside it")
-    p.add_argument("--lang", choices=["ja", "en"], default="ja", help="language of the index page (default ja)")
-    p.add_argument("--chapters", help="comma-separated chapters to render (default: all), e.g. 00_data_check")
-    p.add_argument("--data-dir", default="data", help="where processed data goes (default data/)")
-    p.add_argument("--reports-dir", default="reports", help="where reports go (default reports/)")
-
-
-def run_batch_command(args: argparse.Namespace) -> int:
-    """`crm-workbook batch`: exit 0 when every client is ok or up to date, 1 when any failed."""
-    from .runs import terminate_on_sigterm
-
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}.")
-    from .report.pipeline import select_chapters
-    from .runs import parse_as_of
-
-    parse_as_of(args.as_of)  # wrong options fail once, before any client runs
-    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
-    select_chapters(chapters)
-    terminate_on_sigterm()
-    configs = discover_configs(args.paths)
-    outcomes = run_batch(configs, data_dir=Path(args.data_dir), reports_dir=Path(args.reports_dir),
-                         out=Path(args.out) if args.out else None, workers=args.workers,
-                         scheduler=args.scheduler, force=args.force, as_of=args.as_of, lang=args.lang,
-                         chapters=chapters,
-                         warm=os.environ.get("CRM_BATCH_COLD") != "1")  # benchmark switch: a kernel per notebook
-    return 1 if any(o["status"] == "failed" for o in outcomes) else 0
-
-
-__all__ = ["Outcome", "Progress", "add_batch_arguments", "discover_configs", "first_error_line", "run_batch",
-           "run_batch_command", "run_task"]
+__all__ = ["BatchTask", "Outcome", "Progress", "discover_configs", "first_error_line", "run_batch", "run_task"]

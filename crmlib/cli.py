@@ -1,4 +1,5 @@
-"""The `crm-workbook` command: demo, init, validate, run and batch.
+"""The `crm-workbook` command: demo, init, validate, run and batch (the one CLI module: every
+subcommand's options are here; crmlib.batch and crmlib.runs do the work).
 
 Errors the user can fix are printed as one clear message with what to do, exit code 2
 (data or configuration) or 1 (a report step failed); never a traceback unless --debug.
@@ -132,10 +133,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import run_batch_command
+def _batch_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `crm-workbook batch`."""
+    p.add_argument("paths", nargs="+", help="a folder of client YAMLs and/or YAML files")
+    p.add_argument("--workers", type=int, help="parallel clients (default: one per CPU core)")
+    p.add_argument("--scheduler", help="run on a Dask distributed cluster at this address (tcp://HOST:8786)")
+    p.add_argument("--force", action="store_true", help="re-run clients whose report is up to date")
+    p.add_argument("--as-of", help="analysis date YYYY-MM-DD for every client")
+    p.add_argument("--out", help="the index page (default REPORTS_DIR/index.html); the comparison CSV, "
+                   "summary JSON and batch-logs/ go beside it")
+    p.add_argument("--lang", choices=["ja", "en"], default="ja", help="language of the index page (default ja)")
+    p.add_argument("--chapters", help="comma-separated chapters to render (default: all), e.g. 00_data_check")
+    p.add_argument("--data-dir", default="data", help="where processed data goes (default data/)")
+    p.add_argument("--reports-dir", default="reports", help="where reports go (default reports/)")
 
-    return run_batch_command(args)
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """`crm-workbook batch`: exit 0 when every client is ok or up to date, 1 when any failed."""
+    import os
+
+    from .batch import discover_configs, run_batch
+    from .registry import select_chapters
+    from .runs import parse_as_of, terminate_on_sigterm
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}.")
+
+    parse_as_of(args.as_of)  # wrong options fail once, before any client runs
+    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
+    select_chapters(chapters)
+    terminate_on_sigterm()
+    configs = discover_configs(args.paths)
+    outcomes = run_batch(configs, data_dir=Path(args.data_dir), reports_dir=Path(args.reports_dir),
+                         out=Path(args.out) if args.out else None, workers=args.workers,
+                         scheduler=args.scheduler, force=args.force, as_of=args.as_of, lang=args.lang,
+                         chapters=chapters,
+                         warm=os.environ.get("CRM_BATCH_COLD") != "1")  # benchmark switch: a kernel per notebook
+    return 1 if any(o["status"] == "failed" for o in outcomes) else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -191,10 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--reports-dir", default="reports", help="where reports go (default reports/)")
         p.set_defaults(func=func)
 
-    from .batch import add_batch_arguments
-
     p = sub.add_parser("batch", help="run many clients in parallel; summary, index page and comparison table")
-    add_batch_arguments(p)
+    _batch_arguments(p)
     p.set_defaults(func=cmd_batch)
     return parser
 

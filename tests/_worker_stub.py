@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 
 
-def die_or_finish(task: dict) -> dict:
-    Path(task["log"]).write_text("started\n")
-    if task["client"].startswith("killer"):
+def die_or_finish(task) -> dict:
+    """task: a crmlib.batch.BatchTask."""
+    Path(task.log).write_text("started\n")
+    if task.client.startswith("killer"):
         os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(0.3)
-    return {"config": task["config"], "client": task["client"], "status": "ok", "seconds": 0.3,
-            "report": None, "error": None, "log": task["log"]}
+    return {"config": task.config, "client": task.client, "status": "ok", "seconds": 0.3,
+            "report": None, "error": None, "log": task.log}

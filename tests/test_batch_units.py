@@ -225,10 +225,10 @@ def test_lock_is_quick_to_refuse(tmp_path):
 def test_a_worker_killed_by_one_client_fails_only_that_client(tmp_path):
     from _worker_stub import die_or_finish
 
-    from crmlib.batch import _local_results
+    from crmlib.batch import BatchTask, _local_results
 
-    tasks = [{"config": f"{name}.yaml", "client": name, "log": str(tmp_path / f"{name}.log")}
-             for name in ("a", "killer", "b", "c", "d")]
+    tasks = [BatchTask(i, f"{name}.yaml", name, str(tmp_path), str(tmp_path), str(tmp_path / f"{name}.log"))
+             for i, name in enumerate(("a", "killer", "b", "c", "d"))]
     outcomes = {o["client"]: o for o in _local_results(tasks, 2, fn=die_or_finish)}
     assert sorted(outcomes) == ["a", "b", "c", "d", "killer"]
     assert outcomes["killer"]["status"] == "failed" and "worker process died" in outcomes["killer"]["error"]
