@@ -15,7 +15,7 @@ from nbformat.v4 import new_code_cell
 
 from crmlib import __version__
 from crmlib.config import parse_config
-from crmlib.errors import ReportError
+from crmlib.errors import ConfigError, ReportError
 from crmlib.report import render_report
 from crmlib.report.pipeline import check_parameters
 
@@ -209,7 +209,7 @@ def test_failing_notebook_names_chapter_and_cell_and_keeps_the_old_report(report
 
 
 def test_unknown_chapter_and_missing_inputs(tiny_processed_dir, tmp_path):
-    with pytest.raises(ReportError, match="unknown chapter"):
+    with pytest.raises(ConfigError, match="unknown chapter"):  # a user error: exit 2
         render_report(_config(), tiny_processed_dir, AS_OF, tmp_path, chapters=["99_nothing"])
     partial = tmp_path / "partial"
     shutil.copytree(tiny_processed_dir, partial)
