@@ -95,17 +95,46 @@ def cmd_validate(args: argparse.Namespace) -> int:
         path = Path(args.file)
     if args.encoding:
         options["encoding"] = args.encoding
+    detected = ""
+    if not options["preset"]:
+        from .detect import detect_preset, read_header
+
+        found = detect_preset(read_header(path, options.get("encoding")), str(path))
+        detected = f"Preset: {found.preset} (detected: {found.reason})"
+        options["preset"] = found.preset
     result = ingest_file(path, **options)
+    if detected:
+        print(detected)
     _print_ledger(result.ledger)
-    print("The data is usable.")
+    _print_missing_fields(result.ledger)
+    print("The data is usable." if not result.ledger.missing_fields
+          else "The data is usable, with the warnings above.")
     return 0
+
+
+def _print_missing_fields(ledger: "Ledger", out: TextIO | None = None) -> None:
+    """Say what each missing important field means (no status: cancellations are kept ...)."""
+    from .datacheck import missing_field_notes
+
+    for text in missing_field_notes(ledger, "en"):
+        print(f"WARNING: {text}", file=out or sys.stdout)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from .config import config_template
 
-    text = config_template(args.name)
+    import os
+
     target = Path(args.output or f"{args.name}.yaml")
+    preset, data = "generic", None
+    if args.data:
+        from .detect import detect_preset, read_header
+
+        found = detect_preset(read_header(args.data), args.data)
+        print(f"Preset: {found.preset} (detected: {found.reason})")
+        preset = found.preset
+        data = Path(os.path.relpath(Path(args.data).resolve(), target.resolve().parent)).as_posix()
+    text = config_template(args.name, preset=preset, data=data)
     if target.exists() and not args.force:
         raise ConfigError(f"{target} already exists.", hint="choose another --output or pass --force")
     target.write_text(text, encoding="utf-8")
@@ -198,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="read an order file and print its ledger and problems")
     p.add_argument("file", nargs="?", help="order export (CSV/TSV/xlsx/Parquet, optionally .gz)")
-    p.add_argument("--preset", help="mapping preset (generic, shopify, eccube, online-retail, cdnow)")
+    p.add_argument("--preset", help="mapping preset (generic, shopify, eccube, online-retail, cdnow ...); "
+                   "detected from the header when omitted")
     p.add_argument("--config", help="client YAML (its mapping, rules and data file)")
     p.add_argument("--encoding", help="force the text encoding (utf-8, cp932 ...)")
     p.set_defaults(func=cmd_validate)
@@ -207,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="client short name (letters, digits, . _ -)")
     p.add_argument("--output", "-o", help="where to write (default NAME.yaml)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("--data", help="the client's order export: its cart is detected and written as `preset:`")
     p.set_defaults(func=cmd_init)
 
     for name, func, text in (("run", cmd_run, "ingest a client's data and render its report"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import importlib
+import json
 import re
 import typing
 from pathlib import Path
@@ -212,10 +213,10 @@ TEMPLATE = """\
 
 name: {name}                # folder name under reports/ (letters, digits, . _ -)
 title: "{name}"             # client name as printed in the report
-data: ../data/raw/{name}/orders.csv   # order export, relative to this file
+data: {data}   # order export, relative to this file
 
-# How to read the file: a preset (generic, shopify, eccube, online-retail, cdnow) ...
-preset: generic
+# How to read the file: a preset ({presets}) ...
+preset: {preset}{preset_note}
 # ... or your own mapping (canonical field: column header in the file)
 # mapping:
 #   order_id: 注文番号
@@ -256,11 +257,15 @@ strategy: {{}}
 """
 
 
-def config_template(name: str) -> str:
-    """A commented client YAML for `crm-workbook init NAME`."""
+def config_template(name: str, preset: str = "generic", data: str | None = None) -> str:
+    """A commented client YAML for `crm-workbook init NAME` (preset and data: from `--data`)."""
     if not SAFE_NAME.match(name) or ".." in name:
         raise ConfigError(
             f"'{name}' is not a valid client name.",
             hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
         )
-    return TEMPLATE.format(name=name)
+    from .mapping import preset_names
+
+    note = "   # detected from the file's header" if data else ""
+    return TEMPLATE.format(name=name, preset=preset, preset_note=note, presets=", ".join(preset_names()),
+                           data=json.dumps(data, ensure_ascii=False) if data else f"../data/raw/{name}/orders.csv")

@@ -148,6 +148,11 @@ def identity_takeaway(ledger: Ledger, lang: str) -> str:
              by_phone=fmt_int(by_phone), guests=fmt_int(guests))
 
 
+def missing_field_notes(ledger: Ledger, lang: str) -> list[str]:
+    """One warning per important field the file lacks (no status: cancellations stay in ...)."""
+    return [t(f"data_check.missing.{name}", lang) for name in ledger.missing_fields]
+
+
 def coverage_takeaway(frame: pd.DataFrame, lang: str) -> str:
     """One sentence: the months covered and which months have no orders at all."""
     if frame.empty:

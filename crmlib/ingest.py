@@ -23,9 +23,10 @@ import duckdb
 from .config import ClientConfig, Rules
 from .errors import DataError, InputFileError
 from .ledger import REASONS, Ledger, LedgerLine
-from .mapping import Preset, load_preset, merge_mapping, resolve_columns
+from .mapping import Preset, check_mapped_columns, load_preset, merge_mapping, missing_important, resolve_columns
 from .readers import QUOTED_NEWLINES, UNREADABLE_LINE_HINT, RawSource, open_raw
 from .redact import redact_example
+from .repeated_total import refuse_repeated_total
 from .sql import sql_ident as _ident
 from .sql import sql_literal as _quote
 
@@ -465,6 +466,7 @@ def ingest_file(
             try:
                 src = open_raw(con, path, encoding=encoding, read_options=preset_obj.read, parallel=parallel,
                                work_dir=Path(spill))
+                check_mapped_columns(src.columns, mapping, source=str(path))
                 return _ingest(con, src, preset_obj, rule_set, candidates,
                                date_format or preset_obj.date_format, out_dir, Path(spill), keep_contacts)
             except duckdb.Error as exc:
@@ -547,10 +549,12 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
     con.execute(f"COPY ({_classify_sql(src, preset, rules, keep_contacts)}) TO {_quote(str(classified))} "
                 "(FORMAT parquet, COMPRESSION uncompressed)")
     _flag_duplicates(con, _quote(str(classified)), raw_cols, rules["drop_duplicate_lines"])
+    refuse_repeated_total(con, src.path, cols)
     _merged_lines(con, _guest_maps(con, rules["identity_from_contact"]))
     con.execute(ORDERS_SQL)
 
     ledger = _ledger(con, src, preset, cols, rules)
+    ledger.missing_fields = missing_important(preset, cols)
     _check_usable(con, ledger, src, cols, rules)
 
     as_of = None

@@ -54,6 +54,8 @@ class Ledger:
     last_order: str | None = None
     identity: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # important optional fields the file lacks (status, line_type ...): said in validate and the data check
+    missing_fields: list[str] = field(default_factory=list)
 
     @property
     def excluded_rows(self) -> int:

@@ -38,6 +38,12 @@ class Preset:
     date_format: str | None = None
     line_types: dict[str, list[str]] = field(default_factory=dict)
     order_fields_first_line_only: bool = False
+    # where the column names come from (document, version or date), and the published header of
+    # each version still in use, in the cart's order and spelling (cart detection reads these)
+    source: str = ""
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    # optional fields whose absence changes the figures (each has a data_check.missing.* message)
+    important: list[str] = field(default_factory=list)
 
 
 def preset_names() -> list[str]:
@@ -68,12 +74,48 @@ def load_preset(name: str) -> Preset:
         date_format=data.get("date_format"),
         line_types=data.get("line_types", {}),
         order_fields_first_line_only=bool(data.get("order_fields_first_line_only", False)),
+        source=str(data.get("source", "")).strip(),
+        headers={str(k): [str(c) for c in v] for k, v in (data.get("headers") or {}).items()},
+        important=list(data.get("important") or []),
     )
 
 
 def _norm(name: str) -> str:
     """Header comparison key: case, spaces, underscores and hyphens do not matter."""
     return re.sub(r"[\s_\-]+", "", name).casefold()
+
+
+def closest_columns(name: str, columns_found: list[str], n: int = 3) -> list[str]:
+    """The file's column names closest to name (spaces, case and underscores ignored)."""
+    by_norm: dict[str, str] = {}
+    for col in columns_found:
+        by_norm.setdefault(_norm(col), col)
+    close = difflib.get_close_matches(_norm(name), list(by_norm), n=n, cutoff=0.4)
+    return [by_norm[c] for c in close]
+
+
+def check_mapped_columns(columns_found: list[str], mapping: dict[str, str | None] | None, *,
+                         source: str) -> None:
+    """Raise MappingError when the client's `mapping:` names a column the file does not have.
+
+    A preset's candidates may be missing (the next one is tried), but a column the user named
+    must exist: silently falling back (amount from unit price x quantity, customers by e-mail)
+    would give other figures than the user asked for.
+    """
+    found = {_norm(c) for c in columns_found}
+    lines = []
+    for fld, col in (mapping or {}).items():
+        if col is None or col in columns_found or _norm(col) in found:
+            continue
+        close = closest_columns(col, columns_found)
+        near = f"; closest columns: {', '.join(repr(c) for c in close)}" if close else ""
+        lines.append(f"- {fld}: {col!r}{near}")
+    if lines:
+        raise MappingError(
+            f"{source}: the mapping names column(s) the file does not have:\n" + "\n".join(lines),
+            hint="correct the column name in the client YAML's `mapping:` (the header exactly as in "
+            "the file), or remove the entry to use the preset's column",
+        )
 
 
 def resolve_columns(
@@ -155,3 +197,14 @@ def merge_mapping(preset: Preset, override: dict[str, str | None] | None) -> dic
         else:
             merged[fld] = [col]
     return merged
+
+
+def missing_important(preset: Preset, chosen: dict[str, str]) -> list[str]:
+    """The preset's important optional fields that the file does not provide.
+
+    A status counts as present when the cancellation date is (Shopify writes both).
+    """
+    present = set(chosen)
+    if "cancelled_at" in present:
+        present.add("status")
+    return [f for f in preset.important if f not in present]

@@ -1,0 +1,134 @@
+"""Cart detection: which preset a file's header belongs to, and why.
+
+Each cart preset carries the header its cart publishes (per version still in use). A file is
+scored against every one of them: the share of the file's columns that the cart writes (a shop
+may switch columns off, so a subset still scores high) and, to tell versions apart, the Jaccard
+similarity of the two headers. The best cart is chosen when at least MIN_SHARE of the file's
+columns are its own and no other cart comes within MARGIN; when carts tie, the candidates are
+listed and the user picks one. A file no cart explains is read with the generic preset (whose
+error, when its names do not resolve either, lists the closest columns).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputFileError, MappingError
+from .mapping import _norm, load_preset, preset_names
+from .readers import (_check_text, _read_sample, _sniff_delimiter, dedupe_headers, detect_encoding,
+                      sniff_format)
+
+MIN_SHARE = 0.6  # of the file's columns the cart writes
+MARGIN = 0.15    # between the best cart and the next other cart
+
+
+@dataclass
+class Candidate:
+    """How well one published header (a preset's version) explains the file's header."""
+
+    preset: str
+    version: str
+    matched: int      # file columns that are in the published header
+    file_columns: int
+    published: int    # columns of the published header
+
+    @property
+    def share(self) -> float:
+        return self.matched / self.file_columns if self.file_columns else 0.0
+
+    @property
+    def jaccard(self) -> float:
+        union = self.file_columns + self.published - self.matched
+        return self.matched / union if union else 0.0
+
+
+@dataclass
+class Detection:
+    """The preset chosen for a file and the reason, in words for the CLI."""
+
+    preset: str
+    reason: str
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def read_header(path: Path | str, encoding: str | None = None) -> list[str]:
+    """The column names of an order file (CSV/TSV in any supported encoding, Excel, Parquet)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file.", hint="check the path")
+    fmt = sniff_format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    if fmt == "excel":
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True)
+        try:
+            first = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+        finally:
+            book.close()
+        return dedupe_headers([("" if v is None else str(v)) for v in first])[0]
+    sample = _read_sample(path)
+    _check_text(path, sample)
+    enc = detect_encoding(path, sample, encoding)
+    text = sample.decode(enc, errors="ignore").lstrip("\ufeff")
+    lines = text.splitlines()
+    if not lines:
+        return []
+    delim = _sniff_delimiter("\n".join(lines[:50]), path)
+    return dedupe_headers(next(csv.reader([lines[0]], delimiter=delim)))[0]
+
+
+def _base(name: str) -> str:
+    """A header as published: dedupe suffixes (送料_2) removed, then normalised."""
+    return _norm(re.sub(r"_\d+$", "", name))
+
+
+def score(columns: list[str]) -> list[Candidate]:
+    """Every published header scored against the file's columns, best first."""
+    found = {_base(c) for c in columns}
+    out = []
+    for name in preset_names():
+        preset = load_preset(name)
+        for version, header in preset.headers.items():
+            published = {_norm(c) for c in header}
+            out.append(Candidate(name, version, len(found & published), len(found), len(published)))
+    return sorted(out, key=lambda c: (c.share, c.jaccard), reverse=True)
+
+
+def detect_preset(columns: list[str], source: str = "the file") -> Detection:
+    """The preset for a header, with the reason; MappingError when two carts fit equally well."""
+    ranked = [c for c in score(columns) if c.matched]
+    best = ranked[0] if ranked else None
+    if best is not None and best.share >= MIN_SHARE:
+        rivals = [c for c in ranked if c.preset != best.preset and c.share > best.share - MARGIN]
+        if rivals:
+            shown = "; ".join(f"{c.preset} ({c.version}): {c.matched} of {c.file_columns} columns"
+                              for c in [best, *rivals])
+            raise MappingError(
+                f"{source}: the header fits more than one cart: {shown}.",
+                hint="name the cart with --preset (or `preset:` in the client YAML)",
+            )
+        # chosen even when a required column is switched off: the ingest then says which one
+        extra = ""
+        if best.matched < best.published:
+            extra = f" ({best.published - best.matched} of its columns are not in the file)"
+        others = [c for c in ranked if c.preset != best.preset]
+        runner = (f"; next best: {others[0].preset}, {others[0].matched} of {others[0].file_columns}"
+                  if others else "")
+        return Detection(
+            best.preset,
+            f"{best.matched} of the file's {best.file_columns} columns are in the published header "
+            f"of {best.preset} {best.version}{extra}{runner}",
+            ranked,
+        )
+    # no cart fits: the generic preset, whose missing-column message names the closest columns
+    near = (f"; the closest cart, {best.preset} {best.version}, has {best.matched} of "
+            f"{best.file_columns} columns" if best and best.share >= 0.3 else "")
+    return Detection("generic", f"no cart's published header matches the file{near}; read with the "
+                     "canonical column names (order_id, ordered_at, amount ...)", ranked)
