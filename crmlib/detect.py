@@ -91,13 +91,14 @@ def _base(name: str) -> str:
 
 def score(columns: list[str]) -> list[Candidate]:
     """Every published header scored against the file's columns, best first."""
-    found = {_base(c) for c in columns}
+    found = [_base(c) for c in columns]  # a name given twice (送料 in EC-CUBE) counts twice
     out = []
     for name in preset_names():
         preset = load_preset(name)
         for version, header in preset.headers.items():
             published = {_norm(c) for c in header}
-            out.append(Candidate(name, version, len(found & published), len(found), len(published)))
+            matched = sum(1 for c in found if c in published)
+            out.append(Candidate(name, version, matched, len(found), len(header)))
     return sorted(out, key=lambda c: (c.share, c.jaccard), reverse=True)
 
 
