@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputFileError, MappingError
+from .errors import MappingError
 from .mapping import _norm, load_preset, preset_names
-from .readers import (_check_text, _read_sample, _sniff_delimiter, dedupe_headers, detect_encoding,
+from .readers import (_check_text, check_file, open_raw, _read_sample, _sniff_delimiter, dedupe_headers, detect_encoding,
                       sniff_format)
 
 MIN_SHARE = 0.6  # of the file's columns the cart writes
@@ -57,22 +57,21 @@ class Detection:
 def read_header(path: Path | str, encoding: str | None = None) -> list[str]:
     """The column names of an order file (CSV/TSV in any supported encoding, Excel, Parquet)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file.", hint="check the path")
-    fmt = sniff_format(path)
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
+    check_file(path)
+    if sniff_format(path) != "csv":  # Excel, Parquet: opened as the ingest opens them (same errors)
+        import duckdb
 
-        return list(pq.read_schema(path).names)
-    if fmt == "excel":
-        import openpyxl
-
-        book = openpyxl.load_workbook(path, read_only=True)
+        con = duckdb.connect()
         try:
-            first = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+            src = open_raw(con, path, encoding=encoding)
+            src.cleanup()
+            return src.columns
+        except duckdb.Error as exc:
+            from .ingest import file_error
+
+            raise file_error(path, exc) from None
         finally:
-            book.close()
-        return dedupe_headers([("" if v is None else str(v)) for v in first])[0]
+            con.close()
     sample = _read_sample(path)
     _check_text(path, sample)
     enc = detect_encoding(path, sample, encoding)

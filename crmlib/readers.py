@@ -251,6 +251,18 @@ def _sniff_delimiter(first_lines: str, path: Path) -> str:
     return best if counts[best] else ","
 
 
+def check_file(path: Path) -> None:
+    """Raise InputFileError when the path is missing, a folder or an empty file."""
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file.", hint="check the path (relative paths in a client "
+                             "YAML are read from the YAML file's folder)")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a folder, not an order file.", hint="give the export file itself")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the file is empty (0 bytes).",
+                             hint="export the orders again; the file has no rows")
+
+
 def open_raw(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -269,14 +281,7 @@ def open_raw(
     """
     path = Path(path)
     read_options = read_options or {}
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file.", hint="check the path (relative paths in a client "
-                             "YAML are read from the YAML file's folder)")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a folder, not an order file.", hint="give the export file itself")
-    if path.stat().st_size == 0:
-        raise InputFileError(f"{path}: the file is empty (0 bytes).",
-                             hint="export the orders again; the file has no rows")
+    check_file(path)
     fmt = sniff_format(path, fmt or read_options.get("format"))
     if fmt == "parquet":
         return _open_parquet(con, path)
