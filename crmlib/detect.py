@@ -80,7 +80,10 @@ def read_header(path: Path | str, encoding: str | None = None) -> list[str]:
     if not lines:
         return []
     delim = _sniff_delimiter("\n".join(lines[:50]), path)
-    return dedupe_headers(next(csv.reader([lines[0]], delimiter=delim)))[0]
+    names = next(csv.reader([lines[0]], delimiter=delim))
+    if len(names) == 1 and len(lines[0].split()) > 1:  # whitespace separated (CDNOW)
+        names = lines[0].split()
+    return dedupe_headers(names)[0]
 
 
 def _base(name: str) -> str:

@@ -12,6 +12,9 @@ import pytest
 import yaml
 from cart_headers import ECCUBE_41, ECCUBE_400, ECCUBE_404, ONLINE_RETAIL, SHOPIFY_2024
 
+from datasets import CDNOW_MASTER, need
+from datasets import ONLINE_RETAIL as ONLINE_RETAIL_FILE
+
 from crmlib.cli import main
 from crmlib.datacheck import missing_field_notes
 from crmlib.detect import detect_preset, read_header
@@ -149,6 +152,13 @@ def test_detection_picks_the_right_preset_for_every_fixture(tmp_path):
         path = tmp_path / f"{expected}.csv"
         path.write_bytes(text.encode("cp932" if expected == "eccube" else "utf-8"))
         assert detect_preset(read_header(path)).preset == expected, expected
+
+
+@need(ONLINE_RETAIL_FILE)
+@need(CDNOW_MASTER)
+def test_detection_on_the_real_data_sets():
+    assert detect_preset(read_header(ONLINE_RETAIL_FILE)).preset == "online-retail"
+    assert detect_preset(read_header(CDNOW_MASTER)).preset == "cdnow"
 
 
 def test_validate_without_preset_says_which_cart_and_why(tmp_path, capsys):
