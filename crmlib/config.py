@@ -57,7 +57,7 @@ class _ClientBase(BaseModel):
     name: str = Field(description="client short name; also the reports/<name>/ folder")
     title: str | None = Field(None, description="client name as printed in the report")
     data: Path = Field(description="the order file, relative to this YAML file")
-    preset: str | None = Field(None, description="mapping preset: generic, shopify, eccube, online-retail, cdnow")
+    preset: str | None = Field(None, description="mapping preset (crmlib/presets); detected from the header when omitted")
     mapping: dict[str, str | None] | None = Field(None, description="canonical field -> column in the file")
     encoding: str | None = Field(None, description="file encoding; detected when omitted")
     date_format: str | None = None

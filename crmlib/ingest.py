@@ -513,8 +513,13 @@ def file_error(path: Path, exc: duckdb.Error) -> Exception:
 def ingest_client(config: ClientConfig, processed_root: Path | str) -> IngestResult:
     """Ingest the file a client YAML names into processed_root/<client name>/."""
     out = Path(processed_root) / config.name
+    preset = config.preset
+    if preset is None:  # as `validate`: the cart detected from the header
+        from .detect import detect_preset, read_header
+
+        preset = detect_preset(read_header(config.data_path(), config.encoding), str(config.data_path())).preset
     return ingest_file(
-        config.data_path(), preset=config.preset or "generic", mapping=config.mapping,
+        config.data_path(), preset=preset, mapping=config.mapping,
         rules=config.rules, encoding=config.encoding, date_format=config.date_format, out_dir=out,
         keep_contacts=bool((config.segments.get("exports") or {}).get("include_email", False)),
     )

@@ -214,3 +214,12 @@ def test_missing_status_and_line_type_are_said_in_validate_and_the_data_check(tm
     assert "キャンセル" in ja[0] and "送料" in ja[1]
     code, text = run_cli(capsys, "validate", str(path), "--preset", "eccube")
     assert code == 0 and text.count("WARNING:") == 2 and "with the warnings above" in text
+
+
+def test_a_client_yaml_without_preset_is_read_with_the_detected_cart(tmp_path):
+    from crmlib.config import parse_config
+    from crmlib.ingest import ingest_client
+
+    path = eccube_file(tmp_path, ECCUBE_41)
+    led = ingest_client(parse_config({"name": "shop", "data": str(path)}), tmp_path / "processed").ledger
+    assert led.source["preset"] == "eccube" and led.kept_amount == Decimal(12100)  # as above
