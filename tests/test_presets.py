@@ -223,3 +223,18 @@ def test_a_client_yaml_without_preset_is_read_with_the_detected_cart(tmp_path):
     path = eccube_file(tmp_path, ECCUBE_41)
     led = ingest_client(parse_config({"name": "shop", "data": str(path)}), tmp_path / "processed").ledger
     assert led.source["preset"] == "eccube" and led.kept_amount == Decimal(12100)  # as above
+
+
+def test_two_carts_that_fit_equally_are_listed_not_guessed(monkeypatch):
+    import crmlib.detect as detect
+    from crmlib.mapping import Preset
+
+    fake = {name: Preset(name=name, description="", columns={}, rules={}, headers={"v1": header})
+            for name, header in (("cart-a", ["order", "date", "total", "a_only"]),
+                                 ("cart-b", ["order", "date", "total", "b_only"]))}
+    monkeypatch.setattr(detect, "preset_names", lambda: sorted(fake))
+    monkeypatch.setattr(detect, "load_preset", fake.__getitem__)
+    # the file has the three shared columns: 3 of 3 for both carts
+    with pytest.raises(MappingError, match="fits more than one cart: cart-a .*3 of 3.*cart-b"):
+        detect.detect_preset(["order", "date", "total"])
+    assert detect.detect_preset(["order", "date", "total", "a_only"]).preset == "cart-a"  # 4 of 4 vs 3 of 4
