@@ -58,6 +58,14 @@ def note(text: str) -> None:
     display(HTML(f'<p class="crm-note" style="{NOTE_STYLE}">{html.escape(text)}</p>'))
 
 
+WARNING_STYLE = "border-left: 4px solid #c44e52; background: #fbeaea; padding: 0.5em 0.8em; font-weight: 600;"
+
+
+def warning(text: str) -> None:
+    """Show a warning the reader must not miss (e.g. a missing column that changes the figures)."""
+    display(HTML(f'<p class="crm-warning" role="note" style="{WARNING_STYLE}">⚠ {html.escape(text)}</p>'))
+
+
 def table_html(frame: pd.DataFrame, text: bool = False) -> str:
     """A display table as plain HTML (no index, escaped, one CSS class; text=True: cells of prose,
     aligned left and top instead of numbers aligned right)."""
