@@ -126,7 +126,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     import os
 
     target = Path(args.output or f"{args.name}.yaml")
-    preset, data = "generic", None
+    preset, data = None, None
     if args.data:
         from .detect import detect_preset, read_header
 

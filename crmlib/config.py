@@ -216,14 +216,15 @@ title: "{name}"             # client name as printed in the report
 data: {data}   # order export, relative to this file
 
 # How to read the file: a preset ({presets}) ...
-preset: {preset}{preset_note}
+{preset_line}
 # ... or your own mapping (canonical field: column header in the file)
 # mapping:
 #   order_id: 注文番号
 #   customer_id: 会員ID
 #   email: メールアドレス
 #   ordered_at: 受注日
-#   amount: 小計            # line amount; or give unit_price and quantity
+#   unit_price: 価格        # with quantity; or amount: the line's own amount (never an
+#   quantity: 個数          # order total repeated on each line, such as 小計)
 #   status: 対応状況
 # encoding: cp932           # detected when omitted (utf-8, utf-8-sig, cp932)
 
@@ -257,7 +258,7 @@ strategy: {{}}
 """
 
 
-def config_template(name: str, preset: str = "generic", data: str | None = None) -> str:
+def config_template(name: str, preset: str | None = None, data: str | None = None) -> str:
     """A commented client YAML for `crm-workbook init NAME` (preset and data: from `--data`)."""
     if not SAFE_NAME.match(name) or ".." in name:
         raise ConfigError(
@@ -266,6 +267,7 @@ def config_template(name: str, preset: str = "generic", data: str | None = None)
         )
     from .mapping import preset_names
 
-    note = "   # detected from the file's header" if data else ""
-    return TEMPLATE.format(name=name, preset=preset, preset_note=note, presets=", ".join(preset_names()),
+    line = (f"preset: {preset}   # detected from the file's header" if data else
+            "# preset: generic   # when omitted, detected from the data file's header (validate shows which)")
+    return TEMPLATE.format(name=name, preset_line=line, presets=", ".join(preset_names()),
                            data=json.dumps(data, ensure_ascii=False) if data else f"../data/raw/{name}/orders.csv")
