@@ -146,6 +146,7 @@ def test_init_writes_a_template_that_validates(tmp_path, capsys):
     code, _ = run_cli(capsys, "init", "acme", "--output", str(target))
     assert code == 0
     cfg = load_config(target)
-    assert cfg.name == "acme" and cfg.lang == "ja" and cfg.preset == "generic"
+    # no `preset:` without --data: the cart is detected from the data file at each run
+    assert cfg.name == "acme" and cfg.lang == "ja" and cfg.preset is None
     code, text = run_cli(capsys, "init", "acme", "--output", str(target))
     assert code == 2 and "already exists" in text
