@@ -8,6 +8,7 @@ Errors the user can fix are printed as one clear message with what to do, exit c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -123,11 +124,11 @@ def _print_missing_fields(ledger: "Ledger", out: TextIO | None = None) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     from .config import config_template
 
-    import os
-
     target = Path(args.output or f"{args.name}.yaml")
+    if target.exists() and not args.force:
+        raise ConfigError(f"{target} already exists.", hint="choose another --output or pass --force")
     preset, data = None, None
-    if args.data:
+    if args.data:  # the cart detected from the file's header; the path relative to the YAML
         from .detect import detect_preset, read_header
 
         found = detect_preset(read_header(args.data), args.data)
@@ -135,8 +136,6 @@ def cmd_init(args: argparse.Namespace) -> int:
         preset = found.preset
         data = Path(os.path.relpath(Path(args.data).resolve(), target.resolve().parent)).as_posix()
     text = config_template(args.name, preset=preset, data=data)
-    if target.exists() and not args.force:
-        raise ConfigError(f"{target} already exists.", hint="choose another --output or pass --force")
     target.write_text(text, encoding="utf-8")
     print(f"Wrote {target}: edit `data:` and the mapping, then `crm-workbook validate --config {target}`.")
     return 0
