@@ -18,8 +18,16 @@ from pathlib import Path
 
 from .errors import MappingError
 from .mapping import _norm, load_preset, preset_names
-from .readers import (_check_text, check_file, open_raw, _read_sample, _sniff_delimiter, dedupe_headers, detect_encoding,
-                      sniff_format)
+from .readers import (
+    _check_text,
+    _read_sample,
+    _sniff_delimiter,
+    check_file,
+    dedupe_headers,
+    detect_encoding,
+    open_raw,
+    sniff_format,
+)
 
 MIN_SHARE = 0.6  # of the file's columns the cart writes
 MARGIN = 0.15    # between the best cart and the next other cart

@@ -23,7 +23,14 @@ import duckdb
 from .config import ClientConfig, Rules
 from .errors import DataError, InputFileError
 from .ledger import REASONS, Ledger, LedgerLine
-from .mapping import Preset, check_mapped_columns, load_preset, merge_mapping, missing_important, resolve_columns
+from .mapping import (
+    Preset,
+    check_mapped_columns,
+    load_preset,
+    merge_mapping,
+    missing_important,
+    resolve_columns,
+)
 from .readers import QUOTED_NEWLINES, UNREADABLE_LINE_HINT, RawSource, open_raw
 from .redact import redact_example
 from .repeated_total import refuse_repeated_total

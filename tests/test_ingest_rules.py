@@ -8,8 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
-from cart_headers import ECCUBE_41
 import pytest
+from cart_headers import ECCUBE_41
 
 from crmlib.ingest import ingest_file
 

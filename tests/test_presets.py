@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 import yaml
 from cart_headers import ECCUBE_41, ECCUBE_400, ECCUBE_404, ONLINE_RETAIL, SHOPIFY_2024
-
 from datasets import CDNOW_MASTER, need
 from datasets import ONLINE_RETAIL as ONLINE_RETAIL_FILE
 
@@ -226,7 +225,7 @@ def test_a_client_yaml_without_preset_is_read_with_the_detected_cart(tmp_path):
 
 
 def test_two_carts_that_fit_equally_are_listed_not_guessed(monkeypatch):
-    import crmlib.detect as detect
+    from crmlib import detect
     from crmlib.mapping import Preset
 
     fake = {name: Preset(name=name, description="", columns={}, rules={}, headers={"v1": header})
