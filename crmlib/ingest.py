@@ -561,12 +561,14 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
     con.execute(f"COPY ({_classify_sql(src, preset, rules, keep_contacts)}) TO {_quote(str(classified))} "
                 "(FORMAT parquet, COMPRESSION uncompressed)")
     _flag_duplicates(con, _quote(str(classified)), raw_cols, rules["drop_duplicate_lines"])
-    refuse_repeated_total(con, src.path, cols)
+    total_note = refuse_repeated_total(con, src.path, cols)
     _merged_lines(con, _guest_maps(con, rules["identity_from_contact"]))
     con.execute(ORDERS_SQL)
 
     ledger = _ledger(con, src, preset, cols, rules)
     ledger.missing_fields = missing_important(preset, cols)
+    if total_note:
+        ledger.problems.append(total_note)
     _check_usable(con, ledger, src, cols, rules)
 
     as_of = None

@@ -6,16 +6,19 @@ on each of them. Mapped as the line amount, such a column counts every order onc
 over the orders with more than one line (exact duplicate lines left out):
 
 - with a unit price and a quantity: among the orders whose lines' unit price x quantity differ,
-  at least half have the same amount on every line;
+  at least half have the same amount on every line (a real line amount is then equal across
+  the lines only by coincidence): refused;
 - without them: among the orders whose lines name different products (SKU, else name), at least
   80% have the same amount on every line (without SKU or name: of all multi-line orders, 90%).
+  A shop that sells everything at one price looks the same, so this is refused only when the
+  column's name says it is a total (小計, 合計, total ...); otherwise the ledger gets a note.
 
-A real line amount is the same on all lines of such an order only by coincidence. At least
-MIN_ORDERS orders must qualify, so that a few look-alike orders cannot trigger it.
+At least MIN_ORDERS orders must qualify, so that a few look-alike orders cannot trigger it.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -26,6 +29,7 @@ MIN_ORDERS = 2
 SHARE_WITH_PRICE = 0.5
 SHARE_WITH_PRODUCTS = 0.8
 SHARE_LINES_ONLY = 0.9
+TOTAL_NAME = re.compile(r"小計|合計|総計|総額|請求|支払|total|grand", re.IGNORECASE)
 
 PER_ORDER_SQL = """
 SELECT count(*) FILTER (WHERE n_ext > 1),
@@ -47,17 +51,19 @@ FROM (
 """
 
 
-def refuse_repeated_total(con: duckdb.DuckDBPyConnection, path: Path, cols: dict[str, str]) -> None:
-    """Raise DataError when the mapped amount column repeats an order total on every line.
+def refuse_repeated_total(con: duckdb.DuckDBPyConnection, path: Path, cols: dict[str, str]) -> str | None:
+    """Raise DataError when the mapped amount column repeats an order total on every line; a
+    note for the ledger when it only may (no unit price, a name that does not say total).
 
     Reads the view `classified` (order_id, amount, unit_price, quantity, sku, product, reason);
     does nothing when the amount is computed from unit price x quantity.
     """
     if "amount" not in cols:
-        return
+        return None
     ext_orders, ext_same, item_orders, item_same, multi, multi_same = con.execute(PER_ORDER_SQL).fetchone()
     column = cols["amount"]
-    if "unit_price" in cols and "quantity" in cols:
+    priced = "unit_price" in cols and "quantity" in cols
+    if priced:
         basis, same = ext_orders, ext_same
         evidence = (f"'{column}' is the same on every line while {cols['unit_price']} x "
                     f"{cols['quantity']} differ")
@@ -71,7 +77,10 @@ def refuse_repeated_total(con: duckdb.DuckDBPyConnection, path: Path, cols: dict
         evidence = f"'{column}' is the same on every line"
         share = SHARE_LINES_ONLY
     if basis < MIN_ORDERS or same < share * basis:
-        return
+        return None
+    if not priced and not TOTAL_NAME.search(column):
+        return (f"in {same:,} of {basis:,} orders with several lines, {evidence}: if '{column}' is an "
+                "order total rather than the line's amount, map the line amount (or unit price and quantity)")
     fix = ("map the line amount instead, or leave amount out so that unit_price x quantity is used:\n"
            "  mapping:\n    amount: null")
     if "unit_price" not in cols:

@@ -237,3 +237,25 @@ def test_two_carts_that_fit_equally_are_listed_not_guessed(monkeypatch):
     with pytest.raises(MappingError, match="fits more than one cart: cart-a .*3 of 3.*cart-b"):
         detect.detect_preset(["order", "date", "total"])
     assert detect.detect_preset(["order", "date", "total", "a_only"]).preset == "cart-a"  # 4 of 4 vs 3 of 4
+
+
+ONE_PRICE = """order_id,customer_id,ordered_at,sku,{amount}
+A,C1,2024-01-01,S1,1000
+A,C1,2024-01-01,S2,1000
+B,C2,2024-02-01,S1,1000
+B,C2,2024-02-01,S3,1000
+"""
+
+
+def test_without_a_unit_price_only_a_column_named_as_a_total_is_refused(tmp_path):
+    """Same amount on every line of two different products in both orders (2 of 2): a shop that
+    sells everything at 1000 looks like that too, so a column named `amount` is kept with a note,
+    while `order_total` is refused."""
+    path = tmp_path / "orders.csv"
+    path.write_text(ONE_PRICE.format(amount="amount"), encoding="utf-8")
+    led = ingest_file(path).ledger
+    assert led.kept_amount == Decimal(4000)
+    assert any("in 2 of 2 orders with several lines" in p and "'amount'" in p for p in led.problems)
+    path.write_text(ONE_PRICE.format(amount="order_total"), encoding="utf-8")
+    with pytest.raises(DataError, match="column 'order_total' looks like an order total"):
+        ingest_file(path, mapping={"amount": "order_total"})
