@@ -43,6 +43,27 @@ ECCUBE_400 = [
     'お届け時間(名称)', 'お届け希望日', '送料ID', '送料', '発送日', '出荷伝票番号', '配達用メモ', '出荷メール送信日',
 ]
 
+# EC-CUBE 4.1 to 4.3 installed in English: src/Eccube/Resource/doctrine/import_csv/en/dtb_csv.csv
+# (branch 4.3), the same rows; "Tracking No. " ends with a space in the seed data.
+ECCUBE_41_EN = [
+    'Order ID', 'Order No.', 'Customer ID', 'Your Name (Last)', 'Your Name (First)',
+    'Your Name (Last / Phonetic)', 'Your Name (First / Phonetic)', 'Company Name', 'Postal Code',
+    'Prefecture (ID)', 'Prefecture (Name)', 'Address 1', 'Address 2', 'Email', 'Phone',
+    'Gender (ID)', 'Gender (Name)', 'Occupation (ID)', 'Occupation (Name)', 'Date of Birth',
+    'Store Staff Notes', 'Subtotal', 'Discount', 'Shipping Charge', 'Tax', 'Total', 'Amount Due',
+    'Order Status (ID)', 'Order Status (Name)', 'Payment Method (ID)', 'Payment Method (Name)',
+    'Order Date', 'Payment Date', 'Order Detail ID', 'Product ID', 'Option Group ID',
+    'Product Name', 'Product Code', 'Option 1', 'Option 2', 'Option Group 1', 'Option Group 2',
+    'Price', 'Qty', 'Tax', 'Tax Rate Rule (ID)', 'Item Type (ID)', 'Item Type (Name)',
+    'Delivery ID', 'Recipient Name (First)', 'Recipient Name (Last)',
+    'Recipient Name (First / Phonetic)', 'Recipient Name (Last / Phonetic)',
+    'Recipient Company Name', 'Recipient Postal Code', 'Recipient Prefecture (ID)',
+    'Recipient Prefecture (Name)', 'Recipient Address 1', 'Recipient Address 2', 'Recipient Phone',
+    'Delivery Company (ID)', 'Delivery Company (Name)', 'Delivery Time ID', 'Delivery Time (Name)',
+    'Preferred Delivery Date', 'Shipping Charge', 'Shipping Date', 'Tracking No. ',
+    'Delivery Notes', 'Shipping notice sent on',
+]
+
 # Shopify admin "Export orders" CSV (UTF-8) as written by 2024-2025 exports: the header of the
 # exports published in public repositories (e.g. jadwro/allegro_csv_parser,
 # src/Shopify/types/ShopifyOrderTypeCSV.ts, and fixtures of Go and Rust importers with the

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 import yaml
-from cart_headers import ECCUBE_41, ECCUBE_400, ECCUBE_404, ONLINE_RETAIL, SHOPIFY_2024
+from cart_headers import ECCUBE_41, ECCUBE_41_EN, ECCUBE_400, ECCUBE_404, ONLINE_RETAIL, SHOPIFY_2024
 from datasets import CDNOW_MASTER, need
 from datasets import ONLINE_RETAIL as ONLINE_RETAIL_FILE
 
@@ -39,7 +39,18 @@ def csv_line(header: list[str], values: dict[str, str], second: dict[str, str] |
 
 # ---------------------------------------------------------------- EC-CUBE 4 受注CSV
 
-def eccube_file(tmp_path, header: list[str], discount: bool = True):
+# The same columns and values in an English install of EC-CUBE (import_csv/en: dtb_csv.csv,
+# mtb_order_status.csv, mtb_order_item_type.csv)
+ECCUBE_EN = {"注文ID": "Order ID", "注文番号": "Order No.", "会員ID": "Customer ID", "メールアドレス": "Email",
+             "TEL": "Phone", "都道府県(名称)": "Prefecture (Name)", "小計": "Subtotal", "値引き": "Discount",
+             "送料": "Shipping Charge", "税金": "Tax", "合計": "Total", "支払合計": "Amount Due",
+             "対応状況(名称)": "Order Status (Name)", "受注日": "Order Date", "商品コード": "Product Code",
+             "商品名": "Product Name", "価格": "Price", "個数": "Qty", "明細区分(名称)": "Item Type (Name)"}
+ECCUBE_EN_VALUES = {"発送済み": "Shipped", "注文取消し": "Canceled", "商品": "Products", "送料": "Shipping Charge",
+                    "割引": "Discount", "手数料": "Payment Charge"}
+
+
+def eccube_file(tmp_path, header: list[str], discount: bool = True, english: bool = False):
     """Three orders in EC-CUBE's own values (mtb_order_status, mtb_order_item_type), cp932."""
     base = {"注文ID": "1", "注文番号": "1", "会員ID": "7", "メールアドレス": "hanako@example.jp",
             "TEL": "0311112222", "都道府県(名称)": "東京都", "小計": "7600", "値引き": "0", "送料": "800",
@@ -66,20 +77,26 @@ def eccube_file(tmp_path, header: list[str], discount: bool = True):
     ]
     if not discount:
         lines = [v for v in lines if v["商品名"] != "値引き"]
+    if english:
+        lines = [{ECCUBE_EN[k]: ECCUBE_EN_VALUES.get(v, v) if k in ("対応状況(名称)", "明細区分(名称)") else v
+                  for k, v in line.items()} for line in lines]
     path = tmp_path / "受注.csv"
-    text = "\r\n".join([",".join(header), *(csv_line(header, v, {"送料": "800"}) for v in lines)]) + "\r\n"
+    second = {"Shipping Charge": "800", "Tax": "10"} if english else {"送料": "800"}
+    text = "\r\n".join([",".join(header), *(csv_line(header, v, second) for v in lines)]) + "\r\n"
     path.write_bytes(text.encode("cp932"))
     return path
 
 
-@pytest.mark.parametrize("header,version", [(ECCUBE_41, "4.1-4.3"), (ECCUBE_404, "4.0.4-4.0.6"),
-                                            (ECCUBE_400, "4.0.0-4.0.3")])
-def test_eccube_preset_reads_the_published_header_of_each_version(tmp_path, header, version):
-    path = eccube_file(tmp_path, header)
+@pytest.mark.parametrize("header,version,english", [
+    (ECCUBE_41, "4.1-4.3", False), (ECCUBE_404, "4.0.4-4.0.6", False), (ECCUBE_400, "4.0.0-4.0.3", False),
+    (ECCUBE_41_EN, "4.1-4.3 English install", True)])
+def test_eccube_preset_reads_the_published_header_of_each_version(tmp_path, header, version, english):
+    path = eccube_file(tmp_path, header, english=english)
     led = ingest_file(path, preset="eccube").ledger
-    assert led.source["encoding"] == "cp932"
+    assert led.source["encoding"] == "cp932"  # SJIS-win (eccube_csv_export_encoding), in either language
     cols = led.source["columns"]
-    assert (cols["status"], cols["line_type"], cols["phone"]) == ("対応状況(名称)", "明細区分(名称)", "TEL")
+    names = ("Order Status (Name)", "Item Type (Name)", "Phone") if english else ("対応状況(名称)", "明細区分(名称)", "TEL")
+    assert (cols["status"], cols["line_type"], cols["phone"]) == names
     # input: 6000 + 1600 + 800 + 3000 + 5000 - 500 + 330 = 16230
     assert led.input_rows == 7 and led.input_amount == Decimal(16230)
     # kept: order 1's products 7600, order 3's 美容液 5000 and its 割引 -500 = 12100
