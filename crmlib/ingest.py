@@ -543,7 +543,8 @@ def _sha256(path: Path) -> str:
 def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rules: dict[str, Any],
             candidates: dict[str, list[str]], date_format: str | None,
             out_dir: Path | str | None, work_dir: Path, keep_contacts: bool) -> IngestResult:
-    cols = resolve_columns(src.columns, candidates, source=str(src.path), preset=preset.name)
+    cols = resolve_columns(src.columns, candidates, source=str(src.path), preset=preset.name,
+                           required=preset.required)
     typed = _typed_select(src, cols, date_format, line_hash=rules["drop_duplicate_lines"])
     raw_cols = ", ".join(_ident(c) for c in src.columns)
     con.execute(f"CREATE OR REPLACE TEMP VIEW typed0 AS {typed}")

@@ -42,7 +42,10 @@ class Preset:
     # each version still in use, in the cart's order and spelling (cart detection reads these)
     source: str = ""
     headers: dict[str, list[str]] = field(default_factory=dict)
-    # optional fields whose absence changes the figures (each has a data_check.missing.* message)
+    # fields the cart always writes and the figures cannot do without (beyond the date, a
+    # customer and an amount, always required), and optional fields whose absence changes the
+    # figures (each has a data_check.missing.* message)
+    required: list[str] = field(default_factory=list)
     important: list[str] = field(default_factory=list)
 
 
@@ -76,6 +79,7 @@ def load_preset(name: str) -> Preset:
         order_fields_first_line_only=bool(data.get("order_fields_first_line_only", False)),
         source=str(data.get("source", "")).strip(),
         headers={str(k): [str(c) for c in v] for k, v in (data.get("headers") or {}).items()},
+        required=list(data.get("required") or []),
         important=list(data.get("important") or []),
     )
 
@@ -124,11 +128,15 @@ def resolve_columns(
     *,
     source: str,
     preset: str,
+    required: list[str] | tuple[str, ...] = (),
 ) -> dict[str, str]:
     """Pick, for each canonical field, the first candidate header present in the file.
 
     Raises MappingError when a required field has no column, listing the columns found and
-    the closest names so the user can write a `mapping:` entry.
+    the closest names so the user can write a `mapping:` entry. Always required: the order date,
+    a customer (id, e-mail or phone) and an amount (or unit price); `required` adds the preset's
+    own (a quantity only while the amount is unit price x quantity; a field the client's mapping
+    removed is not required).
     """
     by_norm: dict[str, str] = {}
     for col in columns_found:
@@ -159,6 +167,10 @@ def resolve_columns(
     if not any(f in chosen for f in AMOUNT_FIELDS):
         looked = [n for f in AMOUNT_FIELDS for n in candidates.get(f, [f])]
         missing.append(("amount (or unit_price)", looked))
+    for fld in required:
+        if fld in chosen or fld not in candidates or (fld == "quantity" and "amount" in chosen):
+            continue
+        missing.append((fld, candidates[fld]))
     if missing:
         lines = []
         for fld, looked in missing:

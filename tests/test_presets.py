@@ -276,3 +276,12 @@ def test_without_a_unit_price_only_a_column_named_as_a_total_is_refused(tmp_path
     path.write_text(ONE_PRICE.format(amount="order_total"), encoding="utf-8")
     with pytest.raises(DataError, match="column 'order_total' looks like an order total"):
         ingest_file(path, mapping={"amount": "order_total"})
+
+
+def test_a_cart_column_the_preset_requires_is_named_when_switched_off(tmp_path, capsys):
+    """EC-CUBE lets a shop switch columns off; without 個数 every line would count one unit."""
+    path = eccube_file(tmp_path, [c for c in ECCUBE_41 if c != "個数"])
+    with pytest.raises(MappingError, match="(?s)required column.*- quantity: looked for '個数'"):
+        ingest_file(path, preset="eccube")
+    code, text = run_cli(capsys, "validate", str(path))  # still detected as EC-CUBE: 69 of 69
+    assert code == 2 and "preset 'eccube'" in text and "quantity" in text
