@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 import yaml
-from cart_headers import ECCUBE_41, ECCUBE_41_EN, ECCUBE_400, ECCUBE_404, ONLINE_RETAIL, SHOPIFY_2024
+from cart_headers import (
+    ECCUBE_41,
+    ECCUBE_41_EN,
+    ECCUBE_400,
+    ECCUBE_404,
+    ONLINE_RETAIL,
+    SHOPIFY_2024,
+)
 from datasets import CDNOW_MASTER, need
 from datasets import ONLINE_RETAIL as ONLINE_RETAIL_FILE
 
@@ -285,3 +293,35 @@ def test_a_cart_column_the_preset_requires_is_named_when_switched_off(tmp_path, 
         ingest_file(path, preset="eccube")
     code, text = run_cli(capsys, "validate", str(path))  # still detected as EC-CUBE: 69 of 69
     assert code == 2 and "preset 'eccube'" in text and "quantity" in text
+
+
+def test_the_sample_shop_written_as_an_eccube_file_keeps_what_pandas_keeps(tmp_path):
+    """The bundled sample shop's lines written as an EC-CUBE 4.1 受注CSV (cp932, the published
+    header, the order's 小計 on every line, EC-CUBE's own status and line-type names); the kept
+    lines and revenue are worked out with pandas from the sample: completed orders, product lines."""
+    from crmlib.sample import generate_lines
+
+    df = generate_lines(2_000).to_pandas()
+    shipping = df["sku"].eq("SHIPPING")
+    ext = df["unit_price"].astype(float) * df["quantity"].astype(float)
+    status = {"completed": "発送済み", "cancelled": "注文取消し", "pending": "決済処理中", "returned": "返品"}
+    assert set(df["status"]) <= set(status)
+    values = {"注文番号": df["order_id"], "会員ID": df["customer_id"].fillna(""),
+              "メールアドレス": df["email"].fillna(""), "TEL": df["phone"].fillna(""),
+              "小計": ext.where(~shipping, 0).groupby(df["order_id"]).transform("sum").astype(int).astype(str),
+              "受注日": df["ordered_at"].astype(str), "対応状況(名称)": df["status"].map(status),
+              "商品コード": df["sku"].fillna(""), "商品名": df["product"].fillna(""),
+              "価格": df["unit_price"].astype(int).astype(str), "個数": df["quantity"].astype(int).astype(str),
+              "明細区分(名称)": shipping.map({True: "送料", False: "商品"})}
+    frame = pd.DataFrame({i: values.get(c, "") for i, c in enumerate(ECCUBE_41)})
+    path = tmp_path / "受注.csv"
+    frame.to_csv(path, header=ECCUBE_41, index=False, encoding="cp932", lineterminator="\r\n")
+
+    kept = df["status"].eq("completed") & ~shipping
+    assert detect_preset(read_header(path)).preset == "eccube"
+    led = ingest_file(path, preset="eccube").ledger
+    assert led.kept_rows == int(kept.sum())
+    assert led.kept_amount == Decimal(str(round(ext[kept].sum())))
+    assert led.orders == df.loc[kept, "order_id"].nunique()
+    with pytest.raises(DataError, match="'小計'"):
+        ingest_file(path, preset="generic")
