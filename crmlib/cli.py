@@ -137,7 +137,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         data = Path(os.path.relpath(Path(args.data).resolve(), target.resolve().parent)).as_posix()
     text = config_template(args.name, preset=preset, data=data)
     target.write_text(text, encoding="utf-8")
-    print(f"Wrote {target}: edit `data:` and the mapping, then `crm-workbook validate --config {target}`.")
+    todo = "check the mapping" if data else "edit `data:` and the mapping"
+    print(f"Wrote {target}: {todo}, then `crm-workbook validate --config {target}`.")
     return 0
 
 
