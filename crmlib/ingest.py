@@ -26,6 +26,7 @@ from .ledger import REASONS, Ledger, LedgerLine
 from .mapping import Preset, load_preset, merge_mapping, resolve_columns
 from .readers import QUOTED_NEWLINES, UNREADABLE_LINE_HINT, RawSource, open_raw
 from .redact import redact_example
+from .screen import masked_file_name, screen_lines
 from .sql import sql_ident as _ident
 from .sql import sql_literal as _quote
 
@@ -548,9 +549,12 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
                 "(FORMAT parquet, COMPRESSION uncompressed)")
     _flag_duplicates(con, _quote(str(classified)), raw_cols, rules["drop_duplicate_lines"])
     _merged_lines(con, _guest_maps(con, rules["identity_from_contact"]))
+    masked = screen_lines(con, _quote(str(classified)))  # before anything is written or counted
     con.execute(ORDERS_SQL)
 
     ledger = _ledger(con, src, preset, cols, rules)
+    ledger.source["file"], file_masked = masked_file_name(ledger.source["file"])
+    ledger.masked = {**masked, **file_masked}
     _check_usable(con, ledger, src, cols, rules)
 
     as_of = None

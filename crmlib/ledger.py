@@ -54,6 +54,8 @@ class Ledger:
     last_order: str | None = None
     identity: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # kept lines per text column (and file_name: 1) whose e-mail or phone shapes were masked
+    masked: dict[str, int] = field(default_factory=dict)
 
     @property
     def excluded_rows(self) -> int:
