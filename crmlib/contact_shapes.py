@@ -27,7 +27,7 @@ import unicodedata
 EMAIL_MARK, PHONE_MARK = "<e-mail>", "<phone>"
 
 _SEP = r"[\-\u2010-\u2015\u2212\u30fc. ]"  # hyphen, dashes, minus, long vowel mark, dot, space
-EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~\-]+@[\w\-]+(?:\.[\w\-]+)+")
+EMAIL = re.compile(r"[\w.!#$%&'*+=?^`{|}~\-]+@[\w\-]+(?:\.[\w\-]+)+")  # no '/': paths stay readable
 _DOMESTIC = re.compile(
     rf"(?<![\d+])(?:\(0\d{{1,4}}\){_SEP}?|0\d{{1,4}}(?:{_SEP}{{1,2}}|\(|(?={_SEP})))"  # area code
     rf"\d{{1,4}}(?:\)|{_SEP}{{1,2}})\d{{3,4}}(?!\d)")

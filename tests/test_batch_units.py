@@ -316,3 +316,9 @@ def test_lock_does_not_need_fcntl(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(crmlib.locks)
+
+
+def test_first_error_line_redacts_examples():
+    """The summary line leaves the client's log (index page, summary JSON): examples redacted."""
+    message = "a.csv: 3 of 3 rows order dates cannot be read. Examples: line 2: 'taro@example.jp'\n  What to do: x"
+    assert first_error_line(message) == "a.csv: 3 of 3 rows order dates cannot be read. Examples: line 2: '<e-mail>'"

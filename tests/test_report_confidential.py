@@ -220,3 +220,39 @@ def test_english_pages_show_japanese_only_in_client_data(planted):
 def test_placeholders_match_so_both_languages_show_the_same_numbers():
     ja, en = catalog("ja"), catalog("en")
     assert {k for k in ja if placeholders(ja[k]) != placeholders(en[k])} == set()
+
+
+# ---- the batch index (issue #19 item 8)
+
+def test_batch_index_and_summary_show_no_raw_example_of_a_failed_client(tmp_path):
+    """A client whose dates hold e-mails and phone numbers fails in the ingest with examples in
+    its message. The batch's console, index.html, index-summary.json and comparison CSV leave the
+    client's own log: they show the examples redacted as in ledger.json. The client's log keeps
+    the full message (it is the client's own console)."""
+    import io
+    import json
+
+    from crmlib.batch import run_batch
+
+    rows = [f"O{i},C{i},{SHIFTED['email'] if i % 2 else SHIFTED['name'] + ' ' + SHIFTED['phone']},100\n"
+            for i in range(40)]
+    (tmp_path / "leaky.csv").write_text("order_id,customer_id,ordered_at,amount\n" + "".join(rows), encoding="utf-8")
+    (tmp_path / "leaky.yaml").write_text("name: leaky\ndata: leaky.csv\npreset: generic\nlang: en\n", encoding="utf-8")
+    console = io.StringIO()
+    outcomes = run_batch([tmp_path / "leaky.yaml"], data_dir=tmp_path / "data", reports_dir=tmp_path / "reports",
+                         workers=1, warm=False, lang="en", stream=console, tty=False)
+    assert [o["status"] for o in outcomes] == ["failed"]
+    # the error line still says what is wrong, with the examples' shape
+    assert "order dates cannot be read" in outcomes[0]["error"]
+    assert "line 2: '** ** <phone>'" in outcomes[0]["error"] and "line 3: '<e-mail>'" in outcomes[0]["error"]
+    shown = {"console": console.getvalue()}
+    for path in (tmp_path / "reports").iterdir():
+        if path.is_file():
+            shown[path.name] = path.read_text(encoding="utf-8-sig")
+    assert {"index.html", "index-summary.json"} <= set(shown)
+    json.loads(shown["index-summary.json"])
+    for where, text in shown.items():
+        for raw in (SHIFTED["email"], SHIFTED["phone"], SHIFTED["name"], "shifted.line"):
+            assert raw not in text and html.escape(raw) not in text, (where, raw)
+    log = (tmp_path / "reports" / "batch-logs" / "leaky.log").read_text(encoding="utf-8")
+    assert SHIFTED["email"] in log  # the client's own console keeps the full message
