@@ -41,6 +41,18 @@ SHIFTED = {"email": "shifted.line@example.jp", "phone": "03-5555-0199", "name": 
 EMAIL_LIKE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 DIGIT_RUN = re.compile(r"\+?\d[\d\- ()]{7,}\d")
 CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+# contact details typed into the text columns the chapters print (issue #19 item 7): one whole
+# class of each column is replaced, so the value is big enough to reach tables, figures and
+# takeaway sentences; (column, class replaced, planted value, what must not appear)
+IN_TEXT_COLUMNS = [
+    ("channel", "app", "sato.jiro@example.jp", ["sato.jiro"]),
+    ("category", "食品", "\uff10\uff18\uff10\uff0d\uff12\uff12\uff12\uff12\uff0d\uff13\uff13\uff13\uff13",  # ０８０－２２２２－３３３３
+     ["\uff12\uff12\uff12\uff12", "2222-3333", "08022223333"]),
+    ("source", "ads", "ref:+81-80-4444-5555", ["4444-5555", "+81-80"]),
+    ("product", "アミノ酸シャンプー 500mL", "シャンプー 担当 03-7777-8888", ["7777-8888"]),
+    ("region", "埼玉県", "TEL 09011112222", ["09011112222"]),
+    ("sku", "HG001", "090-3333-4444", ["3333-4444"]),
+]
 
 
 def _plant(folder: Path) -> tuple[Path, pd.DataFrame]:
@@ -53,6 +65,9 @@ def _plant(folder: Path) -> tuple[Path, pd.DataFrame]:
     members = [c for c in frame["customer_id"].unique() if c][:2]
     for member, email in zip(members, EMAIL_IDS):
         frame.loc[frame["customer_id"] == member, "customer_id"] = email
+    for column, replaced, value, _ in IN_TEXT_COLUMNS:
+        assert (frame[column] == replaced).sum() > 10, column  # the class exists and is not tiny
+        frame.loc[frame[column] == replaced, column] = value
     shifted = frame.iloc[0].copy()
     shifted["order_id"], shifted["ordered_at"] = "O-SHIFTED", f"{SHIFTED['name']} {SHIFTED['phone']}"
     shifted["email"], shifted["氏名"] = SHIFTED["email"], SHIFTED["name"]
@@ -122,9 +137,26 @@ def test_no_contact_details_or_names_in_any_report_file(planted, lang):
         found += [m for m in DIGIT_RUN.findall(text) if _digits(m) in phones]
         found += [name for name in NAMES + [SHIFTED["name"]] if name in text]
         found += [local for local in (e.split("@")[0] for e in EMAIL_IDS) if local in text]
+        found += [raw for *_, raws in IN_TEXT_COLUMNS for raw in raws if raw in text or html.escape(raw) in text]
         if found:
             leaks.append((str(path.relative_to(reports[lang])), sorted(set(found))[:5]))
     assert leaks == []
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_masked_text_values_still_reach_the_pages_masked(planted, lang):
+    """The planted classes are still there, masked: the data check says which columns were
+    masked, and the masked channel and category show in the chapters' pages."""
+    _, reports = planted
+    pages = {p.name: html.unescape(p.read_text(encoding="utf-8")) for p in reports[lang].glob("*.html")}
+    check = next(text for name, text in pages.items() if name.startswith("00_"))
+    item = {"ja": r"{}[\d,]+行", "en": r"{} \([\d,]+ of the kept lines\)"}[lang]
+    labels = {"ja": ["チャネル", "カテゴリ", "流入元", "商品名", "地域", "SKU"],
+              "en": ["channel", "category", "source", "product", "region", "SKU"]}[lang]
+    assert {"ja": "連絡先の伏せ字", "en": "Contact details masked"}[lang] in check
+    assert all(re.search(item.format(label), check) for label in labels), labels
+    assert any("<e-mail>" in text for text in pages.values())
+    assert any("<phone>" in text for text in pages.values())
 
 
 class _Refs(HTMLParser):
