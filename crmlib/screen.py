@@ -37,7 +37,7 @@ def screen_lines(con: duckdb.DuckDBPyConnection, classified: str) -> dict[str, i
         + f" FROM read_parquet({classified})").fetchone()
     masks: dict[str, pd.DataFrame] = {}
     for column, found in zip(SCREENED, candidates):
-        pairs = [(v, mask_contacts(v)) for v in found]  # the few candidates, not the rows
+        pairs = [(v, mask_contacts(v)) for v in found or []]  # the few candidates (None: no rows)
         pairs = [(v, m) for v, m in pairs if m != v]
         if pairs:
             masks[column] = pd.DataFrame(pairs, columns=["v", "m"], dtype="str")
