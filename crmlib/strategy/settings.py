@@ -160,10 +160,9 @@ class StrategySettings(_Strict):
     def _context(cls, value: dict[str, Any]) -> dict[str, Any]:
         """context holds only the segments and diagnosis sections, each valid as in the YAML: no
         other key and no free nesting (a deep or alias-expanded tree is refused, not carried)."""
-        from ..diagnosis.settings import DiagnosisSettings
-        from ..segments.settings import SegmentSettings
+        from ..config import section_model  # the sections' models, without importing another chapter
 
-        models = {"segments": SegmentSettings, "diagnosis": DiagnosisSettings}
+        models = {key: section_model(key) for key in ("segments", "diagnosis")}
         unknown = sorted(str(key) for key in value if key not in models)
         if unknown:
             raise ValueError(f"context is filled by the report and holds only {', '.join(models)} "
