@@ -124,3 +124,27 @@ def test_nothing_to_mask_changes_nothing(tmp_path):
     result = ingest_file(path, out_dir=tmp_path / "p")
     assert result.ledger.masked == {} and masked_takeaway(result.ledger, "en") == ""
     assert result.ledger.source["file"] == "orders.csv"
+
+
+# ---- properties of the phone rule (hypothesis)
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=20))
+def test_a_run_of_digits_is_a_phone_only_as_a_mobile_number(digits):
+    """SKUs and member ids are digit runs: masked only when exactly 0[5789]0 + 8 digits."""
+    mobile = len(digits) == 11 and digits[0] == "0" and digits[1] in "5789" and digits[2] == "0"
+    assert mask_contacts(digits) == ("<phone>" if mobile else digits)
+
+
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(3, 4), st.data())
+def test_separated_groups_starting_with_0_are_phones_by_digit_count(area, middle, last, data):
+    """0 + groups with hyphens: a phone exactly when it has 10 or 11 digits."""
+    groups = ["0" + data.draw(st.text("0123456789", min_size=area, max_size=area)),
+              data.draw(st.text("0123456789", min_size=middle, max_size=middle)),
+              data.draw(st.text("0123456789", min_size=last, max_size=last))]
+    value = "-".join(groups)
+    digits = 1 + area + middle + last
+    assert (mask_contacts(value) == "<phone>") == (10 <= digits <= 11), value

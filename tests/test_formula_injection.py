@@ -114,3 +114,21 @@ def test_xlsx_writer_quotes_text_but_not_numbers(tmp_path):
     book = openpyxl.load_workbook(write_xlsx(tmp_path / "x.xlsx", [("s", frame)]), read_only=True)
     rows = list(book.worksheets[0].iter_rows(values_only=True))
     assert rows[1:] == [("'=1+1", -5, -1.5), ("'-5", 3, 2), ("ok", 0, 0)]
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LEADING = [" ", "\t", "\n", "\r", "\x00", "\x1f", "\u00a0", "\u200b", "\u3000", "\ufeff", "\u2060"]
+SIGNS = ["=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\ufe66", "\u2212"]
+
+
+@given(st.lists(st.sampled_from(LEADING), max_size=4), st.sampled_from(SIGNS), st.text(max_size=20))
+def test_any_sign_after_invisible_characters_is_quoted(leading, sign, rest):
+    value = "".join(leading) + sign + rest
+    assert neutralise_formulas(pd.Series([value], dtype="str")).tolist() == ["'" + value]
+
+
+@given(st.text(min_size=1, max_size=20).filter(lambda s: s[0].isalnum()))
+def test_text_starting_with_a_letter_or_digit_is_left_alone(value):
+    assert neutralise_formulas(pd.Series([value], dtype="str")).tolist() == [value]
