@@ -28,6 +28,8 @@ from filelock import lock_descriptor, unlock_descriptor
 from .errors import CrmError
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows: the path is checked with lstat instead
+# what O_NOFOLLOW answers for a link: ELOOP (Linux, macOS), EMLINK (FreeBSD)
+LINK_ERRNOS = frozenset(getattr(errno, name) for name in ("ELOOP", "EMLINK") if hasattr(errno, name))
 # byte 0 stays a newline: Windows locks that byte, so another process reads the holder after it
 HOLDER_OFFSET = 1
 
@@ -100,7 +102,7 @@ class ClientLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
         except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.EMLINK):  # a link swapped in after the check
+            if exc.errno in LINK_ERRNOS:  # a link swapped in after the check
                 raise self._refuse("is a symbolic link") from None
             raise LockPathError(f"{self.path}: the lock file of client {self.client} cannot be opened "
                                 f"({exc.strerror}).",
