@@ -322,3 +322,17 @@ def test_first_error_line_redacts_examples():
     """The summary line leaves the client's log (index page, summary JSON): examples redacted."""
     message = "a.csv: 3 of 3 rows order dates cannot be read. Examples: line 2: 'taro@example.jp'\n  What to do: x"
     assert first_error_line(message) == "a.csv: 3 of 3 rows order dates cannot be read. Examples: line 2: '<e-mail>'"
+
+
+def test_a_link_swapped_in_after_the_check_is_still_not_followed(tmp_path, monkeypatch):
+    """The open itself refuses a link (O_NOFOLLOW), not only the is_symlink check before it."""
+    from crmlib.locks import LockPathError
+
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    path = tmp_path / ".acme.lock"
+    path.symlink_to(target)
+    monkeypatch.setattr(Path, "is_symlink", lambda self: False)  # the race: checked before the link appeared
+    with pytest.raises(LockPathError, match="is a symbolic link"):
+        ClientLock(path, "acme").acquire()
+    assert target.read_text() == "precious\n"
