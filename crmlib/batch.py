@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ConfigError, CrmError
+from .redact import redact_message
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -77,13 +78,14 @@ def discover_configs(paths: Iterable[Path | str]) -> list[Path]:
 
 def first_error_line(message: str) -> str:
     """The line of an error message to show in the summary (a heading ending in ':' takes the next
-    line with it)."""
+    line with it), redacted as the ledger is: the summary, the index page and index-summary.json
+    leave the client's own log, so the raw values a message quotes as examples must not."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     if not lines:
         return "(no message)"
     if lines[0].endswith(":") and len(lines) > 1:
-        return f"{lines[0]} {lines[1]}"
-    return lines[0]
+        return redact_message(f"{lines[0]} {lines[1]}")
+    return redact_message(lines[0])
 
 
 def default_workers() -> int:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from . import registry
 from .errors import ConfigError
+from .yamlsafe import AliasLimitError, load_yaml
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -178,10 +179,16 @@ def parse_config(data: Any, source: Path | str = "<config>") -> ClientConfig:
             hint="fix the keys above; `crm-workbook init NAME` writes a commented template",
         ) from None
     problems = []
+    if isinstance(config.strategy, dict) and "context" in config.strategy:
+        problems.append("- key 'strategy.context': filled by the report from the segments: and diagnosis: "
+                        "sections; remove it from the YAML.")
     for section in SECTION_MODELS:
         model = section_model(section)
+        data = getattr(config, section)
+        if section == "strategy" and isinstance(data, dict):
+            data = {key: value for key, value in data.items() if key != "context"}  # refused above
         try:
-            model.model_validate(getattr(config, section))
+            model.model_validate(data)
         except ValidationError as exc:
             problems += [f"- {_describe(e, model, section + '.')}" for e in exc.errors()]
     if problems:
@@ -194,14 +201,17 @@ def parse_config(data: Any, source: Path | str = "<config>") -> ClientConfig:
 
 
 def load_config(path: Path | str) -> ClientConfig:
-    """Read and validate a client YAML file (loaded with yaml.safe_load only)."""
+    """Read and validate a client YAML file (safe_load's types only, aliases capped)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such configuration file.", hint="check the path")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the YAML file is not UTF-8 text.", hint="save it as UTF-8") from None
+    except AliasLimitError as exc:
+        raise ConfigError(f"{path}: {exc}; the file is refused so that it cannot exhaust memory.",
+                          hint="write the values out, or use fewer anchors (&name) and aliases (*name)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}", hint="check indentation and quoting") from None
     return parse_config(data, path.resolve())

@@ -16,6 +16,7 @@ import pandas as pd
 from .i18n import t
 from .ledger import Ledger
 from .orders import as_timestamp, orders_sql, query
+from .screen import FILE_KEY
 from .style import fmt_date, fmt_int, fmt_money, fmt_month, fmt_num
 
 COUNTS_SQL = """
@@ -151,6 +152,19 @@ def identity_takeaway(ledger: Ledger, lang: str) -> str:
 def missing_field_notes(ledger: Ledger, lang: str) -> list[str]:
     """One warning per important field the file lacks (no status: cancellations stay in ...)."""
     return [t(f"data_check.missing.{name}", lang) for name in ledger.missing_fields]
+def masked_takeaway(ledger: Ledger, lang: str) -> str:
+    """One sentence on the e-mail and phone shapes the ingest masked in printed text columns and
+    in the file name (crmlib/screen.py); '' when there were none."""
+    masked = ledger.masked or {}
+    if not masked:
+        return ""
+    sep = t("common.list_separator", lang)
+    items = [t("data_check.ledger.masked_item", lang, column=t(f"data_check.ledger.masked_column.{column}", lang),
+               rows=fmt_int(rows))
+             for column, rows in masked.items() if column != FILE_KEY]
+    if FILE_KEY in masked:
+        items.append(t("data_check.ledger.masked_file", lang))
+    return t("data_check.ledger.masked", lang, columns=sep.join(items))
 
 
 def coverage_takeaway(frame: pd.DataFrame, lang: str) -> str:
@@ -231,4 +245,5 @@ def headline_metrics(counts: dict[str, Any], frame: pd.DataFrame, ledger: Ledger
         "input_rows": ledger.input_rows,
         "kept_rows": ledger.kept_rows,
         "excluded_rows": ledger.excluded_rows,
+        "masked_contacts": dict(ledger.masked or {}),
     }

@@ -34,6 +34,7 @@ from .mapping import (
 from .readers import QUOTED_NEWLINES, UNREADABLE_LINE_HINT, RawSource, open_raw
 from .redact import redact_example
 from .repeated_total import refuse_repeated_total
+from .screen import masked_file_name, screen_lines
 from .sql import sql_ident as _ident
 from .sql import sql_literal as _quote
 
@@ -564,12 +565,15 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
     _flag_duplicates(con, _quote(str(classified)), raw_cols, rules["drop_duplicate_lines"])
     total_note = refuse_repeated_total(con, src.path, cols)
     _merged_lines(con, _guest_maps(con, rules["identity_from_contact"]))
+    masked = screen_lines(con, _quote(str(classified)))  # before anything is written or counted
     con.execute(ORDERS_SQL)
 
     ledger = _ledger(con, src, preset, cols, rules)
     ledger.missing_fields = missing_important(preset, cols)
     if total_note:
         ledger.problems.append(total_note)
+    ledger.source["file"], file_masked = masked_file_name(ledger.source["file"])
+    ledger.masked = {**masked, **file_masked}
     _check_usable(con, ledger, src, cols, rules)
 
     as_of = None

@@ -56,6 +56,8 @@ class Ledger:
     problems: list[str] = field(default_factory=list)
     # important optional fields the file lacks (status, line_type ...): said in validate and the data check
     missing_fields: list[str] = field(default_factory=list)
+    # kept lines per text column (and file_name: 1) whose e-mail or phone shapes were masked
+    masked: dict[str, int] = field(default_factory=dict)
 
     @property
     def excluded_rows(self) -> int:

@@ -51,3 +51,21 @@ def _looks_like_date_or_amount(run: str) -> bool:
     return bool(re.fullmatch(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ T]\d{1,2}(?::\d{2}){0,2})?", run)
                 or re.fullmatch(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{4}(?: \d{1,2}(?::\d{2}){0,2})?", run)
                 or re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", run))
+
+
+# a raw value an error message quotes as an example: "line 2: '...'", "rows 5: '...'", "(the
+# line: '...')" (as repr() writes it: single quotes, or double quotes when it holds one)
+_QUOTED_EXAMPLE = re.compile(r"""((?:\b(?:line|row)s? [\d,]+|\bthe line): )('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+
+
+def redact_message(message: str) -> str:
+    """An error message fit to show outside the client's own console (the batch index, its
+    summary JSON and table): each quoted example redacted as in ledger.json, and e-mail and phone
+    shapes masked anywhere else in it (a file name, a header)."""
+    from .contact_shapes import mask_contacts
+
+    def example(match: re.Match[str]) -> str:
+        quoted = match.group(2)
+        return match.group(1) + quoted[0] + redact_example(quoted[1:-1]) + quoted[-1]
+
+    return mask_contacts(_QUOTED_EXAMPLE.sub(example, message))

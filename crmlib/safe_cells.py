@@ -4,13 +4,25 @@ A text cell that starts with = + - @, a tab or a carriage return can be run as a
 Excel or LibreOffice (e.g. a customer id ``=HYPERLINK(...)`` planted in a shop's order form).
 Following the OWASP CSV injection guidance, such cells get a leading single quote, which makes
 the spreadsheet show them as text. Numbers are left alone: only text columns pass through here.
+
+Spreadsheets also trim or ignore what comes before the sign and read full-width signs as the
+ASCII ones on input, so a cell is risky too when = + - @ (or their full-width and small forms
+＝ ＋ － ＠ ﹦ ﹢ ﹣ ﹫ and the minus sign −) comes after any run of whitespace, control or invisible
+format characters (line feed, no-break and ideographic spaces, zero-width spaces, the BOM).
+The pattern is written for both Python's re and RE2 (pandas' pyarrow strings, DuckDB), so the
+CSV lists (DuckDB) and the workbook (pandas) quote the same cells.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-FORMULA_START = r"^[=+\-@\t\r]"
+# whitespace, C0 controls and DEL, and the invisible characters a spreadsheet skips or trims
+_LEADING = ("\\x00-\\x20\\x7f\u0085\u00a0\u00ad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f"
+            "\u205f-\u2064\u2066-\u206f\u3000\ufeff")
+# = + - @, their full-width and small forms, and the minus sign
+_SIGNS = "=+\\-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212"
+FORMULA_START = f"^(?:[\\t\\r\\n]|[{_LEADING}]*[{_SIGNS}])"
 
 
 def neutralise_formulas(values: pd.Series) -> pd.Series:

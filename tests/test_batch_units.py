@@ -233,3 +233,106 @@ def test_a_worker_killed_by_one_client_fails_only_that_client(tmp_path):
     assert sorted(outcomes) == ["a", "b", "c", "d", "killer"]
     assert outcomes["killer"]["status"] == "failed" and "worker process died" in outcomes["killer"]["error"]
     assert all(outcomes[name]["status"] == "ok" for name in "abcd")
+
+
+# ---- the lock never follows a link (issue #19 item 9) and works without fcntl (issue #18)
+
+@pytest.mark.parametrize("where", ["reports/acme/.lock", "processed/.acme.lock"])
+def test_a_symlinked_lock_is_refused_and_its_target_untouched(tmp_path, where):
+    from crmlib.locks import LockPathError
+
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    path = tmp_path / where
+    path.parent.mkdir(parents=True)
+    path.symlink_to(target)
+    with pytest.raises(LockPathError) as caught:
+        ClientLock(path, "acme").acquire()
+    assert target.read_text() == "precious\n"
+    assert caught.value.exit_code == 2
+    assert str(path) in str(caught.value) and "is a symbolic link" in str(caught.value)
+    assert f"remove {path}" in str(caught.value)
+
+
+def test_a_dangling_symlinked_lock_creates_nothing(tmp_path):
+    from crmlib.locks import LockPathError
+
+    path, target = tmp_path / ".acme.lock", tmp_path / "would-be-created"
+    path.symlink_to(target)
+    with pytest.raises(LockPathError):
+        ClientLock(path, "acme").acquire()
+    assert not target.exists()
+
+
+def test_a_hard_linked_lock_is_refused(tmp_path):
+    from crmlib.locks import LockPathError
+
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    os.link(target, tmp_path / ".acme.lock")
+    with pytest.raises(LockPathError, match="hard link"):
+        ClientLock(tmp_path / ".acme.lock", "acme").acquire()
+    assert target.read_text() == "precious\n"
+
+
+def test_a_symlinked_lock_stops_run_with_exit_2(tmp_path, capsys):
+    """Through the CLI: a clear message and exit 2 before anything is read or written."""
+    from crmlib.cli import main
+
+    (tmp_path / "orders.csv").write_text("order_id,customer_id,ordered_at,amount\nO1,C1,2024-01-01,100\n")
+    (tmp_path / "acme.yaml").write_text("name: acme\ndata: orders.csv\n")
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    (tmp_path / "data" / "processed").mkdir(parents=True)
+    (tmp_path / "data" / "processed" / ".acme.lock").symlink_to(target)
+    code = main(["run", str(tmp_path / "acme.yaml"), "--data-dir", str(tmp_path / "data"),
+                 "--reports-dir", str(tmp_path / "reports")])
+    out = capsys.readouterr()
+    assert code == 2, out
+    assert "is a symbolic link" in out.err and "Traceback" not in out.err
+    assert target.read_text() == "precious\n"
+    assert not (tmp_path / "reports").exists()
+
+
+def test_lock_does_not_need_fcntl(tmp_path, monkeypatch):
+    """Windows has no fcntl: the lock module must not import it (filelock picks the primitive)."""
+    import builtins
+    import importlib
+
+    import crmlib.locks
+
+    real_import = builtins.__import__
+
+    def no_fcntl(name, *args, **kwargs):
+        if name == "fcntl":
+            raise ImportError("no fcntl here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_fcntl)
+    monkeypatch.delitem(sys.modules, "fcntl", raising=False)
+    try:
+        module = importlib.reload(crmlib.locks)
+        assert "fcntl" not in vars(module)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(crmlib.locks)
+
+
+def test_first_error_line_redacts_examples():
+    """The summary line leaves the client's log (index page, summary JSON): examples redacted."""
+    message = "a.csv: 3 of 3 rows order dates cannot be read. Examples: line 2: 'taro@example.jp'\n  What to do: x"
+    assert first_error_line(message) == "a.csv: 3 of 3 rows order dates cannot be read. Examples: line 2: '<e-mail>'"
+
+
+def test_a_link_swapped_in_after_the_check_is_still_not_followed(tmp_path, monkeypatch):
+    """The open itself refuses a link (O_NOFOLLOW), not only the is_symlink check before it."""
+    from crmlib.locks import LockPathError
+
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    path = tmp_path / ".acme.lock"
+    path.symlink_to(target)
+    monkeypatch.setattr(Path, "is_symlink", lambda self: False)  # the race: checked before the link appeared
+    with pytest.raises(LockPathError, match="is a symbolic link"):
+        ClientLock(path, "acme").acquire()
+    assert target.read_text() == "precious\n"

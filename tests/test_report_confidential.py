@@ -41,6 +41,18 @@ SHIFTED = {"email": "shifted.line@example.jp", "phone": "03-5555-0199", "name": 
 EMAIL_LIKE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 DIGIT_RUN = re.compile(r"\+?\d[\d\- ()]{7,}\d")
 CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+# contact details typed into the text columns the chapters print (issue #19 item 7): one whole
+# class of each column is replaced, so the value is big enough to reach tables, figures and
+# takeaway sentences; (column, class replaced, planted value, what must not appear)
+IN_TEXT_COLUMNS = [
+    ("channel", "app", "sato.jiro@example.jp", ["sato.jiro"]),
+    ("category", "食品", "\uff10\uff18\uff10\uff0d\uff12\uff12\uff12\uff12\uff0d\uff13\uff13\uff13\uff13",  # ０８０－２２２２－３３３３
+     ["\uff12\uff12\uff12\uff12", "2222-3333", "08022223333"]),
+    ("source", "ads", "ref:+81-80-4444-5555", ["4444-5555", "+81-80"]),
+    ("product", "アミノ酸シャンプー 500mL", "シャンプー 担当 03-7777-8888", ["7777-8888"]),
+    ("region", "埼玉県", "TEL 09011112222", ["09011112222"]),
+    ("sku", "HG001", "090-3333-4444", ["3333-4444"]),
+]
 
 
 def _plant(folder: Path) -> tuple[Path, pd.DataFrame]:
@@ -53,6 +65,9 @@ def _plant(folder: Path) -> tuple[Path, pd.DataFrame]:
     members = [c for c in frame["customer_id"].unique() if c][:2]
     for member, email in zip(members, EMAIL_IDS):
         frame.loc[frame["customer_id"] == member, "customer_id"] = email
+    for column, replaced, value, _ in IN_TEXT_COLUMNS:
+        assert (frame[column] == replaced).sum() > 10, column  # the class exists and is not tiny
+        frame.loc[frame[column] == replaced, column] = value
     shifted = frame.iloc[0].copy()
     shifted["order_id"], shifted["ordered_at"] = "O-SHIFTED", f"{SHIFTED['name']} {SHIFTED['phone']}"
     shifted["email"], shifted["氏名"] = SHIFTED["email"], SHIFTED["name"]
@@ -122,9 +137,26 @@ def test_no_contact_details_or_names_in_any_report_file(planted, lang):
         found += [m for m in DIGIT_RUN.findall(text) if _digits(m) in phones]
         found += [name for name in NAMES + [SHIFTED["name"]] if name in text]
         found += [local for local in (e.split("@")[0] for e in EMAIL_IDS) if local in text]
+        found += [raw for *_, raws in IN_TEXT_COLUMNS for raw in raws if raw in text or html.escape(raw) in text]
         if found:
             leaks.append((str(path.relative_to(reports[lang])), sorted(set(found))[:5]))
     assert leaks == []
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_masked_text_values_still_reach_the_pages_masked(planted, lang):
+    """The planted classes are still there, masked: the data check says which columns were
+    masked, and the masked channel and category show in the chapters' pages."""
+    _, reports = planted
+    pages = {p.name: html.unescape(p.read_text(encoding="utf-8")) for p in reports[lang].glob("*.html")}
+    check = next(text for name, text in pages.items() if name.startswith("00_"))
+    item = {"ja": r"{}[\d,]+行", "en": r"{} \([\d,]+ of the kept lines\)"}[lang]
+    labels = {"ja": ["チャネル", "カテゴリ", "流入元", "商品名", "地域", "SKU"],
+              "en": ["channel", "category", "source", "product", "region", "SKU"]}[lang]
+    assert {"ja": "連絡先の伏せ字", "en": "Contact details masked"}[lang] in check
+    assert all(re.search(item.format(label), check) for label in labels), labels
+    assert any("<e-mail>" in text for text in pages.values())
+    assert any("<phone>" in text for text in pages.values())
 
 
 class _Refs(HTMLParser):
@@ -220,3 +252,39 @@ def test_english_pages_show_japanese_only_in_client_data(planted):
 def test_placeholders_match_so_both_languages_show_the_same_numbers():
     ja, en = catalog("ja"), catalog("en")
     assert {k for k in ja if placeholders(ja[k]) != placeholders(en[k])} == set()
+
+
+# ---- the batch index (issue #19 item 8)
+
+def test_batch_index_and_summary_show_no_raw_example_of_a_failed_client(tmp_path):
+    """A client whose dates hold e-mails and phone numbers fails in the ingest with examples in
+    its message. The batch's console, index.html, index-summary.json and comparison CSV leave the
+    client's own log: they show the examples redacted as in ledger.json. The client's log keeps
+    the full message (it is the client's own console)."""
+    import io
+    import json
+
+    from crmlib.batch import run_batch
+
+    rows = [f"O{i},C{i},{SHIFTED['email'] if i % 2 else SHIFTED['name'] + ' ' + SHIFTED['phone']},100\n"
+            for i in range(40)]
+    (tmp_path / "leaky.csv").write_text("order_id,customer_id,ordered_at,amount\n" + "".join(rows), encoding="utf-8")
+    (tmp_path / "leaky.yaml").write_text("name: leaky\ndata: leaky.csv\npreset: generic\nlang: en\n", encoding="utf-8")
+    console = io.StringIO()
+    outcomes = run_batch([tmp_path / "leaky.yaml"], data_dir=tmp_path / "data", reports_dir=tmp_path / "reports",
+                         workers=1, warm=False, lang="en", stream=console, tty=False)
+    assert [o["status"] for o in outcomes] == ["failed"]
+    # the error line still says what is wrong, with the examples' shape
+    assert "order dates cannot be read" in outcomes[0]["error"]
+    assert "line 2: '** ** <phone>'" in outcomes[0]["error"] and "line 3: '<e-mail>'" in outcomes[0]["error"]
+    shown = {"console": console.getvalue()}
+    for path in (tmp_path / "reports").iterdir():
+        if path.is_file():
+            shown[path.name] = path.read_text(encoding="utf-8-sig")
+    assert {"index.html", "index-summary.json"} <= set(shown)
+    json.loads(shown["index-summary.json"])
+    for where, text in shown.items():
+        for raw in (SHIFTED["email"], SHIFTED["phone"], SHIFTED["name"], "shifted.line"):
+            assert raw not in text and html.escape(raw) not in text, (where, raw)
+    log = (tmp_path / "reports" / "batch-logs" / "leaky.log").read_text(encoding="utf-8")
+    assert SHIFTED["email"] in log  # the client's own console keeps the full message

@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import ConfigError
 
@@ -154,6 +154,24 @@ class StrategySettings(_Strict):
     nps: Nps | None = None
     # set by the report pipeline (report_settings), not in the YAML: the other chapters' sections
     context: dict[str, Any] = Field(default_factory=dict, description="filled by the report; leave out")
+
+    @field_validator("context")
+    @classmethod
+    def _context(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """context holds only the segments and diagnosis sections, each valid as in the YAML: no
+        other key and no free nesting (a deep or alias-expanded tree is refused, not carried)."""
+        from ..config import section_model  # the sections' models, without importing another chapter
+
+        models = {key: section_model(key) for key in ("segments", "diagnosis")}
+        unknown = sorted(str(key) for key in value if key not in models)
+        if unknown:
+            raise ValueError(f"context is filled by the report and holds only {', '.join(models)} "
+                             f"(found {', '.join(unknown)})")
+        for key, section in value.items():
+            if not isinstance(section, dict):
+                raise ValueError(f"context.{key} must be the {key}: section (a mapping)")
+            models[key].model_validate(section)
+        return value
 
     def files(self) -> list[tuple[str, Path]]:
         """(YAML key, path) of every input file the settings name."""
