@@ -12,6 +12,7 @@ import importlib
 import json
 import re
 import typing
+import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +23,9 @@ from . import registry
 from .errors import ConfigError
 from .yamlsafe import AliasLimitError, load_yaml
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# analysis dates: the years the ingest reads order dates in (crmlib.ingest: 1990-2100)
+AS_OF_RANGE = (dt.date(1990, 1, 1), dt.date(2100, 12, 31))
 
 
 class Rules(BaseModel):
@@ -71,11 +74,31 @@ class _ClientBase(BaseModel):
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
-        if not SAFE_NAME.match(value) or ".." in value:
+        # fullmatch: match() with $ let a final line break through ("acme\n" became a folder)
+        if not SAFE_NAME.fullmatch(value) or ".." in value:
             raise ValueError(
                 "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
                 "(it becomes a folder under reports/, so '/', '..' and spaces are refused)"
             )
+        return value
+
+    @field_validator("title")
+    @classmethod
+    def _printable_title(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        bad = next((c for c in value if 0xD800 <= ord(c) <= 0xDFFF or unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            kind = "a lone surrogate (half of an escaped character pair)" if ord(bad) >= 0xD800 else "a control character"
+            raise ValueError(f"contains {kind}, U+{ord(bad):04X}, which cannot be printed; "
+                             "write the title as plain text (in YAML, a quoted string without \\u escapes)")
+        return value
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of_in_range(cls, value: dt.date | None) -> dt.date | None:
+        if value is not None and not AS_OF_RANGE[0] <= value <= AS_OF_RANGE[1]:
+            raise ValueError(f"{value} is outside {AS_OF_RANGE[0]} .. {AS_OF_RANGE[1]}, the dates orders are read in")
         return value
 
     @field_validator("preset")
@@ -270,7 +293,7 @@ strategy: {{}}
 
 def config_template(name: str, preset: str | None = None, data: str | None = None) -> str:
     """A commented client YAML for `crm-workbook init NAME` (preset and data: from `--data`)."""
-    if not SAFE_NAME.match(name) or ".." in name:
+    if not SAFE_NAME.fullmatch(name) or ".." in name:
         raise ConfigError(
             f"'{name}' is not a valid client name.",
             hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from .config import ClientConfig, Rules
-from .errors import DataError, InputFileError
+from .errors import ConfigError, DataError, InputFileError
 from .ledger import REASONS, Ledger, LedgerLine
 from .mapping import (
     Preset,
@@ -467,8 +467,15 @@ def ingest_file(
     preset_obj = load_preset(preset or "generic")
     rule_set = resolve_rules(preset_obj, rules)
     candidates = merge_mapping(preset_obj, mapping)
+    check_date_format(date_format or preset_obj.date_format)
+    # the working copies hold the client's e-mails and phones in plain text: with out_dir they
+    # live beside it (.<client>-XXXXXXXX, removed by the next run when a kill leaves them)
+    work_root = Path(out_dir).parent if out_dir is not None else None
+    if work_root is not None:
+        work_root.mkdir(parents=True, exist_ok=True)
+    prefix = f".{Path(out_dir).name}-" if out_dir is not None else "crm-ingest-"
     for parallel in (True, False):  # single-threaded only when a quoted field spans lines
-        with tempfile.TemporaryDirectory(prefix="crm-ingest-") as spill:
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=work_root) as spill:
             con = connect(Path(spill))
             src: RawSource | None = None
             try:
@@ -480,7 +487,7 @@ def ingest_file(
             except duckdb.Error as exc:
                 if parallel and QUOTED_NEWLINES in str(exc):
                     continue
-                raise file_error(path, exc) from None
+                raise file_error(path, exc, Path(spill).parent) from None
             finally:
                 if src is not None:
                     src.cleanup()
@@ -488,24 +495,44 @@ def ingest_file(
     raise AssertionError("unreachable")
 
 
-def file_error(path: Path, exc: duckdb.Error) -> Exception:
+def check_date_format(date_format: str | None) -> None:
+    """Raise ConfigError naming `date_format:` when DuckDB cannot parse with it (before the file
+    is read: a wrong setting is not a damaged file)."""
+    if not date_format:
+        return
+    con = duckdb.connect()
+    try:
+        con.execute(f"SELECT try_strptime('2024-01-31', {_quote(date_format)})")
+    except duckdb.Error as exc:
+        reason = str(exc).splitlines()[0].split("Error: ", 1)[-1]
+        raise ConfigError(f"date_format {date_format!r} is not a date format ({reason}).",
+                          hint="fix `date_format:` in the client YAML with the codes %Y %m %d %H %M %S "
+                               "(e.g. \"%d/%m/%Y %H:%M\"), or remove it to read the usual formats") from None
+    finally:
+        con.close()
+
+
+def file_error(path: Path, exc: duckdb.Error, spill_root: Path | None = None) -> Exception:
     """A DuckDB error while reading a file, as the user's problem it is (bugs pass through)."""
     text = str(exc)
+    spill_root = spill_root or Path(tempfile.gettempdir())
     if isinstance(exc, duckdb.OutOfMemoryException):
         return DataError(f"{path}: the ingest ran out of memory ({text.splitlines()[0]}).",
                          hint="raise CRM_DUCKDB_MEMORY (e.g. CRM_DUCKDB_MEMORY=6GB) or free memory")
     if isinstance(exc, duckdb.IOException) and "space" in text.lower():
-        return DataError(f"{path}: the disk is full while spilling to {tempfile.gettempdir()} ({text.splitlines()[0]}).",
-                         hint="free disk space or point TMPDIR at a larger disk")
+        return DataError(f"{path}: the disk is full while spilling to {spill_root} ({text.splitlines()[0]}).",
+                         hint="free disk space there, or use a --data-dir (run) or TMPDIR (validate) on a larger disk")
     if not (isinstance(exc, (duckdb.InvalidInputException, duckdb.ConversionException))
             or text.startswith("CSV Error")):
         return exc
     found = re.search(r"CSV Error on Line: (\d+)", text)
     line = re.search(r"Original Line: (.*)", text)
     what = next((x for x in (r"Expected Number of Columns: \d+ Found: \d+", "unterminated quote",
-                             "Invalid unicode") if re.search(x, text)), None)
+                             "Invalid unicode", "state machine") if re.search(x, text)), None)
     detail = {None: text.splitlines()[0], "unterminated quote": "a quote (\") is not closed",
-              "Invalid unicode": "the text is not valid UTF-8 there (the file mixes encodings)"}
+              "Invalid unicode": "the text is not valid UTF-8 there (the file mixes encodings)",
+              # mixed line ends within the first megabyte are read; later ones end up here
+              "state machine": "its lines end in different ways (Windows CR LF and LF mixed) or a line is damaged"}
     if what and what.startswith("Expected"):
         expected, got = re.search(what, text).group(0).split(": ")[1:]
         message = f"it has {got} fields where the header has {expected.split()[0]}"
@@ -514,7 +541,9 @@ def file_error(path: Path, exc: duckdb.Error) -> Exception:
     where = f"line {found.group(1)}" if found else "the file"
     shown = f" (the line: {line.group(1)[:80]!r})" if line else ""
     hint = ("re-export the whole file in one encoding (CSV UTF-8), or set `encoding:` in the client YAML"
-            if what == "Invalid unicode" else UNREADABLE_LINE_HINT)
+            if what == "Invalid unicode" else
+            "save the file again with one kind of line end (in a text editor: line endings LF or CRLF), "
+            "or re-export it as CSV UTF-8" if what == "state machine" else UNREADABLE_LINE_HINT)
     return InputFileError(f"{path}: {where} cannot be read: {message}{shown}.", hint=hint)
 
 

@@ -12,6 +12,7 @@ import codecs
 import csv
 import gzip
 import io
+import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -67,11 +68,21 @@ class RawSource:
             tmp.unlink(missing_ok=True)
 
 
+def is_gzip(path: Path) -> bool:
+    """Whether the file is gzip-compressed, by its first bytes (not its name: a plain CSV may be
+    called .csv.gz, a gzip file .csv)."""
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
 def _open_bytes(path: Path) -> IO[bytes]:
     """Open a file for reading bytes, transparently gunzipping .gz files."""
-    with path.open("rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
+    return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
+
+
+def _compression(path: Path) -> str:
+    """read_csv's compression option for the file (DuckDB would go by the name)."""
+    return "gzip" if is_gzip(path) else "none"
 
 
 _EMPTY_LINE = re.compile(rb"\n\r?(?=\n)")  # a line break, then a line with nothing (or only \r) on it
@@ -141,7 +152,7 @@ def _decodes(sample: bytes, encoding: str, complete: bool) -> bool:
     try:
         decoder.decode(sample, final=complete)
         return True
-    except UnicodeDecodeError:
+    except UnicodeError:  # UnicodeDecodeError, and utf-16's "stream does not start with BOM"
         return False
 
 
@@ -150,7 +161,8 @@ def detect_encoding(path: Path, sample: bytes, declared: str | None = None) -> s
     if declared:
         enc = ENCODING_ALIASES.get(declared.lower().replace(" ", ""), declared)
         try:
-            codecs.lookup(enc)
+            if not codecs.lookup(enc)._is_text_encoding:  # base64, rot13 ...: not a text encoding
+                raise LookupError(enc)
         except LookupError:
             raise InputFileError(f"{path}: unknown encoding '{declared}'.",
                                  hint="use utf-8, utf-8-sig or cp932 (Shift_JIS)") from None
@@ -187,15 +199,18 @@ def _check_text(path: Path, sample: bytes) -> None:
         )
 
 
-def _transcode_to_utf8(path: Path, encoding: str) -> Path:
-    """Stream a non-UTF-8 text file into a temporary UTF-8 file that DuckDB can read."""
-    tmp = Path(tempfile.mkstemp(prefix="crm-utf8-", suffix=".csv")[1])
+def _transcode_to_utf8(path: Path, encoding: str, work_dir: Path | None = None) -> Path:
+    """Stream a non-UTF-8 text file into a temporary UTF-8 file that DuckDB can read (in the
+    ingest's working folder when given: the copy is client data)."""
+    fd, name = tempfile.mkstemp(prefix="crm-utf8-", suffix=".csv", dir=work_dir)
+    os.close(fd)
+    tmp = Path(name)
     try:
         with _open_bytes(path) as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as src, \
                 tmp.open("w", encoding="utf-8", newline="") as dst:
             for line in src:
                 dst.write(line)
-    except UnicodeDecodeError:
+    except UnicodeError:
         tmp.unlink(missing_ok=True)
         raise InputFileError(
             f"{path}: line {_first_undecodable_line(path, encoding)} cannot be decoded as {encoding}; "
@@ -213,9 +228,33 @@ def _first_undecodable_line(path: Path, encoding: str) -> int:
         for number, line in enumerate(raw, start=1):
             try:
                 line.decode(encoding)
-            except UnicodeDecodeError:
+            except UnicodeError:
                 return number
     return number
+
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def mixed_line_ends(sample: bytes) -> bool:
+    """Whether lines end both in CR LF and in a bare LF (a file edited on two systems), which
+    DuckDB's CSV reader refuses ("the state machine reached an invalid state")."""
+    return b"\r\n" in sample and _BARE_LF.search(sample) is not None
+
+
+def _normalise_line_ends(path: Path, work_dir: Path | None = None) -> Path:
+    """Stream a text file into a temporary copy whose CR LF line ends are LF (in the ingest's
+    working folder when given: the copy is client data)."""
+    fd, name = tempfile.mkstemp(prefix="crm-lf-", suffix=".csv", dir=work_dir)
+    os.close(fd)
+    with _open_bytes(path) as src, open(name, "wb") as dst:
+        carry = b""  # a CR at the end of a block may be followed by the LF of the next one
+        while block := src.read(1 << 24):
+            block = carry + block
+            carry = b"\r" if block.endswith(b"\r") else b""
+            dst.write(block[:len(block) - len(carry)].replace(b"\r\n", b"\n"))
+        dst.write(carry)
+    return Path(name)
 
 
 def dedupe_headers(names: list[str]) -> tuple[list[str], list[str]]:
@@ -293,9 +332,14 @@ def open_raw(
     source = RawSource(path=path, format=fmt, encoding=enc, columns=[], types={})
     text_path = path
     if enc not in ("utf-8", "utf-8-sig"):
-        text_path = _transcode_to_utf8(path, enc)
+        text_path = _transcode_to_utf8(path, enc, work_dir)
         source.temp_files.append(text_path)
         source.notes.append(f"read as {enc} (converted to UTF-8)")
+        sample = _read_sample(text_path)
+    if fmt != "whitespace" and mixed_line_ends(sample):
+        text_path = _normalise_line_ends(text_path, work_dir)
+        source.temp_files.append(text_path)
+        source.notes.append("lines end both in CR LF (Windows) and in LF; read with LF throughout")
         sample = _read_sample(text_path)
     text = sample.decode("utf-8-sig", errors="ignore")
     if fmt == "whitespace":
@@ -326,7 +370,8 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, text: str, source: Raw
     # with nulls (their rows stay in the ledger, as bad dates or amounts)
     padding = "null_padding=true, parallel=true" if parallel else "null_padding=false, parallel=false"
     read = (f"read_csv({_quote(str(path))}, header=true, delim={_quote(delim)}, quote='\"', escape='\"', "
-            f"columns={cols}, auto_detect=false, strict_mode=true, {padding})")
+            f"columns={cols}, auto_detect=false, strict_mode=true, {padding}, "
+            f"compression={_quote(_compression(path))})")
     if parallel and work_dir is not None:
         _copy_to_parquet(con, read, work_dir / "raw.parquet")
     else:
@@ -417,7 +462,8 @@ def _open_whitespace(con: duckdb.DuckDBPyConnection, path: Path, text: str, opti
         f"CREATE OR REPLACE TEMP VIEW raw AS SELECT _row, {parts} FROM ("
         f"SELECT row_number() OVER () AS _row, string_split_regex(trim(line), '\\s+') AS p "
         f"FROM read_csv({_quote(str(path))}, header={'true' if has_header else 'false'}, "
-        f"delim='\\x01', quote='', escape='', columns={{'line': 'VARCHAR'}}) WHERE trim(line) <> '')"
+        f"delim='\\x01', quote='', escape='', columns={{'line': 'VARCHAR'}}, "
+        f"compression={_quote(_compression(path))}) WHERE trim(line) <> '')"
     )
     source.columns = names
     source.types = {n: "VARCHAR" for n in names}
@@ -427,15 +473,49 @@ def _open_whitespace(con: duckdb.DuckDBPyConnection, path: Path, text: str, opti
 def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> RawSource:
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW raw AS SELECT * EXCLUDE (file_row_number), "
+            f"CREATE OR REPLACE TEMP VIEW raw_tz AS SELECT * EXCLUDE (file_row_number), "
             f"file_row_number + 1 AS _row FROM read_parquet({_quote(str(path))}, file_row_number = true)"
         )
+        con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_tz")
         described = con.execute("DESCRIBE SELECT * FROM raw").fetchall()
     except duckdb.Error as exc:
         raise InputFileError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]}).",
                              hint="re-export the file") from None
     types = {name: str(kind) for name, kind, *_ in described if name != "_row"}
+    aware = [name for name, kind in types.items() if kind == "TIMESTAMP WITH TIME ZONE"]
+    if aware:  # shop-local wall clock, as a CSV export writes it (DuckDB would give UTC)
+        zones = _parquet_time_zones(path)
+        local = ", ".join(f"{_wall_clock(_ident(name), zones.get(name))} AS {_ident(name)}" for name in aware)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS SELECT * REPLACE ({local}) FROM raw_tz")
+        types.update(dict.fromkeys(aware, "TIMESTAMP"))
     return RawSource(path=path, format="parquet", encoding=None, columns=list(types), types=types)
+
+
+def _parquet_time_zones(path: Path) -> dict[str, str]:
+    """The time zone each timezone-aware column of a Parquet file was written in (the Arrow
+    schema Parquet writers such as pandas and pyarrow store); {} when the file does not say."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception:  # DuckDB read the file: a schema pyarrow cannot read just lacks the zones
+        return {}
+    return {f.name: f.type.tz for f in schema if pa.types.is_timestamp(f.type) and f.type.tz}
+
+
+_OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+
+
+def _wall_clock(column: str, zone: str | None) -> str:
+    """SQL turning a timezone-aware timestamp into the wall clock in its zone (a named zone such
+    as Asia/Tokyo, or a fixed offset such as +09:00); UTC when the zone is unknown."""
+    utc = f"timezone('UTC', {column})"
+    offset = _OFFSET.match(zone or "")
+    if offset:
+        sign, hours, minutes = offset.groups()
+        return f"{utc} {sign} INTERVAL {int(hours) * 60 + int(minutes)} MINUTE"
+    return f"timezone({_quote(zone)}, {column})" if zone and zone.upper() != "UTC" else utc
 
 
 def _open_excel(con: duckdb.DuckDBPyConnection, path: Path) -> RawSource:

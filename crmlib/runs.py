@@ -6,6 +6,7 @@ Shared by `crm-workbook run` and the batch workers, so both behave the same way.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import signal
 import time
 from collections.abc import Callable
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import load_config
-from .errors import ConfigError
+from .config import AS_OF_RANGE, load_config
+from .errors import ConfigError, CrmError
 from .fingerprint import report_fingerprint, up_to_date_report
 from .locks import ClientLock, clean_leftovers, lock_path
 
@@ -48,27 +49,36 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir())
     requested = parse_as_of(as_of)
     selected = [chapter.name for chapter in select_chapters(chapters)]
-    # two locks: the processed data and the reports may live under different roots
-    with ClientLock(lock_path(processed_root, cfg.name), cfg.name), \
-            ClientLock(reports_root / cfg.name / ".lock", cfg.name):
-        for path in clean_leftovers(processed_root, reports_root, cfg.name):
-            log(f"[{cfg.name}] cleaned up after an interrupted run: {path.name}")
-        fingerprint = report_fingerprint(cfg, notebooks_dir, requested, selected)
-        existing = None if force else up_to_date_report(reports_root, cfg.name, fingerprint)
-        if existing is not None:
-            log(f"[{cfg.name}] report up to date (same data, configuration and code): {existing}")
-            return RunResult(cfg.name, "skipped", existing, time.perf_counter() - started)
-        log(f"[{cfg.name}] ingesting {cfg.data_path().name} ...")
-        result = ingest_client(cfg, processed_root)
-        led = result.ledger
-        log(f"[{cfg.name}] {led.input_rows:,} rows -> {led.kept_rows:,} kept, {led.orders:,} orders, "
-            f"{led.customers:,} customers")
-        # the digest of the bytes the ingest actually read (the file may have changed since)
-        fingerprint["data_sha256"] = led.source.get("sha256") or fingerprint["data_sha256"]
-        when = requested or cfg.as_of or result.as_of
-        log(f"[{cfg.name}] rendering report as of {when} ...")
-        folder = render_report(cfg, result.out_dir, when, reports_root, notebooks_dir, chapters,
-                               fingerprint=fingerprint, kernel=kernel, share_kernel=share_kernel)
+    current = processed_root  # the folder being written (for an error that names no file)
+    try:
+        # two locks: the processed data and the reports may live under different roots
+        with ClientLock(lock_path(processed_root, cfg.name), cfg.name), \
+                ClientLock(reports_root / cfg.name / ".lock", cfg.name):
+            for path in clean_leftovers(processed_root, reports_root, cfg.name):
+                log(f"[{cfg.name}] cleaned up after an interrupted run: {path.name}")
+            fingerprint = report_fingerprint(cfg, notebooks_dir, requested, selected)
+            existing = None if force else up_to_date_report(reports_root, cfg.name, fingerprint)
+            if existing is not None:
+                log(f"[{cfg.name}] report up to date (same data, configuration and code): {existing}")
+                return RunResult(cfg.name, "skipped", existing, time.perf_counter() - started)
+            log(f"[{cfg.name}] ingesting {cfg.data_path().name} ...")
+            result = ingest_client(cfg, processed_root)
+            led = result.ledger
+            log(f"[{cfg.name}] {led.input_rows:,} rows -> {led.kept_rows:,} kept, {led.orders:,} orders, "
+                f"{led.customers:,} customers")
+            # the digest of the bytes the ingest actually read (the file may have changed since)
+            fingerprint["data_sha256"] = led.source.get("sha256") or fingerprint["data_sha256"]
+            when = requested or cfg.as_of or result.as_of
+            log(f"[{cfg.name}] rendering report as of {when} ...")
+            current = reports_root / cfg.name
+            folder = render_report(cfg, result.out_dir, when, reports_root, notebooks_dir, chapters,
+                                   fingerprint=fingerprint, kernel=kernel, share_kernel=share_kernel)
+    except OSError as exc:  # a read-only folder or a full disk is the user's to fix, not a bug
+        folders = {reports_root / cfg.name: "--reports-dir", processed_root: "--data-dir"}
+        mapped = folder_error(exc, folders, current)
+        if mapped is None:
+            raise
+        raise mapped from None
     return RunResult(cfg.name, "ok", folder, time.perf_counter() - started)
 
 
@@ -77,9 +87,43 @@ def parse_as_of(text: str | None) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        when = dt.date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"--as-of {text!r} is not a date.", hint="write it as YYYY-MM-DD, e.g. 2025-03-31") from None
+    first, last = AS_OF_RANGE
+    if not first <= when <= last:  # the chapters count days before and after it
+        raise ConfigError(f"--as-of {text}: the date is outside {first} .. {last}, the dates orders are read in.",
+                          hint="give the analysis date of the data, e.g. the day after the last order")
+    return when
+
+
+# errno of a write that failed for a reason of the folder, not of crm-workbook
+_NOT_WRITABLE = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                 errno.EROFS: "the file system is read-only"}
+_FULL = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up"}
+
+
+def folder_error(exc: OSError, folders: dict[Path, str], current: Path) -> CrmError | None:
+    """A read-only folder or a full disk as a message naming the folder (and file) and what to do;
+    None for other errors (bugs pass through). folders: each output folder and the option that
+    moves it; current: the folder being written when the error names no file."""
+    why = _NOT_WRITABLE.get(exc.errno) or _FULL.get(exc.errno)
+    if why is None:
+        return None
+    folder, name = current, Path(str(exc.filename)).resolve() if exc.filename else None
+    if name is not None:
+        inside = [f for f in folders if name == f.resolve() or f.resolve() in name.parents or name in f.resolve().parents]
+        if not inside:  # some other file (the order file, a strategy input): name it alone
+            return CrmError(f"cannot use {exc.filename}: {why}.",
+                            hint="check the file's permissions and the free space on its disk")
+        folder = inside[0]
+    where = f"{folder}" + (f" ({exc.filename})" if name is not None and name != folder.resolve() else "")
+    option = folders[folder]
+    if exc.errno in _FULL:
+        hint = f"free disk space there, or write elsewhere with {option} on a disk with room"
+    else:
+        hint = f"make the folder writable for this user, or write elsewhere with {option}"
+    return CrmError(f"cannot write to {where}: {why}.", hint=hint)
 
 
 def terminate_on_sigterm() -> None:
