@@ -8,10 +8,15 @@ Errors the user can fix are printed as one clear message with what to do, exit c
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .errors import ConfigError, CrmError
@@ -262,9 +267,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NoSignalLoop(asyncio.SelectorEventLoop):
+    """An event loop that leaves SIGINT and SIGTERM to crm-workbook: nbclient asks the loop to
+    handle them (it shuts the kernel down mid-cell and lets the run go on to fail on the dead
+    kernel) and accepts a refusal, as it gets outside the main thread."""
+
+    def add_signal_handler(self, sig: int, callback: Any, *args: Any) -> None:
+        raise RuntimeError("signals are handled by crm-workbook")
+
+
+class _NoSignalPolicy(asyncio.DefaultEventLoopPolicy):
+    """Event loops (made by jupyter_core for the kernels' clients) that leave signals alone."""
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        return _NoSignalLoop()
+
+
+def stop_quietly_on_ctrl_c() -> Callable[[], None]:
+    """Ctrl-C: the first one stops the command (its clean-up still runs) and main prints one line;
+    what the clean-up would say on the way out (a kernel stopped mid-cell, a second Ctrl-C) stays
+    off the terminal. Returns the function that puts the previous handling back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous, policy = signal.getsignal(signal.SIGINT), asyncio.get_event_loop_policy()
+    if previous is not signal.default_int_handler:
+        return lambda: None  # ignored (a background job) or handled by the caller: leave it so
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C would cut the clean-up short
+        logging.disable(logging.CRITICAL)  # nbclient's "kernel died", asyncio's unretrieved tasks
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    if type(policy) is asyncio.DefaultEventLoopPolicy:
+        asyncio.set_event_loop_policy(_NoSignalPolicy())
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+        asyncio.set_event_loop_policy(policy)
+
+    return restore
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    restore = stop_quietly_on_ctrl_c()
     try:
         return args.func(args)
     except CrmError as exc:
@@ -273,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"What to do: {exc.hint}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (Ctrl-C): stopped; the previous report, if any, is unchanged.", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug in crmlib: say so plainly, keep the traceback for --debug
         if args.debug:
@@ -282,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
               "This is a bug in crm-workbook; rerun with --debug and report the traceback.",
               file=sys.stderr)
         return 3
+    finally:
+        restore()
 
 
 if __name__ == "__main__":

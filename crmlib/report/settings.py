@@ -81,11 +81,36 @@ def logo_data_uri(settings: ReportSettings, base_dir: Path | None) -> str | None
         raise ConfigError(
             f"report.logo: no such file {path}.", hint="give a local image file relative to the client YAML"
         )
-    data = path.read_bytes()
+    data = path.read_bytes()  # a symbolic link is followed: what it points at is checked below
     if len(data) > MAX_LOGO_BYTES:
         raise ConfigError(
             f"report.logo: {path} is {len(data):,} bytes; the limit is {MAX_LOGO_BYTES:,}.",
             hint="use a smaller image (a logo 400 px wide is plenty)",
         )
-    mime = LOGO_TYPES[path.suffix.lower()]
+    mime = image_type(data)
+    if mime is None:
+        shown = f"{path} (a link to {path.resolve()})" if path.is_symlink() else f"{path}"
+        raise ConfigError(
+            f"report.logo: {shown} is not a PNG, JPEG, GIF, WebP or SVG image (by its content).",
+            hint="give the logo's image file itself; it is embedded in every page",
+        )
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+# the first bytes of each image format a logo may have
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+          (b"GIF89a", "image/gif"))
+_SVG_START = re.compile(r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCTYPE svg[^>]*>\s*)?(?:<!--.*?-->\s*)*<svg[\s>]",
+                        re.IGNORECASE | re.DOTALL)
+
+
+def image_type(data: bytes) -> str | None:
+    """The MIME type of an image from its content (PNG, JPEG, GIF, WebP or SVG), None otherwise:
+    the file name alone would let any file (a key, a client list) be embedded in the pages."""
+    for magic, mime in _MAGIC:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    head = data[:4096].decode("utf-8", errors="ignore").removeprefix("\ufeff")
+    return "image/svg+xml" if _SVG_START.match(head) else None

@@ -109,22 +109,23 @@ class WarmKernel:
         self.notebooks += 1
         return self.manager
 
-    def shutdown(self) -> None:
-        """Stop the kernel (quietly if it is already gone)."""
+    def shutdown(self, now: bool = False) -> None:
+        """Stop the kernel (quietly if it is already gone); now: kill it at once (on Ctrl-C or
+        SIGTERM: a kernel asked to stop in the middle of a cell logs errors about its sockets)."""
         if self.manager is None:
             return
         manager, self.manager = self.manager, None
         manager.close_clients()
         try:
-            run_sync(manager.shutdown_kernel)(now=False)
+            run_sync(manager.shutdown_kernel)(now=now)
         except Exception:  # already dead: nothing to stop
             pass
 
     def __enter__(self) -> "WarmKernel":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.shutdown(now=kind is not None and not issubclass(kind, Exception))
 
 
 __all__ = ["WarmKernel"]
