@@ -31,6 +31,7 @@ from .mapping import (
     missing_important,
     resolve_columns,
 )
+from .memory import check_memory
 from .readers import QUOTED_NEWLINES, UNREADABLE_LINE_HINT, RawSource, open_raw
 from .redact import redact_example
 from .repeated_total import refuse_repeated_total
@@ -468,6 +469,7 @@ def ingest_file(
     rule_set = resolve_rules(preset_obj, rules)
     candidates = merge_mapping(preset_obj, mapping)
     check_date_format(date_format or preset_obj.date_format)
+    check_memory(path, MEMORY_LIMIT)  # before DuckDB starts: the OOM killer says nothing
     # the working copies hold the client's e-mails and phones in plain text: with out_dir they
     # live beside it (.<client>-XXXXXXXX, removed by the next run when a kill leaves them)
     work_root = Path(out_dir).parent if out_dir is not None else None

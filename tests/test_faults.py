@@ -377,3 +377,96 @@ def test_next_run_removes_a_killed_ingests_working_copies(tmp_path, capsys, monk
     assert not stale[0].exists() and other.exists()
     assert f"cleaned up after an interrupted run: {stale[0].name}" in text
     assert sorted(p.name for p in processed.iterdir() if not p.name.endswith(".lock")) == [".acme-b-k9x2ab_q", "acme"]
+
+
+# ---------------------------------------------------------------- item 13: memory before the ingest
+
+MIB = 1 << 20
+
+
+def test_required_memory_from_the_measured_figures():
+    """160 MB loaded, 350 MB per million lines (bench/ingest.py, 1M sample orders: 706 MB peak
+    for 1,577,675 lines), the variable part at most DuckDB's cap and a tenth."""
+    from crmlib.memory import parse_size, required_memory
+
+    assert required_memory(1_000_000, 3 << 30) == 510 * MIB
+    assert required_memory(1_577_675, 3 << 30) == int(160 * MIB + 350 * MIB * 1.577675)  # ~712 MB
+    assert required_memory(20_000_000, 3 << 30) == int(160 * MIB + 3072 * MIB * 1.1)
+    assert required_memory(20_000_000, parse_size("300MB")) == 490 * MIB  # measured: 480 MB at 1M orders
+    assert parse_size("3GB") == 3 << 30 and parse_size("512MiB") == 512 * MIB and parse_size("lots") is None
+
+
+def test_estimated_lines_of_text_gzip_and_parquet(tmp_path):
+    from crmlib.memory import estimate_lines
+
+    line = b"O1234567,C123456,2024-01-01 10:00:00,1000\n"  # 42 bytes
+    plain = tmp_path / "orders.csv"
+    plain.write_bytes(line * 100_000)  # 4.2 MB: estimated from its first megabyte
+    assert estimate_lines(plain) == 100_000
+    small = tmp_path / "small.csv"
+    small.write_bytes(line * 10 + b"O9,C9,2024-01-01,5")  # no final line break: still a line
+    assert estimate_lines(small) == 11
+    packed = tmp_path / "orders.csv.gz"
+    packed.write_bytes(__import__("gzip").compress(b"".join(
+        f"O{i:07d},C{i % 9999:06d},2024-01-01 10:00:00,{i % 10_000:04d}\n".encode() for i in range(300_000))))
+    assert abs(estimate_lines(packed) - 300_000) < 300_000 * 0.1
+    table = pa.table({"order_id": [f"O{i}" for i in range(1234)]})
+    pq.write_table(table, tmp_path / "orders.parquet")
+    assert estimate_lines(tmp_path / "orders.parquet") == 1234
+
+
+def test_cgroup_limits_v1_and_v2(tmp_path):
+    """Headroom under a cgroup limit: limit - (usage - inactive file cache), the tightest level."""
+    from crmlib.memory import cgroup_available
+
+    v2 = tmp_path / "v2"
+    (v2 / "job" / "run").mkdir(parents=True)
+    (v2 / "job" / "memory.max").write_text(f"{1000 * MIB}\n")
+    (v2 / "job" / "memory.current").write_text(f"{300 * MIB}\n")
+    (v2 / "job" / "memory.stat").write_text(f"anon 1\ninactive_file {100 * MIB}\n")
+    (v2 / "job" / "run" / "memory.max").write_text("max\n")
+    proc = tmp_path / "cgroup"
+    proc.write_text("0::/job/run\n")
+    found = cgroup_available(proc, v2)
+    assert found.bytes == 800 * MIB and "memory.max" in found.source  # 1000 - (300 - 100)
+    v1 = tmp_path / "v1"
+    (v1 / "memory" / "box").mkdir(parents=True)
+    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # unlimited
+    (v1 / "memory" / "box" / "memory.limit_in_bytes").write_text(f"{600 * MIB}\n")
+    (v1 / "memory" / "box" / "memory.usage_in_bytes").write_text(f"{50 * MIB}\n")
+    proc.write_text("5:cpu:/\n4:memory:/box\n0::/\n")
+    found = cgroup_available(proc, v1)
+    assert found.bytes == 550 * MIB and "600 MB in" in found.source
+    proc.write_text("4:memory:/\n")
+    assert cgroup_available(proc, v1) is None
+
+
+def _big_sparse_csv(path: Path) -> Path:
+    """A CSV of about 1.6 million lines by its size (a real first megabyte, then a sparse tail:
+    the check reads only the first megabyte)."""
+    head = (HEADER + ROWS * 700).encode()[: 1 << 20]
+    with path.open("wb") as fh:
+        fh.write(head)
+        fh.truncate(64 * (1 << 20))
+    return path
+
+
+@pytest.mark.parametrize("available_mb, skip, refused", [(600, "", True), (8000, "", False), (600, "1", False)])
+def test_too_little_memory_is_said_before_the_ingest(available_mb, skip, refused, tmp_path, capsys, monkeypatch):
+    import crmlib.memory
+    from crmlib.memory import Available
+
+    monkeypatch.setattr(crmlib.memory, "available_memory",
+                        lambda: Available(available_mb * MIB, "under the memory limit of this container or cgroup, test"))
+    monkeypatch.setenv("CRM_SKIP_MEMORY_CHECK", skip)
+    yaml_path = client(tmp_path)
+    _big_sparse_csv(tmp_path / "orders.csv")
+    if refused:
+        code, text = run_cli(capsys, "run", str(yaml_path), "--data-dir", str(tmp_path / "data"),
+                             "--reports-dir", str(tmp_path / "reports"))
+        assert_user_error(code, text, str(tmp_path / "orders.csv"), "needs about", "600 MB are available",
+                          "container or cgroup", "CRM_SKIP_MEMORY_CHECK=1", "CRM_DUCKDB_MEMORY=")
+        assert not any((tmp_path / "data" / "processed").glob(".acme-*"))  # DuckDB never started
+    else:  # the check let it through: the ingest reads the file (its NUL tail as one more line)
+        code, text = run_cli(capsys, "validate", "--config", str(yaml_path))
+        assert "needs about" not in text and "Input" in text and "Reconciles" in text, text
