@@ -87,7 +87,10 @@ class _ClientBase(BaseModel):
     def _printable_title(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        bad = next((c for c in value if 0xD800 <= ord(c) <= 0xDFFF or unicodedata.category(c) == "Cc"), None)
+        # line breaks and tabs are harmless (a YAML block scalar ends in one); lone surrogates
+        # cannot be written as UTF-8 and other control characters cannot be shown
+        bad = next((c for c in value if 0xD800 <= ord(c) <= 0xDFFF
+                    or (unicodedata.category(c) == "Cc" and c not in "\t\n\r")), None)
         if bad is not None:
             kind = "a lone surrogate (half of an escaped character pair)" if ord(bad) >= 0xD800 else "a control character"
             raise ValueError(f"contains {kind}, U+{ord(bad):04X}, which cannot be printed; "
