@@ -134,7 +134,7 @@ def test_unknown_chapter_is_a_user_error(tmp_path, capsys):
     yaml_path = client(tmp_path)
     code, text = run_cli(capsys, "run", str(yaml_path), "--chapters", "99_nothing",
                          "--data-dir", str(tmp_path / "data"), "--reports-dir", str(tmp_path / "reports"))
-    assert_user_error(code, text, "--chapters", "unknown chapter(s): 99_nothing", "00_data_check")
+    assert_user_error(code, text, "unknown chapter(s): 99_nothing", "00_data_check")
 
 
 @pytest.mark.parametrize("as_of", ["0001-01-01", "9999-12-31", "1989-12-31", "2101-01-01"])
