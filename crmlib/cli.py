@@ -283,10 +283,15 @@ class _NoSignalPolicy(asyncio.DefaultEventLoopPolicy):
         return _NoSignalLoop()
 
 
+_CTRL_C = threading.Event()  # set by the Ctrl-C handler: whatever error the command ends with
+
+
 def stop_quietly_on_ctrl_c() -> Callable[[], None]:
     """Ctrl-C: the first one stops the command (its clean-up still runs) and main prints one line;
     what the clean-up would say on the way out (a kernel stopped mid-cell, a second Ctrl-C) stays
-    off the terminal. Returns the function that puts the previous handling back."""
+    off the terminal (logging stays off after a Ctrl-C: the process is ending, and asyncio reports
+    a dead kernel's task as late as the interpreter's exit). Returns the function that puts the
+    previous signal handling back."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous, policy = signal.getsignal(signal.SIGINT), asyncio.get_event_loop_policy()
@@ -294,6 +299,7 @@ def stop_quietly_on_ctrl_c() -> Callable[[], None]:
         return lambda: None  # ignored (a background job) or handled by the caller: leave it so
 
     def handler(signum: int, frame: object) -> None:
+        _CTRL_C.set()  # DuckDB turns the KeyboardInterrupt into "Query interrupted" (RuntimeError)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C would cut the clean-up short
         logging.disable(logging.CRITICAL)  # nbclient's "kernel died", asyncio's unretrieved tasks
         raise KeyboardInterrupt
@@ -312,18 +318,22 @@ def stop_quietly_on_ctrl_c() -> Callable[[], None]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _CTRL_C.clear()
     restore = stop_quietly_on_ctrl_c()
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        return _interrupted()
     except CrmError as exc:
+        if _CTRL_C.is_set():  # a chapter or read that Ctrl-C stopped fails as its own error
+            return _interrupted()
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"What to do: {exc.hint}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted (Ctrl-C): stopped; the previous report, if any, is unchanged.", file=sys.stderr)
-        return 130
     except Exception as exc:  # a bug in crmlib: say so plainly, keep the traceback for --debug
+        if _CTRL_C.is_set():
+            return _interrupted()
         if args.debug:
             raise
         print(f"internal error: {type(exc).__name__}: {exc}\n"
@@ -332,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     finally:
         restore()
+
+
+def _interrupted() -> int:
+    print("interrupted (Ctrl-C): stopped; the previous report, if any, is unchanged.", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":

@@ -234,6 +234,31 @@ def test_ctrl_c_outside_a_chapter_is_one_line(tmp_path, capsys, monkeypatch):
     assert "Traceback" not in text
 
 
+def test_ctrl_c_that_a_library_turns_into_its_own_error(tmp_path, capsys, monkeypatch):
+    """DuckDB answers the KeyboardInterrupt of a Ctrl-C during a query with RuntimeError('Query
+    interrupted'), which ended as 'internal error ... This is a bug' (exit 3)."""
+    import crmlib.ingest
+
+    def query_interrupted(*args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)  # the Ctrl-C, while DuckDB runs a query
+        except KeyboardInterrupt:
+            raise RuntimeError("Query interrupted") from None
+
+    import logging
+
+    monkeypatch.setattr(crmlib.ingest, "ingest_client", query_interrupted)
+    try:
+        code, text = run_cli(capsys, "run", str(client(tmp_path)), "--data-dir", str(tmp_path / "data"),
+                             "--reports-dir", str(tmp_path / "reports"))
+    finally:
+        logging.disable(logging.NOTSET)  # the handler silences logging for the rest of the process
+    assert code == 130, text
+    assert text.strip().splitlines()[-1] == "interrupted (Ctrl-C): stopped; the previous report, if any, is unchanged."
+    assert "internal error" not in text and "Traceback" not in text
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # main put it back
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_a_chapter_is_one_line_and_exit_130(tmp_path):
     """Ctrl-C while a chapter's cell runs in the kernel: nbclient used to shut the kernel down
