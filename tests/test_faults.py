@@ -54,23 +54,25 @@ def assert_user_error(code: int, text: str, *words: str) -> None:
 
 # ---------------------------------------------------------------- item 12: messages, exit 2
 
-def test_read_only_reports_folder(tmp_path, capsys, monkeypatch):
-    """A reports folder that cannot be created (read-only file system) is named, with
-    --reports-dir as the way out (the tests run as root, so the folder is made unwritable by
-    making os.mkdir fail there as the kernel would)."""
+@pytest.mark.parametrize("which", ["reports", "data"])
+def test_read_only_reports_or_data_folder(which, tmp_path, capsys, monkeypatch):
+    """A reports (or data) folder that cannot be created (read-only file system) is named, with
+    --reports-dir (--data-dir) as the way out (the tests run as root, so the folder is made
+    unwritable by making os.mkdir fail there as the kernel would)."""
     yaml_path = client(tmp_path)
-    reports = tmp_path / "reports"
+    reports, data = tmp_path / "reports", tmp_path / "data"
+    blocked = reports if which == "reports" else data
     real_mkdir = os.mkdir
 
     def mkdir(path, *args, **kwargs):
-        if Path(path).resolve() == reports.resolve() or reports.resolve() in Path(path).resolve().parents:
+        if Path(path).resolve() == blocked.resolve() or blocked.resolve() in Path(path).resolve().parents:
             raise OSError(errno.EROFS, "Read-only file system", str(path))
         return real_mkdir(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "mkdir", mkdir)
-    code, text = run_cli(capsys, "run", str(yaml_path), "--data-dir", str(tmp_path / "data"),
-                         "--reports-dir", str(reports))
-    assert_user_error(code, text, "cannot write to", str(reports / "acme"), "read-only", "--reports-dir")
+    code, text = run_cli(capsys, "run", str(yaml_path), "--data-dir", str(data), "--reports-dir", str(reports))
+    folder, option = (reports / "acme", "--reports-dir") if which == "reports" else (data / "processed", "--data-dir")
+    assert_user_error(code, text, f"cannot write to {folder}", "the file system is read-only", option)
 
 
 @pytest.mark.slow
