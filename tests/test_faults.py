@@ -40,7 +40,8 @@ def client(tmp_path: Path, extra: str = "", data: bytes | None = None, data_name
     """A client YAML (and its order file) in tmp_path."""
     (tmp_path / data_name).write_bytes((HEADER + ROWS).encode() if data is None else data)
     path = tmp_path / f"{name}.yaml"
-    path.write_text(f"name: {name}\ntitle: Acme\ndata: {data_name}\nlang: en\n{extra}", encoding="utf-8")
+    path.write_text(f"name: {name}\ntitle: Acme\ndata: {data_name}\npreset: generic\nlang: en\n{extra}",
+                    encoding="utf-8")
     return path
 
 
