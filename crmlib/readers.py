@@ -499,7 +499,7 @@ def _parquet_time_zones(path: Path) -> dict[str, str]:
 
     try:
         schema = pq.read_schema(path)
-    except Exception:  # DuckDB read the file: a schema pyarrow cannot read just lacks the zones
+    except (OSError, ValueError):  # DuckDB read the file: a schema pyarrow cannot read lacks the zones
         return {}
     return {f.name: f.type.tz for f in schema if pa.types.is_timestamp(f.type) and f.type.tz}
 
