@@ -468,7 +468,6 @@ def ingest_file(
     preset_obj = load_preset(preset or "generic")
     rule_set = resolve_rules(preset_obj, rules)
     candidates = merge_mapping(preset_obj, mapping)
-    check_date_format(date_format or preset_obj.date_format)
     check_memory(path, MEMORY_LIMIT)  # before DuckDB starts: the OOM killer says nothing
     # the working copies hold the client's e-mails and phones in plain text: with out_dir they
     # live beside it (.<client>-XXXXXXXX, removed by the next run when a kill leaves them)
@@ -478,9 +477,11 @@ def ingest_file(
     prefix = f".{Path(out_dir).name}-" if out_dir is not None else "crm-ingest-"
     for parallel in (True, False):  # single-threaded only when a quoted field spans lines
         with tempfile.TemporaryDirectory(prefix=prefix, dir=work_root) as spill:
-            con = connect(Path(spill))
+            con: duckdb.DuckDBPyConnection | None = None
             src: RawSource | None = None
             try:
+                con = connect(Path(spill))  # inside: under `ulimit -v` DuckDB may not even start
+                check_date_format(con, date_format or preset_obj.date_format)
                 src = open_raw(con, path, encoding=encoding, read_options=preset_obj.read, parallel=parallel,
                                work_dir=Path(spill))
                 check_mapped_columns(src.columns, mapping, source=str(path))
@@ -493,25 +494,23 @@ def ingest_file(
             finally:
                 if src is not None:
                     src.cleanup()
-                con.close()
+                if con is not None:
+                    con.close()
     raise AssertionError("unreachable")
 
 
-def check_date_format(date_format: str | None) -> None:
+def check_date_format(con: duckdb.DuckDBPyConnection, date_format: str | None) -> None:
     """Raise ConfigError naming `date_format:` when DuckDB cannot parse with it (before the file
     is read: a wrong setting is not a damaged file)."""
     if not date_format:
         return
-    con = duckdb.connect()
     try:
         con.execute(f"SELECT try_strptime('2024-01-31', {_quote(date_format)})")
-    except duckdb.Error as exc:
+    except duckdb.InvalidInputException as exc:
         reason = str(exc).splitlines()[0].split("Error: ", 1)[-1]
         raise ConfigError(f"date_format {date_format!r} is not a date format ({reason}).",
                           hint="fix `date_format:` in the client YAML with the codes %Y %m %d %H %M %S "
                                "(e.g. \"%d/%m/%Y %H:%M\"), or remove it to read the usual formats") from None
-    finally:
-        con.close()
 
 
 def file_error(path: Path, exc: duckdb.Error, spill_root: Path | None = None) -> Exception:
@@ -520,7 +519,8 @@ def file_error(path: Path, exc: duckdb.Error, spill_root: Path | None = None) ->
     spill_root = spill_root or Path(tempfile.gettempdir())
     if isinstance(exc, duckdb.OutOfMemoryException):
         return DataError(f"{path}: the ingest ran out of memory ({text.splitlines()[0]}).",
-                         hint="raise CRM_DUCKDB_MEMORY (e.g. CRM_DUCKDB_MEMORY=6GB) or free memory")
+                         hint="raise CRM_DUCKDB_MEMORY (e.g. CRM_DUCKDB_MEMORY=6GB), free memory, or raise "
+                              "the process's limit (ulimit -v, the container's memory limit)")
     if isinstance(exc, duckdb.IOException) and "space" in text.lower():
         return DataError(f"{path}: the disk is full while spilling to {spill_root} ({text.splitlines()[0]}).",
                          hint="free disk space there, or use a --data-dir (run) or TMPDIR (validate) on a larger disk")

@@ -498,3 +498,19 @@ def test_too_little_memory_is_said_before_the_ingest(available_mb, skip, refused
     else:  # the check let it through: the ingest reads the file (its NUL tail as one more line)
         code, text = run_cli(capsys, "validate", "--config", str(yaml_path))
         assert "needs about" not in text and "Input" in text and "Reconciles" in text, text
+
+
+def test_duckdb_that_cannot_start_for_memory_is_said(tmp_path, capsys, monkeypatch):
+    """Under `ulimit -v` DuckDB may fail to allocate as the connection opens, before the file is
+    read (that was outside the ingest's error handling: 'internal error', exit 3)."""
+    import duckdb
+
+    import crmlib.ingest
+
+    def connect(temp_dir=None):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: Allocation failure")
+
+    monkeypatch.setattr(crmlib.ingest, "connect", connect)
+    yaml_path = client(tmp_path)
+    code, text = run_cli(capsys, "validate", "--config", str(yaml_path))
+    assert_user_error(code, text, str(tmp_path / "orders.csv"), "ran out of memory", "ulimit -v")
