@@ -16,8 +16,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import mapping
 from .errors import MappingError
-from .mapping import _norm, load_preset, preset_names
+from .mapping import FIELDS, _norm, load_preset, preset_names
 from .readers import (
     _check_text,
     _read_sample,
@@ -112,10 +113,24 @@ def score(columns: list[str]) -> list[Candidate]:
     return sorted(out, key=lambda c: (c.share, c.jaccard), reverse=True)
 
 
+def generic_matches(columns: list[str]) -> int:
+    """File columns the generic preset reads by name: a canonical field name (order_id ...) or one
+    of its aliases (注文番号, 受注日 ...)."""
+    generic = mapping.load_preset("generic")
+    names = {_norm(f) for f in FIELDS} | {_norm(a) for aliases in generic.columns.values() for a in aliases}
+    return sum(1 for c in columns if _base(c) in names)
+
+
 def detect_preset(columns: list[str], source: str = "the file") -> Detection:
-    """The preset for a header, with the reason; MappingError when two carts fit equally well."""
+    """The preset for a header, with the reason; MappingError when two carts fit equally well.
+    A header the generic preset reads as well as any cart's (the canonical names, which English
+    cart headers share: Order ID, Email) is generic: a cart is chosen for columns only it has."""
     ranked = [c for c in score(columns) if c.matched]
     best = ranked[0] if ranked else None
+    if best is not None and generic_matches(columns) >= best.matched:
+        return Detection("generic", f"the file's columns are the canonical names or their aliases "
+                         f"({generic_matches(columns)} of {len(columns)}), read with the generic preset; "
+                         f"the closest cart, {best.preset} {best.version}, has only {best.matched}", ranked)
     if best is not None and best.share >= MIN_SHARE:
         rivals = [c for c in ranked if c.preset != best.preset and c.share > best.share - MARGIN]
         if rivals:

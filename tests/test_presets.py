@@ -325,3 +325,13 @@ def test_the_sample_shop_written_as_an_eccube_file_keeps_what_pandas_keeps(tmp_p
     assert led.orders == df.loc[kept, "order_id"].nunique()
     with pytest.raises(DataError, match="'小計'"):
         ingest_file(path, preset="generic")
+
+
+def test_canonical_names_are_generic_even_where_an_english_cart_header_shares_them():
+    from crmlib import detect
+
+    # EC-CUBE's English install writes Order ID, Customer ID and Email too (3 of these 5 columns);
+    # the generic preset reads all 5 by their canonical names
+    found = detect.detect_preset(["order_id", "customer_id", "email", "ordered_at", "amount"])
+    assert found.preset == "generic" and "5 of 5" in found.reason
+    assert detect.detect_preset(["注文番号", "会員ID", "受注日", "金額"]).preset == "generic"
