@@ -96,12 +96,13 @@ def class_values(seg: Segmentation, scheme: str, months: int = 12, data: Backtes
             columns={"customers": "then_customers", "revenue": "next_revenue"})
         out = out.join(forward, how="outer")
         out["value"] = out["next_revenue"] / out["then_customers"].where(out["then_customers"] > 0)
-        out["basis"] = "backtest"
     else:
         out["then_customers"], out["next_revenue"] = 0, 0.0
         out["value"] = out["revenue"] / out["customers"].where(out["customers"] > 0)
-        out["basis"] = "trailing"
     out = out.reindex(display_order(seg, scheme))
+    # the basis is the scheme's, not a class's: set after the reindex, so a class with no
+    # customers now nor a year before (CDNOW's stage 1) has one too
+    out["basis"] = "backtest" if len(data.then) else "trailing"
     out[["customers", "then_customers"]] = out[["customers", "then_customers"]].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].fillna(0.0)
     out.index.name = "class"
