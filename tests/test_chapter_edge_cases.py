@@ -62,3 +62,55 @@ def test_cdnow_targets_note(tmp_path: Path) -> None:
     stage1 = table.set_index("key").loc["stage1"]
     assert stage1["customers"] == 0 and stage1["basis"] == "backtest"
     assert report.targets_note(table, True, "ja")
+
+
+# ---- 2. an experiment that cannot be compared yet; an execution log with no rows ----------------
+
+def _effect(tmp_path: Path, groups: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    orders = _orders(tmp_path / "orders.parquet", [
+        ("1", "t1", T(2024, 6, 1), 100.0), ("2", "k1", T(2024, 6, 2), 80.0), ("3", "t1", T(2024, 7, 20), 50.0),
+    ])
+    experiment = Experiment(name="F2 mail", file=Path("unused.csv"), window_days=60)
+    return verification.compare_groups(verification.experiment_outcomes(orders, as_of, groups, 60), experiment)
+
+
+def test_an_experiment_whose_window_has_not_ended_says_when_to_look(tmp_path: Path) -> None:
+    # sent 2024-07-01 with a 60-day window: complete once sent_at + 60 < as_of, i.e. from
+    # 2024-08-31 on; as of 2024-08-01 nobody is complete
+    groups = pd.DataFrame({"customer_id": ["t1", "k1"], "group": ["treated", "control"],
+                           "sent_at": [D(2024, 7, 1), D(2024, 7, 1)]})
+    effect = _effect(tmp_path, groups, D(2024, 8, 1))
+    assert effect.attrs["incomplete"] == 2 and effect.attrs["ready_on"] == D(2024, 8, 31)
+    assert not verification.comparable(effect)
+    text = report.effect_pending(effect, "en")
+    assert "has not ended for any of its 2 customers" in text and "on or after 2024-08-31" in text
+    assert "2024年8月31日以降" in report.effect_pending(effect, "ja")
+    later = _effect(tmp_path, groups, D(2024, 8, 31))  # the date it names: both are compared
+    assert verification.comparable(later) and later.attrs["incomplete"] == 0
+    with pytest.raises(ValueError, match="both groups"):  # not a TypeError deep in matplotlib
+        charts_effect(effect)
+
+
+def charts_effect(effect: pd.DataFrame) -> None:
+    from crmlib.strategy import charts
+
+    charts.effect_chart(effect, "en")
+
+
+def test_an_experiment_file_with_only_the_treated_says_what_is_missing(tmp_path: Path) -> None:
+    groups = pd.DataFrame({"customer_id": ["t1"], "group": ["treated"], "sent_at": [D(2024, 5, 1)]})
+    effect = _effect(tmp_path, groups, D(2024, 8, 1))  # 05-01 + 60 < 08-01: t1 is complete
+    assert not verification.comparable(effect)
+    text = report.effect_pending(effect, "en")
+    assert "no control customer can be compared (1 treated and 0 control" in text
+    assert "比較できる対照群の顧客がいません" in report.effect_pending(effect, "ja")
+
+
+def test_an_execution_log_with_a_header_and_no_rows(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("date,measure,segment,channel,volume,cost\n", encoding="utf-8")
+    log = inputs.read_execution_log(path)
+    summary = inputs.execution_summary(log)
+    assert len(log) == 0 and len(summary) == 0
+    assert report.log_takeaway(log, summary, "en", "JPY").startswith("The execution log has its header but no rows")
+    assert report.log_takeaway(log, summary, "ja", "JPY").startswith("実行記録のファイルは見出し行だけで")

@@ -41,6 +41,8 @@ def service_timeline(plan: pd.DataFrame, journey: pd.DataFrame, lang: str) -> Fi
 def effect_chart(effect: pd.DataFrame, lang: str) -> Figure:
     """Treated and control shares buying in the window, each with its 95% interval."""
     r = effect.set_index("outcome").loc["bought"]
+    if not (r["n_treated"] and r["n_control"]):
+        raise ValueError("effect_chart needs customers in both groups (check verification.comparable first)")
     fig = Figure(figsize=(5.5, 3.2))
     ax = fig.subplots()
     labels = [t("strategy.effect.col_control", lang), t("strategy.effect.col_treated", lang)]

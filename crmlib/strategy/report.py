@@ -246,7 +246,10 @@ def log_table(summary: pd.DataFrame, lang: str, currency: str) -> pd.DataFrame:
 
 
 def log_takeaway(log: pd.DataFrame, summary: pd.DataFrame, lang: str, currency: str) -> str:
-    """Sends, period, volume and cost, and the measure with the largest cost."""
+    """Sends, period, volume and cost, and the measure with the largest cost (a log with a header
+    and no rows yet: what to fill in)."""
+    if log.empty:
+        return t(f"{K}.log.empty", lang)
     top = summary.iloc[0]
     total = float(summary["cost"].sum())
     return t(f"{K}.log.takeaway", lang, runs=fmt_int(len(log)), first=fmt_date(log["date"].min(), lang),
@@ -317,6 +320,20 @@ def effect_counts(effect: pd.DataFrame, lang: str) -> str:
     return t(f"{K}.effect.counts", lang, name=effect.attrs["name"], treated=fmt_int(r["n_treated"]),
              control=fmt_int(r["n_control"]), unknown=fmt_int(effect.attrs["unknown"]),
              incomplete=fmt_int(effect.attrs["incomplete"]), window=effect.attrs["window"])
+
+
+def effect_pending(effect: pd.DataFrame, lang: str) -> str:
+    """Why an experiment cannot be compared yet: no customer's window has ended, or one group has
+    no customer to compare (a file listing only the treated)."""
+    r = effect.set_index("outcome").loc["bought"]
+    attrs = effect.attrs
+    if not r["n_treated"] and not r["n_control"] and attrs.get("ready_on"):
+        return t(f"{K}.effect.pending", lang, name=attrs["name"], window=attrs["window"],
+                 waiting=fmt_int(attrs["incomplete"]), date=fmt_date(attrs["ready_on"], lang))
+    missing = "control" if r["n_treated"] else "treated"
+    return t(f"{K}.effect.one_group", lang, name=attrs["name"], window=attrs["window"],
+             group=t(f"{K}.effect.col_{missing}", lang).lower(), treated=fmt_int(r["n_treated"]),
+             control=fmt_int(r["n_control"]), waiting=fmt_int(attrs["incomplete"]))
 
 
 def effect_takeaway(effect: pd.DataFrame, lang: str) -> str:
@@ -393,7 +410,7 @@ def nps_takeaway(overall: dict[str, Any], by_category: pd.DataFrame, lang: str) 
 
 
 __all__ = [
-    "baseline_table", "before_after_table", "before_after_takeaway", "effect_counts", "effect_table",
+    "baseline_table", "before_after_table", "before_after_takeaway", "effect_counts", "effect_pending", "effect_table",
     "effect_takeaway", "goals_table", "goals_takeaway", "journey_table", "journey_takeaway", "kpi_takeaway",
     "kpi_tree_table", "levers_table", "levers_takeaway", "log_table", "log_takeaway", "metric_change",
     "metric_name", "metric_value", "nps_category_table", "nps_table", "nps_takeaway", "service_table",

@@ -142,10 +142,21 @@ def compare_groups(outcomes: pd.DataFrame, experiment: Experiment) -> pd.DataFra
                                                      c["after_revenue"] - c["before_revenue"])},
     ]
     frame = pd.DataFrame(rows)
+    waiting = outcomes.loc[~outcomes["complete"], "sent_at"]
     frame.attrs.update(listed=len(outcomes), unknown=int((~outcomes["known"]).sum()),
                        incomplete=int((~outcomes["complete"]).sum()),
-                       window=experiment.window_days, name=experiment.name)
+                       window=experiment.window_days, name=experiment.name,
+                       treated_label=experiment.treated, control_label=experiment.control,
+                       # the first as-of date on which a waiting customer's window has ended
+                       ready_on=(min(waiting) + dt.timedelta(days=experiment.window_days + 1)) if len(waiting) else None)
     return frame
+
+
+def comparable(effect: pd.DataFrame) -> bool:
+    """True when both groups have customers whose window has ended (the share buying is known
+    for each), so the table, the figure and the takeaway have something to compare."""
+    r = effect.set_index("outcome").loc["bought"]
+    return bool(r["n_treated"]) and bool(r["n_control"])
 
 
 def verify_experiment(orders_path: Path | str, as_of: dt.date, experiment: Experiment) -> pd.DataFrame:
@@ -196,5 +207,5 @@ def before_after(purchases: Purchases, item: BeforeAfter) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["before_after", "compare_groups", "experiment_outcomes", "mean_difference", "read_groups",
+__all__ = ["before_after", "comparable", "compare_groups", "experiment_outcomes", "mean_difference", "read_groups",
            "share_difference", "verify_experiment"]
