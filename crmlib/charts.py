@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from .i18n import t
@@ -48,9 +49,19 @@ def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
     """The figure as PNG bytes without a 'Software' stamp, so equal figures give equal bytes;
     cropped as bbox_inches="tight" crops."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=tight_bbox(fig, dpi), metadata={"Software": None},
-                pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
+    with mpl.rc_context({"text.parse_math": False}):  # tick labels made while drawing: plain too
+        plain_text(fig)
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=tight_bbox(fig, dpi), metadata={"Software": None},
+                    pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     return buffer.getvalue()
+
+
+def plain_text(fig: Figure) -> None:
+    """Draw every text of the figure as it is, never as mathtext: a data value with a '$' pair
+    (a channel "US$ price, 10% off $") would be garbled or fail to parse. apply_style sets the
+    same for texts made later (text.parse_math)."""
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
 
 
 BAR_DAYS = 20  # bar width on a monthly date axis; bars start on the 1st of the month

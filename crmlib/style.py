@@ -36,7 +36,8 @@ def check_lang(lang: str) -> str:
 
 
 def apply_style(lang: str) -> None:
-    """Set the shared seaborn theme, palette, size, PNG metadata and a Japanese-capable font."""
+    """Set the shared seaborn theme, palette, size, PNG metadata, a Japanese-capable font, and
+    plain text (no mathtext) for every label."""
     import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib on import)
     import seaborn as sns
 
@@ -53,6 +54,9 @@ def apply_style(lang: str) -> None:
             "savefig.bbox": "tight",
             "axes.titlesize": "medium",
             "svg.hashsalt": "crm-workbook",  # stable ids if a figure is ever saved as SVG
+            # client values are drawn as they are: a '$' pair in a channel or category name
+            # ("US$ price, 10% off $") is text, not mathtext (which garbles it or fails to parse)
+            "text.parse_math": False,
         }
     )
 

@@ -114,3 +114,44 @@ def test_an_execution_log_with_a_header_and_no_rows(tmp_path: Path) -> None:
     assert len(log) == 0 and len(summary) == 0
     assert report.log_takeaway(log, summary, "en", "JPY").startswith("The execution log has its header but no rows")
     assert report.log_takeaway(log, summary, "ja", "JPY").startswith("実行記録のファイルは見出し行だけで")
+
+
+# ---- 3. data values with '$' are drawn as text, not mathtext ------------------------------------
+
+DOLLAR_CHANNEL = "app (US$ price, 10% off $)"
+
+
+def test_a_dollar_pair_in_a_channel_is_drawn_as_it_is() -> None:
+    import matplotlib as mpl
+    from matplotlib.text import Text
+
+    from crmlib.charts import figure_png
+    from crmlib.ltv import charts
+    from crmlib.style import apply_style
+
+    with mpl.rc_context():
+        apply_style("en")
+        assert mpl.rcParams["text.parse_math"] is False
+        curve = pd.DataFrame({"group": [DOLLAR_CHANNEL, DOLLAR_CHANNEL, "$x^2$"], "months_since": [0, 1, 0],
+                              "revenue_per_customer": [100.0, 150.0, 90.0]})
+        fig = charts.cumulative_chart(curve, "first_channel", "month", "en", "USD")
+        png = figure_png(fig)  # mathtext raised ParseException on the first label
+        assert png.startswith(b"\x89PNG")
+        labels = [text for text in fig.findobj(Text) if text.get_text() in (DOLLAR_CHANNEL, "$x^2$")]
+        assert len(labels) == 2 and not any(text.get_parse_math() for text in labels)
+
+
+def test_figure_png_draws_plain_text_even_without_apply_style() -> None:
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    from crmlib.charts import figure_png
+
+    with mpl.rc_context({"text.parse_math": True}):  # matplotlib's own default
+        fig = Figure()
+        ax = fig.subplots()
+        ax.barh([DOLLAR_CHANNEL, "web"], [1, 2])
+        ax.set_title("$a$ and $b$")
+        figure_png(fig)
+        assert not fig.axes[0].title.get_parse_math()
+        assert all(not label.get_parse_math() for label in ax.get_yticklabels())
