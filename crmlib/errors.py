@@ -38,3 +38,16 @@ class ReportError(CrmError):
     """A chapter notebook failed or the report could not be written."""
 
     exit_code = 1
+
+
+class ChapterFailed(ReportError):
+    """The report was written, but some chapters failed: their pages say where and what to do,
+    the other chapters are complete. `report` is the report folder, `chapters` the failed names."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, hint: str | None = None, report: object = None,
+                 chapters: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
+        self.chapters = chapters

@@ -91,6 +91,8 @@ def test_metrics_hold_the_hand_computed_figures(report):
     assert metrics["report"] == {
         "client": "tiny", "as_of": "2024-05-01", "lang": "ja", "currency": "JPY",
         "chapters": ["00_data_check"], "crmlib_version": __version__,
+        # no chapter failed; which metrics sections each chapter recorded (a later --chapters run keeps them)
+        "failed": [], "sections": {"00_data_check": ["data_check"]},
     }
 
 
@@ -188,9 +190,13 @@ def test_check_parameters_names_the_parameter():
         check_parameters(NOTEBOOKS / "00_data_check.ipynb", {"lang": "ja", "colour": "red"})
 
 
-def test_failing_notebook_names_chapter_and_cell_and_keeps_the_old_report(report, tiny_processed_dir, tmp_path):
-    root, folder = report
-    before = _snapshot(folder)
+def test_failing_notebook_names_chapter_and_cell_and_still_writes_the_report(report, tiny_processed_dir, tmp_path):
+    # a failed chapter no longer keeps the previous report as it was (issue 19): the report is
+    # written with the chapter's failure page (tests/test_report_partial.py), the error names
+    # chapter and cell as before, and the run exits 4
+    root = tmp_path / "reports"
+    shutil.copytree(report[0] / "tiny", root / "tiny")
+    folder = root / "tiny" / "2024-05-01"
 
     def break_it(nb):
         index = next(i for i, c in enumerate(nb.cells) if c.get("id") == "setup") + 1
@@ -201,10 +207,12 @@ def test_failing_notebook_names_chapter_and_cell_and_keeps_the_old_report(report
     with pytest.raises(ReportError) as caught:
         render_report(_config(), tiny_processed_dir, AS_OF, root, notebooks_dir=broken, chapters=["00_data_check"])
     message = str(caught.value)
+    assert caught.value.exit_code == 4
     assert "chapter 00_data_check failed in cell 4" in message
     assert "starting 'raise ValueError(\"boom in test\")'" in message
     assert "ValueError: boom in test" in message
-    assert _snapshot(folder) == before
+    page = (folder / "00_data_check.html").read_text(encoding="utf-8")
+    assert 'class="crm-failed"' in page and "boom in test" not in page
     assert [p.name for p in folder.parent.iterdir()] == ["2024-05-01"]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -263,9 +263,11 @@ def index_html(
     findings: Sequence[Finding] = (),
     frame: PageFrame | None = None,
     embed: bool = True,
+    failed: Collection[str] = (),
 ) -> str:
-    """The report's index page: executive summary, chapter links, data files; the frame around
-    (embed=False: font marker left in place, as for chapter_html)."""
+    """The report's index page: executive summary, chapter links (those in failed, by href,
+    marked as not completed), data files; the frame around (embed=False: font marker left in
+    place, as for chapter_html)."""
     frame = frame or PageFrame(lang=lang, client=client_title, as_of=as_of, version=version)
     page = _environment().get_template("report_index.html.j2").render(
         frame=frame,
@@ -275,7 +277,8 @@ def index_html(
         files_title=t("report.files", lang),
         summary_text=_summary_text(lang),
         findings=_finding_items(findings, lambda f: f.href),
-        chapters=[{"href": href, "title": title} for href, title in chapters],
+        chapters=[{"href": href, "title": title, "failed": href in failed} for href, title in chapters],
+        failed_mark=t("report.failure.index_mark", lang),
         files=[{"href": href, "label": label} for href, label in files],
         css=CSS_PATH.read_text(encoding="utf-8"),
     )

@@ -1,7 +1,10 @@
 """Run the chapter notebooks with papermill and assemble reports/<client>/<as_of>/.
 
-Everything is written to a hidden temporary sibling folder and moved into place only when all
-chapters succeeded, so a failed run leaves the previous report untouched.
+Everything is written to a hidden temporary sibling folder and moved into place at the end, so
+an interrupted or crashed run leaves the previous report untouched. A chapter that fails does
+not stop the others: its page says where it stopped and what to do (failures.py), the index marks
+it, and render_report raises ChapterFailed (exit 4) after the report is in place. Rendering some
+chapters (`--chapters`) into an existing report of the same data keeps the other chapters' pages.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from papermill.exceptions import PapermillExecutionError
 
 from .. import __version__
 from ..config import ClientConfig
-from ..errors import ReportError
+from ..errors import ChapterFailed, ReportError
 from ..i18n import t
 from ..ledger import Ledger
-from ..metrics import merge_metrics, plain, read_metrics, record_metrics
+from ..metrics import plain, read_metrics, record_metrics, write_json_atomic
 from ..registry import CHAPTERS, Chapter, chapter_settings, resolve, select_chapters  # noqa: F401 (re-exported)
+from .failures import Failure, failed_section, failure_notebook
 from .fonts import embed_fonts
 from .html import PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, single_file_html
 from .settings import ReportSettings, load_report_settings, logo_data_uri
@@ -145,7 +149,7 @@ def run_chapter(job: _Job, cwd: Path, kernel: Any = None) -> nbformat.NotebookNo
         index = _source_cell_index(job.source, exc.cell_index)
         line = _first_line(exc.source)
         params = job.parameters
-        raise ReportError(
+        error = ReportError(
             f"chapter {job.chapter.name} failed in cell {index} (counting from 0 in {job.source.name}"
             f"{', starting ' + repr(line) if line else ''}): {exc.ename}: {exc.evalue}",
             hint=(
@@ -153,7 +157,9 @@ def run_chapter(job: _Job, cwd: Path, kernel: Any = None) -> nbformat.NotebookNo
                 f"{params['processed_dir']!r} and as_of = {params['as_of']!r} in its parameters cell "
                 "and run it to see the full traceback"
             ),
-        ) from None
+        )
+        error.ename = exc.ename  # the failure page names the error's type (never its text)
+        raise error from None
     except ReportError:
         raise
     except Exception as exc:  # kernel died, timeout (KeyboardInterrupt in the kernel), I/O error
@@ -179,9 +185,18 @@ def _order_count(processed_dir: Path) -> int:
     return int(json.loads((processed_dir / "ledger.json").read_text(encoding="utf-8"))["orders"])
 
 
+def _outcome(run: Any) -> nbformat.NotebookNode | ReportError:
+    """A chapter's executed notebook, or the ReportError it failed with (the others go on)."""
+    try:
+        return run()
+    except ReportError as exc:
+        return exc
+
+
 def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
-             share_kernel: bool = True) -> list[nbformat.NotebookNode]:
-    """Run chapter jobs (in a thread pool when workers > 1); the first failure in report order wins.
+             share_kernel: bool = True) -> list[nbformat.NotebookNode | ReportError]:
+    """Run chapter jobs (in a thread pool when workers > 1); one result per job in report order:
+    the executed notebook, or the ReportError of a chapter that failed (the others still run).
     With a warm kernel, the chapters run one after the other in it; run one after the other
     anyway (workers = 1) and share_kernel, they share a warm kernel made for this report: one
     kernel start and one import of pandas, matplotlib and crmlib instead of one per chapter."""
@@ -191,12 +206,20 @@ def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
         with WarmKernel(cwd, stderr=None) as own:  # kernel errors reach the terminal, as before
             return _run_all(jobs, cwd, workers, own)
     if kernel is not None:
-        return [run_chapter(job, cwd, kernel.prepare()) for job in jobs]
+        return [_outcome(lambda job=job: run_chapter(job, cwd, kernel.prepare())) for job in jobs]
     if workers <= 1 or len(jobs) <= 1:
-        return [run_chapter(job, cwd) for job in jobs]
+        return [_outcome(lambda job=job: run_chapter(job, cwd)) for job in jobs]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chapter") as pool:
         futures = [pool.submit(run_chapter, job, cwd) for job in jobs]
-        return [future.result() for future in futures]
+        return [_outcome(future.result) for future in futures]
+
+
+def _failure(job: _Job, error: ReportError) -> Failure:
+    """What the failed chapter's page says: the section the failing cell was under (from the
+    executed notebook papermill wrote up to the error) and the error's type, never its text."""
+    return Failure(chapter=job.chapter.name, message=error.message, hint=error.hint,
+                   error=getattr(error, "ename", None) or type(error.__cause__ or error).__name__,
+                   section=failed_section(job.output, job.chapter.number))
 
 
 def _save_executed(nb: nbformat.NotebookNode, path: Path) -> None:
@@ -239,25 +262,30 @@ def page_frame(config: ClientConfig, settings: ReportSettings, processed_dir: Pa
     )
 
 
+def _chapter_page(config: ClientConfig, chapter: Chapter, nb: nbformat.NotebookNode, frame: PageFrame) -> str:
+    """One chapter's page from its executed notebook (or its failure notebook), font marker kept."""
+    return chapter_html(
+        nb, lang=config.lang, chapter_title=chapter.title(config.lang), client_title=frame.client,
+        as_of=frame.as_of, version=__version__, number=chapter.number, frame=frame, embed=False,
+    )
+
+
 def _write_pages(
-    config: ClientConfig, jobs: list[_Job], executed: list[nbformat.NotebookNode], out: Path,
+    config: ClientConfig, chapters: list[tuple[Chapter, str]], failed: set[str], out: Path,
     frame: PageFrame, settings: ReportSettings,
 ) -> None:
-    """Write one HTML page per chapter, the index (with the executive summary) and, when asked,
-    report.html; refuse pages that would need the network."""
+    """Write one HTML page per chapter (chapters: each with its page), the index (with the
+    executive summary of the chapters that did not fail, and the failed ones marked) and, when
+    asked, report.html; refuse pages that would need the network."""
     lang = config.lang
     pages = {"index.html": ""}
     titles = []
-    for job, nb in zip(jobs, executed):
-        name = f"{job.chapter.name}.html"
-        titles.append((job.chapter.name, numbered_title(job.chapter.number, job.chapter.title(lang), lang)))
-        pages[name] = chapter_html(
-            nb, lang=lang, chapter_title=job.chapter.title(lang), client_title=frame.client,
-            as_of=frame.as_of, version=__version__, number=job.chapter.number, frame=frame, embed=False,
-        )
+    for chapter, page in chapters:
+        titles.append((chapter.name, numbered_title(chapter.number, chapter.title(lang), lang)))
+        pages[f"{chapter.name}.html"] = page
     findings = executive_summary(
         read_metrics(out / "metrics.json"), settings, lang=lang, currency=config.currency,
-        chapters=[job.chapter.name for job in jobs],
+        chapters=[chapter.name for chapter, _ in chapters if chapter.name not in failed],
     )
     files = []
     if settings.single_file:
@@ -273,14 +301,14 @@ def _write_pages(
     pages["index.html"] = index_html(
         lang=lang, client_title=frame.client, as_of=frame.as_of, version=__version__,
         chapters=[(f"{stem}.html", title) for stem, title in titles], files=files,
-        findings=findings, frame=frame, embed=False,
+        findings=findings, frame=frame, embed=False, failed={f"{name}.html" for name in failed},
     )
     if settings.single_file:
         pages["report.html"] = single_file_html(
             frame=frame, findings=findings,
             chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], embed=False,
         )
-    pages = embed_fonts(pages, frame.embed_font)  # one shared font subset for all the pages
+    pages = embed_fonts(pages, frame.embed_font)  # one shared font subset for the new pages
     for name, page in pages.items():
         external = external_urls(page)
         if external:
@@ -328,6 +356,67 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def kept_chapters(final: Path, selected: list[Chapter], config: ClientConfig, processed_dir: Path) -> list[Chapter]:
+    """The chapters of an existing report at final that a run of only `selected` keeps (their
+    pages, notebooks and metrics); a ReportError (exit 2) when that report was made from other
+    data or in another language or currency, since keeping its pages would mix two reports."""
+    names = {chapter.name for chapter in selected}
+    if not final.is_dir():
+        return []
+    others = [c for c in CHAPTERS if c.name not in names and (final / f"{c.name}.html").is_file()]
+    if not others:
+        return []
+    try:
+        old = read_metrics(final / "metrics.json").get("report", {})
+        same_data = (json.loads((final / "ledger.json").read_text(encoding="utf-8"))
+                     == json.loads((processed_dir / "ledger.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):  # no or unreadable ledger or metrics: cannot tell, do not mix
+        old, same_data = {}, False
+    if not same_data or old.get("lang") != config.lang or old.get("currency") != config.currency:
+        error = ReportError(
+            f"{final} holds chapters {', '.join(c.name for c in others)} made from other data or "
+            f"settings (ledger, language or currency differ); rendering only {', '.join(sorted(names))} "
+            "into it would mix two reports.",
+            hint="render every chapter (leave out --chapters), or another --as-of",
+        )
+        error.exit_code = 2
+        raise error
+    return others
+
+
+def _keep_previous(final: Path, tmp: Path, kept: list[Chapter]) -> dict[str, Any]:
+    """Copy the kept chapters' executed notebooks and the previous exports/ into tmp (the re-run
+    chapters write theirs over it); returns the previous metrics ({} when nothing is kept)."""
+    if not kept:
+        return {}
+    for chapter in kept:
+        notebook = final / "notebooks" / f"{chapter.name}.ipynb"
+        if notebook.is_file():
+            shutil.copy2(notebook, tmp / "notebooks" / notebook.name)
+    if (final / "exports").is_dir():
+        shutil.copytree(final / "exports", tmp / "exports")
+    return read_metrics(final / "metrics.json")
+
+
+def _write_metrics(tmp: Path, ran: list[_Job], previous: dict[str, Any], kept: list[Chapter]) -> dict[str, list[str]]:
+    """metrics.json of the report: the sections each chapter that ran recorded, and the kept
+    chapters' sections from the previous report; returns which sections belong to which chapter."""
+    merged: dict[str, Any] = {}
+    owners: dict[str, list[str]] = {}
+    for job in ran:  # in report order: a later chapter's value wins, as before
+        data = read_metrics(tmp / ".metrics" / f"{job.chapter.name}.json")
+        owners[job.chapter.name] = sorted(data)
+        for section, values in data.items():
+            merged.setdefault(section, {}).update(values)
+    recorded = previous.get("report", {}).get("sections", {})
+    for chapter in kept:  # reports made before the map was recorded: the chapter's own section
+        owned = recorded.get(chapter.name, [chapter.section or chapter.name.split("_", 1)[-1]])
+        owners[chapter.name] = list(owned)
+        merged.update({section: previous[section] for section in owned if section in previous and section not in merged})
+    write_json_atomic(tmp / "metrics.json", merged)
+    return owners
+
+
 def render_report(
     config: ClientConfig,
     processed_dir: Path,
@@ -365,6 +454,7 @@ def render_report(
 
     client_dir = Path(reports_root).resolve() / config.name
     final = client_dir / as_of.isoformat()
+    kept = kept_chapters(final, selected, config, processed_dir)  # refuses mixing other data
     client_dir.mkdir(parents=True, exist_ok=True)
     tmp = _hidden_sibling(final, "tmp")
     try:
@@ -380,26 +470,53 @@ def render_report(
             # would carry their memory on to the worker's next clients), one at a time (parallel
             # chapters in every worker would multiply the peak memory)
             kernel, workers = None, 1
-        executed = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)), kernel,
-                            share_kernel=small and share_kernel)
+        results = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)), kernel,
+                           share_kernel=small and share_kernel)
+        failures = {job.chapter.name: _failure(job, result)
+                    for job, result in zip(jobs, results) if isinstance(result, ReportError)}
+        previous = _keep_previous(final, tmp, kept)
         for job in jobs:
-            _write_exports(job.chapter, config, processed_dir, as_of, tmp / "exports")
+            if job.chapter.name not in failures:
+                try:
+                    _write_exports(job.chapter, config, processed_dir, as_of, tmp / "exports")
+                except ReportError as exc:
+                    failures[job.chapter.name] = Failure(job.chapter.name, exc.message, exc.hint,
+                                                         type(exc).__name__, None, exports=True)
 
-        merge_metrics(
-            [tmp / ".metrics" / f"{job.chapter.name}.json" for job in jobs], into=tmp / "metrics.json"
-        )
+        ran = [job for job in jobs if job.chapter.name not in failures]
+        sections = _write_metrics(tmp, ran, previous, kept)
+        names = {c.name for c in kept} | {job.chapter.name for job in jobs}
+        order = [c for c in CHAPTERS if c.name in names]
+        failed = set(failures) | (set(previous.get("report", {}).get("failed", [])) & {c.name for c in kept})
         record_metrics(tmp / "metrics.json", "report", {
             "client": config.name, "as_of": as_of, "lang": config.lang, "currency": config.currency,
-            "chapters": [job.chapter.name for job in jobs], "crmlib_version": __version__,
-            **({"fingerprint": fingerprint} if fingerprint is not None else {}),
+            "chapters": [c.name for c in order], "crmlib_version": __version__,
+            "failed": sorted(failed), "sections": sections,
+            # a report with a failed chapter is never 'up to date': the next run renders it again
+            **({"fingerprint": fingerprint} if fingerprint is not None and not failed else {}),
         })
         shutil.rmtree(tmp / ".metrics", ignore_errors=True)
-        for job, nb in zip(jobs, executed):
-            _save_executed(nb, job.output)
+        pages = {c.name: (final / f"{c.name}.html").read_text(encoding="utf-8") for c in kept}
+        for job, result in zip(jobs, results):
+            name = job.chapter.name
+            if isinstance(result, nbformat.NotebookNode):
+                _save_executed(result, job.output)
+            elif job.output.is_file():  # the notebook up to the failing cell, with its error
+                _save_executed(nbformat.read(job.output, as_version=4), job.output)
+            notebook = failure_notebook(failures[name], config.lang) if name in failures else result
+            pages[name] = _chapter_page(config, job.chapter, notebook, frame)
         _copy_ledger(processed_dir, tmp, config.lang)
-        _write_pages(config, jobs, executed, tmp, frame, report_settings)
+        _write_pages(config, [(c, pages[c.name]) for c in order], failed, tmp, frame, report_settings)
         _swap_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if failures:
+        first = failures[next(c.name for c in order if c.name in failures)]
+        raise ChapterFailed(
+            f"the report was written to {final}, but {len(failures)} chapter(s) failed "
+            f"({', '.join(c.name for c in order if c.name in failures)}); their pages say where and what "
+            f"to do. First: {first.message}",
+            hint=first.hint, report=final, chapters=tuple(sorted(failures)),
+        )
     return final
