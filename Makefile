@@ -20,9 +20,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# the ingest fuzzer with random seeds and many more examples than `make test` (about ten minutes)
+# the ingest fuzzer with random seeds and many more examples than `make test` (about ten minutes),
+# then the run matrix over every generated stress shop (`make test` runs two of them)
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=dev CRM_FUZZ_EXAMPLES=$${CRM_FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -q tests/test_ingest_fuzz.py
+	CRM_RUN_MATRIX=full $(BIN)/python -m pytest -q tests/test_run_matrix.py
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"
