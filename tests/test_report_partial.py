@@ -1,5 +1,5 @@
 """A failed chapter still leaves a report, and rendering some chapters keeps the others (issue 19,
-items 4 and 5). Starts Jupyter kernels."""
+items 4 and 5). The slow tests start Jupyter kernels."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from crmlib.config import parse_config
 from crmlib.errors import ChapterFailed, ReportError
 from crmlib.i18n import t
 from crmlib.report import render_report
-
-pytestmark = pytest.mark.slow
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 AS_OF = dt.date(2024, 5, 1)
@@ -52,6 +50,7 @@ def _without_font(path: Path) -> str:
     return re.sub(r"@font-face \{[^}]*\}", "", _text(path))
 
 
+@pytest.mark.slow
 def test_a_failed_chapter_leaves_a_report_and_a_rerun_of_it_keeps_the_others(tiny_processed_dir, tmp_path):
     root = tmp_path / "reports"
     both = ["00_data_check", "01_diagnosis"]
@@ -103,6 +102,7 @@ def test_a_failed_chapter_leaves_a_report_and_a_rerun_of_it_keeps_the_others(tin
     assert "data_check" in metrics and "diagnosis" in metrics
 
 
+@pytest.mark.slow
 def test_rendering_some_chapters_into_a_report_of_other_data_is_refused(tiny_processed_dir, tmp_path):
     root = tmp_path / "reports"
     folder = render_report(_config(), tiny_processed_dir, AS_OF, root, chapters=["00_data_check"])
@@ -116,3 +116,22 @@ def test_rendering_some_chapters_into_a_report_of_other_data_is_refused(tiny_pro
         render_report(_config(), other, AS_OF, root, chapters=["01_diagnosis"])
     assert caught.value.exit_code == 2
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_a_kept_chapter_keeps_its_own_export_files_only(tmp_path):
+    from crmlib.report.pipeline import CHAPTERS, _keep_previous
+
+    final, tmp = tmp_path / "final", tmp_path / "tmp"
+    (final / "exports").mkdir(parents=True)
+    (final / "notebooks").mkdir()
+    (tmp / "notebooks").mkdir(parents=True)
+    (final / "exports" / "rfm_01.csv").write_text("segments' list")
+    (final / "exports" / "log_template.csv").write_text("strategy's template")
+    (final / "notebooks" / "02_segments.ipynb").write_text("{}")
+    (final / "metrics.json").write_text(json.dumps({"report": {"exports": {
+        "02_segments": ["rfm_01.csv"], "04_strategy": ["log_template.csv"]}}}))
+    segments = next(c for c in CHAPTERS if c.name == "02_segments")
+    previous = _keep_previous(final, tmp, [segments])  # 04_strategy is rendered again
+    assert sorted(p.name for p in (tmp / "exports").iterdir()) == ["rfm_01.csv"]
+    assert (tmp / "notebooks" / "02_segments.ipynb").is_file()
+    assert previous["report"]["exports"]["04_strategy"] == ["log_template.csv"]

@@ -92,7 +92,7 @@ def test_metrics_hold_the_hand_computed_figures(report):
         "client": "tiny", "as_of": "2024-05-01", "lang": "ja", "currency": "JPY",
         "chapters": ["00_data_check"], "crmlib_version": __version__,
         # no chapter failed; which metrics sections each chapter recorded (a later --chapters run keeps them)
-        "failed": [], "sections": {"00_data_check": ["data_check"]},
+        "failed": [], "sections": {"00_data_check": ["data_check"]}, "exports": {},
     }
 
 
@@ -241,6 +241,9 @@ def test_chapter_exports_land_in_the_report_and_the_index(tiny_processed_dir, tm
                                kernel=kernel)
     exports = sorted(p.name for p in (folder / "exports").iterdir())
     assert "segments.xlsx" in exports and any(name.endswith(".csv") for name in exports)
+    # which chapter wrote which file (a later --chapters run keeps the other chapters' files)
+    recorded = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["report"]["exports"]
+    assert recorded == {"02_segments": exports}
     index = (folder / "index.html").read_text(encoding="utf-8")
     assert 'href="exports/"' in index and "顧客リスト(CSV・Excel" in index
 

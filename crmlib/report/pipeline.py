@@ -332,12 +332,24 @@ def _hidden_sibling(final: Path, kind: str) -> Path:
 
 
 def _write_exports(chapter: Chapter, config: ClientConfig, processed_dir: Path, as_of: dt.date,
-                   out_dir: Path) -> None:
-    """Run a chapter's export function (customer lists ...) into the report's exports/ folder."""
+                   out_dir: Path) -> list[str]:
+    """Run a chapter's export function (customer lists ...) into the report's exports/ folder;
+    returns the files it wrote (relative to exports/), so a later --chapters run knows whose
+    files are whose. The function writes into a folder of its own, moved in file by file."""
     if not chapter.exports:
-        return
+        return []
     settings = getattr(config, chapter.section) if chapter.section else {}
-    resolve(chapter.exports)(processed_dir, as_of, settings, out_dir, lang=config.lang)
+    staging = out_dir.parent / f".exports-{chapter.name}"
+    resolve(chapter.exports)(processed_dir, as_of, settings, staging, lang=config.lang)
+    written = []
+    for path in sorted(staging.rglob("*")) if staging.is_dir() else []:
+        if path.is_file():
+            relative = path.relative_to(staging)
+            (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, out_dir / relative)
+            written.append(relative.as_posix())
+    shutil.rmtree(staging, ignore_errors=True)
+    return written
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
@@ -385,17 +397,26 @@ def kept_chapters(final: Path, selected: list[Chapter], config: ClientConfig, pr
 
 
 def _keep_previous(final: Path, tmp: Path, kept: list[Chapter]) -> dict[str, Any]:
-    """Copy the kept chapters' executed notebooks and the previous exports/ into tmp (the re-run
-    chapters write theirs over it); returns the previous metrics ({} when nothing is kept)."""
+    """Copy the kept chapters' executed notebooks and export files into tmp (a report made before
+    export files were recorded per chapter: all of exports/, the re-run chapters write theirs
+    over it); returns the previous metrics ({} when nothing is kept)."""
     if not kept:
         return {}
     for chapter in kept:
         notebook = final / "notebooks" / f"{chapter.name}.ipynb"
         if notebook.is_file():
             shutil.copy2(notebook, tmp / "notebooks" / notebook.name)
+    previous = read_metrics(final / "metrics.json")
+    recorded = previous.get("report", {}).get("exports")
     if (final / "exports").is_dir():
-        shutil.copytree(final / "exports", tmp / "exports")
-    return read_metrics(final / "metrics.json")
+        if recorded is None:
+            shutil.copytree(final / "exports", tmp / "exports")
+        for relative in [f for c in kept for f in recorded.get(c.name, [])] if recorded is not None else []:
+            source = final / "exports" / relative
+            if source.is_file():
+                (tmp / "exports" / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, tmp / "exports" / relative)
+    return previous
 
 
 def _write_metrics(tmp: Path, ran: list[_Job], previous: dict[str, Any], kept: list[Chapter]) -> dict[str, list[str]]:
@@ -475,10 +496,14 @@ def render_report(
         failures = {job.chapter.name: _failure(job, result)
                     for job, result in zip(jobs, results) if isinstance(result, ReportError)}
         previous = _keep_previous(final, tmp, kept)
+        recorded = previous.get("report", {}).get("exports", {})
+        exported = {c.name: recorded[c.name] for c in kept if c.name in recorded}
         for job in jobs:
             if job.chapter.name not in failures:
                 try:
-                    _write_exports(job.chapter, config, processed_dir, as_of, tmp / "exports")
+                    files = _write_exports(job.chapter, config, processed_dir, as_of, tmp / "exports")
+                    if files:
+                        exported[job.chapter.name] = files
                 except ReportError as exc:
                     failures[job.chapter.name] = Failure(job.chapter.name, exc.message, exc.hint,
                                                          type(exc).__name__, None, exports=True)
@@ -491,7 +516,7 @@ def render_report(
         record_metrics(tmp / "metrics.json", "report", {
             "client": config.name, "as_of": as_of, "lang": config.lang, "currency": config.currency,
             "chapters": [c.name for c in order], "crmlib_version": __version__,
-            "failed": sorted(failed), "sections": sections,
+            "failed": sorted(failed), "sections": sections, "exports": exported,
             # a report with a failed chapter is never 'up to date': the next run renders it again
             **({"fingerprint": fingerprint} if fingerprint is not None and not failed else {}),
         })
