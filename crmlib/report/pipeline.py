@@ -431,7 +431,7 @@ def _write_metrics(tmp: Path, ran: list[_Job], previous: dict[str, Any], kept: l
             merged.setdefault(section, {}).update(values)
     recorded = previous.get("report", {}).get("sections", {})
     for chapter in kept:  # reports made before the map was recorded: the chapter's own section
-        owned = recorded.get(chapter.name, [chapter.section or chapter.name.split("_", 1)[-1]])
+        owned = recorded.get(chapter.name, [chapter.metrics_section or chapter.name.split("_", 1)[-1]])
         owners[chapter.name] = list(owned)
         merged.update({section: previous[section] for section in owned if section in previous and section not in merged})
     write_json_atomic(tmp / "metrics.json", merged)
