@@ -135,3 +135,19 @@ def test_a_kept_chapter_keeps_its_own_export_files_only(tmp_path):
     assert sorted(p.name for p in (tmp / "exports").iterdir()) == ["rfm_01.csv"]
     assert (tmp / "notebooks" / "02_segments.ipynb").is_file()
     assert previous["report"]["exports"]["04_strategy"] == ["log_template.csv"]
+
+
+def test_the_cli_exits_4_when_a_chapter_failed(monkeypatch, capsys, tmp_path):
+    import signal
+
+    from crmlib import cli
+
+    def failed(*args, **kwargs):
+        raise ChapterFailed("the report was written to r/x/2024-05-01, but 1 chapter(s) failed (04_strategy); ...",
+                            hint="fix it", report=tmp_path, chapters=("04_strategy",))
+
+    monkeypatch.setattr(cli, "run_client", failed)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # cmd_run's SIGTERM handler: not in pytest
+    assert cli.main(["run", "client.yaml"]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("error: the report was written to") and "What to do: fix it" in err
