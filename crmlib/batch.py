@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import ConfigError, CrmError
+from .errors import ChapterFailed, ConfigError, CrmError
 from .redact import redact_message
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -134,6 +134,8 @@ def run_task(task: BatchTask) -> dict[str, Any]:
         except CrmError as exc:
             print(f"error: {exc.message}" + (f"\nWhat to do: {exc.hint}" if exc.hint else ""))
             outcome.error = first_error_line(exc.message)
+            if isinstance(exc, ChapterFailed) and exc.report is not None:
+                outcome.report = str(exc.report)  # written, with the failed chapters marked: link it
         except Exception as exc:  # a bug in crmlib: keep the traceback in the client's log
             import traceback
 

@@ -336,3 +336,24 @@ def test_a_link_swapped_in_after_the_check_is_still_not_followed(tmp_path, monke
     with pytest.raises(LockPathError, match="is a symbolic link"):
         ClientLock(path, "acme").acquire()
     assert target.read_text() == "precious\n"
+
+
+def test_a_client_with_a_failed_chapter_links_its_new_report(tmp_path, monkeypatch):
+    # the report was written with one chapter marked failed (exit 4): the batch counts the client
+    # as failed but links the new report, not the previous one
+    import crmlib.runs
+    from crmlib.batch import BatchTask, run_task
+    from crmlib.errors import ChapterFailed
+
+    written = tmp_path / "reports" / "acme" / "2025-04-01"
+
+    def partial(*args, **kwargs):
+        raise ChapterFailed("chapter 03_ltv failed; the other chapters are in the report.", report=written,
+                            chapters=("03_ltv",))
+
+    monkeypatch.setattr(crmlib.runs, "run_client", partial)
+    task = BatchTask(0, "acme.yaml", "acme", str(tmp_path), str(tmp_path / "reports"), str(tmp_path / "acme.log"),
+                     warm=False)
+    outcome = run_task(task)
+    assert outcome["status"] == "failed" and outcome["report"] == str(written)
+    assert "03_ltv" in outcome["error"]
