@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from crmlib.ltv.summary import calibration_end_for, resolve_as_of, rfm_summary
+from crmlib.ltv.summary import calibration_end_for, resolve_as_of, rfm_summaries, rfm_summary
 
 from conftest import ORDERS_SCHEMA, _table
 
@@ -68,6 +68,27 @@ def test_whole_history_in_days(orders):
     assert s["T"].tolist() == [90.0, 83.0, 34.0, 29.0]  # to Mar 31
     assert s.loc["C", "monetary_value"] == 50.0
     assert s["x_holdout"].sum() == 0 and s["holdout_length"].eq(0).all()
+
+
+def test_both_periods_from_one_call(orders):
+    """rfm_summaries gives the calibration period and the whole history in one query (hand values)."""
+    cal, whole = rfm_summaries(orders, "2024-04-01", "2024-03-01", time_unit_days=1)
+    cal, whole = cal.set_index("customer_id"), whole.set_index("customer_id")
+    assert list(cal.index) == ["A", "B", "C"] and list(whole.index) == ["A", "B", "C", "D"]
+    assert cal["x"].tolist() == [2, 0, 0] and whole["x"].tolist() == [3, 0, 2, 0]
+    assert cal["t_x"].tolist() == [42.0, 0.0, 0.0] and whole["t_x"].tolist() == [64.0, 0.0, 14.0, 0.0]
+    assert cal["T"].tolist() == [59.0, 52.0, 3.0] and whole["T"].tolist() == [90.0, 83.0, 34.0, 29.0]
+    assert cal.loc["A", "monetary_value"] == 250.0 and whole.loc["A", "monetary_value"] == 580 / 3
+    assert np.isnan(cal.loc["C", "monetary_value"]) and whole.loc["C", "monetary_value"] == 50.0
+    assert cal["revenue"].tolist() == [650.0, 500.0, 100.0]
+    assert whole["revenue"].tolist() == [730.0, 500.0, 200.0, 90.0]
+    assert whole["first_amount"].tolist() == [150.0, 500.0, 100.0, 90.0]
+    assert cal["x_holdout"].tolist() == [1, 0, 2] and cal["holdout_revenue"].tolist() == [80.0, 0.0, 100.0]
+    assert cal["holdout_length"].tolist() == [31.0] * 3
+    assert whole["x_holdout"].eq(0).all() and whole["holdout_revenue"].eq(0).all()
+    assert whole["holdout_length"].eq(0).all()
+    assert list(cal.columns) == list(whole.columns)
+    assert (cal.dtypes == whole.dtypes).all() and cal["x"].dtype == "int64" and cal["T"].dtype == "float64"
 
 
 def test_as_of_cuts_orders(orders):
