@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..orders import orders_sql, query
+from ..orders import orders_sql, query, query_stream
 from ..store.asof import resolve_as_of, to_date  # noqa: F401 (re-exported)
 
 SUMMARY_COLUMNS = (
@@ -42,7 +42,9 @@ SAMPLE_BUCKETS = 1_000_000
 # One read of the orders gives both periods: the whole history to as_of (x, t_x, ...) and the
 # calibration period (cal_x, cal_t_x, ...; its customers are those whose first purchase day is
 # before the calibration end). The predictive chapter needs both, and the query costs about as
-# much as one period's (the reading, the day merge and the joins are shared).
+# much as one period's (the reading, the day merge and the joins are shared). Dates leave as
+# TIMESTAMP so that the result can come through Arrow (query_stream: about a quarter of the CPU
+# time of DuckDB's own conversion to pandas, a second per million customers).
 SUMMARY_SQL = """
 WITH orders AS (
     SELECT customer_id, ordered_at, amount, channel, category
@@ -63,8 +65,8 @@ firsts AS (
     GROUP BY ALL
 )
 SELECT f.customer_id,
-       f.first_day AS first_purchase,
-       CAST(date_trunc('month', f.first_day) AS DATE) AS cohort_month,
+       CAST(f.first_day AS TIMESTAMP) AS first_purchase,
+       CAST(date_trunc('month', f.first_day) AS TIMESTAMP) AS cohort_month,
        f.first_channel,
        f.first_category,
        CAST(count(*) - 1 AS BIGINT) AS x,
@@ -181,7 +183,7 @@ def rfm_summaries(
     if time_unit_days <= 0:
         raise ValueError("time_unit_days must be positive")
     unit = float(time_unit_days)
-    frame = query(SUMMARY_SQL.format(
+    frame = query_stream(SUMMARY_SQL.format(
         src=orders_sql(orders_path, as_of),
         as_of_date=date_sql(as_of),
         cal_end_date=date_sql(cal_end),
