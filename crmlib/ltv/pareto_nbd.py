@@ -82,30 +82,30 @@ def log_likelihood(params, x, t_x, T) -> np.ndarray:
 @dataclass(frozen=True)
 class _Data:
     """Compact rows for the likelihood: A0's two hypergeometric terms depend on (x, t_x) and on
-    (x, T) only, so they are evaluated once per distinct pair and gathered per row."""
+    (x, T) only, so they are evaluated once per distinct pair (one set for both: many a t_x is
+    another customer's T) and gathered per row."""
 
     x_values: np.ndarray
     x_code: np.ndarray
     x: np.ndarray
     T: np.ndarray
     t_x: np.ndarray
-    tx_pairs: tuple[np.ndarray, np.ndarray]  # distinct (x, t_x) ...
-    tx_code: np.ndarray  # ... and each row's pair
-    T_pairs: tuple[np.ndarray, np.ndarray]
-    T_code: np.ndarray
+    pairs: tuple[np.ndarray, np.ndarray]  # distinct (x, t) over t in t_x and T ...
+    tx_code: np.ndarray  # ... each row's (x, t_x) pair ...
+    T_code: np.ndarray  # ... and (x, T) pair
     w: np.ndarray
-    T_weights: np.ndarray  # customers per distinct (x, T) pair
+    pair_T_weights: np.ndarray  # per pair, the customers whose (x, T) it is
 
     @classmethod
     def from_rows(cls, rows: CompactRows) -> "_Data":
         x, t_x, T = rows["x"].full, rows["t_x"].full, rows["T"].full
-        by_tx = compact_rows(x=x, t=t_x)
-        by_T = compact_rows(x=x, t=T)
+        n = len(x)
+        pairs = compact_rows(x=np.concatenate([x, x]), t=np.concatenate([t_x, T]))
+        T_code = pairs.inverse[n:]
         return cls(
             x_values=rows["x"].values, x_code=rows["x"].codes, x=x, T=T, t_x=t_x,
-            tx_pairs=(by_tx["x"].full, by_tx["t"].full), tx_code=by_tx.inverse,
-            T_pairs=(by_T["x"].full, by_T["t"].full), T_code=by_T.inverse, w=rows.weights,
-            T_weights=np.bincount(by_T.inverse, weights=rows.weights, minlength=by_T.n_rows),
+            pairs=(pairs["x"].full, pairs["t"].full), tx_code=pairs.inverse[:n], T_code=T_code,
+            w=rows.weights, pair_T_weights=np.bincount(T_code, weights=rows.weights, minlength=pairs.n_rows),
         )
 
 
@@ -114,8 +114,8 @@ def _nll(params: np.ndarray, data: _Data) -> float:
     r, alpha, s, beta = params
     with np.errstate(all="ignore"):
         head = (gammaln(r + data.x_values) - gammaln(r) + r * np.log(alpha) + s * np.log(beta))[data.x_code]
-        u = _log_f_over_power(r, alpha, s, beta, *data.tx_pairs)[data.tx_code]
-        v = _log_f_over_power(r, alpha, s, beta, *data.T_pairs)[data.T_code]
+        log_f = _log_f_over_power(r, alpha, s, beta, *data.pairs)
+        u, v = log_f[data.tx_code], log_f[data.T_code]
         log_a0 = np.where(data.T > data.t_x, u + np.log(-np.expm1(np.minimum(v - u, 0.0))), -np.inf)
         alive = -(r + data.x) * np.log(alpha + data.T) - s * np.log(beta + data.T)
         dropped = np.log(s) - np.log(r + s + data.x) + log_a0
@@ -174,18 +174,17 @@ def _nll_and_gradient(params: np.ndarray, data: _Data) -> tuple[float, np.ndarra
     computed; the weighted factors are summed per distinct (x, t_x) or (x, T) pair (bincount) and
     meet the derivatives there."""
     r, alpha, s, beta = params
-    xT, tT = data.T_pairs
+    xp, tp = data.pairs
     with np.errstate(all="ignore"):
-        u_pair, du = _log_f_and_gradient(r, alpha, s, beta, *data.tx_pairs)
-        v_pair, dv = _log_f_and_gradient(r, alpha, s, beta, xT, tT)
-        # per (x, T) pair: head + alive, and k = ln s - ln(r+s+x) - alive (d = k + ln(e^u - e^v))
-        log_a, log_b = np.log(alpha + tT), np.log(beta + tT)
-        head = gammaln(r + xT) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        alive = -(r + xT) * log_a - s * log_b
-        k = np.log(s) - np.log(r + s + xT) - alive
+        log_f, d_log_f = _log_f_and_gradient(r, alpha, s, beta, xp, tp)
+        # per pair, as an (x, T): head + alive, and k = ln s - ln(r+s+x) - alive (d = k + ln(e^u - e^v))
+        log_a, log_b = np.log(alpha + tp), np.log(beta + tp)
+        head = gammaln(r + xp) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        alive = -(r + xp) * log_a - s * log_b
+        k = np.log(s) - np.log(r + s + xp) - alive
         # per customer row
-        u = u_pair[data.tx_code]
-        gap = np.minimum(v_pair[data.T_code] - u, 0.0)  # v <= u; 0 when t_x = T (no drop-out term)
+        u = log_f[data.tx_code]
+        gap = np.minimum(log_f[data.T_code] - u, 0.0)  # v - u <= 0; 0 when t_x = T (no drop-out term)
         one_minus_w = -np.expm1(gap)
         d = k[data.T_code] + u + np.log(one_minus_w)  # -inf when t_x = T
         # softplus(d) and expit(d) from one exp; d is clipped to +-700 so that e^d is neither
@@ -194,23 +193,24 @@ def _nll_and_gradient(params: np.ndarray, data: _Data) -> tuple[float, np.ndarra
         soft = np.log1p(e_d)
         if d.size and d.max() > 700.0:
             soft = np.where(d > 700.0, d, soft)
-        value = -float(data.T_weights @ (head + alive) + data.w @ soft)
+        weights = data.pair_T_weights
+        value = -float(weights @ (head + alive) + data.w @ soft)
         if not np.isfinite(value):
             return np.inf, np.zeros(4)
         w_drop = data.w * (e_d / (1.0 + e_d))  # weight x p
         coef = np.where(one_minus_w > 0, w_drop / one_minus_w, 0.0)
-        n_tx, n_T = len(u_pair), len(v_pair)
-        d_log_a0 = (du @ np.bincount(data.tx_code, coef, minlength=n_tx)
-                    - dv @ np.bincount(data.T_code, coef * (1.0 - one_minus_w), minlength=n_T))
-        drop_T = np.bincount(data.T_code, w_drop, minlength=n_T)  # sum of w p per (x, T) pair
-        alive_T = data.T_weights - drop_T
-        inv_rsx = drop_T @ (1.0 / (r + s + xT))
-        n = float(data.T_weights.sum())
-        d_r = (data.T_weights @ (digamma(r + xT) - digamma(r)) + n * np.log(alpha) - alive_T @ log_a
+        n_pairs = len(xp)
+        d_log_a0 = d_log_f @ (np.bincount(data.tx_code, coef, minlength=n_pairs)
+                              - np.bincount(data.T_code, coef * (1.0 - one_minus_w), minlength=n_pairs))
+        drop = np.bincount(data.T_code, w_drop, minlength=n_pairs)  # sum of w p per (x, T) pair
+        alive_w = weights - drop
+        inv_rsx = drop @ (1.0 / (r + s + xp))
+        n = float(weights.sum())
+        d_r = (weights @ (digamma(r + xp) - digamma(r)) + n * np.log(alpha) - alive_w @ log_a
                - inv_rsx + d_log_a0[0])
-        d_alpha = n * r / alpha - alive_T @ ((r + xT) / (alpha + tT)) + d_log_a0[1]
-        d_s = n * np.log(beta) - alive_T @ log_b + drop_T.sum() / s - inv_rsx + d_log_a0[2]
-        d_beta = n * s / beta - s * (alive_T @ (1.0 / (beta + tT))) + d_log_a0[3]
+        d_alpha = n * r / alpha - alive_w @ ((r + xp) / (alpha + tp)) + d_log_a0[1]
+        d_s = n * np.log(beta) - alive_w @ log_b + drop.sum() / s - inv_rsx + d_log_a0[2]
+        d_beta = n * s / beta - s * (alive_w @ (1.0 / (beta + tp))) + d_log_a0[3]
     return value, -np.array([d_r, d_alpha, d_s, d_beta])
 
 
