@@ -19,8 +19,9 @@ a difference of two positive terms and is taken in log space (log of 1 - exp(v -
 The fit uses the gradient of ln L (see _nll_and_gradient): in closed form except for the
 derivatives of ln 2F1 with respect to its parameters, which have none; those are central
 differences of scipy's hyp2f1 in one parameter, on the distinct (x, t) pairs only (the
-derivative in z is the contiguous function ab/c 2F1(a+1, b+1; c+1; z)). One gradient costs about
-two likelihood evaluations, where finite differences of the whole likelihood cost four.
+derivative in z is the contiguous function ab/c 2F1(a+1, b+1; c+1; z)). The likelihood with its
+gradient costs about 1.5 likelihood evaluations (20 against 13 ms at a million customers), where
+forward differences of the likelihood cost five.
 """
 
 from __future__ import annotations

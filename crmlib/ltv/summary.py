@@ -13,7 +13,8 @@ the customer's first purchase day, in units of `time_unit_days` (7 = weeks):
 
 With calibration_end, purchases from calibration_end up to as_of (exclusive) are the holdout:
 x_holdout purchase days and their revenue, over holdout_length time units. Only customers whose
-first purchase is before calibration_end are in the summary.
+first purchase is before calibration_end are in the summary. rfm_summaries gives that summary
+and the whole history's from one query (the predictive chapter fits the models on both).
 
 With sample_share, only a random share of the customers is read: a customer is in the sample when
 hash(customer_id) falls in the first share of SAMPLE_BUCKETS buckets, so every summary of one file
