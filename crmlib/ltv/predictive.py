@@ -20,6 +20,7 @@ with bounded memory.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from .settings import LTVSettings
 from .summary import calibration_end_for, customer_count, first_purchase_counts, rfm_summaries, to_date
 from .validation import (
     Check, holdout_by_frequency, holdout_error, model_checks, predicted_holdout, spend_frequency_correlation,
-    tracking,
+    tracking_counts, tracking_from_counts,
 )
 
 MODEL_NAMES = ("bgnbd", "pareto_nbd")
@@ -109,14 +110,18 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
                               population=population)
     if repeaters < settings.min_repeat_buyers:
         return result
-    bg_cal = fit_bgnbd(calibration, with_se=False)  # only the refitted models' errors are shown
-    pn_cal = fit_pareto_nbd(calibration, with_se=False, start=_pareto_start(bg_cal, calibration))
-    result.calibration = {"bgnbd": bg_cal, "pareto_nbd": pn_cal}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ltv-tracking") as pool:
+        # the tracking curve's DuckDB query runs while the calibration models are fitted (numpy
+        # and scipy use one core; on two cores this hides most of the query)
+        counts = pool.submit(tracking_counts, orders_path, as_of, cal_end)
+        bg_cal = fit_bgnbd(calibration, with_se=False)  # only the refitted models' errors are shown
+        pn_cal = fit_pareto_nbd(calibration, with_se=False, start=_pareto_start(bg_cal, calibration))
+        result.calibration = {"bgnbd": bg_cal, "pareto_nbd": pn_cal}
+        result.tracking = tracking_from_counts(counts.result(), as_of, cal_end, result.calibration, unit)
     predicted = {name: predicted_holdout(model, calibration) for name, model in result.calibration.items()}
     result.by_frequency = holdout_by_frequency(result.calibration, calibration, predicted=predicted)
     if share is not None:  # customers per bucket, scaled from the sample to everyone
         result.by_frequency["customers"] = (result.by_frequency["customers"] / share).round().astype("int64")
-    result.tracking = tracking(orders_path, as_of, cal_end, result.calibration, unit)
     scale = 1.0 / share if share is not None else 1.0  # sample totals -> every customer
     result.errors = {name: holdout_error(model, calibration, scale, predicted=predicted[name])
                      for name, model in result.calibration.items()}

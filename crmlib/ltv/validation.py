@@ -109,8 +109,27 @@ def tracking(
     """Cumulative repeat purchases per time unit, actual and expected per model, for the customers
     whose first purchase is before calibration_end. Columns: period_end (exclusive day), t,
     holdout (bool), actual, one column per model."""
+    counts = tracking_counts(orders_path, as_of, calibration_end)
+    return tracking_from_counts(counts, as_of, calibration_end, models, time_unit_days)
+
+
+def tracking_counts(orders_path: Path | str, as_of: dt.date | str, calibration_end: dt.date | str) -> pd.DataFrame:
+    """The query behind tracking: purchase days per day (day, is_first, n) of the customers whose
+    first purchase is before calibration_end (apart, so that it can run while models are fitted)."""
     as_of, cal_end = to_date(as_of), to_date(calibration_end)
-    counts = query(TRACKING_SQL.format(src=orders_sql(orders_path, as_of), cal_end=date_sql(cal_end)))
+    return query(TRACKING_SQL.format(src=orders_sql(orders_path, as_of), cal_end=date_sql(cal_end)))
+
+
+def tracking_from_counts(
+    counts: pd.DataFrame,
+    as_of: dt.date | str,
+    calibration_end: dt.date | str,
+    models: dict[str, PurchaseModel],
+    time_unit_days: int = 7,
+) -> pd.DataFrame:
+    """tracking from tracking_counts' frame."""
+    as_of, cal_end = to_date(as_of), to_date(calibration_end)
+    counts = counts.copy()
     if counts.empty:
         return pd.DataFrame(columns=["period_end", "t", "holdout", "actual", *models])
     counts["day"] = pd.to_datetime(counts["day"])
