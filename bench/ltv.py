@@ -16,7 +16,7 @@ few standard errors of the truth.
 Case "chapter": predictive_ltv (what notebooks/03_ltv.ipynb calls for its model sections: the
 calibration and full-history summaries from orders.parquet, BG/NBD and Pareto/NBD fitted twice,
 Gamma-Gamma, the holdout check, the tracking curve and the scores) with default settings, on
-1.9 million generated orders (999,119 customers, just under ltv.max_model_customers, so every
+1.9 million generated orders (968,039 customers after the ingest, just under ltv.max_model_customers, so every
 customer is modelled), generated and ingested as bench/diagnosis.py does (cached, not timed).
 Each step's time is the sum over its calls (the tracking query, tracking_counts, runs beside the
 calibration fits, so steps can overlap); CPU seconds (all threads) are printed beside the wall

@@ -104,3 +104,30 @@ def test_dates_and_errors(orders):
     assert calibration_end_for(orders, "2024-04-01", 0.25) == dt.date(2024, 3, 9)
     with pytest.raises(ValueError, match="after as_of"):
         rfm_summary(orders, "2024-03-01", calibration_end="2024-03-05")
+
+
+class _Linear:
+    """A purchase model whose expected repeat purchases after a first purchase are t (for tracking)."""
+
+    def expected_purchases_new(self, t):
+        return np.asarray(t, dtype="float64")
+
+    def expected_purchases(self, t, x, t_x, T):  # pragma: no cover - not used by tracking
+        raise NotImplementedError
+
+
+def test_tracking_by_hand(orders):
+    """Cumulative repeat purchase days of A, B, C (first purchase before Mar 1) per week from Jan 1:
+    repeats on day offsets 14, 42, 64, 69, 70; first purchases on offsets 0, 7, 56. The query
+    (tracking_counts, run beside the fits in the chapter) and the curves give the same frame as tracking."""
+    from crmlib.ltv.validation import tracking, tracking_counts, tracking_from_counts
+
+    models = {"linear": _Linear()}
+    frame = tracking(orders, "2024-04-01", "2024-03-01", models, time_unit_days=7)
+    assert frame["actual"].tolist() == [0, 0, 1, 1, 1, 1, 2, 2, 2, 4, 5, 5, 5]  # ends 7, 14, ..., 84, 91
+    assert frame["t"].iloc[-1] == 13.0 and frame["holdout"].tolist() == [False] * 8 + [True] * 5
+    # at the end of day 14: ages (14 - 1 - first day) / 7 = 13/7, 6/7 and none yet for C
+    assert frame["linear"].iloc[1] == pytest.approx(19 / 7)
+    split = tracking_from_counts(tracking_counts(orders, "2024-04-01", "2024-03-01"), "2024-04-01", "2024-03-01",
+                                 models, 7)
+    assert split.equals(frame)
