@@ -19,9 +19,10 @@ a difference of two positive terms and is taken in log space (log of 1 - exp(v -
 The fit uses the gradient of ln L (see _nll_and_gradient): in closed form except for the
 derivatives of ln 2F1 with respect to its parameters, which have none; those are central
 differences of scipy's hyp2f1 in one parameter, on the distinct (x, t) pairs only (the
-derivative in z is the contiguous function ab/c 2F1(a+1, b+1; c+1; z)). The likelihood with its
-gradient costs about 1.5 likelihood evaluations (20 against 13 ms at a million customers), where
-forward differences of the likelihood cost five.
+derivative in z is the contiguous function ab/c 2F1(a+1, b+1; c+1; z)). At a million customers the
+likelihood with its gradient costs about 1.5 likelihood evaluations (20 against 13 ms), where
+forward differences of the likelihood cost five; on small data the six hypergeometric evaluations
+per pair dominate and it costs as much as finite differences (see fit_pareto_nbd).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ BETA_CAP = 10.0  # alpha, beta <= BETA_CAP x max(T)
 FLAT_FTOL = 1e-14
 PARAM_STEP = 1e-5  # relative step of the central differences of ln 2F1 in its parameters
 HESSIAN_STEP = 1e-4  # relative step of the Hessian from gradients (the gradient is good to ~1e-10)
+GRADIENT_MIN_ROWS_PER_PAIR = 4  # the gradient pays where rows outnumber (x, t) pairs (see fit_pareto_nbd)
 
 
 def _log_f_over_power(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -278,6 +280,7 @@ def fit_pareto_nbd(
     weights: np.ndarray | None = None,
     with_se: bool = True,
     start: tuple[float, float, float, float] | None = None,
+    gradient: bool | None = None,
 ) -> ParetoNBDFit:
     """Fit Pareto/NBD by maximum likelihood to a summary with columns x, t_x, T.
 
@@ -285,6 +288,13 @@ def fit_pareto_nbd(
     alpha and beta are capped at 10 x the longest T: beyond it the hypergeometric series
     converges very slowly, and a fit that runs there ("nobody drops out": s -> 0, beta -> inf)
     has the same likelihood at the cap to many digits (the fit records at_cap in `extra`).
+
+    gradient: search with the gradient (True) or with finite differences of the likelihood
+    (False). By default the gradient is used when there are at least GRADIENT_MIN_ROWS_PER_PAIR
+    distinct customer rows per distinct (x, t) pair, i.e. where the per-row work dominates (a
+    million customers: 262k rows, 17k pairs, 2.3x faster and the exact maximum). With fewer rows
+    the hypergeometric function dominates, a gradient costs as much as the five likelihoods of a
+    finite-difference step, and the search stays as it was (CDNOW, Online Retail, the demo).
     """
     x, t_x, T = (summary[c].to_numpy("float64") for c in ("x", "t_x", "T"))
     check_histories(x, t_x, T)
@@ -297,12 +307,20 @@ def fit_pareto_nbd(
     cap = BETA_CAP * max(float(T.max()), 1.0)
     first = np.array(start if start is not None else (1.0, 1.0 / rate, 1.0, mean_T), dtype="float64")
     upper = np.array([np.inf, cap, np.inf, cap])
-    params, converged = maximise(lambda p: _nll_and_gradient(p, data), np.minimum(first, upper / 2),
-                                 gradient=True, scale=n, upper=upper, ftol=FLAT_FTOL)
-    se = (standard_errors(lambda p: _nll(p, data), params, PARAMS, lambda p: _nll_and_gradient(p, data)[1],
-                          rel_step=HESSIAN_STEP) if with_se else {name: float("nan") for name in PARAMS})
+    if gradient is None:
+        gradient = rows.n_rows >= GRADIENT_MIN_ROWS_PER_PAIR * len(data.pairs[0])
+    nll = lambda p: _nll(p, data)  # noqa: E731
+    if gradient:
+        params, converged = maximise(lambda p: _nll_and_gradient(p, data), np.minimum(first, upper / 2),
+                                     gradient=True, scale=n, upper=upper, ftol=FLAT_FTOL)
+        se = (standard_errors(nll, params, PARAMS, lambda p: _nll_and_gradient(p, data)[1], rel_step=HESSIAN_STEP)
+              if with_se else {name: float("nan") for name in PARAMS})
+    else:
+        params, converged = maximise(nll, np.minimum(first, upper / 2), gradient=False, scale=n, upper=upper)
+        se = standard_errors(nll, params, PARAMS) if with_se else {name: float("nan") for name in PARAMS}
     at_cap = bool(params[1] >= cap * 0.999 or params[3] >= cap * 0.999)
     return ParetoNBDFit(
-        params=dict(zip(PARAMS, map(float, params))), se=se, log_likelihood=-_nll(params, data),
-        n=int(round(n)), converged=converged, distinct_rows=rows.n_rows, extra={"at_cap": float(at_cap)},
+        params=dict(zip(PARAMS, map(float, params))), se=se, log_likelihood=-nll(params),
+        n=int(round(n)), converged=converged, distinct_rows=rows.n_rows,
+        extra={"at_cap": float(at_cap), "gradient": float(gradient)},
     )
