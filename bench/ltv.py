@@ -100,8 +100,7 @@ def chapter_child(args: dict) -> None:
     import functools
     import inspect
 
-    import crmlib.ltv.predictive as predictive
-    from crmlib.ltv import LTVSettings
+    from crmlib.ltv import LTVSettings, predictive
     from crmlib.ltv.summary import resolve_as_of
 
     orders = Path(args["orders"])

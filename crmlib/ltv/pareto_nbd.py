@@ -27,6 +27,7 @@ per pair dominate and it costs as much as finite differences (see fit_pareto_nbd
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,8 +139,8 @@ def _log_f_and_gradient(r: float, alpha: float, s: float, beta: float, x: np.nda
         m = alpha + t
         z = (alpha - beta) / m
         f = hyp2f1(rsx, b, rsx + 1.0, z)
-        h_a = _central(lambda d: hyp2f1(rsx + d, b, rsx + 1.0 + d, z), f, rsx)  # A and C move together
-        h_b = _central(lambda d: hyp2f1(rsx, b + d, rsx + 1.0, z), f, b)
+        h_a = _central(lambda d: hyp2f1(rsx + d, b, rsx + 1.0 + d, z), rsx)  # A and C move together
+        h_b = _central(lambda d: hyp2f1(rsx, b + d, rsx + 1.0, z), b)
         h_z = rsx * b / (rsx + 1.0) * hyp2f1(rsx + 1.0, b + 1.0, rsx + 2.0, z) / f
         log_m = np.log(m)
         value = np.log(f) - rsx * log_m
@@ -150,8 +151,8 @@ def _log_f_and_gradient(r: float, alpha: float, s: float, beta: float, x: np.nda
     z = (beta - alpha) / m
     c = rsx + 1.0
     g = hyp2f1(1.0, b, c, z)
-    h_b = _central(lambda d: hyp2f1(1.0, b + d, c, z), g, b)
-    h_c = _central(lambda d: hyp2f1(1.0, b, c + d, z), g, c)
+    h_b = _central(lambda d: hyp2f1(1.0, b + d, c, z), b)
+    h_c = _central(lambda d: hyp2f1(1.0, b, c + d, z), c)
     h_z = b / c * hyp2f1(2.0, b + 1.0, c + 1.0, z) / g
     log_m, log_a = np.log(m), np.log(alpha + t)
     value = (1.0 - r - x) * (log_a - log_m) + np.log(g) - rsx * log_m
@@ -160,9 +161,9 @@ def _log_f_and_gradient(r: float, alpha: float, s: float, beta: float, x: np.nda
     return value, grad
 
 
-def _central(f, f0: np.ndarray, at: np.ndarray | float) -> np.ndarray:
-    """d ln f / d(parameter) by central differences: f(delta) is f with the parameter moved by
-    delta, f0 its value at 0, `at` the parameter's value (sets the step)."""
+def _central(f: Callable[[np.ndarray], np.ndarray], at: np.ndarray | float) -> np.ndarray:
+    """d ln f / d(parameter) by central differences: f(delta) is the function with the parameter
+    moved by delta; `at` is the parameter's value (it sets the step)."""
     step = PARAM_STEP * np.maximum(np.abs(at), 1.0)
     return (np.log(f(step)) - np.log(f(-step))) / (2.0 * step)
 
@@ -309,7 +310,7 @@ def fit_pareto_nbd(
     upper = np.array([np.inf, cap, np.inf, cap])
     if gradient is None:
         gradient = rows.n_rows >= GRADIENT_MIN_ROWS_PER_PAIR * len(data.pairs[0])
-    nll = lambda p: _nll(p, data)  # noqa: E731
+    nll = lambda p: _nll(p, data)
     if gradient:
         params, converged = maximise(lambda p: _nll_and_gradient(p, data), np.minimum(first, upper / 2),
                                      gradient=True, scale=n, upper=upper, ftol=FLAT_FTOL)
