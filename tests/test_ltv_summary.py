@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from crmlib.ltv.summary import calibration_end_for, resolve_as_of, rfm_summary
+from crmlib.ltv.summary import calibration_end_for, resolve_as_of, rfm_summaries, rfm_summary
 
 from conftest import ORDERS_SCHEMA, _table
 
@@ -70,6 +70,27 @@ def test_whole_history_in_days(orders):
     assert s["x_holdout"].sum() == 0 and s["holdout_length"].eq(0).all()
 
 
+def test_both_periods_from_one_call(orders):
+    """rfm_summaries gives the calibration period and the whole history in one query (hand values)."""
+    cal, whole = rfm_summaries(orders, "2024-04-01", "2024-03-01", time_unit_days=1)
+    cal, whole = cal.set_index("customer_id"), whole.set_index("customer_id")
+    assert list(cal.index) == ["A", "B", "C"] and list(whole.index) == ["A", "B", "C", "D"]
+    assert cal["x"].tolist() == [2, 0, 0] and whole["x"].tolist() == [3, 0, 2, 0]
+    assert cal["t_x"].tolist() == [42.0, 0.0, 0.0] and whole["t_x"].tolist() == [64.0, 0.0, 14.0, 0.0]
+    assert cal["T"].tolist() == [59.0, 52.0, 3.0] and whole["T"].tolist() == [90.0, 83.0, 34.0, 29.0]
+    assert cal.loc["A", "monetary_value"] == 250.0 and whole.loc["A", "monetary_value"] == 580 / 3
+    assert np.isnan(cal.loc["C", "monetary_value"]) and whole.loc["C", "monetary_value"] == 50.0
+    assert cal["revenue"].tolist() == [650.0, 500.0, 100.0]
+    assert whole["revenue"].tolist() == [730.0, 500.0, 200.0, 90.0]
+    assert whole["first_amount"].tolist() == [150.0, 500.0, 100.0, 90.0]
+    assert cal["x_holdout"].tolist() == [1, 0, 2] and cal["holdout_revenue"].tolist() == [80.0, 0.0, 100.0]
+    assert cal["holdout_length"].tolist() == [31.0] * 3
+    assert whole["x_holdout"].eq(0).all() and whole["holdout_revenue"].eq(0).all()
+    assert whole["holdout_length"].eq(0).all()
+    assert list(cal.columns) == list(whole.columns)
+    assert (cal.dtypes == whole.dtypes).all() and cal["x"].dtype == "int64" and cal["T"].dtype == "float64"
+
+
 def test_as_of_cuts_orders(orders):
     s = rfm_summary(orders, "2024-02-13")
     assert s["customer_id"].tolist() == ["A", "B"]
@@ -83,3 +104,30 @@ def test_dates_and_errors(orders):
     assert calibration_end_for(orders, "2024-04-01", 0.25) == dt.date(2024, 3, 9)
     with pytest.raises(ValueError, match="after as_of"):
         rfm_summary(orders, "2024-03-01", calibration_end="2024-03-05")
+
+
+class _Linear:
+    """A purchase model whose expected repeat purchases after a first purchase are t (for tracking)."""
+
+    def expected_purchases_new(self, t):
+        return np.asarray(t, dtype="float64")
+
+    def expected_purchases(self, t, x, t_x, T):  # pragma: no cover - not used by tracking
+        raise NotImplementedError
+
+
+def test_tracking_by_hand(orders):
+    """Cumulative repeat purchase days of A, B, C (first purchase before Mar 1) per week from Jan 1:
+    repeats on day offsets 14, 42, 64, 69, 70; first purchases on offsets 0, 7, 56. The query
+    (tracking_counts, run beside the fits in the chapter) and the curves give the same frame as tracking."""
+    from crmlib.ltv.validation import tracking, tracking_counts, tracking_from_counts
+
+    models = {"linear": _Linear()}
+    frame = tracking(orders, "2024-04-01", "2024-03-01", models, time_unit_days=7)
+    assert frame["actual"].tolist() == [0, 0, 1, 1, 1, 1, 2, 2, 2, 4, 5, 5, 5]  # ends 7, 14, ..., 84, 91
+    assert frame["t"].iloc[-1] == 13.0 and frame["holdout"].tolist() == [False] * 8 + [True] * 5
+    # at the end of day 14: ages (14 - 1 - first day) / 7 = 13/7, 6/7 and none yet for C
+    assert frame["linear"].iloc[1] == pytest.approx(19 / 7)
+    split = tracking_from_counts(tracking_counts(orders, "2024-04-01", "2024-03-01"), "2024-04-01", "2024-03-01",
+                                 models, 7)
+    assert split.equals(frame)

@@ -3,6 +3,7 @@
 Public API (parameter names as in the literature):
 
     summary = rfm_summary(orders_path, as_of, calibration_end=None, time_unit_days=7)
+    calibration, whole = rfm_summaries(orders_path, as_of, calibration_end)  # both from one query
     bg = fit_bgnbd(summary)            # BGNBDFit: r, alpha, a, b (+ se, log_likelihood, n)
     pn = fit_pareto_nbd(summary)       # ParetoNBDFit: r, alpha, s, beta
     gg = fit_gamma_gamma(summary)      # GammaGammaFit: p, q, v (repeat buyers only)
@@ -25,7 +26,7 @@ _LAZY = {
     "ParetoNBDFit": "pareto_nbd", "fit_pareto_nbd": "pareto_nbd",
     "GammaGammaFit": "gamma_gamma", "fit_gamma_gamma": "gamma_gamma",
     "expected_clv": "clv", "clv_by_segment": "clv",
-    "rfm_summary": "summary", "resolve_as_of": "summary", "calibration_end_for": "summary",
+    "rfm_summary": "summary", "rfm_summaries": "summary", "resolve_as_of": "summary", "calibration_end_for": "summary",
     "predictive_ltv": "predictive",
 }
 

@@ -138,6 +138,7 @@ def maximise(
     gradient: bool,
     scale: float,
     upper: np.ndarray | None = None,
+    ftol: float = 1e-12,
 ) -> tuple[np.ndarray, bool]:
     """Minimise nll over log-parameters from start (natural scale); returns (params, converged).
 
@@ -145,7 +146,9 @@ def maximise(
     gradient is True, its gradient); it is divided by `scale` (the customer count) so the
     optimiser's tolerances do not depend on the data size. `upper` bounds the parameters
     (natural scale) where a model degenerates. A Nelder-Mead polish follows when L-BFGS-B stops
-    without convergence.
+    without convergence. ftol: L-BFGS-B's relative-reduction stop; a model whose likelihood is
+    flat in one direction (Pareto/NBD's s and beta) passes a smaller one, so the exact gradient
+    rather than a tiny reduction ends the search.
     """
 
     def objective(theta: np.ndarray):
@@ -162,7 +165,7 @@ def maximise(
     bounds = None if upper is None else [(None, float(np.log(u)) if np.isfinite(u) else None) for u in upper]
     if bounds is not None:
         theta0 = np.minimum(theta0, np.log(upper) - 1e-3)
-    options = {"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-9, "maxcor": 20}
+    options = {"maxiter": 2000, "ftol": ftol, "gtol": 1e-9, "maxcor": 20}
     with np.errstate(all="ignore"), single_threaded_blas():
         result = minimize(objective, theta0, jac=gradient, method="L-BFGS-B", bounds=bounds, options=options)
         # L-BFGS-B can stop with "ABNORMAL" in the line search when it is already at the optimum
@@ -220,13 +223,17 @@ def standard_errors(
     params: np.ndarray,
     names: tuple[str, ...],
     gradient: Callable[[np.ndarray], np.ndarray] | None = None,
+    rel_step: float = 1e-5,
 ) -> dict[str, float]:
     """Standard errors sqrt(diag(H^-1)) of the negative log-likelihood f at params (NaN if singular).
 
-    H comes from central differences of the analytic gradient when given, else of f's values.
+    H comes from central differences (relative step rel_step) of the gradient when given, else of
+    f's values. A gradient that is itself accurate to about 1e-10 only (Pareto/NBD's) takes a
+    larger step, or its rounding noise reaches the standard errors of a flat likelihood.
     """
     with np.errstate(all="ignore"), single_threaded_blas():
-        hess = hessian_from_gradient(gradient, params) if gradient is not None else hessian(f, params)
+        hess = (hessian_from_gradient(gradient, params, rel_step) if gradient is not None
+                else hessian(f, params))
         try:
             diag = np.diag(np.linalg.inv(hess))
         except np.linalg.LinAlgError:

@@ -20,6 +20,7 @@ with bounded memory.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,9 +33,10 @@ from .gamma_gamma import GammaGammaFit, fit_gamma_gamma, repeat_buyers
 from .pareto_nbd import ParetoNBDFit, fit_pareto_nbd
 from .historical import choose_period, first_purchase_grouping
 from .settings import LTVSettings
-from .summary import calibration_end_for, customer_count, first_purchase_counts, rfm_summary, to_date
+from .summary import calibration_end_for, customer_count, first_purchase_counts, rfm_summaries, to_date
 from .validation import (
-    Check, holdout_by_frequency, holdout_error, model_checks, spend_frequency_correlation, tracking,
+    Check, holdout_by_frequency, holdout_error, model_checks, predicted_holdout, spend_frequency_correlation,
+    tracking_counts, tracking_from_counts,
 )
 
 MODEL_NAMES = ("bgnbd", "pareto_nbd")
@@ -101,25 +103,30 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     everyone = customer_count(orders_path, as_of)
     share = settings.max_model_customers / everyone if everyone > settings.max_model_customers else None
     population = first_purchase_counts(orders_path, as_of) if share is not None else None
-    calibration = rfm_summary(orders_path, as_of, cal_end, unit, sample_share=share)
+    calibration, summary = rfm_summaries(orders_path, as_of, cal_end, unit, sample_share=share)  # one query
     repeaters = int((calibration["x"] > 0).sum())
     result = PredictiveResult("too_little_data", as_of, cal_end, repeaters, settings.min_repeat_buyers,
                               customers=len(calibration), sample_share=share,
                               population=population)
     if repeaters < settings.min_repeat_buyers:
         return result
-    bg_cal = fit_bgnbd(calibration, with_se=False)  # only the refitted models' errors are shown
-    pn_cal = fit_pareto_nbd(calibration, with_se=False, start=_pareto_start(bg_cal, calibration))
-    result.calibration = {"bgnbd": bg_cal, "pareto_nbd": pn_cal}
-    result.by_frequency = holdout_by_frequency(result.calibration, calibration)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ltv-tracking") as pool:
+        # the tracking curve's DuckDB query runs while the calibration models are fitted (numpy
+        # and scipy use one core; on two cores this hides most of the query)
+        counts = pool.submit(tracking_counts, orders_path, as_of, cal_end)
+        bg_cal = fit_bgnbd(calibration, with_se=False)  # only the refitted models' errors are shown
+        pn_cal = fit_pareto_nbd(calibration, with_se=False, start=_pareto_start(bg_cal, calibration))
+        result.calibration = {"bgnbd": bg_cal, "pareto_nbd": pn_cal}
+        result.tracking = tracking_from_counts(counts.result(), as_of, cal_end, result.calibration, unit)
+    predicted = {name: predicted_holdout(model, calibration) for name, model in result.calibration.items()}
+    result.by_frequency = holdout_by_frequency(result.calibration, calibration, predicted=predicted)
     if share is not None:  # customers per bucket, scaled from the sample to everyone
         result.by_frequency["customers"] = (result.by_frequency["customers"] / share).round().astype("int64")
-    result.tracking = tracking(orders_path, as_of, cal_end, result.calibration, unit)
     scale = 1.0 / share if share is not None else 1.0  # sample totals -> every customer
-    result.errors = {name: holdout_error(model, calibration, scale) for name, model in result.calibration.items()}
-    del calibration
+    result.errors = {name: holdout_error(model, calibration, scale, predicted=predicted[name])
+                     for name, model in result.calibration.items()}
+    del calibration, predicted
 
-    summary = rfm_summary(orders_path, as_of, None, unit, sample_share=share)
     bg = fit_bgnbd(summary)
     fits: dict = {"bgnbd": bg, "pareto_nbd": fit_pareto_nbd(summary, start=_pareto_start(bg, summary))}
     gamma = fit_gamma_gamma(summary) if len(repeat_buyers(summary)) >= 2 else None

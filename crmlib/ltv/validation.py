@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..orders import orders_sql, query
+from .fitting import compact_rows
 from .summary import date_sql, to_date
 
 MAX_BUCKET = 7
@@ -44,16 +45,20 @@ def frequency_bucket(x: pd.Series, max_bucket: int = MAX_BUCKET) -> pd.Series:
 
 
 def predicted_holdout(model: PurchaseModel, summary: pd.DataFrame) -> np.ndarray:
-    """Per customer, E[Y(holdout_length) | x, t_x, T]."""
-    return model.expected_purchases(summary["holdout_length"].to_numpy("float64"), summary["x"].to_numpy("float64"),
-                                    summary["t_x"].to_numpy("float64"), summary["T"].to_numpy("float64"))
+    """Per customer, E[Y(holdout_length) | x, t_x, T]; computed once per distinct (x, t_x, T,
+    holdout_length) row (a few hundred thousand among millions of customers) and spread back."""
+    rows = compact_rows(**{c: summary[c].to_numpy("float64") for c in ("holdout_length", "x", "t_x", "T")})
+    predicted = model.expected_purchases(*(rows[c].full for c in ("holdout_length", "x", "t_x", "T")))
+    return np.asarray(predicted, dtype="float64")[rows.inverse]
 
 
-def holdout_by_frequency(models: dict[str, PurchaseModel], summary: pd.DataFrame) -> pd.DataFrame:
-    """Per calibration frequency bucket: customers, mean actual holdout purchases, mean predicted per model."""
+def holdout_by_frequency(models: dict[str, PurchaseModel], summary: pd.DataFrame, *,
+                         predicted: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Per calibration frequency bucket: customers, mean actual holdout purchases, mean predicted per model.
+    predicted: per model, predicted_holdout(model, summary) when the caller has it already."""
     frame = pd.DataFrame({"bucket": frequency_bucket(summary["x"]), "actual": summary["x_holdout"].astype("float64")})
     for name, model in models.items():
-        frame[name] = predicted_holdout(model, summary)
+        frame[name] = predicted[name] if predicted is not None else predicted_holdout(model, summary)
     grouped = frame.groupby("bucket", sort=False)
     table = grouped.mean()
     table.insert(0, "customers", grouped.size())
@@ -61,10 +66,13 @@ def holdout_by_frequency(models: dict[str, PurchaseModel], summary: pd.DataFrame
     return table.reindex([b for b in order if b in table.index]).rename_axis("bucket").reset_index()
 
 
-def holdout_error(model: PurchaseModel, summary: pd.DataFrame, scale: float = 1.0) -> dict[str, float]:
+def holdout_error(model: PurchaseModel, summary: pd.DataFrame, scale: float = 1.0, *,
+                  predicted: np.ndarray | None = None) -> dict[str, float]:
     """Total predicted vs actual holdout purchases, their relative error and the per-customer MAE.
-    scale multiplies the totals (1 / the sample share when summary is a model sample)."""
-    predicted = predicted_holdout(model, summary)
+    scale multiplies the totals (1 / the sample share when summary is a model sample); predicted:
+    predicted_holdout(model, summary) when the caller has it already."""
+    if predicted is None:
+        predicted = predicted_holdout(model, summary)
     actual = summary["x_holdout"].to_numpy("float64")
     total_actual, total_predicted = float(actual.sum()) * scale, float(predicted.sum()) * scale
     return {
@@ -101,8 +109,27 @@ def tracking(
     """Cumulative repeat purchases per time unit, actual and expected per model, for the customers
     whose first purchase is before calibration_end. Columns: period_end (exclusive day), t,
     holdout (bool), actual, one column per model."""
+    counts = tracking_counts(orders_path, as_of, calibration_end)
+    return tracking_from_counts(counts, as_of, calibration_end, models, time_unit_days)
+
+
+def tracking_counts(orders_path: Path | str, as_of: dt.date | str, calibration_end: dt.date | str) -> pd.DataFrame:
+    """The query behind tracking: purchase days per day (day, is_first, n) of the customers whose
+    first purchase is before calibration_end (apart, so that it can run while models are fitted)."""
     as_of, cal_end = to_date(as_of), to_date(calibration_end)
-    counts = query(TRACKING_SQL.format(src=orders_sql(orders_path, as_of), cal_end=date_sql(cal_end)))
+    return query(TRACKING_SQL.format(src=orders_sql(orders_path, as_of), cal_end=date_sql(cal_end)))
+
+
+def tracking_from_counts(
+    counts: pd.DataFrame,
+    as_of: dt.date | str,
+    calibration_end: dt.date | str,
+    models: dict[str, PurchaseModel],
+    time_unit_days: int = 7,
+) -> pd.DataFrame:
+    """tracking from tracking_counts' frame."""
+    as_of, cal_end = to_date(as_of), to_date(calibration_end)
+    counts = counts.copy()
     if counts.empty:
         return pd.DataFrame(columns=["period_end", "t", "holdout", "actual", *models])
     counts["day"] = pd.to_datetime(counts["day"])
