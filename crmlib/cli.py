@@ -44,7 +44,7 @@ def write_demo_config(sample_dir: Path) -> Path:
 
 def _print_ledger(ledger: "Ledger", out: TextIO | None = None) -> None:
     """Print the ledger as an aligned table with shares of input rows."""
-    from .ledger import REASONS
+    from .ledger import NETTED, REASONS
 
     out = out or sys.stdout
 
@@ -55,6 +55,9 @@ def _print_ledger(ledger: "Ledger", out: TextIO | None = None) -> None:
     print(f"{'Input':44}{ledger.input_rows:>12,}{1:>8.1%}{ledger.input_amount:>20,.2f}", file=out)
     print(f"{'Kept':44}{ledger.kept_rows:>12,}{ledger.kept_rows / total:>8.1%}{ledger.kept_amount:>20,.2f}",
           file=out)
+    for line in ledger.netted:  # inside the kept rows: credit notes netted against purchases
+        label = "  " + NETTED[line.reason]["en"]
+        print(f"{label[:44]:44}{line.rows:>12,}{line.rows / total:>8.1%}{line.amount:>20,.2f}", file=out)
     for line in ledger.excluded:
         label = "Excluded: " + REASONS[line.reason]["en"]
         print(f"{label[:44]:44}{line.rows:>12,}{line.rows / total:>8.1%}{line.amount:>20,.2f}", file=out)

@@ -57,6 +57,13 @@ class Rules(BaseModel):
     non_product_skus: list[str] | None = None
     non_product_names: list[str] | None = None
     max_invalid_share: float | None = Field(None, ge=0, le=1)
+    net_returns: bool | None = Field(
+        None, description="net credit notes (negative product lines) and refunded amounts against earlier purchases"
+    )
+    gift_card_pattern: str | None = Field(None, description="regular expression of gift-card product names")
+    max_members_per_contact: int | None = Field(
+        None, ge=1, description="an e-mail or phone shared by more members is a placeholder, never used to merge"
+    )
 
 
 class _ClientBase(BaseModel):

@@ -8,6 +8,7 @@ not in the notebook, so they can be tested.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,8 @@ def identity_takeaway(ledger: Ledger, lang: str) -> str:
 def missing_field_notes(ledger: Ledger, lang: str) -> list[str]:
     """One warning per important field the file lacks (no status: cancellations stay in ...)."""
     return [t(f"data_check.missing.{name}", lang) for name in ledger.missing_fields]
+
+
 def masked_takeaway(ledger: Ledger, lang: str) -> str:
     """One sentence on the e-mail and phone shapes the ingest masked in printed text columns and
     in the file name (crmlib/screen.py); '' when there were none."""
@@ -165,6 +168,73 @@ def masked_takeaway(ledger: Ledger, lang: str) -> str:
     if FILE_KEY in masked:
         items.append(t("data_check.ledger.masked_file", lang))
     return t("data_check.ledger.masked", lang, columns=sep.join(items))
+
+
+def placeholder_takeaway(ledger: Ledger, lang: str) -> str:
+    """One sentence on contacts never used to merge customers (placeholders such as noemail@ or
+    000-0000-0000, and contacts shared by too many members); '' when there are none."""
+    ids = ledger.identity or {}
+    rows = int(ids.get("rows_with_placeholder_contact", 0))
+    shared = int(ids.get("contacts_shared_by_too_many_members", 0))
+    if not (rows or shared):
+        return ""
+    limit = (ledger.source.get("rules") or {}).get("max_members_per_contact", 5)
+    return t("data_check.ledger.placeholders", lang, rows=fmt_int(rows), shared=fmt_int(shared), limit=fmt_int(limit))
+
+
+def returns_figures(ledger: Ledger) -> dict[str, Any]:
+    """Returns and refunds from the ledger: the amount returned (credit notes netted, sales of
+    reversed orders, orders returned by status, refunds), its share of gross merchandise sales
+    (net revenue + returned), and the credit notes reported without an earlier purchase."""
+    r = ledger.returns or {}
+    amount = (-Decimal(r.get("credit_notes_netted_amount", "0")) + Decimal(r.get("reversed_sales_amount", "0"))
+              + Decimal(r.get("returned_status_amount", "0")) + Decimal(r.get("refunded_amount", "0")))
+    gross = ledger.kept_amount + amount
+    return {
+        "returned_amount": float(amount),
+        "return_rate": float(amount / gross) if gross > 0 else None,
+        "credit_notes_netted": int(r.get("credit_notes_netted", 0)),
+        "reversed_orders": int(r.get("reversed_orders", 0)),
+        "returned_status_rows": int(r.get("returned_status_rows", 0)),
+        "refunded_amount": float(Decimal(r.get("refunded_amount", "0"))),
+        "unmatched": int(r.get("credit_notes_unmatched", 0)),
+        "unmatched_amount": float(-Decimal(r.get("credit_notes_unmatched_amount", "0"))),
+    }
+
+
+def returns_takeaway(ledger: Ledger, lang: str, currency: str) -> str:
+    """One sentence: how much was returned or refunded and netted, and its share of gross sales."""
+    fig = returns_figures(ledger)
+    if not fig["returned_amount"]:
+        return t("data_check.returns.none", lang)
+    return t("data_check.returns.netted", lang, amount=fmt_money(fig["returned_amount"], currency),
+             rate=fmt_num(100 * (fig["return_rate"] or 0), 1), credits=fmt_int(fig["credit_notes_netted"]),
+             reversed=fmt_int(fig["reversed_orders"]), returned=fmt_int(fig["returned_status_rows"]),
+             refunded=fmt_money(fig["refunded_amount"], currency))
+
+
+def returns_unmatched_note(ledger: Ledger, lang: str, currency: str) -> str:
+    """One sentence on the credit notes without an earlier purchase (reported, not netted); ''
+    when there are none."""
+    fig = returns_figures(ledger)
+    if not fig["unmatched"]:
+        return ""
+    return t("data_check.returns.unmatched", lang, n=fmt_int(fig["unmatched"]),
+             amount=fmt_money(fig["unmatched_amount"], currency))
+
+
+def top_returned_products(ledger: Ledger, lang: str, currency: str, n: int = 5) -> pd.DataFrame:
+    """The products returned most by amount over the whole file (from the ledger: credit notes
+    netted, sales of reversed or returned orders, refund shares) as a display table; empty when
+    there are none."""
+    top = (ledger.returns or {}).get("top_products", [])[:n]
+    return pd.DataFrame(
+        {
+            t("data_check.returns.col_product", lang): [item for item, _, _ in top],
+            t("data_check.returns.col_lines", lang): [fmt_int(k) for _, k, _ in top],
+            t("data_check.returns.col_amount", lang): [fmt_money(float(a), currency) for _, _, a in top],
+        }
+    )
 
 
 def coverage_takeaway(frame: pd.DataFrame, lang: str) -> str:
@@ -246,4 +316,5 @@ def headline_metrics(counts: dict[str, Any], frame: pd.DataFrame, ledger: Ledger
         "kept_rows": ledger.kept_rows,
         "excluded_rows": ledger.excluded_rows,
         "masked_contacts": dict(ledger.masked or {}),
+        "returns": returns_figures(ledger),
     }

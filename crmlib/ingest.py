@@ -35,6 +35,7 @@ from .memory import check_memory
 from .readers import QUOTED_NEWLINES, UNREADABLE_LINE_HINT, RawSource, open_raw
 from .redact import redact_example
 from .repeated_total import refuse_repeated_total
+from .returns import net_returns, netted_lines, refunded_amount, returns_summary
 from .screen import masked_file_name, screen_lines
 from .sql import sql_ident as _ident
 from .sql import sql_literal as _quote
@@ -44,7 +45,7 @@ DATE_FORMATS = [
     "%Y%m%d %H:%M:%S",
 ]
 ORDER_LEVEL_FIELDS = ("customer_id", "email", "phone", "ordered_at", "status", "cancelled_at",
-                      "channel", "source", "region")
+                      "channel", "source", "region", "refunded_amount")
 AMOUNT_TYPE = "DECIMAL(18,4)"
 MEMORY_LIMIT = os.environ.get("CRM_DUCKDB_MEMORY", "3GB")
 
@@ -73,7 +74,8 @@ def resolve_rules(preset: Preset, overrides: Rules | dict[str, Any] | None) -> d
     if isinstance(overrides, Rules):
         overrides = overrides.model_dump(exclude_none=True)
     rules.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    defaults = {"max_invalid_share": 0.02}
+    defaults = {"max_invalid_share": 0.02, "net_returns": True, "max_members_per_contact": 5,
+                "gift_card_pattern": ""}
     for key, value in rules.items():
         if value is None:
             rules[key] = defaults.get(key, [] if key.endswith(("statuses", "skus", "names")) else False)
@@ -88,6 +90,7 @@ def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """
     con = duckdb.connect(str(temp_dir / "ingest.duckdb") if temp_dir is not None else ":memory:")
     con.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
+    con.execute("SET enable_progress_bar = false")  # a long query must not draw on the CLI's output
     # no statement needs rows in input order (examples sort by _row, orders by ordered_at):
     # without the guarantee DuckDB writes Parquet in parallel and buffers less
     con.execute("SET preserve_insertion_order = false")
@@ -122,6 +125,27 @@ def _long_text(col: str) -> str:
 
 # Full-width digits (０-９), as Japanese forms and spreadsheets often write phone numbers
 FULL_WIDTH_DIGITS = "".join(chr(0xFF10 + i) for i in range(10))
+# NFKC of the full-width ASCII block (！ to ～, ＠ and ｔａｒｏ included) and the ideographic space:
+# DuckDB has no NFKC, and these are the characters of contacts typed in a Japanese input method
+FULL_WIDTH_ASCII = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
+HALF_WIDTH_ASCII = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
+
+
+def _nfkc(expr: str) -> str:
+    """expr with full-width ASCII characters as ASCII (NFKC for them); ASCII-only text (the usual
+    case: byte length = character length) is not translated."""
+    return (f"CASE WHEN strlen({expr}) = length({expr}) THEN {expr} "
+            f"ELSE translate({expr}, {_quote(FULL_WIDTH_ASCII)}, {_quote(HALF_WIDTH_ASCII)}) END")
+
+
+# Contacts that identify nobody: a guest with one is not merged into a member, nor keyed by it.
+# E-mail local parts such as noemail, no-mail, noreply, test, test1, dummy, none, null, unknown, xxx;
+# phone numbers of one repeated digit (000-0000-0000), an area code followed by zeros
+# (090-0000-0000, 03-0000-0000) or the run 0123456789 / 1234567890.
+PLACEHOLDER_EMAIL = ("regexp_full_match(split_part({e}, '@', 1), "
+                     "'(no[-_.]?e?[-_.]?mail|no[-_.]?reply|test|dummy|none|null|nil|unknown|sample|x+|n/?a)[0-9]*')")
+PLACEHOLDER_PHONE = ("(length(replace({d}, {d}[1], '')) = 0 OR regexp_full_match({d}, '0[1-9][0-9]?0{{7,}}') "
+                     "OR contains('01234567890', {d}))")
 
 
 def _digits_sql(col: str) -> str:
@@ -195,18 +219,24 @@ def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None,
                             "ELSE _cid END")
     else:
         e["customer_id"] = "NULL"
+    placeholders = []
     if "email" in cols:
-        inner["_email"] = _long_text(cols["email"])
-        e["email"] = "CASE WHEN contains(_email, '@') THEN lower(_email) END"
+        inner["_email"] = f"lower({_nfkc(_long_text(cols['email']))})"
+        fake = PLACEHOLDER_EMAIL.format(e="_email")
+        e["email"] = f"CASE WHEN contains(_email, '@') AND NOT {fake} THEN _email END"
+        placeholders.append(f"(contains(_email, '@') AND {fake})")
     else:
         e["email"] = "NULL"
     if "phone" in cols:
         inner["_phone"] = _text(cols["phone"])
         inner["_digits"] = _digits_sql(cols["phone"])
         local = "CASE WHEN _digits LIKE '81%' AND length(_digits) >= 11 THEN '0' || _digits[3:] ELSE _digits END"
-        e["phone"] = f"CASE WHEN _phone IS NOT NULL AND length(_digits) >= 9 THEN {local} END"
+        fake = PLACEHOLDER_PHONE.format(d="_digits")
+        e["phone"] = f"CASE WHEN _phone IS NOT NULL AND length(_digits) >= 9 AND NOT {fake} THEN {local} END"
+        placeholders.append(f"(_phone IS NOT NULL AND length(_digits) >= 9 AND {fake})")
     else:
         e["phone"] = "NULL"
+    e["placeholder_contact"] = f"coalesce({' OR '.join(placeholders)}, false)" if placeholders else "false"
     inner["ordered_at"] = _date_sql(cols["ordered_at"], t[cols["ordered_at"]], date_format)
     e["ordered_at"] = "ordered_at"
     inner["quantity"] = _number_sql(cols["quantity"], t[cols["quantity"]]) if "quantity" in cols else "NULL"
@@ -221,6 +251,10 @@ def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None,
         qty_or_1 = "coalesce(quantity, 1)" if "quantity" in cols else "1"
         e["amount"] = f"TRY_CAST(unit_price * {qty_or_1} - coalesce(_discount, 0) AS {AMOUNT_TYPE})"
     e["unit_price"] = "unit_price"
+    # order-level (Shopify's "Refunded Amount"): netted against its own order (crmlib.returns)
+    inner["refunded_amount"] = (_number_sql(cols["refunded_amount"], t[cols["refunded_amount"]])
+                                if "refunded_amount" in cols else "NULL")
+    e["refunded_amount"] = "refunded_amount"
     for fld in ("sku", "product", "category", "channel", "source", "region"):
         inner[fld] = _text(cols[fld]) if fld in cols else "NULL"
         e[fld] = fld
@@ -268,7 +302,7 @@ ORDERS_SQL = """
            min(customer_key) AS customer_id,
            min(ordered_at) AS ordered_at,
            CAST(sum(amount) AS DOUBLE) AS amount,
-           CAST(coalesce(sum(quantity) FILTER (WHERE line_kind = 'product'), 0) AS DOUBLE) AS quantity,
+           CAST(coalesce(sum(quantity) FILTER (WHERE line_kind IN ('product', 'return')), 0) AS DOUBLE) AS quantity,
            count(*) FILTER (WHERE line_kind = 'product') AS n_lines,
            min(channel) AS channel,
            min(status) AS status,
@@ -284,8 +318,8 @@ ORDERS_SQL = """
 NEGATIVE_EXAMPLE = ("CAST(CAST(amount AS DOUBLE) AS VARCHAR) || "
                     "coalesce(' (quantity ' || CAST(CAST(quantity AS DOUBLE) AS VARCHAR) || ')', '')")
 
-TYPED_FIELDS = ["order_id", "customer_id", "email", "phone", "ordered_at", "quantity", "amount",
-                "unit_price", "sku", "product", "category", "channel", "source", "region", "status",
+TYPED_FIELDS = ["order_id", "customer_id", "email", "phone", "placeholder_contact", "ordered_at", "quantity", "amount",
+                "unit_price", "refunded_amount", "sku", "product", "category", "channel", "source", "region", "status",
                 "cancelled_at", "line_type", "raw_date", "raw_amount"]
 
 
@@ -293,14 +327,21 @@ def _pseudonym(expr: str, prefix: str) -> str:
     return f"'{prefix}' || substr(sha256('crm-workbook:' || {expr}), 1, 16)"
 
 
-ID_IS_CONTACT = "(customer_id LIKE '%_@_%' OR regexp_full_match(customer_id, '[0-9+()\\- ]{9,}'))"
+# A member id that is an e-mail (after NFKC: ｔａｒｏ＠… too) or a phone number written as one: with
+# separators (090-1234-5678, 090.1234.5678, (03) 1234 5678, +81 …) and 9+ digits, or bare digits
+# in the shape of a Japanese number (0, a non-zero digit, 8-9 more digits). Any other digit string
+# (123456789012) is a numeric member id, kept as it is.
+ID_IS_CONTACT = ("(contains(customer_id, '@') AND customer_id LIKE '%_@_%' "
+                 "OR regexp_full_match(customer_id, '[0-9+()\\-. ]{9,}') AND length(regexp_replace(customer_id, '[^0-9]', '', 'g')) >= 9 "
+                 "AND (regexp_matches(customer_id, '[+()\\-. ]') OR regexp_full_match(customer_id, '0[1-9][0-9]{8,9}')))")
 
 
 def _member_key(column: str = "customer_id") -> str:
     """A member's customer key: its id, or a pseudonym when the id is an e-mail address or phone
     number (used for the member's own lines and for guest lines merged into the member alike)."""
-    contact = ID_IS_CONTACT.replace("customer_id", column)
-    return f"CASE WHEN {contact} THEN {_pseudonym(f'lower({column})', 'x-')} ELSE {column} END"
+    folded = _nfkc(column)
+    contact = ID_IS_CONTACT.replace("customer_id", f"({folded})")
+    return f"CASE WHEN {contact} THEN {_pseudonym(f'lower({folded})', 'x-')} ELSE {column} END"
 
 
 def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_contacts: bool) -> str:
@@ -330,6 +371,9 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_co
             f"WHEN phone IS NOT NULL THEN {_pseudonym('phone', 'p-')} "
         )
     key += "END"
+    pattern = rules.get("gift_card_pattern") or ""
+    gift_card = (f"line_kind = 'product' AND coalesce(regexp_matches(product, {_quote(pattern)}, 'i'), false)"
+                 if pattern else "false")
     reason = (
         "CASE "
         "WHEN ordered_at IS NULL OR year(ordered_at) NOT BETWEEN 1990 AND 2100 THEN 'bad_date' "
@@ -338,6 +382,11 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_co
         f"WHEN {str(rules['exclude_not_completed']).lower()} AND {_in_list('status', rules['not_completed_statuses'], folded=True)} THEN 'not_completed' "
         f"WHEN {str(rules['exclude_returns']).lower()} AND {_in_list('status', rules['returned_statuses'], folded=True)} THEN 'returned' "
         f"WHEN {str(rules['exclude_non_product']).lower()} AND line_kind = 'non_product' THEN 'non_product' "
+        f"WHEN {gift_card} THEN 'gift_card' "
+        # a negative product line of a known customer is a credit note: crmlib.returns nets it
+        # against the purchase it reverses, or leaves it excluded under this reason
+        f"WHEN {str(rules['net_returns']).lower()} AND line_kind = 'product' AND amount < 0 "
+        "AND customer_key IS NOT NULL THEN 'credit_note_unmatched' "
         f"WHEN {str(rules['exclude_negative']).lower()} AND line_kind <> 'discount' AND (amount < 0 OR coalesce(quantity, 0) < 0) THEN 'negative_amount' "
         f"WHEN {str(rules['exclude_zero_amount']).lower()} AND line_kind = 'product' AND amount = 0 THEN 'zero_amount' "
         "WHEN customer_key IS NULL THEN 'no_customer' "
@@ -349,9 +398,9 @@ def _classify_sql(src: RawSource, preset: Preset, rules: dict[str, Any], keep_co
         extra_cols += " line_hash,"
     return f"""
         WITH k AS (SELECT t.*, {kind} AS line_kind, {key} AS customer_key FROM typed1 t)
-        SELECT _row, order_id, customer_key, ordered_at, quantity, amount, unit_price, sku, product,
+        SELECT _row, order_id, customer_key, ordered_at, quantity, amount, unit_price, refunded_amount, sku, product,
                category, channel, source, region, status, raw_date, raw_amount, line_kind,
-               customer_id IS NOT NULL AS has_member_id,
+               customer_id IS NOT NULL AS has_member_id, placeholder_contact,
                {extra_cols}
                {reason} AS reason
         FROM k
@@ -393,13 +442,15 @@ def _flag_duplicates(con: duckdb.DuckDBPyConnection, working: str, raw_cols: str
         FROM read_parquet({working}) w LEFT JOIN dup_rows d USING (_row)""")
 
 
-def _guest_maps(con: duckdb.DuckDBPyConnection, enabled: bool) -> bool:
+def _guest_maps(con: duckdb.DuckDBPyConnection, enabled: bool, max_members: int = 5) -> bool:
     """Tables guest_emails and guest_phones: a guest's e-mail or phone that a member also used,
     with that member's (smallest) customer key (small tables): the pseudonym when the member's id
     is itself an e-mail or phone, so merged guest lines never carry the raw contact.
 
     Read from the classified lines, whose contacts are normalised already: the guests' e-mails
     and phones first, then the member lines sharing one of them (skipped without guests).
+    A contact shared by more than max_members members (a shop's own phone at the till, a
+    company address) identifies nobody: it is left out (table shared_contacts counts them).
     Returns whether any guest contact matched a member (else there is nothing to merge).
     """
     empty = "SELECT NULL::VARCHAR AS key, NULL::VARCHAR AS member WHERE false"
@@ -409,7 +460,7 @@ def _guest_maps(con: duckdb.DuckDBPyConnection, enabled: bool) -> bool:
             SELECT DISTINCT email, phone FROM classified
             WHERE NOT has_member_id AND (email IS NOT NULL OR phone IS NOT NULL)""")
     if not enabled or not con.execute("SELECT count(*) > 0 FROM guest_contacts").fetchone()[0]:
-        for name in ("guest_emails", "guest_phones"):
+        for name in ("guest_emails", "guest_phones", "shared_contacts"):
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {empty}")
         return False
     con.execute("""
@@ -420,23 +471,29 @@ def _guest_maps(con: duckdb.DuckDBPyConnection, enabled: bool) -> bool:
                OR phone IN (SELECT phone FROM guest_contacts WHERE phone IS NOT NULL))""")
     for name, fld in (("guest_emails", "email"), ("guest_phones", "phone")):
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {name} AS
-            SELECT {fld} AS key, min(member) AS member FROM member_contacts
+            CREATE OR REPLACE TEMP TABLE {name}_all AS
+            SELECT {fld} AS key, min(member) AS member, count(DISTINCT member) AS members FROM member_contacts
             WHERE {fld} IN (SELECT {fld} FROM guest_contacts WHERE {fld} IS NOT NULL)
             GROUP BY {fld}""")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT key, member FROM {name}_all "
+                    f"WHERE members <= {int(max_members)}")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE shared_contacts AS
+        SELECT key, NULL::VARCHAR AS member FROM guest_emails_all WHERE members > {int(max_members)}
+        UNION ALL SELECT key, NULL FROM guest_phones_all WHERE members > {int(max_members)}""")
     matched, = con.execute("SELECT (SELECT count(*) FROM guest_emails) + (SELECT count(*) FROM guest_phones)").fetchone()
     return matched > 0
 
 
 def _merged_lines(con: duckdb.DuckDBPyConnection, merge: bool) -> None:
-    """View `lines`: the classified lines with each guest line's key replaced by the member's
+    """View `merged`: the classified lines with each guest line's key replaced by the member's
     that shares its e-mail (else its phone), and flags saying which rule merged it."""
     if not merge:
-        con.execute("CREATE OR REPLACE TEMP VIEW lines AS SELECT *, false AS merged_by_email, "
+        con.execute("CREATE OR REPLACE TEMP VIEW merged AS SELECT *, false AS merged_by_email, "
                     "false AS merged_by_phone FROM classified")
         return
     con.execute("""
-        CREATE OR REPLACE TEMP VIEW lines AS
+        CREATE OR REPLACE TEMP VIEW merged AS
         SELECT c.* REPLACE (coalesce(em.member, pm.member, c.customer_key) AS customer_key),
                em.member IS NOT NULL AS merged_by_email,
                em.member IS NULL AND pm.member IS NOT NULL AS merged_by_phone
@@ -595,11 +652,12 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
                 "(FORMAT parquet, COMPRESSION uncompressed)")
     _flag_duplicates(con, _quote(str(classified)), raw_cols, rules["drop_duplicate_lines"])
     total_note = refuse_repeated_total(con, src.path, cols)
-    _merged_lines(con, _guest_maps(con, rules["identity_from_contact"]))
+    _merged_lines(con, _guest_maps(con, rules["identity_from_contact"], rules["max_members_per_contact"]))
+    netted = net_returns(con, "merged", rules["net_returns"])
     masked = screen_lines(con, _quote(str(classified)))  # before anything is written or counted
     con.execute(ORDERS_SQL)
 
-    ledger = _ledger(con, src, preset, cols, rules)
+    ledger = _ledger(con, src, preset, cols, rules, netted)
     ledger.missing_fields = missing_important(preset, cols)
     if total_note:
         ledger.problems.append(total_note)
@@ -614,11 +672,14 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
 
 
 def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols: dict[str, str],
-            rules: dict[str, Any]) -> Ledger:
+            rules: dict[str, Any], netted: bool = False) -> Ledger:
     rows = con.execute(
-        "SELECT reason, count(*), coalesce(sum(amount), 0) FROM classified GROUP BY reason"
+        "SELECT reason, count(*), coalesce(sum(amount), 0) FROM lines GROUP BY reason"
     ).fetchall()
     by_reason = {r: (int(n), Decimal(a)) for r, n, a in rows}
+    refunded = refunded_amount(con) if netted else Decimal(0)
+    if refunded:  # no rows of its own: the part of the kept lines' amounts refunded
+        by_reason["refunded"] = (0, refunded)
     kept_rows, kept_amount = by_reason.pop(None, (0, Decimal(0)))
     excluded = [LedgerLine(r, *by_reason[r]) for r in REASONS if r in by_reason]
     # input counted on its own: rows are numbered 1..N in file order, so a lost or doubled row
@@ -635,7 +696,9 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
                count(*) FILTER (WHERE merged_by_phone),
                (SELECT count(DISTINCT customer_key) FROM lines
                 WHERE reason IS NULL AND (merged_by_email OR merged_by_phone)),
-               count(*)
+               count(*),
+               (SELECT count(*) FROM classified WHERE placeholder_contact),
+               (SELECT count(*) FROM shared_contacts)
         FROM lines WHERE reason IS NULL
     """).fetchone()
     if ids[4] != kept_rows:  # the merge joins keys that are unique: a fan-out would show here
@@ -658,6 +721,8 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
         "guest_ids_from_email": int(stats[4]),
         "guest_ids_from_phone": int(stats[5]),
         "contact_ids_pseudonymised": int(stats[6]),
+        "rows_with_placeholder_contact": int(ids[5]),
+        "contacts_shared_by_too_many_members": int(ids[6]),
     }
     source = {
         "file": src.path.name,
@@ -676,6 +741,8 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
         first_order=stats[2].isoformat(sep=" ") if stats[2] else None,
         last_order=stats[3].isoformat(sep=" ") if stats[3] else None,
         identity=identity, problems=list(src.notes),
+        netted=netted_lines(con) if netted else [],
+        returns=returns_summary(con, netted, by_reason.get("returned", (0, 0))[0]),
     )
     ledger.problems.extend(_problems(con, src, cols))
     return ledger
@@ -684,7 +751,7 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
 def _examples(con: duckdb.DuckDBPyConnection, reason: str, column: str, src: RawSource,
               redact: bool = False) -> str:
     rows = con.execute(
-        f"SELECT _row, {column} FROM classified WHERE reason = ? ORDER BY _row LIMIT 3", [reason]
+        f"SELECT _row, {column} FROM lines WHERE reason = ? ORDER BY _row LIMIT 3", [reason]
     ).fetchall()
     # redact: for ledger.json, which travels with the report (no names or contact details)
     shown = redact_example if redact else str
@@ -699,15 +766,19 @@ def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, st
         ("bad_date", "raw_date", f"unreadable order date in column '{cols['ordered_at']}'"),
         ("bad_amount", "raw_amount", f"missing or non-numeric amount in column '{cols.get('amount') or cols.get('unit_price')}'"),
         ("negative_amount", NEGATIVE_EXAMPLE, "negative amount or quantity"),
+        ("credit_note_unmatched", NEGATIVE_EXAMPLE,
+         "credit note of a customer without an earlier purchase in the data (a sale before the export "
+         "starts?): reported, not netted"),
         ("no_customer", "order_id", "no customer id, e-mail or phone (order id shown)"),
     ]
-    counts = dict(con.execute("SELECT reason, count(*) FROM classified WHERE reason IS NOT NULL GROUP BY reason").fetchall())
+    counts = dict(con.execute("SELECT reason, count(*) FROM lines WHERE reason IS NOT NULL GROUP BY reason").fetchall())
     for reason, column, text in checks:
         n = counts.get(reason, 0)
         if n:
             # the negative examples are numbers the ingest formats itself ("-1500.0 (quantity
             # -1.0)"): masking them would turn the word quantity into asterisks
-            ex = _examples(con, reason, column, src, redact=reason != "negative_amount").replace("line ", f"{unit} ")
+            ex = _examples(con, reason, column, src,
+                           redact=column != NEGATIVE_EXAMPLE).replace("line ", f"{unit} ")
             out.append(f"{n:,} {unit}{'s' if n != 1 else ''} excluded: {text}; e.g. {ex}")
     conflicts, = con.execute("SELECT count(*) FROM orders_t WHERE mixed_customers").fetchone()
     if conflicts:
@@ -742,6 +813,21 @@ def _check_usable(con: duckdb.DuckDBPyConnection, ledger: Ledger, src: RawSource
                 f"Examples: {_examples(con, line.reason, column, src)}",
                 hint=fix,
             )
+    # credit notes are netted, not limited by max_invalid_share (a fashion shop returns a fifth of
+    # its sales); but more credit notes than other rows is no sales export: refunds, or flipped signs
+    credits = int((ledger.returns or {}).get("credit_notes", 0))
+    if ledger.input_rows and credits > ledger.input_rows / 2:
+        examples = con.execute(
+            f"SELECT _row, {NEGATIVE_EXAMPLE} FROM lines WHERE net_kind IS NOT NULL OR reason = 'credit_note_unmatched' "
+            "ORDER BY _row LIMIT 3").fetchall()
+        shown = ", ".join(f"line {src.line_of(r)}: {v!r}" for r, v in examples)
+        raise DataError(
+            f"{src.path}: {credits:,} of {ledger.input_rows:,} rows ({credits / ledger.input_rows:.1%}) amounts or "
+            f"quantities are negative (column '{cols.get('amount') or cols.get('unit_price')}'): more credit notes "
+            f"than sales. Examples: {shown}",
+            hint="check that the amount column is sales, not refunds, and the sign of the amounts; to use the "
+                 "file as it is, set rules.net_returns: false and raise rules.max_invalid_share",
+        )
     if ledger.input_rows == 0:
         raise DataError(f"{src.path}: the file has a header but no order rows.",
                         hint="export the orders again with a date range that contains orders")

@@ -23,9 +23,25 @@ REASONS: dict[str, dict[str, str]] = {
     "not_completed": {"en": "Order not completed (pending payment etc.)", "ja": "未完了の注文(決済待ちなど)"},
     "returned": {"en": "Returned order", "ja": "返品"},
     "non_product": {"en": "Shipping, fee, tax or other non-product line", "ja": "送料・手数料・税などの商品以外の行"},
+    "gift_card": {"en": "Gift card sold (not merchandise revenue)", "ja": "ギフトカードの販売(商品売上ではない)"},
+    "credit_note_unmatched": {"en": "Credit note without an earlier purchase in the data (reported, not netted)",
+                              "ja": "データ内に元の購入がない返品・返金(報告のみ、相殺せず)"},
     "negative_amount": {"en": "Negative amount or quantity (refund, correction)", "ja": "マイナス金額・数量(返金・訂正)"},
     "zero_amount": {"en": "Zero amount", "ja": "金額ゼロ"},
     "no_customer": {"en": "No customer ID, e-mail or phone", "ja": "顧客ID・メール・電話番号なし"},
+    # decided after the netting of returns (crmlib.returns), for kept lines only
+    "reversed": {"en": "Order fully reversed by credit notes or refunds (not a purchase)",
+                 "ja": "返品・返金で全額取り消された注文(購入に数えない)"},
+    "refunded": {"en": "Refunded part of partially refunded orders (amount only)",
+                 "ja": "一部返金された注文の返金額(金額のみ)"},
+}
+
+# Credit notes kept as negative lines of the purchase they reverse: a breakdown of the kept rows.
+NETTED: dict[str, dict[str, str]] = {
+    "returned_item": {"en": "of which credit notes, same item",
+                      "ja": "うち返品(同じ商品の購入と相殺)"},
+    "returned_customer": {"en": "of which credit notes, earlier order",
+                          "ja": "うち返品(同じ顧客の直前の注文と相殺)"},
 }
 
 
@@ -58,6 +74,8 @@ class Ledger:
     missing_fields: list[str] = field(default_factory=list)
     # kept lines per text column (and file_name: 1) whose e-mail or phone shapes were masked
     masked: dict[str, int] = field(default_factory=dict)
+    netted: list[LedgerLine] = field(default_factory=list)  # part of kept: credit notes netted
+    returns: dict[str, Any] = field(default_factory=dict)
 
     @property
     def excluded_rows(self) -> int:
@@ -79,6 +97,8 @@ class Ledger:
         label = {"en": ("Input (all rows)", "Kept for analysis"), "ja": ("元データ(全行)", "分析対象")}[lang]
         records = [("input", label[0], self.input_rows, self.input_amount)]
         records.append(("kept", label[1], self.kept_rows, self.kept_amount))
+        for line in self.netted:  # rows and amounts inside the kept ones, not added again
+            records.append((line.reason, NETTED.get(line.reason, {}).get(lang, line.reason), line.rows, line.amount))
         for line in self.excluded:
             text = REASONS.get(line.reason, {}).get(lang, line.reason)
             records.append((line.reason, text, line.rows, line.amount))
@@ -93,6 +113,7 @@ class Ledger:
         data["excluded"] = [
             {"reason": e.reason, "rows": e.rows, "amount": str(e.amount)} for e in self.excluded
         ]
+        data["netted"] = [{"reason": e.reason, "rows": e.rows, "amount": str(e.amount)} for e in self.netted]
         data["reconciles"] = self.reconciles()
         return json.dumps(data, ensure_ascii=False, indent=2)
 
@@ -107,5 +128,8 @@ class Ledger:
         data["kept_amount"] = Decimal(data["kept_amount"])
         data["excluded"] = [
             LedgerLine(e["reason"], int(e["rows"]), Decimal(e["amount"])) for e in data["excluded"]
+        ]
+        data["netted"] = [
+            LedgerLine(e["reason"], int(e["rows"]), Decimal(e["amount"])) for e in data.get("netted", [])
         ]
         return cls(**data)

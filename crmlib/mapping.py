@@ -20,7 +20,7 @@ from .errors import ConfigError, MappingError
 FIELDS: tuple[str, ...] = (
     "order_id", "customer_id", "email", "phone", "ordered_at", "amount", "quantity",
     "unit_price", "line_discount", "sku", "product", "category", "channel", "status",
-    "cancelled_at", "source", "region", "line_type",
+    "cancelled_at", "source", "region", "line_type", "refunded_amount",
 )
 IDENTITY_FIELDS = ("customer_id", "email", "phone")
 AMOUNT_FIELDS = ("amount", "unit_price")

@@ -120,3 +120,41 @@ def test_identity_takeaway_counts_merged_guest_lines_and_guests(tiny_processed_d
     assert "1,234行" in ja and "メールアドレス(1,200行)" in ja and "電話番号(34行)" in ja and "7人" in ja
     none = {k: 0 for k in ids}
     assert datacheck.identity_takeaway(dataclasses.replace(ledger, identity=none), "ja") == ""
+
+
+def test_returns_block_of_the_data_check(tmp_path):
+    """The credit-note case of test_returns.py: R1 (2,000) and R2 (800) netted, S4 (4,000) reversed by
+    R3, R4 (700) without an earlier purchase. Returned 2,000 + 800 + 4,000 = 6,800 of gross sales
+    3,900 (net) + 6,800 = 10,700: 63.6%."""
+    from crmlib.ingest import ingest_file
+    from test_returns import CREDITS
+
+    path = tmp_path / "orders.csv"
+    path.write_text(CREDITS, encoding="utf-8")
+    result = ingest_file(path, rules={"max_invalid_share": 0.5}, out_dir=tmp_path / "out")
+    ledger = Ledger.load(tmp_path / "out" / "ledger.json")
+    figures = datacheck.returns_figures(ledger)
+    assert figures["returned_amount"] == 6800 and abs(figures["return_rate"] - 6800 / 10700) < 1e-12
+    en = datacheck.returns_takeaway(ledger, "en", "JPY")
+    assert en.startswith("Returns and refunds worth ¥6,800 (63.6% of gross merchandise sales)")
+    assert "credit notes netted: 2; orders fully reversed, not counted as purchases: 1;" in en
+    ja = datacheck.returns_takeaway(ledger, "ja", "JPY")
+    assert "返品・返金¥6,800(商品売上総額の63.6%)" in ja
+    assert "before the export starts: 1 (¥700)." in datacheck.returns_unmatched_note(ledger, "en", "JPY")
+    # returned by product: D 4,000 (S4, reversed), A 2,000 + 800 (R1, R2 netted)
+    top = datacheck.top_returned_products(ledger, "en", "JPY")
+    assert top.values.tolist() == [["D", "1", "¥4,000"], ["A", "2", "¥2,800"]]
+    assert datacheck.headline_metrics(datacheck.basic_counts(result.orders_path), datacheck.coverage_by_month(
+        result.orders_path), ledger)["returns"]["unmatched"] == 1
+
+
+def test_returns_and_placeholder_sentences_when_there_are_none(tiny_processed_dir):
+    ledger = Ledger.load(tiny_processed_dir / "ledger.json")
+    assert datacheck.returns_takeaway(ledger, "en", "JPY").startswith("No returns")
+    assert datacheck.returns_unmatched_note(ledger, "ja", "JPY") == ""
+    assert datacheck.placeholder_takeaway(ledger, "ja") == ""
+    ids = {"rows_with_placeholder_contact": 12, "contacts_shared_by_too_many_members": 3}
+    marked = dataclasses.replace(ledger, identity={**(ledger.identity or {}), **ids})
+    assert "12 lines carry a placeholder" in datacheck.placeholder_takeaway(marked, "en")
+    assert "3 e-mails or phones are shared by more than 5 members" in datacheck.placeholder_takeaway(marked, "en")
+    assert "12行" in datacheck.placeholder_takeaway(marked, "ja")

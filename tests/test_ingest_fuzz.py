@@ -248,7 +248,8 @@ def run_cli(*args: str) -> tuple[int, str]:
 def check_error_through_cli(f: OrderFile, path: Path, folder: Path) -> None:
     """The same file through `crm-workbook validate --config`: exit 2, the file named, no traceback."""
     config = folder / "client.yaml"
-    config.write_text(f"name: fuzz\ndata: {path.name}\nrules:\n  max_invalid_share: {f.max_invalid_share}\n",
+    config.write_text(f"name: fuzz\ndata: {path.name}\nrules:\n  max_invalid_share: {f.max_invalid_share}\n"
+                      "  net_returns: false\n",
                       encoding="utf-8")
     code, text = run_cli("validate", "--config", str(config))
     assert code == 2, text
@@ -286,7 +287,9 @@ def test_any_order_file_gives_an_exact_ledger_or_a_clear_error(f: OrderFile):
             if invalid / n > f.max_invalid_share or counts.get(None, 0) == 0:
                 expect = DataError
         try:
-            result = ingest_file(path, rules={"max_invalid_share": f.max_invalid_share})
+            # the model above excludes every negative line: the netting of credit notes
+            # (crmlib/returns.py) is worked out by hand in test_returns.py, not fuzzed
+            result = ingest_file(path, rules={"max_invalid_share": f.max_invalid_share, "net_returns": False})
         except CrmError as exc:
             assert str(path) in str(exc), exc
             if expect is None and f.line_break_in_field and f.cut_last_line:

@@ -33,11 +33,13 @@ A13,C3,,+81 90-1234-5678,2024-03-09,S2,乳液,1,"2,000",completed
 """
 # By hand: kept A1 (3000), A2 (2000, guest merged into C1 by e-mail), A3 (1500, new guest id),
 # A4 (1500, guest merged into C3 by phone), A13 (2000): 5 rows, 10,000 yen, 5 orders, 3 customers.
+# A10 (-1 x 1500 of member C2) is a credit note, but C2 has no kept purchase before it (A6-A9 are
+# excluded): reported as credit_note_unmatched, not netted into negative revenue.
 EXPECTED_EXCLUDED = {
     "bad_date": (1, Decimal(1500)), "bad_amount": (1, Decimal(0)),
     "duplicate_line": (1, Decimal(2000)), "cancelled": (1, Decimal(1500)),
     "not_completed": (1, Decimal(1500)), "returned": (1, Decimal(1500)),
-    "non_product": (1, Decimal(500)), "negative_amount": (1, Decimal(-1500)),
+    "non_product": (1, Decimal(500)), "credit_note_unmatched": (1, Decimal(-1500)),
     "zero_amount": (1, Decimal(0)), "no_customer": (1, Decimal(1500)),
 }
 LENIENT = {"max_invalid_share": 0.5}  # 1 bad date in 15 rows is above the 2% default
@@ -60,7 +62,7 @@ def test_negative_example_says_amount_and_quantity_in_plain_words(generic_csv):
     # A10 sells -1 x 1,500 yen: its example is the ingest's own numbers, not masked client text
     line = 1 + next(i for i, text in enumerate(generic_csv.read_text(encoding="utf-8").splitlines())
                     if text.startswith("A10,"))
-    result = ingest_file(generic_csv, rules=LENIENT)
+    result = ingest_file(generic_csv, rules={**LENIENT, "net_returns": False})
     problem = next(p for p in result.ledger.problems if "negative amount or quantity" in p)
     assert problem.startswith("1 line excluded: ") and f"line {line}: '-1500.0 (quantity -1.0)'" in problem, problem
 
