@@ -56,6 +56,14 @@ def test_credit_notes_are_netted_against_the_purchase_they_reverse(tmp_path: Pat
     assert returns["amount"].to_dict() == {"S1": -2000, "S3": -800}
     assert led.returns["reversed_orders"] == 1 and led.returns["credit_notes_unmatched"] == 1
     assert any("credit note" in p and "not netted" in p for p in led.problems)
+    # ledger.json keeps the netted lines; the table shows them under the kept line
+    from crmlib.ledger import Ledger
+
+    saved = Ledger.load(tmp_path / "out" / "ledger.json")
+    assert saved.netted == led.netted and saved.reconciles()
+    frame = saved.to_frame("ja")
+    assert frame["reason"].tolist()[:4] == ["input", "kept", "returned_item", "returned_customer"]
+    assert frame.loc[frame["reason"] == "returned_item", "label"].item() == "うち返品(同じ商品の購入と相殺)"
 
 
 def test_net_returns_off_keeps_the_old_exclusion(tmp_path: Path):
