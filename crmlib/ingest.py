@@ -767,8 +767,8 @@ def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, st
         ("bad_amount", "raw_amount", f"missing or non-numeric amount in column '{cols.get('amount') or cols.get('unit_price')}'"),
         ("negative_amount", NEGATIVE_EXAMPLE, "negative amount or quantity"),
         ("credit_note_unmatched", NEGATIVE_EXAMPLE,
-         "credit note of a customer without an earlier purchase in the data (a sale before the export "
-         "starts?): reported, not netted"),
+         ("credit note of a customer without an earlier purchase in the data (a sale before the export "
+          "starts?): reported, not netted")),
         ("no_customer", "order_id", "no customer id, e-mail or phone (order id shown)"),
     ]
     counts = dict(con.execute("SELECT reason, count(*) FROM lines WHERE reason IS NOT NULL GROUP BY reason").fetchall())

@@ -126,8 +126,9 @@ def test_returns_block_of_the_data_check(tmp_path):
     """The credit-note case of test_returns.py: R1 (2,000) and R2 (800) netted, S4 (4,000) reversed by
     R3, R4 (700) without an earlier purchase. Returned 2,000 + 800 + 4,000 = 6,800 of gross sales
     3,900 (net) + 6,800 = 10,700: 63.6%."""
-    from crmlib.ingest import ingest_file
     from test_returns import CREDITS
+
+    from crmlib.ingest import ingest_file
 
     path = tmp_path / "orders.csv"
     path.write_text(CREDITS, encoding="utf-8")
