@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from crmlib.ltv import historical
+from crmlib.ltv import historical, tables, text
 from crmlib.ltv.formula import formula_inputs, formula_ltv, lever_table, payback, retention_years
 from crmlib.ltv.settings import LTVSettings
 
@@ -140,14 +140,54 @@ def test_levers_by_hand(two_years):
     levers = lever_table(inputs, settings).set_index(["lever", "step"])
     assert levers.loc[("aov", 0.10), "ltv"] == pytest.approx(8800.0)
     assert levers.loc[("frequency", 0.05), "ltv_change"] == pytest.approx(0.05)
-    years = 1 / (1 - (2 / 3 + 0.05))
-    assert levers.loc[("retention", 0.05), "ltv"] == pytest.approx(2000 * 4 / 3 * years)
+    # every lever on the same relative step (issue #16): retention 2/3 x 1.05 = 0.70, not 2/3 + 5 points
+    assert set(levers["kind"]) == {"relative"}
+    years = 1 / (1 - 0.70)
+    assert levers.loc[("retention", 0.05), "ltv"] == pytest.approx(2000 * 4 / 3 * years)  # 8,888.89
+    assert levers.loc[("retention", 0.05), "ltv_change"] == pytest.approx((1 / 3) / 0.30 - 1)  # +11.1%
     assert levers.loc[("aov", 0.05), "annual_revenue_effect"] == pytest.approx(400.0)
-    # +5 points of 3 customers stay a year: 0.15 x 2000 x 4/3 revenue, less 0.15 x 500 retention cost
-    assert levers.loc[("retention", 0.05), "annual_revenue_effect"] == pytest.approx(400.0)
-    assert levers.loc[("retention", 0.05), "annual_profit_effect"] == pytest.approx(200.0 - 75.0)
+    # 0.70 - 2/3 = 1/30 of 3 customers (0.1) stay a year: 0.1 x 2000 x 4/3 revenue, less 0.1 x 500 retention cost
+    assert levers.loc[("retention", 0.05), "annual_revenue_effect"] == pytest.approx(800 / 3)
+    assert levers.loc[("retention", 0.05), "annual_profit_effect"] == pytest.approx(800 / 3 * 0.5 - 50.0)
     assert levers.loc[("cpa", -0.10), "annual_profit_effect"] == pytest.approx(300.0)  # 1 new customer a year
     assert levers.loc[("cpa", -0.10), "ratio"] == pytest.approx(4000 / (2700 + 1500))
     assert levers.loc[("retention_cost", -0.10), "annual_profit_effect"] == pytest.approx(150.0)
     no_costs = lever_table(inputs, LTVSettings())
     assert set(no_costs["lever"]) == {"aov", "frequency", "retention"}
+
+
+def test_without_a_gross_margin_money_is_revenue_and_no_cpo_ceiling(two_years):
+    """Issue #16 item 5: no ltv.gross_margin, no profit figure, no CPO ceiling, no payback."""
+    inputs = formula_inputs(two_years, "2024-01-01")
+    curve = historical.cumulative_ltv(two_years, "2024-01-01", by="all")
+    result = formula_ltv(inputs, LTVSettings(cpa=3000, retention_cost_per_customer_year=500), curve)
+    assert result.ltv == pytest.approx(8000.0) and not result.has_margin
+    assert result.ltv_gross_profit is None and result.cpo_ceiling is None and result.payback_months is None
+    assert result.ratio == pytest.approx(8000 / 4500)  # stated as revenue LTV / cost
+    en = text.formula_takeaway(result, "en", "GBP")
+    assert "Revenue is not profit" in en and "CPO ceiling" in en and "pay back what they cost" not in en
+    ja = text.formula_takeaway(result, "ja", "JPY")
+    assert "売上は利益ではありません" in ja and "コストを回収できています" not in ja
+    shown_table = tables.formula_table(inputs, result, "en", "GBP")
+    table = shown_table.set_index(shown_table.columns[0])
+    assert table.loc["CPO ceiling"].iloc[0] == "—"
+    levers = lever_table(inputs, LTVSettings(cpa=3000, retention_cost_per_customer_year=500), result)
+    assert pd.isna(levers.set_index(["lever", "step"]).loc[("aov", 0.05), "annual_profit_effect"])
+    shown = tables.lever_table(levers, result, "en", "GBP")
+    assert "Effect on a year's gross profit" not in shown.columns
+    # with a margin the gross-profit figures are there (hand: 8000 x 0.4 = 3200; 3200 - 500 x 3 = 1700)
+    with_margin = formula_ltv(inputs, LTVSettings(cpa=3000, retention_cost_per_customer_year=500, gross_margin=0.4))
+    assert with_margin.ltv_gross_profit == pytest.approx(3200.0) and with_margin.cpo_ceiling == pytest.approx(1700.0)
+
+
+def test_summary_gives_a_cpo_ceiling_only_from_gross_profit():
+    import crmlib.ltv.findings  # noqa: F401  (registers the rules)
+    from crmlib.findings import FINDING_RULES, Metrics
+
+    rule = FINDING_RULES["annual_ltv"]
+    formula = {"ltv": 8000.0, "retention_years": 3.0, "gross_margin": None, "cpo_ceiling": None}
+    revenue = rule.assess(Metrics({"ltv": {"annual_ltv": 2000.0, "formula": formula}}), None)
+    assert revenue.variant == "no_margin" and "cpo" not in revenue.values
+    profit = rule.assess(Metrics({"ltv": {"annual_ltv": 2000.0, "formula": {
+        **formula, "gross_margin": 0.4, "cpo_ceiling": 1700.0}}}), None)
+    assert profit.variant == "" and profit.values["cpo"] == 1700.0

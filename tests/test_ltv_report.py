@@ -18,7 +18,8 @@ from crmlib.style import apply_style
 
 def test_settings_defaults_and_typos():
     settings = LTVSettings.model_validate({})
-    assert (settings.cpa, settings.gross_margin, settings.discount_rate) == (None, 1.0, 0.10)
+    # no gross margin unless the client gives one (issue #16): revenue is not profit
+    assert (settings.cpa, settings.gross_margin, settings.discount_rate) == (None, None, 0.10)
     assert (settings.horizon_months, settings.holdout_share, settings.min_repeat_buyers) == (36, 0.25, 200)
     with pytest.raises(ValidationError, match="extra"):
         LTVSettings.model_validate({"cpa": 3000, "retention_cost": 100})

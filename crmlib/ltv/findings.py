@@ -31,9 +31,13 @@ def _predicted_ltv(m: Metrics, settings: SummarySettings) -> Assessment | None:
 @finding_rule("annual_ltv", chapter="03_ltv", anchor="formula", priority=50,
               needs=("ltv.annual_ltv", "ltv.formula.ltv"), headline="annual")
 def _annual_ltv(m: Metrics, settings: SummarySettings) -> Assessment | None:
-    """年間LTV and the formula LTV (AOV x frequency x retention years), the ceiling for acquisition cost."""
-    return Assessment(False, {
+    """年間LTV and the formula LTV (AOV x frequency x retention years); the ceiling for acquisition
+    cost only from gross profit (ltv.gross_margin set): revenue LTV is no affordable cost."""
+    values = {
         "annual": Money(m.get("ltv.annual_ltv")), "ltv": Money(m.get("ltv.formula.ltv")),
         "years": fmt_num(m.get("ltv.formula.retention_years") or 0, 1),
-        "cpo": Money(m.get("ltv.formula.cpo_ceiling") or m.get("ltv.formula.ltv")),
-    })
+    }
+    ceiling = m.get("ltv.formula.cpo_ceiling")
+    if m.get("ltv.formula.gross_margin") is None or ceiling is None:
+        return Assessment(False, values, "no_margin")
+    return Assessment(False, {**values, "cpo": Money(ceiling)})

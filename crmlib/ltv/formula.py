@@ -148,15 +148,20 @@ class FormulaLTV:
     retention_rate: float
     retention_years: float
     ltv: float  # revenue
-    gross_margin: float
-    ltv_gross_profit: float
+    gross_margin: float | None  # None: not set, every money figure is revenue
+    ltv_gross_profit: float | None  # None without a gross margin
     cpa: float | None
     retention_cost_year: float
     lifetime_cost: float | None  # CPA + retention cost over the retention period
-    ratio: float | None  # gross-profit LTV / lifetime cost
-    cpo_ceiling: float  # break-even acquisition cost
+    ratio: float | None  # LTV (gross profit; revenue without a margin) / lifetime cost
+    cpo_ceiling: float | None  # break-even acquisition cost; None without a gross margin (revenue is not affordable)
     payback_months: float | None
     payback_estimated: bool  # True when extrapolated beyond the observed curve
+
+    @property
+    def has_margin(self) -> bool:
+        """A gross margin was set (ltv.gross_margin): profit figures and the CPO ceiling exist."""
+        return self.gross_margin is not None
 
 
 def retention_years(rate: float, cap: float) -> float:
@@ -189,18 +194,18 @@ def formula_ltv(
     keep_cost = settings.retention_cost_per_customer_year if retention_cost_year is None else retention_cost_year
     years = retention_years(rate, settings.max_retention_years)
     ltv = aov * frequency * years
-    ltv_gp = ltv * settings.gross_margin
+    margin = settings.gross_margin
+    ltv_gp = None if margin is None else ltv * margin
     lifetime_keep = keep_cost * years
     lifetime_cost = None if cpa is None else cpa + lifetime_keep
-    ratio = ltv_gp / lifetime_cost if lifetime_cost else None
+    ratio = (ltv if ltv_gp is None else ltv_gp) / lifetime_cost if lifetime_cost else None
     months, estimated = (None, False)
-    if cpa is not None:
-        gross_profit_year = aov * frequency * settings.gross_margin
-        months, estimated = payback(cpa, gross_profit_year, keep_cost, settings.gross_margin, curve)
+    if cpa is not None and margin is not None:  # payback is in gross profit: no margin, no payback
+        months, estimated = payback(cpa, aov * frequency * margin, keep_cost, margin, curve)
     return FormulaLTV(
         aov=aov, frequency=frequency, retention_rate=rate, retention_years=years, ltv=ltv,
-        gross_margin=settings.gross_margin, ltv_gross_profit=ltv_gp, cpa=cpa, retention_cost_year=keep_cost,
-        lifetime_cost=lifetime_cost, ratio=ratio, cpo_ceiling=ltv_gp - lifetime_keep,
+        gross_margin=margin, ltv_gross_profit=ltv_gp, cpa=cpa, retention_cost_year=keep_cost,
+        lifetime_cost=lifetime_cost, ratio=ratio, cpo_ceiling=None if ltv_gp is None else ltv_gp - lifetime_keep,
         payback_months=months, payback_estimated=estimated,
     )
 
@@ -230,10 +235,12 @@ def payback(
     return last_months + (cpa - last_net) / monthly, True
 
 
+# Every lever moves by the same relative step of its own value (issue #16: +5 points of retention
+# beside +5% of order value compared different things).
 LEVERS: tuple[tuple[str, str, float], ...] = (
     ("aov", "relative", 0.05), ("aov", "relative", 0.10),
     ("frequency", "relative", 0.05), ("frequency", "relative", 0.10),
-    ("retention", "points", 0.05), ("retention", "points", 0.10),
+    ("retention", "relative", 0.05), ("retention", "relative", 0.10),
     ("cpa", "relative", -0.10), ("retention_cost", "relative", -0.10),
 )
 
@@ -243,12 +250,14 @@ def lever_table(
 ) -> pd.DataFrame:
     """Effect of each lever on LTV, LTV / cost and one year's revenue and gross profit.
 
-    AOV and frequency move by +5% / +10% (relative); retention by +5 / +10 points of the annual
-    rate (the usual reading of "retention +5%", and the one behind the 5:25 rule); CPA and the
-    retention cost by -10%. One year's effect: AOV and frequency scale this year's revenue; a
-    retention gain keeps `points x customers` more customers buying for a year (less their
-    retention cost); cost levers save `10% x CPA x new customers` or `10% x retention cost x
-    customers`. Cost levers are left out when the cost is not set (or 0).
+    Every driver moves by the same relative step of its own value, so the rows compare like with
+    like: AOV, frequency and the annual retention rate by +5% / +10% (retention 40% -> 42%, not
+    45%; capped at 99.9%), CPA and the retention cost by -10%. One year's effect: AOV and
+    frequency scale this year's revenue; a retention gain keeps `(new rate - rate) x customers`
+    more customers buying for a year (less their retention cost); cost levers save `10% x CPA x
+    new customers` or `10% x retention cost x customers`. Cost levers are left out when the cost
+    is not set (or 0). Without a gross margin (ltv.gross_margin) the gross-profit effect is None:
+    revenue is not profit.
     """
     base = base or formula_ltv(inputs, settings, curve)
     customers_year = inputs.customers  # customers of one year (of the window when shorter)
@@ -256,22 +265,23 @@ def lever_table(
     rows = []
     for lever, kind, step in LEVERS:
         changes: dict[str, float] = {}
+        margin = settings.gross_margin if settings.gross_margin is not None else math.nan
         revenue_effect = profit_effect = 0.0
         if lever == "aov":
             changes["aov"] = base.aov * (1 + step)
             revenue_effect = inputs.annual_revenue * step
-            profit_effect = revenue_effect * settings.gross_margin
+            profit_effect = revenue_effect * margin
         elif lever == "frequency":
             changes["frequency"] = base.frequency * (1 + step)
             revenue_effect = inputs.annual_revenue * step
-            profit_effect = revenue_effect * settings.gross_margin
+            profit_effect = revenue_effect * margin
         elif lever == "retention":
             if not math.isfinite(base.retention_rate):
                 continue
-            changes["retention_rate"] = min(base.retention_rate + step, 0.999)
+            changes["retention_rate"] = min(base.retention_rate * (1 + step), 0.999)
             kept = (changes["retention_rate"] - base.retention_rate) * customers_year
             revenue_effect = kept * base.aov * base.frequency
-            profit_effect = revenue_effect * settings.gross_margin - kept * base.retention_cost_year
+            profit_effect = revenue_effect * margin - kept * base.retention_cost_year
         elif lever == "cpa":
             if not base.cpa:
                 continue
@@ -288,7 +298,8 @@ def lever_table(
             "ltv": after.ltv, "ltv_change": after.ltv / base.ltv - 1 if base.ltv else math.nan,
             "ltv_gross_profit": after.ltv_gross_profit,
             "ratio": after.ratio, "cpo_ceiling": after.cpo_ceiling,
-            "annual_revenue_effect": revenue_effect, "annual_profit_effect": profit_effect,
+            "annual_revenue_effect": revenue_effect,
+            "annual_profit_effect": profit_effect if math.isfinite(profit_effect) else None,
         })
     return pd.DataFrame(rows)
 

@@ -31,8 +31,7 @@ def headline_metrics(
         "repeat_buyers_calibration": predictive.repeat_buyers,
         "settings": settings.model_dump(),
     }
-    if predictive.ok:
-        scores = predictive.scores
+    if predictive.fitted:  # fitted, gate passed or not: what the gate judged
         values.update({
             "params": headline_params(predictive.fits),
             "calibration_params": headline_params(predictive.calibration),
@@ -42,6 +41,12 @@ def headline_metrics(
                 {"check": check.key, **{k: v for k, v in check.values.items() if k == "model"}}
                 for check in predictive.failed_checks
             ],
+            "gate": [_gate_entry(check) for check in predictive.gate_failures],
+            "holdout_season": predictive.season,
+        })
+    if predictive.ok:  # only a model that passed the gate gives predicted figures
+        scores = predictive.scores
+        values.update({
             "clv": {
                 "customers": predictive.all_customers,
                 "model_customers": len(scores),
@@ -55,3 +60,8 @@ def headline_metrics(
             },
         })
     return values
+
+
+def _gate_entry(check) -> dict[str, Any]:
+    """One failed gate check for metrics.json: its key and the values it was judged on."""
+    return {"check": check.key, **check.values}

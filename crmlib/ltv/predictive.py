@@ -35,8 +35,8 @@ from .historical import choose_period, first_purchase_grouping
 from .settings import LTVSettings
 from .summary import calibration_end_for, customer_count, first_purchase_counts, rfm_summaries, to_date
 from .validation import (
-    Check, holdout_by_frequency, holdout_error, model_checks, predicted_holdout, spend_frequency_correlation,
-    tracking_counts, tracking_from_counts,
+    Check, gate_checks, gate_failures, gate_status, holdout_by_frequency, holdout_error, model_checks,
+    predicted_holdout, season_ratio, spend_frequency_correlation, tracking_counts, tracking_from_counts,
 )
 
 MODEL_NAMES = ("bgnbd", "pareto_nbd")
@@ -46,7 +46,7 @@ MODEL_NAMES = ("bgnbd", "pareto_nbd")
 class PredictiveResult:
     """Everything the predictive sections show; fits and frames are None unless status == 'ok'."""
 
-    status: str  # "ok" or "too_little_data"
+    status: str  # "ok", "too_little_data" or "failed: <keys of the failed gate checks>"
     as_of: dt.date
     calibration_end: dt.date
     repeat_buyers: int  # in the calibration period
@@ -59,6 +59,7 @@ class PredictiveResult:
     errors: dict[str, dict[str, float]] = field(default_factory=dict)
     correlation: float = float("nan")
     checks: list[Check] = field(default_factory=list)
+    season: dict[str, float] = field(default_factory=dict)  # validation.season_ratio
     summary: pd.DataFrame | None = None  # full history to as_of
     scores: pd.DataFrame | None = None  # per customer: p_alive, expected_purchases, expected_spend, clv
     sample_share: float | None = None  # None: every customer; else the share in the model sample
@@ -88,7 +89,18 @@ class PredictiveResult:
 
     @property
     def ok(self) -> bool:
+        """The models passed the validity gate: their predictions may be shown and used."""
         return self.status == "ok"
+
+    @property
+    def fitted(self) -> bool:
+        """The models were fitted (passed the gate or not): validation and parameters can be shown."""
+        return bool(self.fits)
+
+    @property
+    def gate_failures(self) -> list[Check]:
+        """The checks that failed the validity gate (empty when ok)."""
+        return gate_failures(self.checks)
 
     @property
     def failed_checks(self) -> list[Check]:
@@ -137,16 +149,21 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     converged = {name: fit.converged and (name not in result.calibration or result.calibration[name].converged)
                  for name, fit in fits.items()}
     at_cap = {"pareto_nbd": bool(fits["pareto_nbd"].extra.get("at_cap", 0.0))}
-    result.checks = model_checks(result.errors, gamma.q if gamma else None, result.correlation, converged, at_cap)
+    result.season = season_ratio(orders_path, as_of, cal_end)
+    result.checks = [
+        *model_checks(result.errors, gamma.q if gamma else None, result.correlation, converged, at_cap,
+                      settings.max_holdout_error),
+        *gate_checks(fits, result.calibration, result.season, settings.max_relative_se, settings.max_season_ratio),
+    ]
     result.summary = summary
     result.scores = expected_clv(
         fits["bgnbd"], gamma, summary, horizon_months=settings.horizon_months,
-        discount_rate=settings.discount_rate, gross_margin=settings.gross_margin, time_unit_days=unit,
+        discount_rate=settings.discount_rate, gross_margin=settings.gross_margin or 1.0, time_unit_days=unit,
     )
     result.customers = len(summary)
     if share is not None:
         result.weights = stratum_weights(summary, population, *_strata(orders_path, as_of, settings))
-    result.status = "ok"
+    result.status = gate_status(result.checks)
     return result
 
 

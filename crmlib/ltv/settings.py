@@ -22,8 +22,10 @@ class LTVSettings(BaseModel):
     retention_cost_per_customer_year: float = Field(
         0.0, ge=0, description="yearly cost of keeping one customer (mail, DM, point programme ...)"
     )
-    gross_margin: float = Field(
-        1.0, gt=0, le=1, description="gross margin on revenue; 1.0 gives revenue-based (売上ベース) LTV"
+    gross_margin: float | None = Field(
+        None, gt=0, le=1,
+        description="gross margin on revenue (0.4 = 40%); not set: every money figure is revenue, not "
+                    "profit, and no CPO ceiling is shown",
     )
     discount_rate: float = Field(0.10, ge=0, lt=1, description="annual discount rate for predicted CLV")
     horizon_months: int = Field(36, ge=1, le=120, description="horizon of predicted purchases and CLV")
@@ -32,6 +34,18 @@ class LTVSettings(BaseModel):
     )
     min_repeat_buyers: int = Field(
         200, ge=10, description="fewer repeat buyers than this: the models are not fitted"
+    )
+    max_holdout_error: float = Field(
+        0.20, gt=0, le=1,
+        description="validity gate: |predicted - actual| / actual repeat purchases of the holdout at most this",
+    )
+    max_relative_se: float = Field(
+        1.0, gt=0, description="validity gate: standard error / estimate of every parameter at most this",
+    )
+    max_season_ratio: float = Field(
+        1.25, gt=1,
+        description="validity gate: the holdout's share of the last year's orders / its share of the "
+                    "year's days within [1 / this, this]",
     )
     time_unit_days: int = Field(7, ge=1, le=31, description="model time unit in days (7 = weeks)")
     cohort_period: Literal["auto", "month", "quarter", "year"] = Field(

@@ -43,7 +43,7 @@ def formula_table(inputs: FormulaInputs, result: FormulaLTV, lang: str, currency
          t("ltv.formula.how_years", lang)),
         ("ltv", fmt_money(result.ltv, currency), t("ltv.formula.how_ltv", lang)),
     ]
-    if result.gross_margin < 1:
+    if result.has_margin:
         rows.append(("ltv_gross_profit", fmt_money(result.ltv_gross_profit, currency),
                      t("ltv.formula.how_gross_profit", lang, margin=fmt_pct(result.gross_margin))))
     if result.cpa is not None:
@@ -54,10 +54,15 @@ def formula_table(inputs: FormulaInputs, result: FormulaLTV, lang: str, currency
             ("lifetime_cost", fmt_money(result.lifetime_cost, currency), t("ltv.formula.how_lifetime_cost", lang)),
             ("ratio", fmt_num(result.ratio, 2),
              t("ltv.formula.how_ratio", lang, basis=basis_label(result.gross_margin, lang))),
-            ("cpo_ceiling", fmt_money(result.cpo_ceiling, currency),
-             t("ltv.formula.how_cpo_ceiling", lang, basis=basis_label(result.gross_margin, lang))),
-            ("payback", _payback_cell(result, lang), t("ltv.formula.how_payback", lang)),
         ]
+        if result.has_margin:
+            rows += [
+                ("cpo_ceiling", fmt_money(result.cpo_ceiling, currency),
+                 t("ltv.formula.how_cpo_ceiling", lang, basis=basis_label(result.gross_margin, lang))),
+                ("payback", _payback_cell(result, lang), t("ltv.formula.how_payback", lang)),
+            ]
+        else:  # revenue is not profit: neither is shown as a figure
+            rows += [(key, "—", t("ltv.formula.how_needs_margin", lang)) for key in ("cpo_ceiling", "payback")]
     return pd.DataFrame(
         [(t(f"ltv.formula.row_{key}", lang), value, how) for key, value, how in rows],
         columns=[t("common.col_metric", lang), t("common.col_value", lang), _h("how", lang)],
@@ -86,7 +91,8 @@ def lever_table(levers: pd.DataFrame, base: FormulaLTV, lang: str, currency: str
     if base.cpa is not None:
         frame[_h("ratio_after", lang)] = [fmt_num(v, 2) for v in levers["ratio"]]
     frame[_h("revenue_effect", lang)] = [fmt_money(v, currency) for v in levers["annual_revenue_effect"]]
-    frame[_h("profit_effect", lang)] = [fmt_money(v, currency) for v in levers["annual_profit_effect"]]
+    if base.has_margin:  # without a gross margin there is no profit effect to show
+        frame[_h("profit_effect", lang)] = [fmt_money(v, currency) for v in levers["annual_profit_effect"]]
     return frame
 
 

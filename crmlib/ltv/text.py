@@ -133,9 +133,9 @@ def annual_takeaway(annual: pd.DataFrame, period: str, start, end, complete: boo
     return _join(lang, *sentences)
 
 
-def basis_label(margin: float, lang: str) -> str:
+def basis_label(margin: float | None, lang: str) -> str:
     """'粗利' or '売上' (revenue-based when no gross margin is set)."""
-    return t("ltv.label.basis_gross_profit" if margin < 1 else "ltv.label.basis_revenue", lang)
+    return t("ltv.label.basis_revenue" if margin is None else "ltv.label.basis_gross_profit", lang)
 
 
 def formula_takeaway(result: FormulaLTV, lang: str, currency: str) -> str:
@@ -145,8 +145,12 @@ def formula_takeaway(result: FormulaLTV, lang: str, currency: str) -> str:
     sentences = [t("ltv.formula.takeaway", lang, aov=fmt_money(result.aov, currency),
                    frequency=fmt_num(result.frequency, 2), years=fmt_num(result.retention_years, 1),
                    ltv=fmt_money(result.ltv, currency))]
+    margin_note = [] if result.has_margin else [t("ltv.formula.no_margin", lang)]
     if result.cpa is None:
-        return _join(lang, *sentences, t("ltv.formula.no_cpa", lang))
+        return _join(lang, *sentences, t("ltv.formula.no_cpa", lang), *margin_note)
+    if not result.has_margin:  # revenue is not profit: no pay-back verdict, no CPO ceiling
+        return _join(lang, *sentences, t("ltv.formula.cost_revenue", lang, cost=fmt_money(result.lifetime_cost, currency),
+                                         ratio=fmt_num(result.ratio, 2)))
     key = "ltv.formula.cost_ok" if result.ratio is not None and result.ratio >= 1 else "ltv.formula.cost_short"
     sentences.append(t(key, lang, basis=basis_label(result.gross_margin, lang),
                        cost=fmt_money(result.lifetime_cost, currency), ratio=fmt_num(result.ratio, 2),
@@ -169,7 +173,8 @@ def lever_name(lever: str, kind: str, step: float, lang: str) -> str:
 
 
 def levers_takeaway(levers: pd.DataFrame, lang: str) -> str:
-    """The lever that moves LTV most, and retention +5pt beside AOV +5%."""
+    """The lever that moves LTV most, retention +5% beside AOV +5% (the same relative step), and
+    that every lever moves by the same relative step."""
     moving = levers[levers["ltv_change"].abs() > 0]
     if moving.empty:
         return t("ltv.levers.none", lang)
@@ -179,14 +184,54 @@ def levers_takeaway(levers: pd.DataFrame, lang: str) -> str:
     change = levers.set_index(["lever", "step"])["ltv_change"]
     if ("retention", 0.05) in change.index and ("aov", 0.05) in change.index:
         retention, aov = change[("retention", 0.05)], change[("aov", 0.05)]
-        key = "ltv.levers.retention_vs_aov" if retention >= aov else "ltv.levers.retention_vs_aov_less"
+        key = ("ltv.levers.retention_vs_aov" if retention >= aov else
+               "ltv.levers.retention_vs_aov_less" if retention > 1e-12 else "ltv.levers.retention_vs_aov_cap")
         sentences.append(t(key, lang, retention=fmt_pct(retention), aov=fmt_pct(aov)))
-    return _join(lang, *sentences)
+    return _join(lang, *sentences, t("ltv.levers.same_step", lang))
 
 
 def too_little_data(repeat_buyers: int, minimum: int, lang: str) -> str:
     """Why the predictive sections are empty."""
     return t("ltv.predictive.too_little_data", lang, n=fmt_int(repeat_buyers), min=fmt_int(minimum))
+
+
+def gate_text(failures: list[Check], lang: str) -> list[str]:
+    """Why the models failed the validity gate, in plain words: a lead, then one sentence per
+    failed check (empty when the gate passed)."""
+    if not failures:
+        return []
+    out = [t("ltv.predictive.gate_failed", lang)]
+    for check in failures:
+        v = check.values
+        model = model_label(v.get("model", "bgnbd"), lang)
+        key = f"ltv.predictive.gate_{check.key}"
+        if check.key in ("identified", "identified_calibration"):
+            params = [t("ltv.predictive.gate_param", lang, param=p, estimate=_significant(_estimate(v, p)))
+                      for p in v.get("at_bound", [])]
+            params += [t("ltv.predictive.gate_param_se", lang, param=p,
+                         rel=fmt_pct(rel, 0) if math.isfinite(rel) else "—")
+                       for p, rel in v.get("relative_se", {}).items() if p not in v.get("at_bound", [])]
+            out.append(t(key, lang, model=model, params=t("ltv.label.list_sep", lang).join(params)))
+        elif check.key == "holdout":
+            out.append(t(key, lang, model=model, error=signed_pct(v["error"]), limit=fmt_pct(v["limit"], 0)))
+        elif check.key == "season":
+            out.append(t(key, lang, order_share=fmt_pct(v["order_share"]), day_share=fmt_pct(v["day_share"]),
+                         ratio=fmt_num(v["ratio"], 2), low=fmt_num(1 / v["limit"], 2), limit=fmt_num(v["limit"], 2)))
+        else:
+            out.append(t(key, lang, model=model))
+    return out
+
+
+def _significant(value: float) -> str:
+    """A parameter estimate to three significant digits (0.0031, 4.5e-06, 16,118)."""
+    if not math.isfinite(value):
+        return "—"
+    return fmt_num(value, 0) if abs(value) >= 100 else f"{value:.2g}" if abs(value) < 0.01 else f"{value:.3g}"
+
+
+def _estimate(values: dict, param: str) -> float:
+    """The estimate of a parameter named in a check's values (kept under 'params')."""
+    return float(values.get("params", {}).get(param, math.nan))
 
 
 def validation_lead(calibration_end, as_of, lang: str, sample: tuple[int, int] | None = None) -> str:

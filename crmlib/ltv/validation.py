@@ -177,12 +177,13 @@ def spend_frequency_correlation(summary: pd.DataFrame) -> float:
 
 
 def model_checks(purchase_errors: dict[str, dict[str, float]], spend_q: float | None, correlation: float,
-                 converged: dict[str, bool], at_cap: dict[str, bool] | None = None) -> list[Check]:
+                 converged: dict[str, bool], at_cap: dict[str, bool] | None = None,
+                 max_holdout_error: float = MAX_HOLDOUT_ERROR) -> list[Check]:
     """The checks the report states: holdout error per purchase model, q > 1, spend independence,
     convergence, and parameters stopped at their upper bound (at_cap: model -> capped)."""
     checks = [
-        Check("holdout", math.isfinite(err["error"]) and abs(err["error"]) <= MAX_HOLDOUT_ERROR,
-              {"model": name, "error": err["error"], "limit": MAX_HOLDOUT_ERROR})
+        Check("holdout", math.isfinite(err["error"]) and abs(err["error"]) <= max_holdout_error,
+              {"model": name, "error": err["error"], "limit": max_holdout_error})
         for name, err in purchase_errors.items()
     ]
     if spend_q is not None:
@@ -193,3 +194,92 @@ def model_checks(purchase_errors: dict[str, dict[str, float]], spend_q: float | 
     checks.extend(Check("converged", ok, {"model": name}) for name, ok in converged.items())
     checks.extend(Check("at_cap", not capped, {"model": name}) for name, capped in (at_cap or {}).items())
     return checks
+
+
+# ---- the validity gate: predictive_status is "ok" only when every gate check passes -----------
+
+SHAPE_BOUNDS = (0.01, 1000.0)  # a shape parameter outside: the optimiser ran to the edge of the space
+SHAPE_PARAMS = {"bgnbd": ("r", "a", "b"), "gamma_gamma": ("p", "q")}
+GATED_MODELS = ("bgnbd", "gamma_gamma")  # the models behind the predicted LTV
+
+SEASON_SQL = """
+WITH o AS (
+    SELECT CAST(ordered_at AS DATE) AS day FROM ({src})
+    WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL
+),
+y AS (SELECT greatest(min(day), DATE '{as_of}' - 365) AS start FROM o)
+SELECT (SELECT start FROM y) AS start,
+       count(*) FILTER (WHERE day >= {cal_end}) AS holdout_orders,
+       count(*) FILTER (WHERE day >= (SELECT start FROM y)) AS year_orders
+FROM o
+"""
+
+
+def season_ratio(orders_path: Path | str, as_of: dt.date | str, calibration_end: dt.date | str) -> dict[str, float]:
+    """The holdout's share of the last year's orders (customers' orders, the year capped at the
+    history's start) divided by its share of the year's days: about 1 when the holdout is an
+    ordinary stretch of the year, well above 1 in a peak season (a stationary model fitted on
+    quieter weeks then under-predicts it), below 1 in a trough. It mixes trend with season, as
+    any comparison within one year must."""
+    as_of, cal_end = to_date(as_of), to_date(calibration_end)
+    row = query(SEASON_SQL.format(src=orders_sql(orders_path, as_of), as_of=as_of.isoformat(),
+                                  cal_end=date_sql(cal_end))).iloc[0]
+    year_days = (as_of - pd.Timestamp(row["start"]).date()).days
+    holdout_days = (as_of - cal_end).days
+    orders, year = float(row["holdout_orders"]), float(row["year_orders"])
+    order_share = orders / year if year else math.nan
+    day_share = holdout_days / year_days if year_days > 0 else math.nan
+    ratio = order_share / day_share if day_share and math.isfinite(order_share) else math.nan
+    return {"ratio": ratio, "order_share": order_share, "day_share": day_share}
+
+
+def identifiability(name: str, params: dict[str, float], se: dict[str, float] | None,
+                    max_relative_se: float) -> Check:
+    """A model's parameters are identified: no shape parameter at the edge of the parameter space
+    (SHAPE_BOUNDS) and, when standard errors were computed, every one finite and at most
+    max_relative_se times its estimate. values: model, the offending parameters and their
+    relative standard errors (NaN: not computable)."""
+    low, high = SHAPE_BOUNDS
+    at_bound = [p for p in SHAPE_PARAMS.get(name, ()) if p in params and not low <= params[p] <= high]
+    loose: dict[str, float] = {}
+    if se is not None:
+        for p, value in params.items():
+            error = se.get(p, math.nan)
+            rel = error / abs(value) if value and math.isfinite(error) else math.nan
+            if not (math.isfinite(rel) and rel <= max_relative_se):
+                loose[p] = rel
+    return Check("identified", not at_bound and not loose,
+                 {"model": name, "at_bound": at_bound, "relative_se": loose, "limit": max_relative_se,
+                  "params": {p: params[p] for p in at_bound}})
+
+
+def gate_checks(fits: dict, calibration: dict, season: dict[str, float], max_relative_se: float,
+                max_season_ratio: float) -> list[Check]:
+    """The gate's own checks (beside model_checks' holdout error and convergence): the scoring
+    models' parameters identified (refit: bounds and standard errors; calibration fit: bounds),
+    and the holdout not in a peak or trough season."""
+    checks = [identifiability(name, fits[name].params, fits[name].se, max_relative_se)
+              for name in GATED_MODELS if name in fits]
+    if "bgnbd" in calibration:
+        cal = identifiability("bgnbd", calibration["bgnbd"].params, None, max_relative_se)
+        checks.append(Check("identified_calibration", cal.ok, cal.values))
+    ratio = season["ratio"]
+    checks.append(Check("season", not math.isfinite(ratio) or 1 / max_season_ratio <= ratio <= max_season_ratio,
+                        {**season, "limit": max_season_ratio}))
+    return checks
+
+
+GATE_KEYS = ("identified", "identified_calibration", "holdout", "season", "converged")
+
+
+def gate_failures(checks: list[Check]) -> list[Check]:
+    """The failed checks that fail the gate: a gate key, and for per-model checks a scoring model
+    (Pareto/NBD is shown for comparison only; spend checks stay warnings)."""
+    return [check for check in checks if not check.ok and check.key in GATE_KEYS
+            and check.values.get("model", "bgnbd") in GATED_MODELS]
+
+
+def gate_status(checks: list[Check]) -> str:
+    """'ok', or 'failed: ' and the failing checks' keys (the chapter words them from the catalogs)."""
+    failed = [check.key for check in gate_failures(checks)]
+    return "ok" if not failed else "failed: " + ", ".join(dict.fromkeys(failed))
