@@ -161,8 +161,9 @@ def test_without_a_gross_margin_money_is_revenue_and_no_cpo_ceiling(two_years):
     inputs = formula_inputs(two_years, "2024-01-01")
     curve = historical.cumulative_ltv(two_years, "2024-01-01", by="all")
     result = formula_ltv(inputs, LTVSettings(cpa=3000, retention_cost_per_customer_year=500), curve)
-    assert result.ltv == pytest.approx(8000.0) and not result.has_margin
+    assert result.ltv == pytest.approx(8000.0)
     assert result.ltv_gross_profit is None and result.cpo_ceiling is None and result.payback_months is None
+    assert not result.has_margin
     assert result.ratio == pytest.approx(8000 / 4500)  # stated as revenue LTV / cost
     en = text.formula_takeaway(result, "en", "GBP")
     assert "Revenue is not profit" in en and "CPO ceiling" in en and "pay back what they cost" not in en
