@@ -26,7 +26,7 @@ def headline_metrics(plan: pd.DataFrame, targets: pd.DataFrame, journey: pd.Data
     return {
         "goals": _records(plan, ["metric", "baseline", "target", "required_per_year", "feasibility"]),
         "targets": _records(targets.assign(segment=targets["scheme"] + ":" + targets["key"]),
-                            ["segment", "customers", "value_at_stake", "gain"]),
+                            ["segment", "customers", "value_n", "value_at_stake", "gain", "status"]),
         "journey": {r.stage: (None if pd.isna(r.conversion) else float(r.conversion))
                     for r in journey.itertuples(index=False)},
         "experiments": experiments,

@@ -138,30 +138,55 @@ def targets_table(values: pd.DataFrame, seg: Segmentation, lang: str, currency: 
     k = f"{K}.targets"
     rows = [[
         _class_label(seg, r["scheme"], r["key"], lang), fmt_int(r["customers"]), fmt_money(r["revenue"], currency),
-        fmt_money(r["value"], currency), fmt_money(r["value_at_stake"], currency),
+        _value_cell(r["value"], r["value_n"], lang, currency), _money_or_dash(r["value_at_stake"], currency),
         _class_label(seg, r["scheme"], r["next_key"], lang), fmt_pct(r["move_share"], 0),
-        fmt_money(r["gain"], currency),
+        _gain_cell(r, lang, currency),
     ] for _, r in values.iterrows()]  # one row per target segment
     cols = ["segment", "customers", "revenue", "value", "stake", "next", "share", "gain"]
     return pd.DataFrame(rows, columns=[t(f"{k}.col_{c}", lang) for c in cols])
 
 
+def _money_or_dash(value: Any, currency: str) -> str:
+    return MISSING if value is None or pd.isna(value) else fmt_money(value, currency)
+
+
+def _value_cell(value: Any, n: int, lang: str, currency: str) -> str:
+    """A value per customer, or "too few customers (n)" when it rests on fewer than the floor."""
+    if value is None or pd.isna(value):
+        return t(f"{K}.targets.too_few", lang, n=fmt_int(n))
+    return fmt_money(value, currency)
+
+
+def _gain_cell(row: pd.Series, lang: str, currency: str) -> str:
+    """The gain, or why there is none (too few customers, no one to move, not worth more)."""
+    if row["status"] == "ok":
+        return fmt_money(row["gain"], currency)
+    if row["status"] == "too_few" and row["next_n"] is not None and pd.notna(row["next_n"]):
+        return t(f"{K}.targets.too_few", lang, n=fmt_int(min(row["value_n"], row["next_n"])))
+    return t(f"{K}.targets.gain_{row['status']}", lang) if row["status"] != "no_next" else MISSING
+
+
 def targets_takeaway(values: pd.DataFrame, seg: Segmentation, lang: str, currency: str) -> str:
-    """The target whose move up is worth most."""
+    """The target whose move up is worth most (only targets with a gain: enough customers, at
+    least one mover, worth more)."""
     movable = values.dropna(subset=["gain"])
     if movable.empty:
-        return t(f"{K}.targets.takeaway_none", lang)
+        key = "takeaway_too_few" if (values["status"] != "no_next").any() else "takeaway_none"
+        return t(f"{K}.targets.{key}", lang)
     r = movable.loc[movable["gain"].idxmax()]
     return t(f"{K}.targets.takeaway", lang, segment=_class_label(seg, r["scheme"], r["key"], lang),
              share=fmt_pct(r["move_share"], 0), movers=fmt_int(r["movers"]),
              next=_class_label(seg, r["scheme"], r["next_key"], lang), gain=fmt_money(r["gain"], currency))
 
 
-def targets_note(values: pd.DataFrame, defaults: bool, lang: str) -> str:
-    """How the value per customer was measured (and a hint when the targets are the defaults)."""
+def targets_note(values: pd.DataFrame, defaults: bool, lang: str, min_customers: int = 30) -> str:
+    """How the value per customer was measured, the floor of customers behind it (and a hint when
+    the targets are the defaults)."""
     basis = values["basis"].iloc[0] if len(values) else "backtest"
-    note = t(f"{K}.targets.basis_{basis}", lang)
-    return f"{note} {t(f'{K}.targets.defaults_note', lang)}" if defaults else note
+    notes = [t(f"{K}.targets.basis_{basis}", lang), t(f"{K}.targets.floor_note", lang, min=fmt_int(min_customers))]
+    if defaults:
+        notes.append(t(f"{K}.targets.defaults_note", lang))
+    return t(f"{K}.sentence_gap", lang).join(notes)
 
 
 # ---- 3. journey -------------------------------------------------------------------------------

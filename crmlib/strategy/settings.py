@@ -139,12 +139,19 @@ class Nps(_Strict):
     segment: Literal["ladder", "cpm", "rfm"] = "ladder"
 
 
+MIN_CLASS_CUSTOMERS = 30  # default floor of customers behind a target's value per customer
+
+
 class StrategySettings(_Strict):
     """Validated settings of the strategy chapter (client YAML section `strategy:`)."""
 
     period_months: int = Field(12, ge=1, le=36, description="length of the baseline and goal periods")
     goals: list[Goal] = Field(default_factory=list)
     targets: list[Target] = Field(default_factory=list)
+    min_class_customers: int = Field(
+        MIN_CLASS_CUSTOMERS, ge=1, description="a target's value per customer resting on fewer customers is shown as too few: "
+                              "no value at stake and no gain",
+    )
     journey: Journey = Field(default_factory=Journey)
     service: list[Measure] = Field(default_factory=list)
     execution_log: Path | None = Field(None, description="CSV of date, measure, segment, channel, volume, cost")

@@ -6,6 +6,12 @@ revenue each class brought in the twelve months that followed, per customer (cus
 not buy count as zero). value at stake = customers now x that value; gain = move_share x
 customers x (value of the next class - value of this class). When the data does not reach a year
 back, the classes' own revenue of the last twelve months per customer stands in (basis 'trailing').
+
+A value per customer resting on fewer than `min_customers` customers (the class a year before
+for the backtest, the class now for 'trailing') is too few to project money on (issue #16): the
+value, the value at stake and any gain built on it are not computed (status 'too_few'). A move
+of less than one customer (status 'no_movers') and a move up that is not worth more on this data
+(gain <= 0, status 'no_gain') give no gain either: never a move of 0 customers or a negative gain.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from ..orders import connect, orders_sql, query
 from ..store.segments.classify import Segmentation, classify_on
 from ..store.segments.migration import SCHEME_COLUMNS
 from ..store.segments.names import display_order
-from .settings import Target
+from .settings import MIN_CLASS_CUSTOMERS, Target
 
 # The class a customer reaches by moving up one step (a lapsed customer: by buying again).
 NEXT_CLASS: dict[str, dict[str, str]] = {
@@ -115,10 +121,20 @@ def parse_segment(text: str) -> tuple[str, str]:
     return scheme, key
 
 
-def target_values(seg: Segmentation, targets: list[Target], months: int = 12) -> pd.DataFrame:
+MIN_CUSTOMERS = MIN_CLASS_CUSTOMERS  # default floor of customers behind a value per customer
+
+
+def _value_n(row: pd.Series) -> int:
+    """The customers a class's value per customer rests on (a year before, or now for 'trailing')."""
+    return int(row["then_customers"] if row["basis"] == "backtest" else row["customers"])
+
+
+def target_values(seg: Segmentation, targets: list[Target], months: int = 12,
+                  min_customers: int = MIN_CUSTOMERS) -> pd.DataFrame:
     """One row per target: scheme, key, next_key, customers, revenue (last months), value (per
-    customer), value_at_stake, next_value, move_share, movers, gain, basis; an unknown class is
-    a ValueError naming the classes the scheme has."""
+    customer), value_n (customers it rests on), value_at_stake, next_value, next_n, move_share,
+    movers, gain, basis, status (ok, too_few, no_movers, no_gain, no_next; see the module
+    docstring); an unknown class is a ValueError naming the classes the scheme has."""
     cache: dict[str, pd.DataFrame] = {}
     data = backtest(seg, months)
     rows = []
@@ -136,19 +152,32 @@ def target_values(seg: Segmentation, targets: list[Target], months: int = 12) ->
         if next_key is not None and next_key not in values.index:
             raise ValueError(f"strategy.targets: next class '{next_key}' is not a {scheme} class")
         row = values.loc[key]
-        value = float(row["value"]) if pd.notna(row["value"]) else 0.0
-        next_value = float(values.loc[next_key, "value"]) if next_key and pd.notna(values.loc[next_key, "value"]) else None
+        value_n = _value_n(row)
+        value = None
+        if value_n >= min_customers:
+            value = float(row["value"]) if pd.notna(row["value"]) else 0.0
+        next_n = _value_n(values.loc[next_key]) if next_key else None
+        next_value = None
+        if next_key and next_n >= min_customers and pd.notna(values.loc[next_key, "value"]):
+            next_value = float(values.loc[next_key, "value"])
         movers = target.move_share * int(row["customers"])
+        gain = None if value is None or next_value is None else movers * (next_value - value)
+        status = ("no_next" if next_key is None else
+                  "too_few" if value is None or next_value is None else
+                  "no_movers" if movers < 1 else
+                  "no_gain" if gain is None or gain <= 0 else "ok")
         rows.append({
             "scheme": scheme, "key": key, "next_key": next_key,
             "customers": int(row["customers"]), "revenue": float(row["revenue"]),
-            "value": value, "value_at_stake": value * int(row["customers"]),
-            "next_value": next_value, "move_share": target.move_share, "movers": movers,
-            "gain": None if next_value is None else movers * (next_value - value),
-            "basis": row["basis"],
+            "value": value, "value_n": value_n,
+            "value_at_stake": None if value is None else value * int(row["customers"]),
+            "next_value": next_value, "next_n": next_n, "move_share": target.move_share, "movers": movers,
+            "gain": gain if status == "ok" else None,
+            "basis": row["basis"], "status": status,
         })
-    return pd.DataFrame(rows, columns=["scheme", "key", "next_key", "customers", "revenue", "value", "value_at_stake",
-                                       "next_value", "move_share", "movers", "gain", "basis"])
+    return pd.DataFrame(rows, columns=["scheme", "key", "next_key", "customers", "revenue", "value", "value_n",
+                                       "value_at_stake", "next_value", "next_n", "move_share", "movers", "gain",
+                                       "basis", "status"])
 
 
 def default_targets(seg: Segmentation) -> list[Target]:
@@ -156,4 +185,4 @@ def default_targets(seg: Segmentation) -> list[Target]:
     return [Target(segment=f"ladder:{key}") for key in display_order(seg, "ladder") if key in NEXT_CLASS["ladder"]]
 
 
-__all__ = ["Backtest", "NEXT_CLASS", "backtest", "class_values", "default_targets", "parse_segment", "target_values"]
+__all__ = ["Backtest", "MIN_CUSTOMERS", "NEXT_CLASS", "backtest", "class_values", "default_targets", "parse_segment", "target_values"]

@@ -1,0 +1,98 @@
+"""Strategy targets never project money from a handful of customers (issue #16, item 2).
+
+A value per customer resting on fewer than strategy.min_class_customers (30) customers is "too
+few customers (n)": no value at stake, no gain; a move of under one customer or a move up that
+is not worth more gives no gain either. Expected figures are worked out here: by hand for the
+five-order tiny shop, with plain pandas for Online Retail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crmlib.segments import segment_customers
+from crmlib.strategy import report, targets
+from crmlib.strategy.settings import StrategySettings, Target
+
+from datasets import ONLINE_RETAIL, need
+
+D = dt.date
+
+
+def _targets(*items: dict) -> list[Target]:
+    return StrategySettings.model_validate({"targets": list(items)}).targets
+
+
+def test_tiny_shop_has_no_money_projection(tiny_processed_dir: Path) -> None:
+    # 3 customers, history Jan-Apr 2024 (no year back: basis 'trailing'): every class has at most
+    # 3 customers, far below 30
+    seg = segment_customers(tiny_processed_dir / "orders.parquet", D(2024, 5, 1), {})
+    values = targets.target_values(seg, targets.default_targets(seg) + _targets({"segment": "ladder:lapsed"}))
+    assert (values["basis"] == "trailing").all()
+    assert values["value_n"].max() <= 3
+    assert values["gain"].isna().all() and values["value_at_stake"].isna().all()
+    assert set(values["status"]) <= {"too_few", "no_next"}
+    table = report.targets_table(values, seg, "en", "JPY")
+    assert all(cell.startswith("too few customers (") for cell in table["Value per customer (next 12 months)"])
+    assert "too few" in report.targets_takeaway(values, seg, "en", "JPY")
+    assert "顧客が少なすぎます" in report.targets_table(values, seg, "ja", "JPY").iloc[0, 3]
+
+
+def test_under_one_mover_and_no_worth_give_no_gain(tiny_processed_dir: Path) -> None:
+    # with the floor at 1 the values exist; stage1 now: c3 alone (first order 2024-04-01, 30 days
+    # ago), so 10% of it is 0.1 customers: no move of "0 customers"
+    seg = segment_customers(tiny_processed_dir / "orders.parquet", D(2024, 5, 1), {})
+    values = targets.target_values(seg, _targets({"segment": "ladder:stage1", "move_share": 0.1}), min_customers=1)
+    row = values.iloc[0]
+    assert row["customers"] == 1 and row["movers"] == pytest.approx(0.1)
+    assert row["status"] in {"no_movers", "too_few"} and pd.isna(row["gain"])
+
+
+def test_value_below_next_is_not_a_negative_gain(monkeypatch) -> None:
+    # hand-made classes: stage1 worth 100 a customer (40 a year ago), stage2 worth 80 (35 a year ago)
+    frame = pd.DataFrame({"class": ["stage4", "stage3", "stage2", "stage1", "lapsed"],
+                          "customers": [50, 50, 60, 100, 10], "revenue": [0.0] * 5,
+                          "then_customers": [40, 40, 35, 40, 5], "next_revenue": [0.0] * 5,
+                          "value": [300.0, 200.0, 80.0, 100.0, 5.0], "basis": ["backtest"] * 5})
+    monkeypatch.setattr(targets, "backtest", lambda seg, months=12: None)
+    monkeypatch.setattr(targets, "class_values", lambda seg, scheme, months=12, data=None: frame.copy())
+    values = targets.target_values(None, _targets({"segment": "ladder:stage1"}, {"segment": "ladder:stage2"},
+                                                  {"segment": "ladder:lapsed"}))
+    stage1, stage2, lapsed = (values.iloc[i] for i in range(3))
+    # stage1 -> stage2: 10 movers x (80 - 100) = -200 on the old code; now no gain
+    assert stage1["status"] == "no_gain" and pd.isna(stage1["gain"])
+    assert stage1["value_at_stake"] == pytest.approx(100 * 100.0)
+    # stage2 -> stage3: 6 movers x (200 - 80) = 720
+    assert stage2["status"] == "ok" and stage2["gain"] == pytest.approx(6 * 120.0)
+    # lapsed: 5 customers a year ago < 30
+    assert lapsed["status"] == "too_few" and pd.isna(lapsed["value"]) and pd.isna(lapsed["value_at_stake"])
+
+
+@need(ONLINE_RETAIL)
+def test_online_retail_stage3_rests_on_too_few_customers(tmp_path: Path) -> None:
+    from crmlib.ingest import ingest_file
+
+    orders_path = ingest_file(ONLINE_RETAIL, preset="online-retail", out_dir=tmp_path / "or").orders_path
+    as_of = D(2011, 12, 10)
+    seg = segment_customers(orders_path, as_of, {})
+    values = targets.target_values(seg, targets.default_targets(seg)).set_index("key")
+    # the backtest classifies customers on 2010-12-10, nine days after the data starts: stage 3
+    # needs 3+ purchases, and only 28 customers had 3+ orders by then (plain pandas below)
+    orders = pd.read_parquet(orders_path, columns=["order_id", "customer_id", "ordered_at"])
+    early = orders[orders["customer_id"].notna() & (orders["ordered_at"] < pd.Timestamp("2010-12-10"))]
+    three_plus = int((early.groupby("customer_id")["order_id"].nunique() >= 3).sum())
+    assert three_plus == 28
+    assert values.loc["stage3", "basis"] == "backtest"
+    assert values.loc["stage3", "value_n"] <= three_plus < 30
+    # stage 3 has no value, no value at stake and no gain; stage 2's move (to stage 3) has no gain
+    assert values.loc["stage3", "status"] == "too_few"
+    assert pd.isna(values.loc["stage3", "value"]) and pd.isna(values.loc["stage3", "value_at_stake"])
+    assert pd.isna(values.loc["stage3", "gain"]) and pd.isna(values.loc["stage2", "gain"])
+    # no gain anywhere is negative or rests on under one mover
+    shown = values.dropna(subset=["gain"])
+    assert (shown["gain"] > 0).all() and (shown["movers"] >= 1).all()
+    assert (shown["value_n"] >= 30).all() and (shown["next_n"] >= 30).all()
