@@ -13,17 +13,15 @@ import math
 
 import pandas as pd
 import pytest
+from datasets import CDNOW_SAMPLE, ONLINE_RETAIL, need
 
 import crmlib.ltv.findings  # noqa: F401  (registers the chapter's summary rules)
 from crmlib.findings import FINDING_RULES, Metrics
 from crmlib.ingest import ingest_file
-from crmlib.ltv import LTVSettings, formula, historical, predictive, text
+from crmlib.ltv import LTVSettings, formula, historical, predictive, text, validation
 from crmlib.ltv.headline import headline_metrics
-from crmlib.ltv import validation
 from crmlib.ltv.validation import Check
 from crmlib.metrics import plain
-
-from datasets import CDNOW_SAMPLE, ONLINE_RETAIL, need
 
 OR_AS_OF = dt.date(2011, 12, 10)
 

