@@ -195,6 +195,9 @@ def too_little_data(repeat_buyers: int, minimum: int, lang: str) -> str:
     return t("ltv.predictive.too_little_data", lang, n=fmt_int(repeat_buyers), min=fmt_int(minimum))
 
 
+GATE_ONLY = frozenset({"identified", "identified_calibration", "season"})
+
+
 def gate_text(failures: list[Check], lang: str) -> list[str]:
     """Why the models failed the validity gate, in plain words: a lead, then one sentence per
     failed check (empty when the gate passed)."""
@@ -289,6 +292,8 @@ def warnings(checks: list[Check], lang: str, *, only: set[str] | None = None,
     out = []
     for check in checks:
         if check.ok or (only is not None and check.key not in only) or (skip and check.key in skip):
+            continue
+        if check.key in GATE_ONLY:  # worded by gate_text, not as a warning
             continue
         values = dict(check.values)
         if "model" in values:
