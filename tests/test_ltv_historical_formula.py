@@ -152,6 +152,9 @@ def test_levers_by_hand(two_years):
     assert levers.loc[("cpa", -0.10), "annual_profit_effect"] == pytest.approx(300.0)  # 1 new customer a year
     assert levers.loc[("cpa", -0.10), "ratio"] == pytest.approx(4000 / (2700 + 1500))
     assert levers.loc[("retention_cost", -0.10), "annual_profit_effect"] == pytest.approx(150.0)
+    # the page says the steps are equal and relative (en and ja)
+    assert "same relative step" in text.levers_takeaway(levers.reset_index(), "en")
+    assert "5ポイント増ではなく現状の1.05倍" in text.levers_takeaway(levers.reset_index(), "ja")
     no_costs = lever_table(inputs, LTVSettings())
     assert set(no_costs["lever"]) == {"aov", "frequency", "retention"}
 
