@@ -96,3 +96,25 @@ def test_online_retail_stage3_rests_on_too_few_customers(tmp_path: Path) -> None
     shown = values.dropna(subset=["gain"])
     assert (shown["gain"] > 0).all() and (shown["movers"] >= 1).all()
     assert (shown["value_n"] >= 30).all() and (shown["next_n"] >= 30).all()
+
+
+def test_small_generated_shop_values_no_move(tmp_path: Path) -> None:
+    """A generated shop of 150 customers: the ladder's classes a year back hold a few customers
+    each (counted here with pandas over the classification of that day), so no gain is valued."""
+    from crmlib.ingest import ingest_file
+    from crmlib.sample import write_sample
+    from crmlib.store.segments.classify import classify_on
+
+    sample = write_sample(tmp_path / "orders.csv", n_customers=150)
+    result = ingest_file(sample, preset="generic", out_dir=tmp_path / "processed")
+    seg = segment_customers(result.out_dir / "orders.parquet", result.as_of, {})
+    values = targets.target_values(seg, targets.default_targets(seg)).set_index("key")
+    assert values["gain"].isna().all()  # every move rests on a class under 30 (the old code valued them)
+    start = (pd.Timestamp(result.as_of) - pd.DateOffset(months=12)).date()
+    then = classify_on(seg, start)["ladder"].astype(str).value_counts()
+    for key, row in values.iterrows():
+        assert row["value_n"] == then.get(key, 0), key
+        assert row["next_n"] == then.get(row["next_key"], 0), key
+        small = min(row["value_n"], row["next_n"]) < 30
+        assert row["status"] == ("too_few" if small else row["status"])
+    assert (values["value_n"].drop("lapsed") < 30).all()  # stages 1-3 of a 150-customer shop
