@@ -77,7 +77,9 @@ def test_online_retail_chapter(runs):
     assert {"check": "at_cap", "model": "pareto_nbd"} in ltv["failed_checks"]
     page = _html(nb, "en")
     assert 'class="crm-warning"' in page and "did not pass the validity checks" in page
-    assert "peak or quiet season" in page and "upper bound of alpha or beta" in page
+    assert "peak or quiet season" in page and "cannot be pinned down" in page
+    # the parameters are listed but not read as findings ("drops out ... with a mean probability")
+    assert 'id="params"' in page and "drops out after a purchase" not in page
     assert 'id="tracking"' in page and page.count("<img") >= 3  # cohorts, holdout validation, buckets
     assert 'id="segments-cohort"' not in page  # no predicted LTV by cohort
 
