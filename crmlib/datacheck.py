@@ -16,9 +16,10 @@ import pandas as pd
 
 from .i18n import t
 from .ledger import Ledger
+from .numbers import ratio
 from .orders import as_timestamp, orders_sql, query
 from .screen import FILE_KEY
-from .style import fmt_date, fmt_int, fmt_money, fmt_month, fmt_num
+from .style import fmt_date, fmt_int, fmt_money, fmt_month, fmt_num, fmt_pct
 
 COUNTS_SQL = """
 SELECT count(*)                    AS orders,
@@ -318,3 +319,62 @@ def headline_metrics(counts: dict[str, Any], frame: pd.DataFrame, ledger: Ledger
         "masked_contacts": dict(ledger.masked or {}),
         "returns": returns_figures(ledger),
     }
+
+
+# ---- what the data can show (the coverage model, crmlib.store.coverage) --------------------
+
+def report_settings(config: Any) -> dict[str, Any]:
+    """The data check's `settings`: what the coverage model takes from the client YAML (the
+    diagnosis section's lapse window, sample floor and same-day rule)."""
+    diagnosis = getattr(config, "diagnosis", None)
+    return {
+        "lapse_days": getattr(diagnosis, "lapse_days", None),
+        "min_customers": getattr(diagnosis, "min_customers", 30),
+        "merge_same_day": getattr(diagnosis, "merge_same_day", True),
+    }
+
+
+def scope_table(cov: Any, lang: str, currency: str) -> pd.DataFrame:
+    """Display table of the coverage model: history, purchase cycle, lapse, left censoring, revenue
+    without a customer, sample floor."""
+    source = t(f"data_check.scope.source_{cov.lapse_source}", lang)
+    cycle = (t("data_check.scope.cycle_value", lang, median=fmt_int(cov.gap_median), p90=fmt_int(cov.gap_lapse),
+               gaps=fmt_int(cov.gaps)) if cov.gap_median is not None else t("data_check.scope.cycle_none", lang))
+    rows = [
+        ("row_history", t("data_check.counts.period_value", lang, first=fmt_date(cov.data_start, lang),
+                          last=fmt_date(cov.data_end, lang), days=fmt_int(cov.history_days))),
+        ("row_cycle", cycle),
+        ("row_lapse", t("data_check.scope.lapse_value", lang, days=fmt_int(cov.lapse_days), source=source)),
+        ("row_observed", t("data_check.scope.observed_value", lang, observed_from=fmt_date(cov.observed_from, lang),
+                           lookback=fmt_int(cov.lookback_days), censored=fmt_int(cov.censored_customers),
+                           customers=fmt_int(cov.customers),
+                           share=fmt_pct(ratio(cov.censored_customers, cov.customers)))),
+        ("row_no_customer", t("data_check.scope.no_customer_value", lang,
+                              amount=fmt_money(cov.no_customer_revenue, currency),
+                              share=fmt_pct(cov.no_customer_share or 0.0))),
+        ("row_floor", t("data_check.scope.floor_value", lang, n=fmt_int(cov.min_customers))),
+    ]
+    return pd.DataFrame({t("data_check.scope.col_item", lang): [t(f"data_check.scope.{k}", lang) for k, _ in rows],
+                         t("data_check.scope.col_value", lang): [v for _, v in rows]})
+
+
+def scope_takeaway(cov: Any, lang: str, currency: str) -> str:
+    """One sentence: the lapse window, who counts as observably new, and the revenue without a customer."""
+    values = {"lapse": fmt_int(cov.lapse_days), "observed_from": fmt_date(cov.observed_from, lang),
+              "observable": fmt_int(cov.observable_customers), "customers": fmt_int(cov.customers),
+              "amount": fmt_money(cov.no_customer_revenue, currency), "share": fmt_pct(cov.no_customer_share or 0.0)}
+    key = "takeaway_no_customer" if cov.no_customer_revenue > 0 else "takeaway"
+    return t(f"data_check.scope.{key}", lang, **values)
+
+
+GLOSSARY_TERMS = ("f2", "repeat_rate", "lapse", "dormant", "new_existing", "annual_ltv", "formula_ltv",
+                  "predicted_ltv", "ltv_relation")
+
+
+def glossary_table(lang: str, lapse_days: int) -> pd.DataFrame:
+    """The report's vocabulary: one definition per term (F2 with its window, lapse, the three LTVs)."""
+    return pd.DataFrame({
+        t("data_check.glossary.col_term", lang): [t(f"data_check.glossary.{k}.term", lang) for k in GLOSSARY_TERMS],
+        t("data_check.glossary.col_meaning", lang): [t(f"data_check.glossary.{k}.meaning", lang,
+                                                       lapse=fmt_int(lapse_days)) for k in GLOSSARY_TERMS],
+    })
