@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from .findings import Assessment, Metrics, Money, Pct, SummarySettings, finding_rule, observable
 from .i18n import t
 from .ledger import Ledger
 from .numbers import ratio
@@ -378,3 +379,14 @@ def glossary_table(lang: str, lapse_days: int) -> pd.DataFrame:
         t("data_check.glossary.col_meaning", lang): [t(f"data_check.glossary.{k}.meaning", lang,
                                                        lapse=fmt_int(lapse_days)) for k in GLOSSARY_TERMS],
     })
+
+
+# ---- its finding for the executive summary (registered on import; crmlib.registry) ----------
+
+@finding_rule("no_customer_revenue", chapter="00_data_check", anchor="scope", priority=88,
+              needs=("coverage.no_customer_revenue", "coverage.no_customer_share"), headline="share",
+              requires=(observable("coverage.no_customer_revenue"),))
+def _no_customer_revenue(m: Metrics, settings: SummarySettings) -> Assessment | None:
+    """Revenue without a customer id: outside every customer analysis, the One customer One ID gap."""
+    return Assessment(False, {"share": Pct(m.get("coverage.no_customer_share")),
+                              "amount": Money(m.get("coverage.no_customer_revenue"))})

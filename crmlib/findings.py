@@ -69,6 +69,42 @@ class Assessment:
     variant: str = ""
 
 
+DEFAULT_MIN_CUSTOMERS = 30  # the sample floor when metrics.json records none (diagnosis.min_customers)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What a rule's figure rests on, checked against metrics.json before the rule runs.
+
+    floor None: the key must hold a true value (a coverage flag such as "the period's new and
+    existing customers are observable"); otherwise the key is a sample size that must reach the
+    floor: a number, or the dotted key of one (default: coverage.min_customers).
+    """
+
+    key: str
+    floor: float | str | None = None
+
+    def holds(self, m: Metrics) -> bool:
+        """True when metrics.json supports the rule on this point."""
+        value = m.get(self.key)
+        if self.floor is None:
+            return bool(value)
+        floor = m.get(self.floor) if isinstance(self.floor, str) else self.floor
+        if floor is None:
+            floor = DEFAULT_MIN_CUSTOMERS
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= floor
+
+
+def observable(key: str) -> Requirement:
+    """A coverage requirement: the dotted key must be true."""
+    return Requirement(key)
+
+
+def sample(key: str, floor: float | str = "coverage.min_customers") -> Requirement:
+    """A sample requirement: the count at the dotted key must reach the floor."""
+    return Requirement(key, floor)
+
+
 @dataclass(frozen=True)
 class FindingRule:
     """A registered rule: where its section is in the report and how it reads metrics."""
@@ -81,6 +117,14 @@ class FindingRule:
     assess: Callable[[Metrics, SummarySettings], Assessment | None]
     message: str = ""  # catalog key of the sentence; default summary.<name>
     headline: str = ""  # the value shown big beside the sentence; default the first value
+    # the coverage and sample the rule rests on; the rule is skipped when one does not hold
+    requires: tuple[Requirement, ...] = ()
+    # values (Count/Money) that must be above zero: a sentence never makes a priority of nobody
+    nonzero: tuple[str, ...] = ()
+
+    def supported(self, m: Metrics) -> bool:
+        """True when every declared requirement holds in metrics.json."""
+        return all(requirement.holds(m) for requirement in self.requires)
 
     def message_key(self, variant: str) -> str:
         """The catalog key of the sentence for one variant (key_variant, or key when none)."""
@@ -112,19 +156,22 @@ FINDING_RULES: dict[str, FindingRule] = {}
 
 def finding_rule(
     name: str, *, chapter: str, anchor: str, priority: int, needs: tuple[str, ...], message: str = "",
-    headline: str = "",
+    headline: str = "", requires: tuple[Requirement, ...] = (), nonzero: tuple[str, ...] = (),
 ) -> Callable[[Callable[[Metrics, SummarySettings], Assessment | None]], Callable]:
     """Register a finding rule (a decorator); its sentence is the catalog message `message`
-    (default summary.<name>), with _<variant> appended when the assessment names a variant."""
+    (default summary.<name>), with _<variant> appended when the assessment names a variant.
+    requires: the coverage and samples it rests on (observable(key), sample(key)); nonzero: the
+    names of values that must be above zero for the finding to be shown."""
 
     def register(function: Callable[[Metrics, SummarySettings], Assessment | None]) -> Callable:
         FINDING_RULES[name] = FindingRule(
-            name, chapter, anchor, priority, tuple(needs), function, message, headline
+            name, chapter, anchor, priority, tuple(needs), function, message, headline, tuple(requires),
+            tuple(nonzero),
         )
         return function
 
     return register
 
 
-__all__ = ["Assessment", "Count", "FINDING_RULES", "Finding", "FindingRule", "Metrics", "Money", "Pct",
-           "SummarySettings", "finding_rule"]
+__all__ = ["Assessment", "Count", "DEFAULT_MIN_CUSTOMERS", "FINDING_RULES", "Finding", "FindingRule", "Metrics",
+           "Money", "Pct", "Requirement", "SummarySettings", "finding_rule", "observable", "sample"]

@@ -80,7 +80,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
         "00_data_check", "Data check", "データチェック", metrics="data_check",
         settings="crmlib.datacheck:report_settings",  # the coverage model's inputs (diagnosis section)
-        findings="crmlib.datacheck_findings",
+        findings="crmlib.datacheck",  # its rule: revenue without a customer
         overview=(
             _column("m_orders", "data_check.orders", "int"),
             _column("m_customers", "data_check.customers", "int"),

@@ -36,8 +36,10 @@ from .deciles import (
     top_share,
 )
 from .funnel import (
+    early_share,
     f2_by_segment,
     f2_conversion,
+    f2_headline,
     f2_table,
     f2_takeaway,
     funnel_takeaway,
@@ -47,6 +49,7 @@ from .funnel import (
     segment_window,
 )
 from .headline import headline_metrics
+from .rate_intervals import wilson_interval
 from .intervals import (
     gap_histogram,
     intervals_table,
@@ -68,11 +71,11 @@ from .trends import monthly_trends, trends_takeaway
 __all__ = [
     "CohortTables", "DiagnosisSettings", "Purchases", "Span", "analysis_periods", "basis_note", "bucket_definition",
     "bucket_metrics", "bucket_takeaway", "chapter_lead", "cohort_metrics", "concentration_takeaway", "cohort_tables", "decile_analysis",
-    "decile_metrics", "decile_table", "decile_takeaway", "f2_by_segment", "f2_conversion", "f2_definition",
+    "decile_metrics", "decile_table", "decile_takeaway", "early_share", "f2_by_segment", "f2_conversion", "f2_definition", "f2_headline",
     "f2_table", "f2_takeaway", "funnel_takeaway", "gap_histogram", "headline_kpis", "headline_metrics",
     "history_note", "intervals_table", "intervals_takeaway", "kpi_table", "kpi_takeaway", "leaky_bucket",
     "monthly_trends", "open_purchases", "orders_takeaway", "period_kpis", "purchase_funnel",
     "purchase_intervals", "resolve_as_of", "retention_takeaway", "retention_value", "revenue_takeaway",
     "segment_table", "segment_takeaway", "segment_window", "top_share", "trends_takeaway", "value_assumptions",
-    "value_table", "value_takeaway",
+    "value_table", "value_takeaway", "wilson_interval",
 ]

@@ -7,7 +7,8 @@ months: a first purchase on 31 January and a purchase on 1 February are months 0
 - revenue per customer: revenue from month 0 up to that month / cohort customers (cumulative;
   cohort LTV so far).
 A cell is empty when its month is not over by as_of (not observed yet). The cohorts shown are
-the last `cohorts` months whose month 0 is over.
+the last `cohorts` months whose month 0 is over and which start on or after
+purchases.observed_from (earlier "new" customers may be accounts from before the data).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def cohort_tables(purchases: Purchases, cohorts: int = 12, months: int = 12) -> 
     first = add_months(last, -(cohorts - 1))
     if purchases.data_start is not None:
         first = max(first, month_start(purchases.data_start))
+    if purchases.observed_from is not None:  # left-censored months are pre-existing accounts, not cohorts
+        observed = month_start(purchases.observed_from)
+        first = max(first, observed if observed == purchases.observed_from else add_months(observed, 1))
     index = pd.DatetimeIndex(pd.date_range(first, last, freq="MS"), name="cohort") if first <= last else \
         pd.DatetimeIndex([], name="cohort")
     columns = pd.RangeIndex(0, months + 1, name="month")

@@ -4,44 +4,34 @@ the top decile."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from ..findings import Assessment, Count, Metrics, Money, Pct, SummarySettings, finding_rule
+from ..findings import Assessment, Count, Metrics, Money, Pct, SummarySettings, finding_rule, observable, sample
+
+FLOOR = "diagnosis.min_customers"  # the chapter's sample floor (diagnosis.min_customers)
 
 
-def _f2_window(m: Metrics) -> str | None:
-    """The F2 window to report: 365 days when measured, else the longest one with eligible customers."""
-    windows = m.get("diagnosis.f2_conversion")
-    if not isinstance(windows, Mapping):
-        return None
-    usable = [w for w, v in windows.items()
-              if isinstance(v, Mapping) and v.get("eligible") and v.get("rate") is not None]
-    if not usable:
-        return None
-    return "365" if "365" in usable else max(usable, key=int)
-
-
+# F2 rests on first-time customers whose first purchase is observable (not left-censored:
+# diagnosis.observed_from recorded) and on at least min_customers of them in the quoted window.
 @finding_rule("f2_conversion", chapter="01_diagnosis", anchor="f2", priority=90,
-              needs=("diagnosis.f2_conversion",), headline="rate")
+              needs=("diagnosis.f2_headline.rate",), headline="rate",
+              requires=(observable("diagnosis.observed_from"), sample("diagnosis.f2_headline.eligible", FLOOR)))
 def _f2_conversion(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """F2 conversion against the benchmark; the share who never come back is the other side."""
-    window = _f2_window(m)
-    if window is None:
-        return None
-    rate = m.get(f"diagnosis.f2_conversion.{window}.rate")
+    h = "diagnosis.f2_headline."
+    rate = m.get(h + "rate")
     low = rate < settings.f2_benchmark
     return Assessment(low, {
-        "days": window, "rate": Pct(rate), "never": Pct(1 - rate),
-        "eligible": Count(m.get(f"diagnosis.f2_conversion.{window}.eligible")),
-        "converted": Count(m.get(f"diagnosis.f2_conversion.{window}.converted")),
+        "days": m.get(h + "window_days"), "rate": Pct(rate), "never": Pct(1 - rate),
+        "eligible": Count(m.get(h + "eligible")), "converted": Count(m.get(h + "converted")),
         "benchmark": Pct(settings.f2_benchmark),
     }, "low" if low else "ok")
 
 
 @finding_rule("leaky_bucket", chapter="01_diagnosis", anchor="bucket", priority=85,
               needs=("diagnosis.leaky_bucket.lost", "diagnosis.leaky_bucket.lost_revenue",
-                     "diagnosis.leaky_bucket.new", "diagnosis.leaky_bucket.new_revenue"), headline="lost_revenue")
+                     "diagnosis.leaky_bucket.new", "diagnosis.leaky_bucket.new_revenue"), headline="lost_revenue",
+              requires=(sample("diagnosis.leaky_bucket.active_start", FLOOR),), nonzero=("lost",))
 def _leaky_bucket(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """The revenue that left with lapsed customers in the last period, against what new ones brought."""
     b = "diagnosis.leaky_bucket."
@@ -51,13 +41,15 @@ def _leaky_bucket(m: Metrics, settings: SummarySettings) -> Assessment | None:
     leaking = lost > new
     return Assessment(leaking, {
         "lost": Count(m.get(b + "lost")), "lost_revenue": Money(lost), "new": Count(m.get(b + "new")),
-        "new_revenue": Money(new), "lapse_days": m.get(b + "lapse_days") or 365,
+        "new_revenue": Money(new), "lapse_days": m.get(b + "lapse_days"),
         "period": m.get(b + "period") or "quarter",
     }, "leaking" if leaking else "covered")
 
 
 @finding_rule("repeat_revenue", chapter="01_diagnosis", anchor="kpis", priority=80,
-              needs=("diagnosis.kpis.current.existing_revenue_share",), headline="share")
+              needs=("diagnosis.kpis.current.existing_revenue_share",), headline="share",
+              requires=(observable("diagnosis.kpis.current.split_observable"),
+                        sample("diagnosis.kpis.current.customers", FLOOR)))
 def _repeat_revenue(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """Share of the period's revenue from existing (repeat) customers; under half means the shop
     still lives on acquisition."""
@@ -65,14 +57,16 @@ def _repeat_revenue(m: Metrics, settings: SummarySettings) -> Assessment | None:
     values: dict[str, Any] = {"share": Pct(share), "months": m.get("diagnosis.period_months") or 12}
     previous = m.get("diagnosis.kpis.previous.existing_revenue_share")
     variant = ""
-    if previous is not None and m.get("diagnosis.kpis.previous.covered"):
+    if previous is not None and m.get("diagnosis.kpis.previous.covered") \
+            and m.get("diagnosis.kpis.previous.split_observable"):
         values["previous"] = Pct(previous)
         variant = "trend"
     return Assessment(share < 0.5, values, variant)
 
 
 @finding_rule("revenue_trend", chapter="01_diagnosis", anchor="kpis", priority=75,
-              needs=("diagnosis.kpis.current.revenue", "diagnosis.kpis.previous.revenue"), headline="revenue")
+              needs=("diagnosis.kpis.current.revenue", "diagnosis.kpis.previous.revenue"), headline="revenue",
+              requires=(observable("diagnosis.kpis.current.covered"), observable("diagnosis.kpis.previous.covered")))
 def _revenue_trend(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """Revenue of the period against the previous one; a fall is an alert."""
     if not (m.get("diagnosis.kpis.current.covered") and m.get("diagnosis.kpis.previous.covered")):
@@ -89,7 +83,8 @@ def _revenue_trend(m: Metrics, settings: SummarySettings) -> Assessment | None:
 
 @finding_rule("retention_value", chapter="01_diagnosis", anchor="retention-value", priority=70,
               needs=("diagnosis.retention_value.gain_next_period", "diagnosis.retention_value.uplift_points"),
-              headline="gain")
+              headline="gain", requires=(observable("diagnosis.retention_value.covered"),
+                                         sample("diagnosis.retention_value.previous_customers", FLOOR)))
 def _retention_value(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """What a few more points of retention are worth in the next period (the 5:25 check)."""
     if not m.get("diagnosis.retention_value.covered"):
@@ -107,7 +102,8 @@ def _retention_value(m: Metrics, settings: SummarySettings) -> Assessment | None
 
 
 @finding_rule("top_decile", chapter="01_diagnosis", anchor="concentration", priority=60,
-              needs=("diagnosis.concentration.top10_share",), headline="share")
+              needs=("diagnosis.concentration.top10_share",), headline="share",
+              requires=(sample("diagnosis.kpis.current.customers", FLOOR),))
 def _top_decile(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """Revenue share of the top 10% of customers; over 50% makes the shop fragile."""
     share = m.get("diagnosis.concentration.top10_share")

@@ -5,8 +5,12 @@ Definitions (purchases as in purchases.py: same-day orders count once by default
   reach(n); drop-off(n) = 1 - conversion(n). The funnel counts whole histories, so recent
   customers who have not had time to come back pull the later steps down.
 - F2 conversion within W days = converted / eligible, where eligible = customers whose first
-  purchase lies more than W days before as_of (the whole window is observed: first_day + W <
-  as_of) and converted = those of them whose second purchase came at most W days after the first.
+  purchase is observable (on or after purchases.observed_from: not left-censored, see
+  crmlib.store.coverage) and lies more than W days before as_of (the whole window is observed:
+  first_day + W < as_of) and converted = those of them whose second purchase came at most W days
+  after the first.
+- early share (short, long) = among the customers eligible for the long window who converted
+  within it, the share who converted within the short window: one base, so it is a share.
 - Splits: the same rate per value of an attribute of the customer's first order (first channel,
   first category, acquisition source, region); a missing value is its own group.
 """
@@ -18,7 +22,7 @@ import pandas as pd
 from ..i18n import t
 from ..style import fmt_int, fmt_pct
 from ..store.purchases import Purchases
-from ..wording import ratio
+from .rate_intervals import SMALL_SAMPLE, wilson_interval
 
 FUNNEL_SQL = """
 SELECT n AS step, count(*) AS customers
@@ -49,11 +53,12 @@ def purchase_funnel(purchases: Purchases, steps: int = 6) -> pd.DataFrame:
     return frame
 
 
-def _window_columns(windows: list[int], as_of: str) -> str:
-    """SQL select items: eligible_<W> and converted_<W> for each window."""
+def _window_columns(windows: list[int], as_of: str, observable: str = "TRUE") -> str:
+    """SQL select items: eligible_<W> and converted_<W> for each window (first-time customers whose
+    first purchase is observable and whose whole window lies before as_of)."""
     items = []
     for w in windows:
-        eligible = f"first_day + {int(w)} < {as_of}"
+        eligible = f"({observable}) AND first_day + {int(w)} < {as_of}"
         items.append(f"count(*) FILTER (WHERE {eligible}) AS eligible_{int(w)}")
         items.append(f"count(*) FILTER (WHERE {eligible} AND date_diff('day', first_day, second_day) <= {int(w)})"
                      f" AS converted_{int(w)}")
@@ -77,9 +82,27 @@ def _long(frame: pd.DataFrame, windows: list[int], keys: list[str]) -> pd.DataFr
 def f2_conversion(purchases: Purchases, windows: list[int] | tuple[int, ...] = (30, 90, 365)) -> pd.DataFrame:
     """F2 conversion per window: window_days, eligible first-time customers, converted, rate."""
     windows = sorted(set(int(w) for w in windows))
-    wide = purchases.query(F2_SQL.format(windows=_window_columns(windows, purchases.as_of_sql)))
+    wide = purchases.query(F2_SQL.format(windows=_window_columns(windows, purchases.as_of_sql, purchases.observable_sql)))
     wide["all"] = "all"
     return _long(wide, windows, ["all"]).drop(columns="all")
+
+
+EARLY_SQL = """
+SELECT count(*) FILTER (WHERE date_diff('day', first_day, second_day) <= {long}) AS converted,
+       count(*) FILTER (WHERE date_diff('day', first_day, second_day) <= {short}) AS early
+FROM firsts
+WHERE ({observable}) AND first_day + {long} < {as_of}
+"""
+
+
+def early_share(purchases: Purchases, short: int, long: int) -> dict[str, float | int | None]:
+    """Of the customers who converted within `long` days (eligible for it), how many did within
+    `short` days: converted, early, share (None without conversions)."""
+    row = purchases.query(EARLY_SQL.format(short=int(short), long=int(long), as_of=purchases.as_of_sql,
+                                           observable=purchases.observable_sql)).iloc[0]
+    converted, early = int(row["converted"]), int(row["early"])
+    return {"short_days": int(short), "long_days": int(long), "converted": converted, "early": early,
+            "share": early / converted if converted else None}
 
 
 SEGMENTS_SQL = """
@@ -104,7 +127,7 @@ def f2_by_segment(purchases: Purchases, windows: list[int] | tuple[int, ...] = (
     # one pass over the first purchases for every attribute, then the codes are named
     wide = purchases.query(SEGMENTS_SQL.format(
         codes=", ".join(f"code_{d}, grouping(code_{d}) AS g_{d}" for d in dims),
-        windows=_window_columns(windows, purchases.as_of_sql),
+        windows=_window_columns(windows, purchases.as_of_sql, purchases.observable_sql),
         sets=", ".join(f"(code_{d})" for d in dims)))
     parts = []
     for dim in dims:
@@ -146,10 +169,13 @@ def funnel_takeaway(funnel: pd.DataFrame, lang: str) -> str:
              best=fmt_pct(best["conversion"]), **values)
 
 
-def f2_takeaway(f2: pd.DataFrame, lang: str) -> str:
-    """One sentence: F2 conversion in the shortest and longest window with enough history."""
-    usable = f2[f2["eligible"] > 0]
+def f2_takeaway(f2: pd.DataFrame, lang: str, early: dict | None = None, min_customers: int = 1) -> str:
+    """One sentence: F2 conversion in the shortest and longest window with at least min_customers
+    eligible customers; the early share is of the long window's conversions (early_share)."""
+    usable = f2[f2["eligible"] >= max(int(min_customers), 1)]
     if usable.empty:
+        if (f2["eligible"] > 0).any():
+            return t("diagnosis.f2.too_few", lang, n=fmt_int(f2["eligible"].max()), floor=fmt_int(min_customers))
         return t("diagnosis.f2.empty", lang)
     short, long = usable.iloc[0], usable.iloc[-1]
     values = {
@@ -159,8 +185,11 @@ def f2_takeaway(f2: pd.DataFrame, lang: str) -> str:
     }
     if len(usable) == 1:
         return t("diagnosis.f2.takeaway_one", lang, **values)
-    share = ratio(short["rate"], long["rate"])
-    return t("diagnosis.f2.takeaway", lang, early_share=fmt_pct(share), **values)
+    if early is None or early.get("share") is None or early.get("long_days") != int(long["window_days"]) \
+            or early.get("short_days") != int(short["window_days"]):
+        return t("diagnosis.f2.takeaway_two", lang, **values)
+    return t("diagnosis.f2.takeaway", lang, early_share=fmt_pct(early["share"]),
+             long_converted=fmt_int(early["converted"]), **values)
 
 
 def segment_window(windows: list[int] | tuple[int, ...]) -> int:
@@ -199,13 +228,37 @@ def segment_value(value: object, lang: str) -> str:
     return t("diagnosis.segments.unknown", lang) if value is None or pd.isna(value) else str(value)
 
 
-def f2_table(f2: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Display table of F2 conversion per window."""
+def f2_headline(f2: pd.DataFrame, min_customers: int = 1) -> dict[str, object]:
+    """The F2 figure a summary may quote: the 365-day window when it has min_customers eligible
+    customers, else the longest window that has; {} when none has."""
+    usable = f2[f2["eligible"] >= max(int(min_customers), 1)]
+    if usable.empty:
+        return {}
+    windows = [int(w) for w in usable["window_days"]]
+    row = usable[usable["window_days"] == (365 if 365 in windows else max(windows))].iloc[0]
+    return {"window_days": int(row["window_days"]), "eligible": int(row["eligible"]),
+            "converted": int(row["converted"]), "rate": float(row["rate"])}
+
+
+def rate_text(rate: float | None, n: int, lang: str, min_customers: int = 1) -> str:
+    """A rate for display: "too few customers (n)" below the floor, else the rate with its 95%
+    Wilson interval when n is small (under SMALL_SAMPLE)."""
+    if n < max(int(min_customers), 1) or rate is None or pd.isna(rate):
+        return t("diagnosis.too_few", lang, n=fmt_int(n))
+    if n < SMALL_SAMPLE:
+        low, high = wilson_interval(round(rate * n), n)
+        return t("diagnosis.rate_interval", lang, rate=fmt_pct(rate), low=fmt_pct(low), high=fmt_pct(high))
+    return fmt_pct(rate)
+
+
+def f2_table(f2: pd.DataFrame, lang: str, min_customers: int = 1) -> pd.DataFrame:
+    """Display table of F2 conversion per window, with n; "too few customers (n)" below the floor."""
     return pd.DataFrame({
         t("diagnosis.f2.col_window", lang): [t("diagnosis.f2.window_value", lang, days=fmt_int(w)) for w in f2["window_days"]],
         t("diagnosis.f2.col_eligible", lang): [fmt_int(v) for v in f2["eligible"]],
         t("diagnosis.f2.col_converted", lang): [fmt_int(v) for v in f2["converted"]],
-        t("diagnosis.f2.col_rate", lang): [fmt_pct(v) for v in f2["rate"]],
+        t("diagnosis.f2.col_rate", lang): [rate_text(r, int(n), lang, min_customers)
+                                          for r, n in zip(f2["rate"], f2["eligible"])],
     })
 
 

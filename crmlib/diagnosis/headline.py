@@ -9,7 +9,7 @@ import pandas as pd
 from .kpis import KPI_COLUMNS
 from .leaky_bucket import bucket_metrics
 
-KPI_KEYS = ["start", "end", "covered", *KPI_COLUMNS, "purchases", "repeat_customers"]
+KPI_KEYS = ["start", "end", "covered", "split_observable", *KPI_COLUMNS, "purchases", "repeat_customers"]
 VALUE_KEYS = ["covered", "previous_customers", "retained", "retention_rate", "revenue_per_retained",
               "uplift_points", "extra_customers", "gain_next_period", "gain_share", "horizon", "gain_horizon"]
 

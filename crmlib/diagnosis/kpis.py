@@ -39,13 +39,18 @@ def kpi_table(kpis: pd.DataFrame, lang: str, currency: str) -> pd.DataFrame:
     months = kpis.attrs.get("months", 12)
     head_cur = t("diagnosis.kpis.col_current", lang, span=span_text(_span(cur), lang))
     head_prev = t("diagnosis.kpis.col_previous", lang, span=span_text(_span(prev), lang))
+    split = {"new_customers", "existing_customers", "new_revenue", "existing_revenue", "existing_revenue_share"}
+    unseen = t("diagnosis.kpis.not_observable", lang)
+    observable = lambda row: bool(row.get("split_observable", True))  # noqa: E731
     rows = []
     for key, label, fmt, change in specs:
+        cur_ok = key not in split or observable(cur)
+        prev_ok = compare and (key not in split or observable(prev))
         rows.append({
             t("common.col_metric", lang): label,
-            head_cur: fmt(cur[key]),
-            head_prev: fmt(prev[key]) if compare else "—",
-            t("diagnosis.kpis.col_change", lang): (change(cur[key], prev[key]) or "—") if compare else "—",
+            head_cur: fmt(cur[key]) if cur_ok else unseen,
+            head_prev: (fmt(prev[key]) if prev_ok else unseen) if compare else "—",
+            t("diagnosis.kpis.col_change", lang): (change(cur[key], prev[key]) or "—") if cur_ok and prev_ok else "—",
         })
     frame = pd.DataFrame(rows)
     frame.attrs["months"] = months
@@ -74,8 +79,15 @@ def kpi_takeaway(kpis: pd.DataFrame, lang: str, currency: str) -> str:
     }
     if not cur["orders"]:
         return t("diagnosis.kpis.empty", lang, **values)
+    if not bool(cur.get("split_observable", True)):
+        key = "takeaway_no_split" if prev["covered"] else "takeaway_no_split_no_compare"
+        return t(f"diagnosis.kpis.{key}", lang, revenue_change=change_phrase(cur["revenue"], prev["revenue"], lang),
+                 **values)
     if not prev["covered"]:
         return t("diagnosis.kpis.takeaway_no_compare", lang, **values)
+    if not bool(prev.get("split_observable", True)):
+        return t("diagnosis.kpis.takeaway_no_prev_split", lang,
+                 revenue_change=change_phrase(cur["revenue"], prev["revenue"], lang), **values)
     return t(
         "diagnosis.kpis.takeaway",
         lang,

@@ -37,10 +37,14 @@ class DiagnosisSettings(BaseModel):
     )
     trend_months: int = Field(24, ge=3, le=120, description="calendar months shown in the monthly trends")
     bucket_period: Literal["month", "quarter"] = Field("quarter", description="leaky-bucket period")
-    lapse_days: int = Field(
-        365, ge=31, le=1095,
+    lapse_days: int | None = Field(
+        None, ge=31, le=1095,
         description="a customer who goes more than this many days without a purchase is lost (離脱); "
-        "365 keeps once-a-year buyers (gift seasons, annual sales) active",
+        "unset: derived from the shop's purchase cycle (the 90th percentile of the days between "
+        "purchases, kept within 92 to 730 days; crmlib.store.coverage), stated in the data check",
+    )
+    min_customers: int = Field(
+        30, ge=1, description="a rate on fewer customers is shown as 'too few customers (n)' and feeds no finding",
     )
     bucket_periods_shown: int = Field(8, ge=2, le=60, description="leaky-bucket periods shown in the figure")
     cohort_count: int = Field(12, ge=2, le=60, description="first-purchase months shown in the cohort tables")
@@ -91,7 +95,7 @@ class DiagnosisSettings(BaseModel):
         # a customer can lapse at most once and come back at most once per bucket period only
         # when the lapse threshold is longer than the period (the flows then add up exactly)
         longest = PERIOD_DAYS[self.bucket_period]
-        if self.lapse_days < longest:
+        if self.lapse_days is not None and self.lapse_days < longest:
             raise ValueError(
                 f"lapse_days ({self.lapse_days}) must be at least {longest} days with "
                 f"bucket_period '{self.bucket_period}'"

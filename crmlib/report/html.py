@@ -241,7 +241,8 @@ def _environment() -> jinja2.Environment:
 
 def _summary_text(lang: str) -> dict[str, str]:
     """The fixed words of the executive summary block."""
-    return {key: t(f"summary.{key}", lang) for key in ("title", "lead", "alert", "note", "details", "empty")}
+    return {key: t(f"summary.{key}", lang)
+            for key in ("title", "lead", "alert", "note", "details", "empty", "limits_title")}
 
 
 def _finding_items(findings: Sequence[Finding], link) -> list[dict]:
@@ -264,6 +265,7 @@ def index_html(
     frame: PageFrame | None = None,
     embed: bool = True,
     failed: Collection[str] = (),
+    limits: Sequence[str] = (),
 ) -> str:
     """The report's index page: executive summary, chapter links (those in failed, by href,
     marked as not completed), data files; the frame around (embed=False: font marker left in
@@ -277,6 +279,7 @@ def index_html(
         files_title=t("report.files", lang),
         summary_text=_summary_text(lang),
         findings=_finding_items(findings, lambda f: f.href),
+        limits=list(limits),
         chapters=[{"href": href, "title": title, "failed": href in failed} for href, title in chapters],
         failed_mark=t("report.failure.index_mark", lang),
         files=[{"href": href, "label": label} for href, label in files],
@@ -334,6 +337,7 @@ def single_file_html(
     chapters: list[tuple[str, str, str]],
     findings: Sequence[Finding] = (),
     embed: bool = True,
+    limits: Sequence[str] = (),
 ) -> str:
     """report.html: summary, contents and every chapter (stem, numbered title, page) in one file
     (embed=False: font marker left in place, as for chapter_html)."""
@@ -351,6 +355,7 @@ def single_file_html(
         top=t("report.top", lang),
         summary_text=_summary_text(lang),
         findings=_finding_items(findings, lambda f: "#" + in_file_anchor(f.chapter, f.anchor)),
+        limits=list(limits),
         chapters=items,
         css=CSS_PATH.read_text(encoding="utf-8"),
     )

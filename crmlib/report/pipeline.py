@@ -34,6 +34,7 @@ from .failures import Failure, failed_section, failure_notebook
 from .fonts import embed_fonts
 from .html import PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, single_file_html
 from .settings import ReportSettings, load_report_settings, logo_data_uri
+from .limits import data_limits
 from .summary import executive_summary
 
 
@@ -283,10 +284,10 @@ def _write_pages(
     for chapter, page in chapters:
         titles.append((chapter.name, numbered_title(chapter.number, chapter.title(lang), lang)))
         pages[f"{chapter.name}.html"] = page
-    findings = executive_summary(
-        read_metrics(out / "metrics.json"), settings, lang=lang, currency=config.currency,
-        chapters=[chapter.name for chapter, _ in chapters if chapter.name not in failed],
-    )
+    metrics = read_metrics(out / "metrics.json")
+    findings = executive_summary(metrics, settings, lang=lang, currency=config.currency,
+                                 chapters=[chapter.name for chapter, _ in chapters if chapter.name not in failed])
+    limits = data_limits(metrics, lang, config.currency)
     files = []
     if settings.single_file:
         files.append(("report.html", t("report.file_single", lang)))
@@ -301,11 +302,11 @@ def _write_pages(
     pages["index.html"] = index_html(
         lang=lang, client_title=frame.client, as_of=frame.as_of, version=__version__,
         chapters=[(f"{stem}.html", title) for stem, title in titles], files=files,
-        findings=findings, frame=frame, embed=False, failed={f"{name}.html" for name in failed},
+        findings=findings, frame=frame, embed=False, failed={f"{name}.html" for name in failed}, limits=limits,
     )
     if settings.single_file:
         pages["report.html"] = single_file_html(
-            frame=frame, findings=findings,
+            frame=frame, findings=findings, limits=limits,
             chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], embed=False,
         )
     pages = embed_fonts(pages, frame.embed_font)  # one shared font subset for the new pages

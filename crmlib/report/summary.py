@@ -31,6 +31,19 @@ def format_value(value: Any, currency: str, lang: str) -> str:
     return str(value)
 
 
+def _substantive(assessment: Assessment, rule: FindingRule) -> bool:
+    """False when the finding would rest on nobody: a value the rule names as nonzero, or its
+    headline count or amount, is zero or less."""
+    names = set(rule.nonzero)
+    if rule.headline:
+        names.add(rule.headline)
+    for name in names:
+        value = assessment.values.get(name)
+        if isinstance(value, (Count, Money)) and float(value) <= 0:
+            return False
+    return True
+
+
 # ---- the summary ------------------------------------------------------------------------
 
 def executive_summary(
@@ -45,10 +58,10 @@ def executive_summary(
     for rule in FINDING_RULES.values():
         if chapters is not None and rule.chapter not in chapters:
             continue
-        if not view.has(*rule.needs):
+        if not view.has(*rule.needs) or not rule.supported(view):
             continue
         assessment = rule.assess(view, settings)
-        if assessment is None:
+        if assessment is None or not _substantive(assessment, rule):
             continue
         key = rule.message_key(assessment.variant)
         shown = {k: format_value(v, currency, lang) for k, v in assessment.values.items()}

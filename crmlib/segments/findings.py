@@ -22,7 +22,7 @@ def _dormant(m: Metrics, settings: SummarySettings) -> Assessment | None:
     share = sum(cells[c]["customer_share"] for c in CPM_LAPSED)
     revenue = sum(cells[c]["revenue_share"] for c in CPM_LAPSED)
     top_lapsed = cells["top_lapsed"]["customers"]
-    return Assessment(share > 0.5, {
-        "customers": Count(customers), "share": Pct(share), "revenue_share": Pct(revenue),
-        "top_lapsed": Count(top_lapsed),
-    })
+    values = {"customers": Count(customers), "share": Pct(share), "revenue_share": Pct(revenue)}
+    if not top_lapsed:  # no sentence makes a priority of nobody
+        return Assessment(share > 0.5, values, "no_top")
+    return Assessment(share > 0.5, {**values, "top_lapsed": Count(top_lapsed)})

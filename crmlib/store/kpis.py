@@ -7,6 +7,9 @@ Definitions (a period is a run of calendar days; orders on or after as_of are ne
   existing customers: the period's other customers (first order before the period).
 - new / existing revenue: the period's revenue of new / existing customers (a new customer's
   second order in the same period is new revenue).
+- split_observable: the period starts on or after purchases.observed_from (crmlib.store.coverage),
+  so a customer first seen in it is new and not a long-standing account from before the data;
+  otherwise the new / existing figures are shown as not observable and feed no finding.
 - AOV (客単価) = revenue / orders; orders per customer = orders / customers.
 - repeat rate (リピート率) = share of the period's customers with 2 or more purchases within the
   period (purchases, not orders: same-day orders count once, see purchases.py). Counting only
@@ -56,6 +59,8 @@ def period_kpis(purchases: Purchases, span: Span) -> dict[str, Any]:
         "start": span.start,
         "end": span.end,
         "covered": purchases.covers(span),
+        # new vs existing needs every customer first seen in the period to be observably new
+        "split_observable": purchases.splits_new(span),
         "revenue": revenue,
         "orders": orders,
         "purchases": int(row["purchases"]),

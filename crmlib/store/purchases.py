@@ -65,6 +65,9 @@ class Purchases:
     data_end: dt.date | None  # day of the last order before as_of
     merge_same_day: bool
     dimensions: tuple[str, ...] = field(default_factory=tuple)  # first-order attributes in the data
+    # the first day a customer's first purchase counts as their first ever (crmlib.store.coverage:
+    # customers first seen earlier are left-censored); None: every customer counts
+    observed_from: dt.date | None = None
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run one aggregate query on the session's tables and return pandas."""
@@ -78,6 +81,16 @@ class Purchases:
     def as_of_sql(self) -> str:
         """as_of as a SQL date literal (exclusive end of the data)."""
         return f"DATE '{self.as_of.isoformat()}'"
+
+    @property
+    def observable_sql(self) -> str:
+        """SQL condition on first_day: the customer's first purchase is observable (not left-censored)."""
+        return "TRUE" if self.observed_from is None else f"first_day >= DATE '{self.observed_from.isoformat()}'"
+
+    def splits_new(self, span: Span) -> bool:
+        """True when every customer first seen in the span is observably new (it starts on or after
+        observed_from), so new and existing customers can be told apart in it."""
+        return self.covers(span) and (self.observed_from is None or span.start >= self.observed_from)
 
     def covers(self, span: Span) -> bool:
         """True when the data reaches back to the span's first day (an earlier start is unknown)."""
