@@ -98,7 +98,7 @@ def shop_orders(orders_path):
 
 def test_settings_defaults_and_validation():
     cfg = dg.DiagnosisSettings()
-    assert (cfg.period_months, cfg.lapse_days, cfg.bucket_period, cfg.f2_windows) == (12, 365, "quarter", [30, 90, 365])
+    assert (cfg.period_months, cfg.lapse_days, cfg.bucket_period, cfg.f2_windows) == (12, None, "quarter", [30, 90, 365])  # None: lapse from the data (crmlib.store.coverage)
     assert dg.DiagnosisSettings(f2_windows=[365, 30, 30]).f2_windows == [30, 365]
     with pytest.raises(ValidationError, match="lapse_days"):
         dg.DiagnosisSettings(lapse_days=60)  # shorter than a quarter

@@ -30,18 +30,24 @@ SHOP = {
     "data_check": {"orders": 500, "customers": 200},
     "diagnosis": {
         "period_months": 12,
+        # what the rules require (crmlib.findings requires=): observable first purchases, samples
+        # of at least min_customers, new vs existing observable in both periods
+        "min_customers": 30, "observed_from": "2022-03-01",
+        "f2_headline": {"window_days": 365, "eligible": 120, "converted": 30, "rate": 30 / 120},
         "f2_conversion": {
             "30": {"eligible": 200, "converted": 20, "rate": 20 / 200},
             "90": {"eligible": 180, "converted": 36, "rate": 36 / 180},
             "365": {"eligible": 120, "converted": 30, "rate": 30 / 120},
         },
         "leaky_bucket": {"lost": 40, "lost_revenue": 480000.0, "new": 30, "new_revenue": 300000.0,
-                         "lapse_days": 365, "period": "quarter", "warmup": False},
+                         "lapse_days": 365, "period": "quarter", "warmup": False, "active_start": 150},
         "kpis": {
-            "current": {"covered": True, "revenue": 2000000.0, "existing_revenue_share": 700000 / 2000000},
-            "previous": {"covered": True, "revenue": 2500000.0, "existing_revenue_share": 1000000 / 2500000},
+            "current": {"covered": True, "split_observable": True, "customers": 200, "revenue": 2000000.0,
+                        "existing_revenue_share": 700000 / 2000000},
+            "previous": {"covered": True, "split_observable": True, "customers": 200, "revenue": 2500000.0,
+                         "existing_revenue_share": 1000000 / 2500000},
         },
-        "retention_value": {"covered": True, "uplift_points": 5.0, "gain_next_period": 123456.7,
+        "retention_value": {"covered": True, "previous_customers": 200, "uplift_points": 5.0, "gain_next_period": 123456.7,
                             "retention_rate": 40 / 200, "gain_share": 123456.7 / 2000000},
         "concentration": {"top10_share": 1100000 / 2000000, "top20_share": 1400000 / 2000000},
     },
@@ -106,6 +112,7 @@ def test_english_sentences_carry_the_same_numbers():
 def test_observations_when_nothing_is_wrong():
     shop = copy.deepcopy(SHOP)
     shop["diagnosis"]["f2_conversion"]["365"].update(converted=48, rate=48 / 120)  # 40.0% >= 30%
+    shop["diagnosis"]["f2_headline"].update(converted=48, rate=48 / 120)
     shop["diagnosis"]["leaky_bucket"]["new_revenue"] = 600000.0  # new customers outweigh the leak
     found = {f.rule: f for f in _summary(shop)}
     assert found["f2_conversion"].alert is False and "目安の30.0%に届いています" in found["f2_conversion"].text
@@ -136,9 +143,13 @@ def test_missing_chapters_and_keys_degrade_to_what_is_there():
 
 
 def test_f2_falls_back_to_the_longest_window_and_nulls_are_missing():
-    diagnosis = {"f2_conversion": {"30": {"eligible": 50, "converted": 5, "rate": 0.1},
-                                   "180": {"eligible": 40, "converted": 14, "rate": 14 / 40},
-                                   "365": {"eligible": 0, "converted": 0, "rate": None}}}
+    import pandas as pd
+
+    from crmlib.diagnosis import f2_headline
+    f2 = pd.DataFrame({"window_days": [30, 180, 365], "eligible": [50, 40, 0], "converted": [5, 14, 0],
+                       "rate": [0.1, 14 / 40, None]})
+    # 365 days has nobody, so the longest window with at least 30 customers: 180 days, 14 of 40
+    diagnosis = {"observed_from": "2022-03-01", "min_customers": 30, "f2_headline": f2_headline(f2, 30)}
     (f2,) = _summary({"diagnosis": diagnosis})
     assert "180日以内" in f2.text and f2.headline == "35.0%"
     assert Metrics({"a": {"b": None, "c": float("nan")}}).get("a.c") is None
@@ -206,3 +217,49 @@ def test_strategy_chapter_findings():
     assert "F2フォローメール" in trial.text and "18.0%から26.0%" in trial.text and "5.5〜10.5" in trial.text
     strategy["goals"] = [{"metric": "aov", "feasibility": "within"}]
     assert _summary({"strategy": strategy})[0].alert is False
+
+
+def test_rules_declare_what_they_rest_on_and_are_skipped_without_it():
+    # issue 16: no finding on existing customers' share or F2 that rests on left-censored customers
+    shop = copy.deepcopy(SHOP)
+    shop["diagnosis"]["kpis"]["current"]["split_observable"] = False  # period starts in the look-back
+    del shop["diagnosis"]["observed_from"]  # F2 not restricted to observable first purchases
+    rules = [f.rule for f in _summary(shop, max_findings=12)]
+    assert "repeat_revenue" not in rules and "f2_conversion" not in rules
+    # a sample below the floor feeds no finding: 29 eligible < 30
+    shop = copy.deepcopy(SHOP)
+    shop["diagnosis"]["f2_headline"]["eligible"] = 29
+    shop["diagnosis"]["kpis"]["current"]["customers"] = 12  # top decile of 12 customers is one customer
+    rules = [f.rule for f in _summary(shop, max_findings=12)]
+    assert "f2_conversion" not in rules and "top_decile" not in rules and "repeat_revenue" not in rules
+    # every rule that needs a sample or coverage says so
+    for name in ("f2_conversion", "repeat_revenue", "top_decile", "leaky_bucket", "retention_value"):
+        assert FINDING_RULES[name].requires, name
+
+
+def test_no_sentence_makes_a_priority_of_nobody():
+    shop = copy.deepcopy(SHOP)
+    shop["segments"]["cpm"]["top_lapsed"]["customers"] = 0
+    found = {f.rule: f for f in _summary(shop, lang="en", max_findings=12)}
+    assert "lapsed top customers" not in found["dormant"].text and "first to win back" not in found["dormant"].text
+    # a finding whose headline is zero customers or no money is dropped
+    from crmlib.findings import Assessment, Count, FindingRule
+    from crmlib.report.summary import _substantive
+    rule = FindingRule("x", "01_diagnosis", "a", 1, (), lambda m, s: None, headline="n")
+    assert not _substantive(Assessment(True, {"n": Count(0)}), rule)
+    assert _substantive(Assessment(True, {"n": Count(3)}), rule)
+
+
+def test_revenue_without_a_customer_is_a_finding_and_a_data_limit():
+    from crmlib.report.limits import data_limits
+    metrics = {"coverage": {"no_customer_revenue": 1510677.49, "no_customer_share": 0.1474, "customers": 4334,
+                            "min_customers": 30, "censored_customers": 1985, "observable_customers": 2349,
+                            "data_start": "2010-12-01", "observed_from": "2011-03-22", "history_days": 374},
+               "diagnosis": {"kpis": {"current": {"split_observable": False}}, "retention_value": {"covered": False},
+                             "period_months": 12}}
+    found = executive_summary(metrics, ReportSettings(), lang="en", currency="GBP")
+    assert [f.rule for f in found] == ["no_customer_revenue"] and not found[0].alert
+    assert "14.7%" in found[0].text and "£1,510,677" in found[0].text
+    limits = data_limits(metrics, "en", "GBP")
+    assert len(limits) == 4 and "14.7%" in limits[0] and "1,985" in limits[1] and "5:25" in limits[3]
+    assert all(line for line in data_limits(metrics, "ja", "GBP"))

@@ -90,7 +90,7 @@ class Purchases:
     def splits_new(self, span: Span) -> bool:
         """True when every customer first seen in the span is observably new (it starts on or after
         observed_from), so new and existing customers can be told apart in it."""
-        return self.covers(span) and (self.observed_from is None or span.start >= self.observed_from)
+        return self.observed_from is None or span.start >= self.observed_from
 
     def covers(self, span: Span) -> bool:
         """True when the data reaches back to the span's first day (an earlier start is unknown)."""
