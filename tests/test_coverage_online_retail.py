@@ -1,0 +1,186 @@
+"""Issue 16 on the UCI Online Retail data: the coverage model (left censoring, the data-derived
+lapse, revenue without a customer) and the figures that rest on it, checked against figures
+derived here with plain pandas (never against the code's own output).
+
+The data starts on 2010-12-01 and as_of is 2011-12-10. The rules recomputed here
+(crmlib.store.coverage): the gaps in days between a customer's consecutive purchase days, pooled;
+look-back = their 90th percentile (linear interpolation) rounded and kept within 30..365 days;
+lapse = the same percentile kept within 92..730 days; a customer first seen before data_start +
+look-back is left-censored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmlib import diagnosis as dg
+from crmlib.ingest import ingest_file
+from crmlib.ledger import Ledger
+from crmlib.report.settings import ReportSettings
+from crmlib.report.summary import executive_summary
+from crmlib.store.coverage import measure_coverage
+
+from datasets import ONLINE_RETAIL, need
+
+pytestmark = need(ONLINE_RETAIL)
+DAY = pd.Timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("online_retail_coverage")
+    ingest_file(ONLINE_RETAIL, preset="online-retail", out_dir=out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def days(processed) -> pd.DataFrame:
+    """One row per customer and purchase day, in date order, with previous/next day and first day."""
+    orders = pd.read_parquet(processed / "orders.parquet")
+    orders = orders[orders["customer_id"].notna()].copy()
+    orders["day"] = orders["ordered_at"].dt.normalize()
+    frame = (orders.groupby(["customer_id", "day"], as_index=False).agg(revenue=("amount", "sum"))
+             .sort_values(["customer_id", "day"], ignore_index=True))
+    by = frame.groupby("customer_id")["day"]
+    frame["prev"], frame["next"] = by.shift(1), by.shift(-1)
+    frame["first"] = by.transform("min")
+    return frame
+
+
+@pytest.fixture(scope="module")
+def expected(days) -> dict:
+    """The coverage rules recomputed in pandas."""
+    gaps = (days["day"] - days["prev"]).dt.days.dropna()
+    p90 = float(np.quantile(gaps, 0.9))
+    start = days["day"].min()
+    lookback = int(min(max(round(p90), 30), 365))
+    lapse = int(min(max(round(p90), 92), 730))
+    return {"start": start, "as_of": days["day"].max() + DAY, "lookback": lookback, "lapse": lapse,
+            "observed_from": start + pd.Timedelta(days=lookback)}
+
+
+@pytest.fixture(scope="module")
+def coverage(processed):
+    return measure_coverage(processed / "orders.parquet")
+
+
+@pytest.fixture(scope="module")
+def purchases(processed, coverage):
+    with dg.open_purchases(processed / "orders.parquet", "") as opened:
+        opened.observed_from = coverage.observed_from
+        yield opened
+
+
+def _firsts(days: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer: first and second purchase day."""
+    firsts = days[days["prev"].isna()][["customer_id", "day", "next"]]
+    return firsts.rename(columns={"day": "first", "next": "second"})
+
+
+def test_coverage_model(coverage, days, expected):
+    assert coverage.data_start == expected["start"].date() == dt.date(2010, 12, 1)
+    assert coverage.as_of == expected["as_of"].date() == dt.date(2011, 12, 10)
+    assert coverage.history_days == 374
+    assert coverage.lookback_days == expected["lookback"]
+    assert coverage.observed_from == expected["observed_from"].date()
+    assert coverage.lapse_days == expected["lapse"] and coverage.lapse_source == "data"
+    firsts = _firsts(days)
+    censored = int((firsts["first"] < expected["observed_from"]).sum())
+    assert (coverage.customers, coverage.censored_customers) == (len(firsts), censored)
+    assert 0 < censored < len(firsts)
+
+
+def test_yaml_lapse_wins(processed):
+    forced = measure_coverage(processed / "orders.parquet", lapse_days=200)
+    assert (forced.lapse_days, forced.lapse_source) == (200, "settings")
+
+
+def test_revenue_without_a_customer(processed, coverage):
+    # the ingest keeps lines without a customer id out of orders.parquet and books them in the
+    # ledger under no_customer; their share is of the revenue kept plus theirs
+    ledger = Ledger.load(processed / "ledger.json")
+    no_customer = sum(float(e.amount) for e in ledger.excluded if e.reason == "no_customer")
+    kept = float(ledger.kept_amount)
+    assert coverage.no_customer_revenue == pytest.approx(no_customer)
+    assert coverage.no_customer_share == pytest.approx(no_customer / (kept + no_customer))
+    # and independently from the raw file: product lines (not cancelled, positive quantity and
+    # price, not a postage/fee code, duplicates dropped) without a CustomerID
+    raw = pd.read_csv(ONLINE_RETAIL, dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": "float64"})
+    raw = raw.drop_duplicates()
+    fees = {"POST", "DOT", "M", "C2", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK"}
+    keep = (~raw["InvoiceNo"].str.startswith("C") & (raw["Quantity"] > 0) & (raw["UnitPrice"] > 0)
+            & ~raw["StockCode"].isin(fees))
+    amount = (raw["Quantity"] * raw["UnitPrice"])[keep & raw["CustomerID"].isna()].sum()
+    assert coverage.no_customer_revenue == pytest.approx(amount, rel=1e-3)
+    assert 0.14 < coverage.no_customer_share < 0.16  # issue 16: 14.7%
+
+
+def test_f2_only_over_observable_first_purchases(purchases, days, expected):
+    f2 = dg.f2_conversion(purchases, [30, 90, 180, 365]).set_index("window_days")
+    firsts = _firsts(days)
+    for window in (30, 90, 180, 365):
+        eligible = firsts[(firsts["first"] >= expected["observed_from"])
+                          & (firsts["first"] + pd.Timedelta(days=window) < expected["as_of"])]
+        converted = eligible[(eligible["second"] - eligible["first"]).dt.days <= window]
+        assert (f2.loc[window, "eligible"], f2.loc[window, "converted"]) == (len(eligible), len(converted)), window
+    # nobody first seen after the look-back has a full year yet: no 365-day F2 at all
+    assert f2.loc[365, "eligible"] == 0
+
+
+def test_early_share_is_one_ratio_on_one_base(processed, days, expected):
+    # among customers converted within 365 days (their 365 days observed), the share converted
+    # within 30; on all customers (no censoring) as in the issue: the base is the 365-day converts
+    with dg.open_purchases(processed / "orders.parquet", "") as raw:
+        early = dg.early_share(raw, 30, 365)
+        f2 = dg.f2_conversion(raw, [30, 365])
+    firsts = _firsts(days)
+    base = firsts[firsts["first"] + pd.Timedelta(days=365) < expected["as_of"]]
+    gap = (base["second"] - base["first"]).dt.days
+    converted, within = int((gap <= 365).sum()), int((gap <= 30).sum())
+    assert (early["converted"], early["early"]) == (converted, within)
+    assert early["share"] == pytest.approx(within / converted)
+    # the sentence quotes that share, not the ratio of two rates on different bases
+    text = dg.f2_takeaway(f2, "en", early)
+    assert f"{100 * within / converted:.1f}%" in text
+    wrong = f2.set_index("window_days")["rate"]
+    assert f"{100 * wrong[30] / wrong[365]:.1f}%" not in text
+
+
+def test_lost_customers_with_the_data_derived_lapse(purchases, coverage, days, expected):
+    lapse = pd.Timedelta(days=expected["lapse"])
+    bucket = dg.leaky_bucket(purchases, period="quarter", lapse_days=coverage.lapse_days, periods=4)
+    row = bucket[~bucket["partial"]].iloc[-1]
+    start, end = row["period"], row["period_end"]
+    lapses = days[(days["next"].isna() | (days["next"] - days["day"] > lapse)) & (days["day"] + lapse < expected["as_of"])]
+    lost = lapses[(lapses["day"] + lapse >= start) & (lapses["day"] + lapse < end)]
+    assert row["lost"] == len(lost) > 0
+    # the old fixed 365-day window sees nobody lapse in the last full quarter of 374 days of data
+    old = dg.leaky_bucket(purchases, period="quarter", lapse_days=365, periods=4)
+    assert old[~old["partial"]].iloc[-1]["lost"] == 0
+
+
+def test_no_summary_finding_rests_on_left_censored_customers(purchases, coverage, days, expected):
+    kpis = dg.headline_kpis(purchases, months=12)
+    f2 = dg.f2_conversion(purchases, [30, 90, 365])
+    bucket = dg.leaky_bucket(purchases, "quarter", coverage.lapse_days, 8)
+    metrics = {"coverage": coverage.as_metrics(), "diagnosis": dg.headline_metrics(kpis, f2, bucket, extra={
+        "f2_headline": dg.f2_headline(f2, 30), "min_customers": 30, "observed_from": coverage.observed_from})}
+    # the last 12 months start on 2010-12-10, inside the look-back: new vs existing is not observable
+    assert not kpis.iloc[0]["split_observable"]
+    found = {f.rule: f for f in executive_summary(metrics, ReportSettings(max_findings=12), lang="en",
+                                                  currency="GBP", chapters=["00_data_check", "01_diagnosis"])}
+    assert "repeat_revenue" not in found
+    # F2 is quoted on the 90-day window over customers first seen from observed_from only
+    firsts = _firsts(days)
+    eligible = firsts[(firsts["first"] >= expected["observed_from"])
+                      & (firsts["first"] + pd.Timedelta(days=90) < expected["as_of"])]
+    converted = eligible[(eligible["second"] - eligible["first"]).dt.days <= 90]
+    f2_found = found["f2_conversion"]
+    assert f2_found.values["days"] == 90
+    assert (f2_found.values["eligible"], f2_found.values["converted"]) == (len(eligible), len(converted))
+    assert f2_found.headline == f"{100 * len(converted) / len(eligible):.1f}%"
+    assert "no_customer_revenue" in found and "14.7%" in found["no_customer_revenue"].text
