@@ -28,6 +28,7 @@ from crmlib.report.summary import FINDING_RULES, Metrics, executive_summary
 # (¥123,457) = 6.2% of 2,000,000.
 SHOP = {
     "data_check": {"orders": 500, "customers": 200},
+    "coverage": {"customers": 200, "min_customers": 30},
     "diagnosis": {
         "period_months": 12,
         # what the rules require (crmlib.findings requires=): observable first purchases, samples

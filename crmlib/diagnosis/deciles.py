@@ -134,10 +134,21 @@ def decile_table(deciles: pd.DataFrame, lang: str, currency: str) -> pd.DataFram
     })
 
 
-def decile_takeaway(deciles: pd.DataFrame, pareto: pd.DataFrame, lang: str) -> str:
+def _too_few(deciles: pd.DataFrame, lang: str, min_customers: int) -> str | None:
+    """The "too few customers" sentence when the deciles rank fewer than min_customers customers."""
+    customers = int(deciles["customers"].sum())
+    if customers < min_customers:
+        return t("diagnosis.too_few_sentence", lang, n=fmt_int(customers), floor=fmt_int(min_customers))
+    return None
+
+
+def decile_takeaway(deciles: pd.DataFrame, pareto: pd.DataFrame, lang: str, min_customers: int = 1) -> str:
     """One sentence: revenue share of the top 10% and 20%, and the one-off big buyers in the top decile."""
     if deciles.empty or not deciles["revenue"].sum():
         return t("diagnosis.deciles.empty", lang)
+    few = _too_few(deciles, lang, min_customers)
+    if few:
+        return few
     top = deciles.iloc[0]
     values = {
         "top10": fmt_pct(top["share"]),
@@ -150,10 +161,13 @@ def decile_takeaway(deciles: pd.DataFrame, pareto: pd.DataFrame, lang: str) -> s
     return t(key, lang, **values)
 
 
-def concentration_takeaway(deciles: pd.DataFrame, pareto: pd.DataFrame, lang: str) -> str:
+def concentration_takeaway(deciles: pd.DataFrame, pareto: pd.DataFrame, lang: str, min_customers: int = 1) -> str:
     """One sentence: revenue share of the top 20% and 50% of customers, and of one-off buyers."""
     if deciles.empty or not deciles["revenue"].sum():
         return t("diagnosis.deciles.empty", lang)
+    few = _too_few(deciles, lang, min_customers)
+    if few:
+        return few
     one_off = deciles["one_off_revenue"].sum() / deciles["revenue"].sum()
     return t("diagnosis.deciles.concentration", lang, top20=fmt_pct(top_share(pareto, 20)),
              top50=fmt_pct(top_share(pareto, 50)), one_off_share=fmt_pct(one_off))

@@ -148,10 +148,14 @@ def f2_by_segment(purchases: Purchases, windows: list[int] | tuple[int, ...] = (
     return out.drop(columns="_order").reset_index(drop=True)
 
 
-def funnel_takeaway(funnel: pd.DataFrame, lang: str) -> str:
-    """One sentence: the share who never come back, and the step with the biggest drop-off."""
+def funnel_takeaway(funnel: pd.DataFrame, lang: str, min_customers: int = 1) -> str:
+    """One sentence: the share who never come back, and the step with the biggest drop-off
+    (none on fewer than min_customers customers)."""
     if funnel.empty or not funnel["customers"].iloc[0]:
         return t("diagnosis.funnel.empty", lang)
+    if funnel["customers"].iloc[0] < min_customers:
+        return t("diagnosis.too_few_sentence", lang, n=fmt_int(funnel["customers"].iloc[0]),
+                 floor=fmt_int(min_customers))
     first = funnel.iloc[0]
     later = funnel.iloc[1:].dropna(subset=["drop_off"])
     values = {

@@ -92,11 +92,14 @@ def intervals_table(intervals: pd.DataFrame, lang: str) -> pd.DataFrame:
     })
 
 
-def intervals_takeaway(intervals: pd.DataFrame, histogram: pd.DataFrame, lang: str) -> str:
-    """One sentence: median and quartiles of first-to-second purchase days, as follow-up timing."""
+def intervals_takeaway(intervals: pd.DataFrame, histogram: pd.DataFrame, lang: str, min_customers: int = 1) -> str:
+    """One sentence: median and quartiles of first-to-second purchase days, as follow-up timing
+    (none on fewer than min_customers second purchases)."""
     first = intervals[intervals["step"] == 1]
     if first.empty or not first["gaps"].iloc[0]:
         return t("diagnosis.intervals.empty", lang)
+    if first["gaps"].iloc[0] < min_customers:
+        return t("diagnosis.too_few_sentence", lang, n=fmt_int(first["gaps"].iloc[0]), floor=fmt_int(min_customers))
     row = first.iloc[0]
     days = lambda v: fmt_num(v, 0)  # noqa: E731
     beyond = float(histogram["share"].iloc[-1]) if len(histogram) else 0.0

@@ -17,12 +17,14 @@ def _rows(kpis: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return kpis.iloc[0], kpis.iloc[1]
 
 
-def kpi_table(kpis: pd.DataFrame, lang: str, currency: str) -> pd.DataFrame:
-    """Display table: metric, this period, comparison period, change (blank when not comparable)."""
+def kpi_table(kpis: pd.DataFrame, lang: str, currency: str, min_customers: int = 1) -> pd.DataFrame:
+    """Display table: metric, this period, comparison period, change (blank when not comparable);
+    a period with fewer than min_customers customers shows "too few customers (n)" for its rates."""
     cur, prev = _rows(kpis)
     compare = bool(prev["covered"])
     money = lambda v: fmt_money(v, currency)  # noqa: E731
     share = lambda v: fmt_pct(v)  # noqa: E731
+    few = {row["period"]: int(row["customers"]) < min_customers for row in (cur, prev)}
     specs = [
         ("revenue", t("metric.revenue", lang), money, pct_change),
         ("orders", t("metric.orders", lang), fmt_int, pct_change),
@@ -46,11 +48,22 @@ def kpi_table(kpis: pd.DataFrame, lang: str, currency: str) -> pd.DataFrame:
     for key, label, fmt, change in specs:
         cur_ok = key not in split or observable(cur)
         prev_ok = compare and (key not in split or observable(prev))
+        if fmt is share:  # a rate: not on fewer customers than the floor
+            cur_fmt = (lambda v, n=int(cur["customers"]): t("diagnosis.too_few", lang, n=fmt_int(n))) \
+                if few[cur["period"]] else fmt
+            prev_fmt = (lambda v, n=int(prev["customers"]): t("diagnosis.too_few", lang, n=fmt_int(n))) \
+                if few[prev["period"]] else fmt
+            cur_ok_rate = not few[cur["period"]]
+            prev_ok_rate = not few[prev["period"]]
+        else:
+            cur_fmt = prev_fmt = fmt
+            cur_ok_rate = prev_ok_rate = True
         rows.append({
             t("common.col_metric", lang): label,
-            head_cur: fmt(cur[key]) if cur_ok else unseen,
-            head_prev: (fmt(prev[key]) if prev_ok else unseen) if compare else "—",
-            t("diagnosis.kpis.col_change", lang): (change(cur[key], prev[key]) or "—") if cur_ok and prev_ok else "—",
+            head_cur: cur_fmt(cur[key]) if cur_ok else unseen,
+            head_prev: (prev_fmt(prev[key]) if prev_ok else unseen) if compare else "—",
+            t("diagnosis.kpis.col_change", lang): (change(cur[key], prev[key]) or "—")
+            if cur_ok and prev_ok and cur_ok_rate and prev_ok_rate else "—",
         })
     frame = pd.DataFrame(rows)
     frame.attrs["months"] = months

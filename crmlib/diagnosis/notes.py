@@ -15,6 +15,7 @@ def chapter_lead(lang: str) -> str:
 
 
 def history_note(purchases: Purchases, lang: str, months: int = 12, lapse_days: int = 365) -> str | None:
+    # with the coverage model (purchases.observed_from) the note says who is left out instead
     """A caution when the data starts less than a year before the analysis period (or less than
     lapse_days before the last year): customers from before the data count as new and early
     lapses cannot be seen. None when the history is long enough."""
@@ -25,6 +26,9 @@ def history_note(purchases: Purchases, lang: str, months: int = 12, lapse_days: 
     short_for_lapses = purchases.data_start + dt.timedelta(days=int(lapse_days)) > current.start
     if not (short_before_period or short_for_lapses):
         return None
+    if purchases.observed_from is not None:
+        return t("diagnosis.note_history_censored", lang, data_start=fmt_date(purchases.data_start, lang),
+                 observed_from=fmt_date(purchases.observed_from, lang), lapse_days=fmt_int(lapse_days))
     return t("diagnosis.note_history", lang, data_start=fmt_date(purchases.data_start, lang),
              lapse_days=fmt_int(lapse_days))
 

@@ -29,7 +29,10 @@ def data_limits(metrics: Mapping[str, Any], lang: str, currency: str) -> list[st
         out.append(t("summary.limit_no_customer", lang, share=fmt_pct(share or 0.0),
                      amount=fmt_money(amount, currency)))
     censored = m.get("coverage.censored_customers")
-    if censored:
+    if censored and not m.get("coverage.observable_customers"):
+        out.append(t("summary.limit_censored_all", lang, days=fmt_int(m.get("coverage.history_days") or 0),
+                     lookback=fmt_int(m.get("coverage.lookback_days") or 0)))
+    elif censored:
         out.append(t("summary.limit_censored", lang, start=_date(m.get("coverage.data_start"), lang),
                      observed_from=_date(m.get("coverage.observed_from"), lang), censored=fmt_int(censored),
                      observable=fmt_int(m.get("coverage.observable_customers") or 0)))

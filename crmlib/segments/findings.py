@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..findings import Assessment, Count, Metrics, Pct, SummarySettings, finding_rule
+from ..findings import Assessment, Count, Metrics, Pct, SummarySettings, finding_rule, sample
 
 
 CPM_LAPSED = ("first_lapsed", "early_lapsed", "steady_lapsed", "trend_lapsed", "top_lapsed")
 CPM_TOP = ("top", "top_lapsed")
 
 
-@finding_rule("dormant", chapter="02_segments", anchor="cpm", priority=65, needs=("segments.cpm",), headline="share")
+# CPM shares are rates over all customers: at least the sample floor of them, and somebody lapsed
+@finding_rule("dormant", chapter="02_segments", anchor="cpm", priority=65, needs=("segments.cpm",), headline="share",
+              requires=(sample("coverage.customers"),), nonzero=("customers",))
 def _dormant(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """休眠顧客: share of customers in the lapsed CPM cells and the share of revenue they once brought."""
     cells = m.get("segments.cpm")
