@@ -568,3 +568,35 @@ def test_exports_carry_emails_only_when_allowed(export_dir, tmp_path):
     (export_dir / "contacts.parquet").unlink()
     with pytest.raises(DataError, match="contacts"):
         write_segment_exports(export_dir, AS_OF, settings, tmp_path / "again")
+
+
+# --- issue 16: ties never leave an RFM score empty ----------------------------------------------
+
+def test_rfm_frequency_ties_leave_no_score_empty():
+    from crmlib.store.segments.rfm import frequency_bounds
+    purchases = np.array([1] * 10 + [2] * 6 + [3] * 2 + [4] + [6], dtype=float)
+    # the tie rule on the 10 repeat buyers [2]*6+[3]*2+[4]+[6]: c_s = ceil(10 s / 4) = 3, 5, 8
+    # -> 3rd, 5th and 8th smallest = 2, 2, 3: bounds (1, 2, 2, 3) and F3 = (2, 2] is empty.
+    # Spread along the distinct repeat values 2 < 3 < 4 < 6: bounds 2, 3, 4
+    assert frequency_bounds(purchases) == (1.0, 2.0, 3.0, 4.0)
+    f = score_higher_better(purchases, np.array(frequency_bounds(purchases)))
+    assert list(f) == [1] * 10 + [2] * 6 + [3] * 2 + [4] + [5]
+    assert set(f) == {1, 2, 3, 4, 5}
+
+
+def test_spread_bounds_recency_and_money_by_hand():
+    from crmlib.store.segments.scoring import spread_bounds
+    days = np.array([3] * 7 + [10, 20, 40], dtype=np.int64)
+    # tie rule: R = 1 + floor(5 * strictly more days / 10): more = 3 (the seven 3s), 2, 1, 0
+    # -> R2 for the 3s, then R2, R1, R1: R3..R5 empty
+    tied = tile_bounds_lower_better(days, 5)
+    assert set(score_lower_better(days, tied)) == {1, 2}
+    spread = spread_bounds(days, tied)
+    # 4 distinct values for 5 scores: nothing to spread, the tie rule stays
+    assert list(spread) == list(tied)
+    days = np.array([3] * 6 + [5, 10, 20, 40], dtype=np.int64)  # 5 distinct values
+    r = score_lower_better(days, spread_bounds(days, tile_bounds_lower_better(days, 5)))
+    assert list(r) == [5] * 6 + [4, 3, 2, 1]
+    money = np.array([100.0] * 8 + [200.0, 300.0, 400.0, 500.0])
+    m = score_higher_better(money, spread_bounds(money, tile_bounds(money, 5)))
+    assert list(m) == [1] * 8 + [2, 3, 4, 5]

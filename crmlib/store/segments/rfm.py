@@ -26,6 +26,7 @@ from ...i18n import t
 from .scoring import (
     score_higher_better,
     score_lower_better,
+    spread_bounds,
     tile_bounds,
     tile_bounds_lower_better,
 )
@@ -55,25 +56,28 @@ def monetary_values(base: pd.DataFrame, basis: str = "total") -> np.ndarray:
 
 
 def frequency_bounds(purchases: np.ndarray) -> tuple[float, ...]:
-    """F bounds by quantiles: F1 <= 1 purchase, then quarters of the repeat buyers (tie rule)."""
+    """F bounds by quantiles: F1 <= 1 purchase, then quarters of the repeat buyers (tie rule,
+    tied bounds spread so no score stays empty: scoring.spread_bounds)."""
     repeat = purchases[purchases >= 2]
     if len(repeat) == 0:
         return (1.0, 1.0, 1.0, 1.0)
-    return (1.0, *tile_bounds(repeat, TILES - 1).tolist())
+    return (1.0, *spread_bounds(repeat, tile_bounds(repeat, TILES - 1)).tolist())
 
 
 def rfm_bounds(base: pd.DataFrame, settings: RfmSettings) -> RfmBounds:
-    """The thresholds in force: the client's fixed ones, or quantiles of these customers."""
+    """The thresholds in force: the client's fixed ones, or quantiles of these customers (tied
+    bounds spread so that no score stays empty while there are values to tell apart)."""
     if settings.method == "fixed":
         fixed = settings.fixed_thresholds()
         return RfmBounds("fixed", settings.monetary, tuple(map(float, fixed.recency_days)),
                          tuple(map(float, fixed.frequency)), tuple(map(float, fixed.monetary)))
+    days, money = base["recency_days"].to_numpy(), monetary_values(base, settings.monetary)
     return RfmBounds(
         "quantile",
         settings.monetary,
-        tuple(tile_bounds_lower_better(base["recency_days"].to_numpy(), TILES).tolist()),
+        tuple(spread_bounds(days, tile_bounds_lower_better(days, TILES)).tolist()),
         frequency_bounds(base["purchases"].to_numpy()),
-        tuple(tile_bounds(monetary_values(base, settings.monetary), TILES).tolist()),
+        tuple(spread_bounds(money, tile_bounds(money, TILES)).tolist()),
     )
 
 

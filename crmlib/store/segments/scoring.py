@@ -11,6 +11,14 @@ the result does not depend on row order or customer ids, and the top score needs
 takes the lowest score it reaches and some scores stay empty: F1 for every one-time buyer, never
 an arbitrary split of equal customers.
 
+RFM scores must not stay empty because of ties (a whole column of "0 (0%)"), so RFM moves tied
+bounds apart along the ranks of the distinct values (spread_bounds): with d distinct values and
+k scores, bound s is put on the i_s-th smallest distinct value, where i_s starts at the tie
+rule's bound and is raised to at least i_(s-1) + 1 and lowered to at most d - 1 - (k - 1) + s
+(0-based). Every score then holds at least one value, equal values still share a score, and the
+result still depends on the values only. With fewer distinct values than scores some scores
+must stay empty (there is nothing to tell apart); the tie rule's bounds are kept.
+
 The rule is stored as k-1 thresholds, so the same yardstick can score another date's customers
 (migration) and fixed client thresholds use the same code: for an axis where higher is better,
 score = 1 + (number of bounds below the value), i.e. score s covers (bound[s-2], bound[s-1]].
@@ -60,6 +68,21 @@ def tile_bounds_lower_better(days: np.ndarray, tiles: int) -> np.ndarray:
     return (strict - 1)[::-1].astype(np.float64)  # whole days: d < x  <=>  d <= x - 1; best tile first
 
 
+def spread_bounds(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The bounds moved apart so that every score holds a value (see the module docstring); works
+    for both directions, as both score (bound[j-1], bound[j]] as one score."""
+    unique = np.unique(np.asarray(values, dtype=np.float64))
+    bounds = np.asarray(bounds, dtype=np.float64)
+    m, d = len(bounds), len(unique)
+    if d <= m or m == 0:
+        return bounds
+    index = np.searchsorted(unique, bounds, side="right") - 1  # the largest value at or below each bound
+    for s in range(m):  # a handful of bounds, not rows
+        index[s] = max(index[s], 0 if s == 0 else index[s - 1] + 1)
+    index = np.minimum(index, d - 1 - m + np.arange(m))
+    return unique[index]
+
+
 def score_higher_better(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """1 + number of bounds strictly below each value (bounds ascending)."""
     return (1 + np.searchsorted(np.asarray(bounds, dtype=np.float64), values, side="left")).astype(np.int8)
@@ -86,5 +109,6 @@ def top_share_floor(values: np.ndarray, share: float) -> float:
 
 
 __all__ = [
-    "score_higher_better", "score_lower_better", "tile_bounds", "tile_bounds_lower_better", "top_share_floor",
+    "score_higher_better", "score_lower_better", "spread_bounds", "tile_bounds", "tile_bounds_lower_better",
+    "top_share_floor",
 ]
