@@ -222,9 +222,15 @@ def journey_table(data: pd.DataFrame, journey: Journey, lang: str) -> pd.DataFra
     return frame.reset_index(drop=True)
 
 
-def journey_takeaway(data: pd.DataFrame, lang: str) -> str:
-    """The stage (before lapse) with the lowest conversion to the next purchase."""
-    steps = data[(data["stage"] != "lapsed") & data["conversion"].notna()]
+def journey_takeaway(data: pd.DataFrame, lang: str, min_customers: int = 1) -> str:
+    """The stage (before lapse) with the lowest conversion to the next purchase, among the stages
+    measured over the same window (the arrival stage's short window is not compared with the
+    others') and on at least min_customers eligible customers."""
+    steps = data[(data["stage"] != "lapsed") & data["conversion"].notna() & (data["eligible"] >= min_customers)]
+    if not steps.empty:  # one window: the one most stages use (the longer one on a tie)
+        counts = steps["window_days"].value_counts()
+        window = max(w for w, n in counts.items() if n == counts.max())
+        steps = steps[steps["window_days"] == window]
     if steps.empty:
         return t(f"{K}.service.takeaway_none", lang)
     r = steps.loc[steps["conversion"].astype(float).idxmin()]

@@ -1,0 +1,43 @@
+"""Issue 16: ratios on one base and one window (hand-made frames, expected values worked out below)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crmlib.diagnosis import f2_headline, wilson_interval
+from crmlib.diagnosis.funnel import f2_table
+from crmlib.strategy.report import journey_takeaway
+
+
+def test_journey_weakest_stage_compares_one_window():
+    # arrival: 10% within 30 days; second purchase 20% and habit 30% within 90 days. The old
+    # takeaway called arrival the weakest (a 30-day rate against 90-day ones); on one window
+    # (90 days, used by two stages) the weakest is the second purchase.
+    data = pd.DataFrame({
+        "stage": ["first_purchase", "arrival", "second_purchase", "habit", "lapsed"],
+        "eligible": [100, 100, 50, 40, 80], "converted": [40, 10, 10, 12, 8],
+        "conversion": [0.4, 0.1, 0.2, 0.3, 0.1], "window_days": [90, 30, 90, 90, None],
+        "next_median": [40.0, 12.0, 35.0, 30.0, None],
+    })
+    text = journey_takeaway(data, "en")
+    assert "20.0%" in text and "10.0%" not in text
+    # a stage on too few customers is not called the weakest: with a floor of 60 only the first
+    # purchase (100, 90 days) and arrival (100, 30 days) remain; one stage each, so the longer
+    # window: the first purchase's 40%
+    assert "40.0%" in journey_takeaway(data, "en", min_customers=60)
+
+
+def test_f2_rates_show_n_and_intervals_and_the_floor():
+    f2 = pd.DataFrame({"window_days": [30, 90, 365], "eligible": [400, 50, 12], "converted": [100, 10, 6],
+                       "rate": [0.25, 0.2, 0.5]})
+    table = f2_table(f2, "en", min_customers=30)
+    rates = list(table.iloc[:, 3])
+    assert rates[0] == "25.0%"  # 400 customers: no interval
+    # 10 of 50: Wilson 95% interval 11.2% to 33.0% (z = 1.96: centre (10 + 1.92) / 53.84, half-width
+    # 1.96 * sqrt(10 * 40 / 50 + 0.9604) / 53.84)
+    assert rates[1] == "20.0% (95% interval 11.2% to 33.0%)"
+    low, high = wilson_interval(10, 50)
+    assert round(low, 3) == 0.112 and round(high, 3) == 0.330
+    assert rates[2] == "too few customers (12)"
+    # the summary's F2 figure: the longest window with at least 30 customers
+    assert f2_headline(f2, 30) == {"window_days": 90, "eligible": 50, "converted": 10, "rate": 0.2}
