@@ -41,3 +41,16 @@ def test_f2_rates_show_n_and_intervals_and_the_floor():
     assert rates[2] == "too few customers (12)"
     # the summary's F2 figure: the longest window with at least 30 customers
     assert f2_headline(f2, 30) == {"window_days": 90, "eligible": 50, "converted": 10, "rate": 0.2}
+
+
+def test_cpm_cells_the_history_cannot_fill():
+    from crmlib.store.segments import cpm
+    from crmlib.store.segments.settings import CpmSettings
+    settings = CpmSettings()  # active 240, early repeat 90, top tenure 210 days
+    needs = cpm.cell_needs_days(settings)
+    assert needs["top_lapsed"] == 210 + 240 and needs["first_lapsed"] == 240 and needs["top"] == 210
+    # 374 days of Online Retail: top_lapsed (450 days) can never fill yet; the rest can
+    assert cpm.unobservable_cells(settings, 374) == {"top_lapsed": 450}
+    # 6 days: every lapsed cell (240 days and more) and steady/trend/top (90, 90, 210 days)
+    assert set(cpm.unobservable_cells(settings, 6)) == {
+        "steady", "trend", "top", "first_lapsed", "early_lapsed", "steady_lapsed", "trend_lapsed", "top_lapsed"}

@@ -243,6 +243,11 @@ def test_no_sentence_makes_a_priority_of_nobody():
     shop["segments"]["cpm"]["top_lapsed"]["customers"] = 0
     found = {f.rule: f for f in _summary(shop, lang="en", max_findings=12)}
     assert "lapsed top customers" not in found["dormant"].text and "first to win back" not in found["dormant"].text
+    # a cell the history is too short to fill (top_lapsed needs 210 + 240 days) is no priority either
+    shop = copy.deepcopy(SHOP)
+    shop["segments"]["cpm_unobservable"] = {"top_lapsed": 450}
+    found = {f.rule: f for f in _summary(shop, lang="en", max_findings=12)}
+    assert "first to win back" not in found["dormant"].text
     # a finding whose headline is zero customers or no money is dropped
     from crmlib.findings import Assessment, Count, FindingRule
     from crmlib.report.summary import _substantive

@@ -25,6 +25,7 @@ def _dormant(m: Metrics, settings: SummarySettings) -> Assessment | None:
     revenue = sum(cells[c]["revenue_share"] for c in CPM_LAPSED)
     top_lapsed = cells["top_lapsed"]["customers"]
     values = {"customers": Count(customers), "share": Pct(share), "revenue_share": Pct(revenue)}
-    if not top_lapsed:  # no sentence makes a priority of nobody
+    unseen = m.get("segments.cpm_unobservable") or {}
+    if not top_lapsed or "top_lapsed" in unseen:  # no sentence makes a priority of nobody
         return Assessment(share > 0.5, values, "no_top")
     return Assessment(share > 0.5, {**values, "top_lapsed": Count(top_lapsed)})

@@ -140,17 +140,31 @@ def _top_text(tops: pd.DataFrame, dimension: str, lang: str) -> dict[str, str]:
     return text.groupby(part["segment"].astype(str)).agg(t("common.list_separator", lang).join).to_dict()
 
 
+def history_days(seg: Segmentation) -> int:
+    """Days from the first order in the data to the as-of date."""
+    first = seg.customers["first_order"].min()
+    return 0 if pd.isna(first) else (seg.as_of - pd.Timestamp(first).date()).days
+
+
+def cpm_unobservable(seg: Segmentation) -> dict[str, int]:
+    """CPM cells this history is too short to fill -> days they need (never shown as 0)."""
+    return cpm.unobservable_cells(seg.settings.cpm, history_days(seg))
+
+
 def profile_table(seg: Segmentation, scheme: str, lang: str, currency: str,
                   data: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """Per class: customers, shares, AOV, orders per customer, median recency, top categories/channels."""
+    """Per class: customers, shares, AOV, orders per customer, median recency, top categories/channels;
+    a CPM cell the history is too short to fill reads "not observable yet (needs N days)"."""
     frame, tops = data if data is not None else profile(seg, scheme)
+    unseen = cpm_unobservable(seg) if scheme == "cpm" else {}
     frame = frame.set_index("segment").reindex(display_order(seg, scheme))
     names = class_names(seg, scheme, lang)
     categories, channels = _top_text(tops, "category", lang), _top_text(tops, "channel", lang)
     key = "segments.col"
     table = pd.DataFrame({
         t(f"{key}.segment", lang): [names[k] for k in frame.index],
-        t(f"{key}.customers", lang): [fmt_int(v) for v in frame["customers"]],
+        t(f"{key}.customers", lang): [t("segments.not_observable", lang, days=fmt_int(unseen[k])) if k in unseen
+                                      else fmt_int(v) for k, v in zip(frame.index, frame["customers"])],
         t(f"{key}.customer_share", lang): [fmt_pct(v) for v in frame["customer_share"]],
         t(f"{key}.revenue_share", lang): [fmt_pct(v) for v in frame["revenue_share"]],
         t(f"{key}.aov", lang): [fmt_money(v, currency) for v in frame["aov"]],
@@ -409,6 +423,8 @@ def headline_metrics(seg: Segmentation, mig: Migration | None = None) -> dict[st
                        "monetary": list(b.monetary), "monetary_basis": b.monetary_basis},
         "cpm_spend_line": seg.cuts.cpm_spend.amount,
         "cpm_spend_source": seg.cuts.cpm_spend.source,
+        "history_days": history_days(seg),
+        "cpm_unobservable": cpm_unobservable(seg),
         "ladder_spend_floor": seg.cuts.ladder_spend_floor,
     }
     for scheme in SCHEMES:

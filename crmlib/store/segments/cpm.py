@@ -44,6 +44,19 @@ class SpendLine:
     multiple: float | None = None
 
 
+def cell_needs_days(settings: CpmSettings) -> dict[str, int]:
+    """Days of history a cell needs before anybody can be in it: a lapsed cell needs its active
+    twin's tenure plus active_days of silence (top_lapsed: top_tenure_days + active_days)."""
+    active = {"first": 0, "early": 1, "steady": settings.early_repeat_days, "trend": settings.early_repeat_days,
+              "top": settings.top_tenure_days}
+    return {**active, **{f"{cell}_lapsed": days + settings.active_days for cell, days in active.items()}}
+
+
+def unobservable_cells(settings: CpmSettings, history_days: int) -> dict[str, int]:
+    """Cell -> days it needs, for the cells this history is too short to fill."""
+    return {cell: days for cell, days in cell_needs_days(settings).items() if days > history_days}
+
+
 def round_significant(value: float, digits: int = 2) -> float:
     """Round half-up to `digits` significant figures: 49,084 -> 49,000; 3,323.6 -> 3,300."""
     if value <= 0 or not np.isfinite(value):
