@@ -184,3 +184,17 @@ def test_no_summary_finding_rests_on_left_censored_customers(purchases, coverage
     assert (f2_found.values["eligible"], f2_found.values["converted"]) == (len(eligible), len(converted))
     assert f2_found.headline == f"{100 * len(converted) / len(eligible):.1f}%"
     assert "no_customer_revenue" in found and "14.7%" in found["no_customer_revenue"].text
+
+
+def test_cpm_and_ladder_use_the_data_lapse(processed, days, expected):
+    from crmlib.store.segments.classify import segment_customers
+    seg = segment_customers(processed / "orders.parquet", "2011-12-10", {})
+    assert seg.settings.cpm.active_days == expected["lapse"] == seg.settings.ladder.lapse_days
+    # lapsed in CPM = no purchase for at least the lapse window (recency >= active_days)
+    last = days.groupby("customer_id")["day"].max()
+    recency = (expected["as_of"] - last).dt.days
+    lapsed = seg.customers["cpm_cell"].astype(str).str.endswith("_lapsed")
+    assert int(lapsed.sum()) == int((recency >= expected["lapse"]).sum()) > 0
+    # a client's value wins
+    fixed = segment_customers(processed / "orders.parquet", "2011-12-10", {"cpm": {"active_days": 240}})
+    assert fixed.settings.cpm.active_days == 240 and fixed.settings.ladder.lapse_days == expected["lapse"]

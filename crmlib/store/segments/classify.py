@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..coverage import measure_coverage
 from ..customers import customer_base, to_date
 from ...errors import DataError
 from .cpm import SpendLine, cpm_cells, cpm_spend_line
@@ -87,6 +88,24 @@ def classify_customers(
     )
 
 
+def with_data_lapse(settings: SegmentSettings, orders_path: Path | str, day: dt.date) -> SegmentSettings:
+    """The settings with the shop's lapse window (crmlib.store.coverage) in cpm.active_days and
+    ladder.lapse_days where the client set neither (settings.lapse_from_data); unchanged when the
+    cycle cannot be measured (too few repeat purchases: the 240-day defaults stay)."""
+    cpm_set = "active_days" in settings.cpm.model_fields_set
+    ladder_set = "lapse_days" in settings.ladder.model_fields_set
+    if not settings.lapse_from_data or (cpm_set and ladder_set) or not Path(orders_path).is_file():
+        return settings
+    coverage = measure_coverage(orders_path, day, merge_same_day=settings.merge_same_day)
+    if coverage.lapse_source != "data":
+        return settings
+    lapse = coverage.lapse_days
+    cpm = settings.cpm if cpm_set else settings.cpm.model_copy(update={"active_days": lapse})
+    ladder = settings.ladder if ladder_set else settings.ladder.model_copy(
+        update={"lapse_days": max(lapse, settings.ladder.follow_up_days)})
+    return settings.model_copy(update={"cpm": cpm, "ladder": ladder})
+
+
 def segment_customers(
     orders_path: Path | str, as_of: dt.date | str, settings: SegmentSettings | dict | None = None,
     *, reuse: bool = True,
@@ -98,6 +117,7 @@ def segment_customers(
     classify once per report; reuse=False recomputes (and refreshes the kept copy)."""
     settings = load_settings(settings)
     day = to_date(as_of)
+    settings = with_data_lapse(settings, orders_path, day)
     kept = kept_segmentation_path(orders_path, day, settings)
     if reuse and kept is not None and kept.is_file():
         found = _read_kept(kept, orders_path, day, settings)

@@ -349,6 +349,11 @@ class SegmentSettings(BaseModel):
     merge_same_day: bool = Field(
         True, description="count a customer's orders on one calendar day as one purchase (F, CPM, ladder)"
     )
+    lapse_from_data: bool = Field(
+        True, description="when cpm.active_days or ladder.lapse_days is not set, use the shop's lapse window "
+        "(the 90th percentile of the days between purchases, as the diagnosis; crmlib.store.coverage) "
+        "instead of 240 days; the 240 days stay when the data has too few repeat purchases to measure it",
+    )
     rfm: RfmSettings = Field(default_factory=RfmSettings)
     cpm: CpmSettings = Field(default_factory=CpmSettings)
     ladder: LadderSettings = Field(default_factory=LadderSettings)
