@@ -173,5 +173,19 @@ def finding_rule(
     return register
 
 
-__all__ = ["Assessment", "Count", "DEFAULT_MIN_CUSTOMERS", "FINDING_RULES", "Finding", "FindingRule", "Metrics",
-           "Money", "Pct", "Requirement", "SummarySettings", "finding_rule", "observable", "sample"]
+__all__ = [
+    "DEFAULT_MIN_CUSTOMERS",
+    "FINDING_RULES",
+    "Assessment",
+    "Count",
+    "Finding",
+    "FindingRule",
+    "Metrics",
+    "Money",
+    "Pct",
+    "Requirement",
+    "SummarySettings",
+    "finding_rule",
+    "observable",
+    "sample",
+]

@@ -16,6 +16,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from datasets import ONLINE_RETAIL, need
 
 from crmlib import diagnosis as dg
 from crmlib.ingest import ingest_file
@@ -23,8 +24,6 @@ from crmlib.ledger import Ledger
 from crmlib.report.settings import ReportSettings
 from crmlib.report.summary import executive_summary
 from crmlib.store.coverage import measure_coverage
-
-from datasets import ONLINE_RETAIL, need
 
 pytestmark = need(ONLINE_RETAIL)
 DAY = pd.Timedelta(days=1)

@@ -36,7 +36,7 @@ GUESTS = [("2024-05-01 13:00", 5200), ("2024-05-01 19:00", 6100), ("2024-05-02 0
 
 def _text(page: str) -> str:
     """The visible text of a page (no style, no images)."""
-    page = re.sub(r"<style.*?</style>|<svg.*?</svg>", " ", page, flags=re.S)
+    page = re.sub(r"<style.*?</style>|<svg.*?</svg>", " ", page, flags=re.DOTALL)
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
 
 

@@ -161,7 +161,7 @@ def measure_coverage(orders_path: Path | str, as_of: dt.date | str | None = None
         lapse = _clamp(gaps["p_lapse"] if measured else None, LAPSE_MIN, LAPSE_MAX, LAPSE_DEFAULT)
         source = "data" if measured else "default"
     customers, censored = int(firsts[0]), int(firsts[1])
-    number = lambda v: None if pd.isna(v) else float(v)  # noqa: E731
+    number = lambda v: None if pd.isna(v) else float(v)
     revenue = float(totals["revenue"])
     no_customer = float(totals["no_customer_revenue"]) + _ledger_no_customer(orders_path)
     return Coverage(
