@@ -91,4 +91,10 @@ def test_every_declared_metrics_key_exists_in_a_full_report(tmp_path):
     registry.load_findings()
     missing = [f"{rule.name}: {key}" for rule in FINDING_RULES.values() for key in rule.needs if not metrics.has(key)]
     assert not missing
+    # and every key a rule's requirements read (coverage flags, samples, floors): a flag may be
+    # false, but it must be written
+    required = [f"{rule.name}: {key}" for rule in FINDING_RULES.values() for need in rule.requires
+                for key in (need.key, *([need.floor] if isinstance(need.floor, str) else []))
+                if metrics.get(key) is None]
+    assert not required
     assert [c.path for c in registry.overview_columns() if not metrics.has(c.path)] == []

@@ -93,6 +93,17 @@ def test_coverage_model(coverage, days, expected):
     assert 0 < censored < len(firsts)
 
 
+
+def test_each_customers_observable_tenure(processed, coverage, days, expected):
+    from crmlib.store.coverage import customer_coverage
+    frame = customer_coverage(processed / "orders.parquet", coverage).set_index("customer_id")
+    firsts = _firsts(days).set_index("customer_id")["first"]
+    assert len(frame) == len(firsts)
+    tenure = (expected["as_of"] - firsts).dt.days
+    assert (frame["observable_tenure_days"].reindex(firsts.index) == tenure).all()
+    assert (frame["left_censored"].reindex(firsts.index) == (firsts < expected["observed_from"])).all()
+
+
 def test_yaml_lapse_wins(processed):
     forced = measure_coverage(processed / "orders.parquet", lapse_days=200)
     assert (forced.lapse_days, forced.lapse_source) == (200, "settings")

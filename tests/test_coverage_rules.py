@@ -54,3 +54,60 @@ def test_cpm_cells_the_history_cannot_fill():
     # 6 days: every lapsed cell (240 days and more) and steady/trend/top (90, 90, 210 days)
     assert set(cpm.unobservable_cells(settings, 6)) == {
         "steady", "trend", "top", "first_lapsed", "early_lapsed", "steady_lapsed", "trend_lapsed", "top_lapsed"}
+
+
+# --- every finding's declared needs hold; no finding makes a priority of nobody -----------------
+
+from hypothesis import given, settings as hyp_settings, strategies as st  # noqa: E402
+
+from crmlib.findings import FINDING_RULES, Count, Metrics, Money  # noqa: E402
+from crmlib.report.settings import ReportSettings  # noqa: E402
+from crmlib.report.summary import executive_summary  # noqa: E402
+
+counts = st.integers(0, 100_000)
+shares = st.floats(0, 1)
+
+
+@st.composite
+def shop_metrics(draw) -> dict:
+    """metrics.json of a shop from a week to five years, with 0 to 100,000 customers, with or without guests."""
+    customers = draw(counts)
+    eligible = draw(st.integers(0, customers))
+    converted = draw(st.integers(0, eligible))
+    split = draw(st.booleans())
+    return {
+        "coverage": {"customers": customers, "min_customers": 30, "history_days": draw(st.integers(7, 1826)),
+                     "no_customer_revenue": draw(st.sampled_from([0.0, 1234.5])), "no_customer_share": draw(shares)},
+        "diagnosis": {
+            "min_customers": 30, "period_months": 12,
+            "observed_from": draw(st.sampled_from([None, "2024-01-01"])),
+            "f2_headline": {"window_days": 90, "eligible": eligible, "converted": converted,
+                            "rate": converted / eligible if eligible else None},
+            "kpis": {"current": {"covered": True, "split_observable": split, "customers": customers,
+                                 "revenue": 1000.0, "existing_revenue_share": draw(shares)},
+                     "previous": {"covered": draw(st.booleans()), "split_observable": split, "customers": customers,
+                                  "revenue": 900.0, "existing_revenue_share": draw(shares)}},
+            "leaky_bucket": {"lost": draw(st.integers(0, customers)), "lost_revenue": draw(st.floats(0, 1e6)),
+                             "new": draw(st.integers(0, customers)), "new_revenue": draw(st.floats(0, 1e6)),
+                             "active_start": draw(st.integers(0, customers)), "lapse_days": 120,
+                             "period": "quarter", "warmup": draw(st.booleans())},
+            "concentration": {"top10_share": draw(shares), "top20_share": draw(shares)},
+        },
+    }
+
+
+@hyp_settings(max_examples=150, deadline=None)
+@given(shop_metrics())
+def test_every_finding_rests_on_what_it_declares(metrics):
+    found = executive_summary(metrics, ReportSettings(max_findings=12), lang="en", currency="JPY",
+                              chapters=["00_data_check", "01_diagnosis"])
+    view = Metrics(metrics)
+    for finding in found:
+        rule = FINDING_RULES[finding.rule]
+        assert rule.supported(view), finding.rule
+        assert view.has(*rule.needs), finding.rule
+        for value in (finding.values.get(name) for name in (*rule.nonzero, rule.headline)):
+            assert not (isinstance(value, (Count, Money)) and float(value) <= 0), finding.rule
+    # below the floor nothing about customers is said at all (revenue itself may still be compared)
+    if metrics["coverage"]["customers"] < 30:
+        assert {f.rule for f in found} <= {"no_customer_revenue", "revenue_trend"}
