@@ -111,3 +111,18 @@ def test_every_finding_rests_on_what_it_declares(metrics):
     # below the floor nothing about customers is said at all (revenue itself may still be compared)
     if metrics["coverage"]["customers"] < 30:
         assert {f.rule for f in found} <= {"no_customer_revenue", "revenue_trend"}
+
+
+def test_a_warmup_bucket_period_does_not_count_lost_customers_as_zero():
+    from crmlib.diagnosis import bucket_takeaway
+    # the data starts 2024-02-01 and the lapse is 120 days: a lapse in Apr-Jun 2024 needs a last
+    # purchase from Dec 2023 on, before the data; the period is a warm-up and lost is unknown, not 0
+    bucket = pd.DataFrame({
+        "period": [pd.Timestamp("2024-04-01")], "period_end": [pd.Timestamp("2024-07-01")], "partial": [False],
+        "warmup": [True], "active_start": [10], "new": [5], "retained": [3], "reactivated": [0], "lost": [0],
+        "active_end": [15], "new_revenue": [100.0], "retained_revenue": [50.0], "reactivated_revenue": [0.0],
+        "lost_revenue": [0.0]})
+    bucket.attrs.update(period="quarter", lapse_days=120)
+    text = bucket_takeaway(bucket, "en", "JPY")
+    assert "not observable yet" in text and "120 days" in text and "0 were lost" not in text
+    assert "離脱客はまだ観測できません" in bucket_takeaway(bucket, "ja", "JPY")
