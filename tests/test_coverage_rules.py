@@ -126,3 +126,10 @@ def test_a_warmup_bucket_period_does_not_count_lost_customers_as_zero():
     text = bucket_takeaway(bucket, "en", "JPY")
     assert "not observable yet" in text and "120 days" in text and "0 were lost" not in text
     assert "離脱客はまだ観測できません" in bucket_takeaway(bucket, "ja", "JPY")
+
+
+def test_a_failed_model_is_a_data_limit():
+    from crmlib.report.limits import data_limits
+    lines = data_limits({"ltv": {"predictive_status": "failed: holdout, season"}}, "en", "GBP")
+    assert len(lines) == 1 and "failed their validity checks" in lines[0] and "holdout" not in lines[0]
+    assert data_limits({"ltv": {"predictive_status": "ok"}}, "en", "GBP") == []

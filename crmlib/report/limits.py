@@ -46,7 +46,7 @@ def data_limits(metrics: Mapping[str, Any], lang: str, currency: str) -> list[st
         out.append(t("summary.limit_few_customers", lang, customers=fmt_int(customers), floor=fmt_int(floor)))
     status = m.get("ltv.predictive_status")
     if isinstance(status, str) and status.startswith("failed"):
-        out.append(t("summary.limit_model", lang, reason=status.partition(":")[2].strip() or status))
+        out.append(t("summary.limit_model", lang))
     return out
 
 
