@@ -107,6 +107,10 @@ def test_each_customers_observable_tenure(processed, coverage, days, expected):
 def test_yaml_lapse_wins(processed):
     forced = measure_coverage(processed / "orders.parquet", lapse_days=200)
     assert (forced.lapse_days, forced.lapse_source) == (200, "settings")
+    # measured once per report and kept beside the orders; the YAML value does not stick to the copy
+    assert len(list((processed / "store").glob("coverage-*.json"))) == 1
+    again = measure_coverage(processed / "orders.parquet")
+    assert again.lapse_source == "data" and again == measure_coverage(processed / "orders.parquet", "2011-12-10")
 
 
 def test_revenue_without_a_customer(processed, coverage):

@@ -27,7 +27,11 @@ merge_same_day a customer's orders on one calendar day are one purchase):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+import hashlib
+import json
+import os
+import threading
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,11 +137,74 @@ def _ledger_no_customer(orders_path: Path) -> float:
     return float(sum(float(e.amount) for e in ledger.excluded if e.reason == "no_customer"))
 
 
+KEPT_DIR = "store"  # beside orders.parquet, as the kept segmentation (crmlib.store.segments.classify)
+DATE_FIELDS = ("as_of", "data_start", "data_end", "observed_from")
+
+
+def _kept_path(orders_path: Path, day: dt.date, merge_same_day: bool) -> Path | None:
+    """Where the measured coverage of (orders file, day, same-day rule) is kept; None without the file."""
+    try:
+        stat = orders_path.stat()
+    except OSError:
+        return None
+    key = hashlib.sha256(json.dumps([str(orders_path.resolve()), stat.st_size, stat.st_mtime_ns, day.isoformat(),
+                                     merge_same_day, LOOKBACK_PERCENTILE, LAPSE_PERCENTILE]).encode()).hexdigest()[:20]
+    return orders_path.parent / KEPT_DIR / f"coverage-{key}.json"
+
+
+def _read_kept(path: Path | None) -> Coverage | None:
+    """The kept measurement, or None when there is none or it cannot be read (it is then measured)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for name in DATE_FIELDS:
+            data[name] = dt.date.fromisoformat(data[name])
+        return Coverage(**data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _keep(path: Path | None, coverage: Coverage) -> None:
+    """Write the measurement atomically beside the orders (a read-only folder keeps nothing)."""
+    if path is None:
+        return
+    data = asdict(coverage)
+    for name in DATE_FIELDS:
+        data[name] = data[name].isoformat()
+    try:
+        path.parent.mkdir(exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(partial, path)
+        for other in path.parent.glob("coverage-*.json"):
+            if other != path:
+                other.unlink(missing_ok=True)
+    except OSError:
+        return
+
+
 def measure_coverage(orders_path: Path | str, as_of: dt.date | str | None = None, *, merge_same_day: bool = True,
                      lapse_days: int | None = None, min_customers: int = MIN_CUSTOMERS) -> Coverage:
-    """The coverage of the orders before as_of; lapse_days (the client's YAML) overrides the data's."""
+    """The coverage of the orders before as_of; lapse_days (the client's YAML) overrides the data's.
+
+    Measured once per (orders file, as_of, same-day rule) and kept in <processed>/store/, so the
+    data check, the diagnosis and the segments read one measurement; the YAML's lapse_days and
+    min_customers are applied on top."""
     orders_path = Path(orders_path)
     day = resolve_as_of(orders_path, as_of)
+    kept = _kept_path(orders_path, day, merge_same_day)
+    measured = _read_kept(kept)
+    if measured is None:
+        measured = _measure(orders_path, day, merge_same_day)
+        _keep(kept, measured)
+    if lapse_days is not None:
+        measured = replace(measured, lapse_days=int(lapse_days), lapse_source="settings")
+    return replace(measured, min_customers=int(min_customers))
+
+
+def _measure(orders_path: Path, day: dt.date, merge_same_day: bool) -> Coverage:
+    """One DuckDB pass over the orders: totals, the gaps' percentiles, the left-censored customers."""
     src = orders_sql(orders_path, day)
     con = connect()
     try:
@@ -155,11 +222,8 @@ def measure_coverage(orders_path: Path | str, as_of: dt.date | str | None = None
         firsts = con.execute(FIRSTS_SQL.format(src=src, observed_from=observed_from.isoformat())).fetchone()
     finally:
         con.close()
-    if lapse_days is not None:
-        lapse, source = int(lapse_days), "settings"
-    else:
-        lapse = _clamp(gaps["p_lapse"] if measured else None, LAPSE_MIN, LAPSE_MAX, LAPSE_DEFAULT)
-        source = "data" if measured else "default"
+    lapse = _clamp(gaps["p_lapse"] if measured else None, LAPSE_MIN, LAPSE_MAX, LAPSE_DEFAULT)
+    source = "data" if measured else "default"
     customers, censored = int(firsts[0]), int(firsts[1])
     number = lambda v: None if pd.isna(v) else float(v)
     revenue = float(totals["revenue"])
@@ -171,7 +235,6 @@ def measure_coverage(orders_path: Path | str, as_of: dt.date | str | None = None
         customers=customers, censored_customers=censored, observable_customers=customers - censored,
         orders=int(totals["orders"]), revenue=revenue, no_customer_orders=int(totals["no_customer_orders"]),
         no_customer_revenue=no_customer, no_customer_share=ratio(no_customer, revenue - float(totals["no_customer_revenue"]) + no_customer),
-        min_customers=int(min_customers),
     )
 
 
