@@ -96,7 +96,8 @@ def test_numbers_in_the_japanese_sentences():
     assert value.headline == "¥123,457" and "20.0%" in value.text and "5ポイント" in value.text and "6.2%" in value.text
     dormant = found["dormant"]
     assert dormant.headline == "35.5%" and "71人" in dormant.text and "28.0%" in dormant.text
-    assert "休眠顧客" in dormant.text and "2人" in dormant.text
+    # issue 16: CPM lapsed customers are 離脱 (a number of days), not the RFM segment 休眠顧客
+    assert "離脱客" in dormant.text and "休眠顧客" not in dormant.text and "2人" in dormant.text
     ltv = found["predicted_ltv"]
     assert ltv.headline == "¥4,322" and "¥864,300" in ltv.text and "36か月" in ltv.text and "200人" in ltv.text
 

@@ -16,7 +16,8 @@ CPM_TOP = ("top", "top_lapsed")
 @finding_rule("dormant", chapter="02_segments", anchor="cpm", priority=65, needs=("segments.cpm",), headline="share",
               requires=(sample("coverage.customers"),), nonzero=("customers",))
 def _dormant(m: Metrics, settings: SummarySettings) -> Assessment | None:
-    """休眠顧客: share of customers in the lapsed CPM cells and the share of revenue they once brought."""
+    """CPM lapsed customers (離脱, not the RFM segment 休眠顧客): share of customers in the lapsed cells
+    and the share of revenue they once brought."""
     cells = m.get("segments.cpm")
     if not isinstance(cells, Mapping) or not all(c in cells for c in CPM_LAPSED):
         return None
