@@ -133,3 +133,16 @@ def test_a_failed_model_is_a_data_limit():
     lines = data_limits({"ltv": {"predictive_status": "failed: holdout, season"}}, "en", "GBP")
     assert len(lines) == 1 and "failed their validity checks" in lines[0] and "holdout" not in lines[0]
     assert data_limits({"ltv": {"predictive_status": "ok"}}, "en", "GBP") == []
+
+
+def test_history_note_when_no_first_purchase_is_observable(tmp_path):
+    import datetime as dt
+
+    from crmlib.diagnosis import history_note
+    from crmlib.store.purchases import Purchases
+    # 6 days of data; the look-back (90 days) ends after the as-of date
+    shop = Purchases(con=None, as_of=dt.date(2024, 5, 7), data_start=dt.date(2024, 5, 1),
+                     data_end=dt.date(2024, 5, 6), merge_same_day=True, observed_from=dt.date(2024, 7, 30))
+    text = history_note(shop, "en", 12, 365)
+    assert "only 6 days" in text and "2024-07-30" not in text
+    assert "6日分しかなく" in history_note(shop, "ja", 12, 365)

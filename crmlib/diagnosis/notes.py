@@ -26,6 +26,9 @@ def history_note(purchases: Purchases, lang: str, months: int = 12, lapse_days: 
     short_for_lapses = purchases.data_start + dt.timedelta(days=int(lapse_days)) > current.start
     if not (short_before_period or short_for_lapses):
         return None
+    if purchases.observed_from is not None and purchases.observed_from >= purchases.as_of:
+        return t("diagnosis.note_history_short", lang, data_start=fmt_date(purchases.data_start, lang),
+                 days=fmt_int((purchases.as_of - purchases.data_start).days), lapse_days=fmt_int(lapse_days))
     if purchases.observed_from is not None:
         return t("diagnosis.note_history_censored", lang, data_start=fmt_date(purchases.data_start, lang),
                  observed_from=fmt_date(purchases.observed_from, lang), lapse_days=fmt_int(lapse_days))
