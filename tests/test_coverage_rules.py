@@ -146,3 +146,28 @@ def test_history_note_when_no_first_purchase_is_observable(tmp_path):
     text = history_note(shop, "en", 12, 365)
     assert "only 6 days" in text and "2024-07-30" not in text
     assert "6日分しかなく" in history_note(shop, "ja", 12, 365)
+
+
+def test_monthly_trend_splits_only_observable_months(tmp_path):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from crmlib import diagnosis as dg
+    from crmlib.diagnosis.charts import trends_chart
+    # customers A (Jan 5, Mar 3) and B (Feb 10); observed from Feb 1: January is not split
+    orders = pa.table({
+        "order_id": ["1", "2", "3"], "customer_id": ["A", "B", "A"],
+        "ordered_at": pa.array([dt.datetime(2024, 1, 5), dt.datetime(2024, 2, 10), dt.datetime(2024, 3, 3)],
+                               pa.timestamp("us")),
+        "amount": [100.0, 200.0, 300.0]})
+    pq.write_table(orders, tmp_path / "orders.parquet")
+    with dg.open_purchases(tmp_path / "orders.parquet", "2024-04-01") as shop:
+        shop.observed_from = dt.date(2024, 2, 1)
+        trends = dg.monthly_trends(shop, 24)
+        assert list(trends["split_observable"]) == [False, True, True]
+        trends_chart(trends, "en", "JPY")  # draws the unsplit month as one grey bar
+        shop.observed_from = dt.date(2024, 3, 15)  # the latest full month (March) is not split either
+        text = dg.trends_takeaway(dg.monthly_trends(shop, 24), "en", "JPY")
+        assert "too close to the data's start" in text and "were new" not in text

@@ -21,6 +21,7 @@ from .intervals import step_label
 from .leaky_bucket import last_full_period, period_label
 
 EXISTING, NEW, REACTIVATED, LOST = PALETTE[0], PALETTE[1], PALETTE[2], HIGHLIGHT
+UNSPLIT = PALETTE[6]  # months too close to the data's start to tell new from existing customers
 BAR_DAYS = 20  # bar width on a monthly date axis
 
 
@@ -88,12 +89,17 @@ def trends_chart(trends: pd.DataFrame, lang: str, currency: str) -> Figure:
         return _no_data(fig, lang)
     top, bottom = fig.subplots(2, 1, sharex=True)
     alpha = np.where(trends["partial"], 0.35, 1.0)
-    for ax, (old, new), title in (
-        (top, ("existing_revenue", "new_revenue"), "diagnosis.trends.chart_revenue"),
-        (bottom, ("existing_customers", "new_customers"), "diagnosis.trends.chart_customers"),
+    split = trends["split_observable"].to_numpy(bool) if "split_observable" in trends else np.ones(len(trends), bool)
+    for ax, (old, new, whole), title in (
+        (top, ("existing_revenue", "new_revenue", "revenue"), "diagnosis.trends.chart_revenue"),
+        (bottom, ("existing_customers", "new_customers", "customers"), "diagnosis.trends.chart_customers"),
     ):
-        ax.bar(trends["month"], trends[old], width=BAR_DAYS, align="edge", color=_colours(EXISTING, alpha))
-        ax.bar(trends["month"], trends[new], bottom=trends[old], width=BAR_DAYS, align="edge",
+        # months before the observable start: one grey bar, not split into new and existing
+        lower = np.where(split, trends[old], trends[whole])
+        colours = [c if s else to_rgba(UNSPLIT, a)
+                   for c, s, a in zip(_colours(EXISTING, alpha), split, alpha)]
+        ax.bar(trends["month"], lower, width=BAR_DAYS, align="edge", color=colours)
+        ax.bar(trends["month"], np.where(split, trends[new], 0), bottom=lower, width=BAR_DAYS, align="edge",
                color=_colours(NEW, alpha))
         ax.set_title(t(title, lang), loc="left", pad=24 if ax is top else 6)
         ax.set_ylim(bottom=0)
@@ -103,6 +109,9 @@ def trends_chart(trends: pd.DataFrame, lang: str, currency: str) -> Figure:
                Patch(color=NEW, label=t("diagnosis.trends.legend_new", lang))]
     if trends["partial"].any():
         handles.append(Patch(color=EXISTING, alpha=0.35, label=t("diagnosis.trends.legend_partial", lang)))
+    if not split.all():
+        handles.append(Patch(color=UNSPLIT, label=t("diagnosis.trends.legend_unsplit", lang)))
+        top.set_title(t("diagnosis.trends.chart_revenue", lang), loc="left", pad=40)  # room for two legend rows
     top.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, frameon=False, fontsize=8)
     if len(trends):
         _month_ticks(bottom, trends["month"], lang)

@@ -1,7 +1,9 @@
 """Monthly trends of the headline KPIs, with revenue and customers split into new and existing.
 
 Per calendar month: new customers = customers whose first order ever falls in that month (their
-revenue that month is new revenue); existing customers = the month's other customers. AOV =
+revenue that month is new revenue); existing customers = the month's other customers. A month
+that starts before purchases.observed_from is not split (split_observable False): its "new"
+customers may be accounts from before the data. AOV =
 revenue / orders, orders per customer = orders / customers. A month that as_of cuts short is
 marked partial and left out of the takeaway.
 """
@@ -52,7 +54,8 @@ def monthly_trends(purchases: Purchases, months: int = 24) -> pd.DataFrame:
     if purchases.data_start is None:
         return pd.DataFrame(columns=["month", "revenue", "orders", "customers", "new_customers",
                                      "existing_customers", "new_revenue", "existing_revenue", "aov",
-                                     "orders_per_customer", "existing_revenue_share", "partial"])
+                                     "orders_per_customer", "existing_revenue_share", "partial",
+                                     "split_observable"])
     last = month_start(purchases.as_of - dt.timedelta(days=1))
     first = max(add_months(last, -(months - 1)), month_start(purchases.data_start))
     frame = purchases.query(MONTHLY_SQL.format(start=first.isoformat()))
@@ -72,9 +75,12 @@ def monthly_trends(purchases: Purchases, months: int = 24) -> pd.DataFrame:
     # as_of cuts the last month short; an export that starts mid-month cuts the first one
     frame["partial"] = (next_month > pd.Timestamp(purchases.as_of)) | (
         frame["month"] < pd.Timestamp(purchases.data_start))
+    # new vs existing only from the first month that starts after the left-censored look-back
+    frame["split_observable"] = True if purchases.observed_from is None else \
+        frame["month"] >= pd.Timestamp(purchases.observed_from)
     return frame[["month", "revenue", "orders", "customers", "new_customers", "existing_customers",
                   "new_revenue", "existing_revenue", "aov", "orders_per_customer",
-                  "existing_revenue_share", "partial"]].reset_index(drop=True)
+                  "existing_revenue_share", "partial", "split_observable"]].reset_index(drop=True)
 
 
 def trends_takeaway(trends: pd.DataFrame, lang: str, currency: str) -> str:
@@ -83,6 +89,7 @@ def trends_takeaway(trends: pd.DataFrame, lang: str, currency: str) -> str:
     if full.empty or not full["revenue"].any():
         return t("diagnosis.trends.empty", lang)
     latest = full.iloc[-1]
+    split = bool(latest.get("split_observable", True))
     values = {
         "month": fmt_month(latest["month"], lang),
         "revenue": fmt_money(latest["revenue"], currency),
@@ -90,10 +97,11 @@ def trends_takeaway(trends: pd.DataFrame, lang: str, currency: str) -> str:
         "new_customers": fmt_int(latest["new_customers"]),
     }
     year_ago = full[full["month"] == latest["month"] - pd.DateOffset(years=1)]
+    suffix = "" if split else "_no_split"
     if year_ago.empty or not year_ago["revenue"].iloc[0]:
-        return t("diagnosis.trends.takeaway", lang, **values)
+        return t(f"diagnosis.trends.takeaway{suffix}", lang, **values)
     return t(
-        "diagnosis.trends.takeaway_yoy",
+        f"diagnosis.trends.takeaway_yoy{suffix}",
         lang,
         change=change_phrase(latest["revenue"], year_ago["revenue"].iloc[0], lang),
         year_ago=fmt_month(year_ago["month"].iloc[0], lang),
