@@ -270,3 +270,15 @@ def test_revenue_without_a_customer_is_a_finding_and_a_data_limit():
     limits = data_limits(metrics, "en", "GBP")
     assert len(limits) == 4 and "14.7%" in limits[0] and "1,985" in limits[1] and "5:25" in limits[3]
     assert all(line for line in data_limits(metrics, "ja", "GBP"))
+
+
+def test_f2_on_a_shorter_window_is_not_judged_against_the_365_day_benchmark():
+    # the benchmark counts 365 days: 25.0% within 90 days (30 of 120) may still reach 30% within a
+    # year, so it is no alert; 40.0% within 90 days (48 of 120) is above it at 365 days as well
+    shop = copy.deepcopy(SHOP)
+    shop["diagnosis"]["f2_headline"].update(window_days=90)
+    (f2,) = [f for f in _summary(shop, lang="en") if f.rule == "f2_conversion"]
+    assert not f2.alert and "within 90 days" in f2.text and "cannot observe yet" in f2.text
+    shop["diagnosis"]["f2_headline"].update(converted=48, rate=48 / 120)
+    (f2,) = [f for f in _summary(shop, lang="ja") if f.rule == "f2_conversion"]
+    assert not f2.alert and "90日以内" in f2.text and "すでに届いています" in f2.text and f2.headline == "40.0%"

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..findings import Assessment, Count, Metrics, Money, Pct, SummarySettings, finding_rule, observable, sample
 
+BENCHMARK_DAYS = 365  # the window report.f2_benchmark is stated for
 FLOOR = "diagnosis.min_customers"  # the chapter's sample floor (diagnosis.min_customers)
 
 
@@ -20,12 +21,17 @@ def _f2_conversion(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """F2 conversion against the benchmark; the share who never come back is the other side."""
     h = "diagnosis.f2_headline."
     rate = m.get(h + "rate")
-    low = rate < settings.f2_benchmark
-    return Assessment(low, {
-        "days": m.get(h + "window_days"), "rate": Pct(rate), "never": Pct(1 - rate),
+    days = m.get(h + "window_days")
+    # the benchmark counts 365 days: a shorter window at or above it is above it at 365 days too,
+    # but one below it is no finding (the customers may still come back within the year)
+    short = days is not None and int(days) < BENCHMARK_DAYS
+    reached = rate >= settings.f2_benchmark
+    variant = ("ok" if reached else "low") if not short else ("ok_short" if reached else "short")
+    return Assessment(variant == "low", {
+        "days": days, "rate": Pct(rate), "never": Pct(1 - rate),
         "eligible": Count(m.get(h + "eligible")), "converted": Count(m.get(h + "converted")),
         "benchmark": Pct(settings.f2_benchmark),
-    }, "low" if low else "ok")
+    }, variant)
 
 
 @finding_rule("leaky_bucket", chapter="01_diagnosis", anchor="bucket", priority=85,
