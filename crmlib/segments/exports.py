@@ -36,7 +36,7 @@ from ..store.segments.classify import Segmentation, segment_customers
 from ..store.segments.migration import SCHEME_COLUMNS
 from ..store.segments.names import class_names, display_order
 from ..store.segments.settings import SegmentSettings, load_settings
-from .xlsx import write_xlsx
+from ..xlsx import write_xlsx
 
 WORKBOOK = "segments.xlsx"
 SCHEME_PREFIX = {"rfm": "RFM", "cpm": "CPM", "ladder": "LAD"}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..safe_cells import neutralise_formulas
+from .safe_cells import neutralise_formulas
 
 MAX_ROWS = 1_048_576  # rows per sheet in Excel, header included
 SHEET_NAME_LIMIT = 31

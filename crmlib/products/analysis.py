@@ -1,0 +1,314 @@
+"""The products chapter's tables, each one SQL aggregation over the session's purchase tables.
+
+- entry_products: 入口商品. Per product (or category) of the first purchase: new customers, F2
+  within the window (eligible = first purchase more than W days before as_of, converted = second
+  purchase at most W days after the first, as the diagnosis counts F2), its Wilson interval, the
+  lift against the shop's F2 and the revenue per customer in value_days from the first purchase
+  (customers whose value window has closed). stage=2 gives the same from the 2nd to the 3rd purchase.
+  A customer whose first purchase holds several products counts for each of them.
+- transitions: 引き上げ商品. Pairs (item in purchase n, item in purchase n+1) of the same customer,
+  the same item again included: support = pairs / consecutive purchase pairs, confidence = pairs /
+  purchase pairs whose earlier purchase holds the item, lift = confidence / share of purchase
+  pairs whose later purchase holds the next item.
+- basket_pairs: products in one order: support, confidence both ways and lift = P(a and b) /
+  (P(a) P(b)) over the orders with 1 .. basket_max_products distinct products.
+- replenishment: days between a customer's consecutive purchases of the same product (median,
+  quartiles) against the shop-wide median days between consecutive purchases.
+- key_accounts: repeat customers past their own cycle (median gap) by overdue_factor, not yet
+  lapsed, with the revenue of the last value_days as the value at risk.
+- best_customer_products: share of the best customers (top CPM cell) who bought each product
+  against the share of the others, with Newcombe's interval of the difference.
+- seasonal_index: month-of-year index per category over full calendar months (two years or more).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .data import ProductLines
+from .settings import ProductSettings
+from .stats import difference_interval, wilson
+
+ITEM = {"product": "product", "category": "category"}
+
+
+def _lift(value: pd.Series, base: float | None) -> pd.Series:
+    """value / base (NaN when the base is missing or zero)."""
+    return value / base if base else value * float("nan")
+
+
+def shop_f2(lines: ProductLines, window: int, stage: int = 1) -> dict[str, float]:
+    """The shop's eligible and converted customers and rate for the step stage -> stage + 1."""
+    start, nxt = ("first_day", "second_day") if stage == 1 else ("second_day", "third_day")
+    row = lines.query(
+        f"SELECT count(*) FILTER (WHERE {start} + {int(window)} < {lines.as_of_sql}) AS eligible, "
+        f"count(*) FILTER (WHERE {start} + {int(window)} < {lines.as_of_sql} "
+        f"AND date_diff('day', {start}, {nxt}) <= {int(window)}) AS converted FROM firsts WHERE {start} IS NOT NULL"
+    ).iloc[0]
+    eligible, converted = int(row["eligible"]), int(row["converted"])
+    return {"eligible": eligible, "converted": converted, "rate": converted / eligible if eligible else float("nan")}
+
+
+ENTRY_SQL = """
+WITH base AS (
+  SELECT f.cid, f.{start} AS start_day,
+         f.{start} + {window} < {as_of} AS eligible,
+         date_diff('day', f.{start}, f.{nxt}) <= {window} AS converted,
+         f.first_day + {value_days} <= {as_of} AS valued
+  FROM firsts f WHERE f.{start} IS NOT NULL
+), value AS (
+  SELECT p.cid, sum(p.revenue) AS value FROM pu p JOIN firsts f USING (cid)
+  WHERE p.day < f.first_day + {value_days} GROUP BY p.cid
+), items AS (
+  SELECT DISTINCT cid, {item} AS item FROM pl WHERE n = {stage}
+)
+SELECT i.item, count(*) AS customers,
+       count(*) FILTER (WHERE b.eligible) AS eligible,
+       count(*) FILTER (WHERE b.eligible AND b.converted) AS converted,
+       count(*) FILTER (WHERE b.valued) AS valued,
+       sum(v.value) FILTER (WHERE b.valued) AS value_sum
+FROM items i JOIN base b USING (cid) LEFT JOIN value v USING (cid)
+GROUP BY i.item
+"""
+
+SHOP_VALUE_SQL = """
+SELECT count(*) AS valued, sum(v) AS value_sum FROM (
+  SELECT f.cid, sum(p.revenue) AS v FROM firsts f JOIN pu p USING (cid)
+  WHERE f.first_day + {value_days} <= {as_of} AND p.day < f.first_day + {value_days} GROUP BY f.cid)
+"""
+
+
+def entry_products(lines: ProductLines, settings: ProductSettings, by: str = "product", stage: int = 1) -> pd.DataFrame:
+    """入口商品 (stage 1) or the 2nd -> 3rd step (stage 2) per product or category, ranked by lift.
+
+    Columns: item, customers, eligible, converted, rate, low, high, lift, valued, value (per
+    customer), value_index, ranked (eligible >= min_customers). Ranked rows come first, by lift.
+    """
+    window = settings.f2_window_days
+    start, nxt = ("first_day", "second_day") if stage == 1 else ("second_day", "third_day")
+    frame = lines.query(ENTRY_SQL.format(start=start, nxt=nxt, window=int(window), as_of=lines.as_of_sql,
+                                         value_days=int(settings.value_days), item=ITEM[by], stage=int(stage)))
+    shop = shop_f2(lines, window, stage)
+    shop_value = lines.query(SHOP_VALUE_SQL.format(value_days=int(settings.value_days), as_of=lines.as_of_sql)).iloc[0]
+    shop_per_customer = float(shop_value["value_sum"]) / int(shop_value["valued"]) if shop_value["valued"] else None
+    for column in ("customers", "eligible", "converted", "valued"):
+        frame[column] = frame[column].astype("int64")
+    frame["rate"] = frame["converted"] / frame["eligible"].where(frame["eligible"] > 0)
+    frame["low"], frame["high"] = wilson(frame["converted"], frame["eligible"], settings.confidence)
+    frame["lift"] = _lift(frame["rate"], shop["rate"])
+    frame["value"] = frame["value_sum"].astype("float64") / frame["valued"].where(frame["valued"] > 0)
+    frame["value_index"] = _lift(frame["value"], shop_per_customer)
+    frame["ranked"] = frame["eligible"] >= settings.min_customers
+    frame = frame.sort_values(["ranked", "lift", "eligible", "item"], ascending=[False, False, False, True],
+                              na_position="last", kind="stable").reset_index(drop=True)
+    frame.attrs.update(shop_rate=shop["rate"], shop_eligible=shop["eligible"], shop_value=shop_per_customer,
+                       window=window, stage=stage, by=by)
+    return frame.drop(columns="value_sum")
+
+
+TRANSITIONS_SQL = """
+WITH a AS (SELECT DISTINCT cid, n, {item} AS item FROM pl),
+pairs AS (SELECT cid, n FROM pu WHERE next_day IS NOT NULL),
+total AS (SELECT count(*) AS total FROM pairs),
+src AS (SELECT a.item, count(*) AS from_pairs FROM a JOIN pairs p USING (cid, n) GROUP BY a.item),
+dst AS (SELECT a.item, count(*) AS to_pairs FROM a JOIN pairs p ON a.cid = p.cid AND a.n = p.n + 1 GROUP BY a.item),
+moves AS (
+  SELECT x.item AS from_item, y.item AS to_item, count(*) AS pairs
+  FROM a x JOIN a y ON x.cid = y.cid AND y.n = x.n + 1
+  GROUP BY x.item, y.item HAVING count(*) >= {floor}
+)
+SELECT m.from_item, m.to_item, m.pairs, s.from_pairs, d.to_pairs, t.total
+FROM moves m JOIN src s ON s.item IS NOT DISTINCT FROM m.from_item
+JOIN dst d ON d.item IS NOT DISTINCT FROM m.to_item, total t
+"""
+
+
+def transitions(lines: ProductLines, settings: ProductSettings, by: str = "product") -> pd.DataFrame:
+    """引き上げ商品: what the next purchase holds after each item (pairs >= min_pairs), ranked by lift.
+
+    Columns: from_item, to_item, same (the same item again), pairs, from_pairs, to_pairs, total,
+    support, confidence, lift.
+    """
+    frame = lines.query(TRANSITIONS_SQL.format(item=ITEM[by], floor=int(settings.min_pairs)))
+    for column in ("pairs", "from_pairs", "to_pairs", "total"):
+        frame[column] = frame[column].astype("int64")
+    frame["same"] = frame["from_item"].fillna("\0") == frame["to_item"].fillna("\0")
+    frame["support"] = frame["pairs"] / frame["total"]
+    frame["confidence"] = frame["pairs"] / frame["from_pairs"]
+    frame["lift"] = frame["confidence"] / (frame["to_pairs"] / frame["total"])
+    frame = frame.sort_values(["lift", "pairs", "from_item", "to_item"], ascending=[False, False, True, True],
+                              kind="stable").reset_index(drop=True)
+    return frame[["from_item", "to_item", "same", "pairs", "from_pairs", "to_pairs", "total", "support",
+                  "confidence", "lift"]]
+
+
+BASKET_SQL = """
+WITH o AS (SELECT DISTINCT order_id, product FROM raw WHERE line_type = 'product'),
+sizes AS (SELECT order_id FROM o GROUP BY order_id HAVING count(*) <= {max_products}),
+ok AS (SELECT o.* FROM o JOIN sizes USING (order_id)),
+total AS (SELECT count(*) AS orders FROM sizes),
+single AS (SELECT product, count(*) AS orders FROM ok GROUP BY product),
+together AS (
+  SELECT a.product AS a, b.product AS b, count(*) AS together
+  FROM ok a JOIN ok b ON a.order_id = b.order_id AND a.product < b.product
+  GROUP BY a.product, b.product HAVING count(*) >= {floor}
+)
+SELECT t.a, t.b, t.together, sa.orders AS a_orders, sb.orders AS b_orders, total.orders AS orders
+FROM together t JOIN single sa ON sa.product = t.a JOIN single sb ON sb.product = t.b, total
+"""
+
+
+def basket_pairs(lines: ProductLines, settings: ProductSettings) -> pd.DataFrame:
+    """Products bought together in one order (together >= min_pairs), ranked by lift.
+
+    Columns: a, b, together, a_orders, b_orders, orders, support, confidence_ab, confidence_ba, lift.
+    """
+    frame = lines.query(BASKET_SQL.format(max_products=int(settings.basket_max_products), floor=int(settings.min_pairs)))
+    for column in ("together", "a_orders", "b_orders", "orders"):
+        frame[column] = frame[column].astype("int64")
+    frame["support"] = frame["together"] / frame["orders"]
+    frame["confidence_ab"] = frame["together"] / frame["a_orders"]
+    frame["confidence_ba"] = frame["together"] / frame["b_orders"]
+    frame["lift"] = frame["together"] * frame["orders"] / (frame["a_orders"] * frame["b_orders"]).astype("float64")
+    return frame.sort_values(["lift", "together", "a", "b"], ascending=[False, False, True, True],
+                             kind="stable").reset_index(drop=True)
+
+
+REBUY_SQL = """
+WITH x AS (SELECT cid, product, day, lag(day) OVER (PARTITION BY cid, product ORDER BY day) AS prev FROM pl)
+SELECT product, count(*) AS rebuys, count(DISTINCT cid) AS customers,
+       median(date_diff('day', prev, day)) AS median_days,
+       quantile_cont(date_diff('day', prev, day), 0.25) AS q1_days,
+       quantile_cont(date_diff('day', prev, day), 0.75) AS q3_days
+FROM x WHERE prev IS NOT NULL GROUP BY product HAVING count(*) >= {floor}
+"""
+
+
+def shop_median_gap(lines: ProductLines) -> float | None:
+    """The shop-wide median days between a customer's consecutive purchases (None without repeats)."""
+    value = lines.query("SELECT median(date_diff('day', prev_day, day)) AS m FROM pu WHERE prev_day IS NOT NULL").iloc[0, 0]
+    return None if pd.isna(value) else float(value)
+
+
+def replenishment(lines: ProductLines, settings: ProductSettings) -> pd.DataFrame:
+    """Re-buy cycles per product (rebuys >= min_rebuys), most re-bought first.
+
+    Columns: product, rebuys, customers, median_days, q1_days, q3_days, vs_shop (median / shop median).
+    """
+    frame = lines.query(REBUY_SQL.format(floor=int(settings.min_rebuys)))
+    frame["rebuys"] = frame["rebuys"].astype("int64")
+    frame["customers"] = frame["customers"].astype("int64")
+    shop = shop_median_gap(lines)
+    frame["vs_shop"] = _lift(frame["median_days"].astype("float64"), shop)
+    frame.attrs["shop_median_gap"] = shop
+    return frame.sort_values(["rebuys", "product"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+KEY_SQL = """
+WITH g AS (
+  SELECT cid, count(*) AS purchases, max(day) AS last_day,
+         median(date_diff('day', prev_day, day)) AS median_gap
+  FROM pu GROUP BY cid HAVING count(*) >= {min_purchases}
+), v AS (
+  SELECT cid, sum(revenue) AS value_at_risk FROM pu WHERE day >= {as_of} - {value_days} GROUP BY cid
+), k AS (
+  SELECT g.cid AS customer_id, g.purchases, g.last_day, g.median_gap,
+         date_diff('day', g.last_day, {as_of}) AS days_since,
+         coalesce(v.value_at_risk, 0) AS value_at_risk
+  FROM g LEFT JOIN v USING (cid)
+)
+SELECT customer_id, purchases, last_day, median_gap,
+       last_day + CAST(round(median_gap) AS INTEGER) AS expected_day, days_since,
+       days_since - median_gap AS overdue_days, days_since / median_gap AS overdue_ratio, value_at_risk
+FROM k
+WHERE days_since >= {factor} * median_gap AND days_since <= {lapse_days} AND value_at_risk > 0
+ORDER BY value_at_risk DESC, customer_id
+"""
+
+
+def key_accounts(lines: ProductLines, settings: ProductSettings) -> pd.DataFrame:
+    """Repeat customers slipping away, biggest value at risk first (customer ids only).
+
+    Columns: customer_id, purchases, last_day, median_gap, expected_day, days_since, overdue_days,
+    overdue_ratio, value_at_risk.
+    """
+    rule = settings.key_accounts
+    frame = lines.query(KEY_SQL.format(min_purchases=int(rule.min_purchases), as_of=lines.as_of_sql,
+                                       value_days=int(rule.value_days), factor=float(rule.overdue_factor),
+                                       lapse_days=int(rule.lapse_days)))
+    frame["purchases"] = frame["purchases"].astype("int64")
+    frame["days_since"] = frame["days_since"].astype("int64")
+    return frame
+
+
+BEST_SQL = """
+WITH buyers AS (SELECT DISTINCT cid, product FROM pl),
+groups AS (SELECT count(*) FILTER (WHERE best) AS best_n, count(*) FILTER (WHERE NOT best) AS other_n FROM best_flags)
+SELECT b.product, count(*) FILTER (WHERE f.best) AS best_buyers, count(*) FILTER (WHERE NOT f.best) AS other_buyers,
+       g.best_n, g.other_n
+FROM buyers b JOIN best_flags f USING (cid), groups g
+GROUP BY b.product, g.best_n, g.other_n HAVING count(*) >= {floor}
+"""
+
+
+def best_customer_products(lines: ProductLines, best: pd.DataFrame, settings: ProductSettings) -> pd.DataFrame:
+    """What the best customers buy more than the others: share of each group who bought the product.
+
+    best: one row per customer (customer_id, best: bool). Columns: product, best_buyers, best_n,
+    best_share, other_buyers, other_n, other_share, difference, low, high; by difference.
+    """
+    flags = pd.DataFrame({"cid": best["customer_id"].astype("str"), "best": best["best"].astype("bool")})
+    lines.con.register("best_flags", flags)
+    try:
+        frame = lines.query(BEST_SQL.format(floor=int(settings.min_customers)))
+    finally:
+        lines.con.unregister("best_flags")
+    for column in ("best_buyers", "other_buyers", "best_n", "other_n"):
+        frame[column] = frame[column].astype("int64")
+    frame["best_share"] = frame["best_buyers"] / frame["best_n"].where(frame["best_n"] > 0)
+    frame["other_share"] = frame["other_buyers"] / frame["other_n"].where(frame["other_n"] > 0)
+    frame["difference"] = frame["best_share"] - frame["other_share"]
+    frame["low"], frame["high"] = difference_interval(frame["best_buyers"], frame["best_n"], frame["other_buyers"],
+                                                      frame["other_n"], settings.confidence)
+    return frame.sort_values(["difference", "product"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+
+
+def full_months(lines: ProductLines) -> pd.DatetimeIndex:
+    """The calendar months wholly inside the data (from its first day to the day before as_of)."""
+    first = lines.query("SELECT min(day) AS d FROM pu").iloc[0, 0]
+    if pd.isna(first):
+        return pd.DatetimeIndex([])
+    first = pd.Timestamp(first)
+    start = first if first.day == 1 else (first + pd.offsets.MonthBegin(1))
+    end = pd.Timestamp(lines.as_of).to_period("M").to_timestamp()  # as_of's month is cut short
+    return pd.date_range(start, end, freq="MS", inclusive="left")
+
+
+def seasonal_index(lines: ProductLines, settings: ProductSettings, min_months: int = 24) -> pd.DataFrame:
+    """Month-of-year index per category (mean revenue of the month / mean monthly revenue, over full
+    months), biggest categories first (top_n); empty with fewer than min_months full months.
+
+    Columns: category, revenue, then "1".."12" (index), peak (month of the highest index).
+    """
+    months = full_months(lines)
+    if len(months) < min_months:
+        return pd.DataFrame(columns=["category", "revenue", *[str(m) for m in range(1, 13)], "peak"])
+    raw = lines.query(
+        f"SELECT category, date_trunc('month', day) AS month, sum(amount) AS revenue FROM pl "
+        f"WHERE day >= DATE '{months[0].date().isoformat()}' AND day < DATE '{(months[-1] + pd.offsets.MonthBegin(1)).date().isoformat()}' "
+        f"GROUP BY 1, 2")
+    raw["month"] = pd.to_datetime(raw["month"])
+    grid = raw.pivot_table(index="month", columns="category", values="revenue", aggfunc="sum", dropna=False)
+    grid = grid.reindex(months).fillna(0.0)
+    totals = grid.sum().sort_values(ascending=False).head(settings.top_n)
+    grid = grid[totals.index]
+    by_month = grid.groupby(grid.index.month).mean()
+    index = by_month / grid.mean()
+    out = index.T.reindex(columns=range(1, 13))
+    out.columns = [str(c) for c in out.columns]
+    out.insert(0, "revenue", totals.to_numpy())
+    out.insert(0, "category", totals.index.to_list())
+    out["peak"] = index.idxmax().reindex(totals.index).to_numpy().astype("int64")
+    return out.reset_index(drop=True)
