@@ -124,6 +124,13 @@ CHAPTERS: tuple[Chapter, ...] = (
         findings="crmlib.strategy.findings",
         input_files="crmlib.strategy.settings:input_files",
     ),
+    Chapter(
+        "05_products", "Products and key accounts", "商品分析と重点顧客", "products",
+        settings_model="crmlib.products.settings:ProductSettings",
+        settings="crmlib.products.settings:report_settings",
+        exports="crmlib.products:write_key_account_exports",
+        findings="crmlib.products.findings",
+    ),
 )
 
 
