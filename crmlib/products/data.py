@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import duckdb
 import pandas as pd
@@ -65,7 +66,7 @@ class ProductLines:
         """Close the session (its temporary tables go with it)."""
         self.con.close()
 
-    def __enter__(self) -> ProductLines:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

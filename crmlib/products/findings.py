@@ -3,7 +3,15 @@ customers slipping away, and an entry product clearly above the shop's F2."""
 
 from __future__ import annotations
 
-from ..findings import Assessment, Count, Metrics, Money, Pct, SummarySettings, finding_rule
+from ..findings import (
+    Assessment,
+    Count,
+    Metrics,
+    Money,
+    Pct,
+    SummarySettings,
+    finding_rule,
+)
 
 
 @finding_rule("products_slipping", chapter="05_products", anchor="key-accounts", priority=85,

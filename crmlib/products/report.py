@@ -247,6 +247,6 @@ def headline_metrics(entry: pd.DataFrame, keys: pd.DataFrame, settings: ProductS
     return {
         "entry": {"window_days": int(entry.attrs["window"]), "shop_rate": entry.attrs["shop_rate"],
                   "shop_eligible": int(entry.attrs["shop_eligible"]), "top": _top_rows(entry)},
-        "key_accounts": {"customers": int(len(keys)), "value_at_risk": float(keys["value_at_risk"].sum()),
+        "key_accounts": {"customers": len(keys), "value_at_risk": float(keys["value_at_risk"].sum()),
                          "value_days": int(settings.key_accounts.value_days)},
     }

@@ -1,0 +1,292 @@
+"""The products chapter (issue #21): every table on a hand-worked case, the intervals against
+published values or scipy, the key-account list and its export, and masked product names.
+
+The hand case (as_of 2024-12-31, F2 window 30 days, value window 60 days; X and Y are tea, Z a
+sweet; every figure below is worked out by hand in the comments):
+  a: 2024-01-01 order A1 {X 1000, Y 2000, discount -300}, 01-11 A2 {X 1000}, 01-21 A3 {Z 500}
+  b: 2024-01-01 B1 {X 1000}, 03-01 B2 {Y 2000}
+  c: 2024-02-01 C1 {Y 2000}, 02-15 C2 {Y 2000} at 10:00 and C3 {Z 500} at 15:00 (one purchase)
+  d: 2024-12-20 D1 {X 1000} (its 30-day window has not closed)
+Purchases (same day merged): a1 {X,Y} a2 {X} a3 {Z}; b1 {X} b2 {Y}; c1 {Y} c2 {Y,Z}; d1 {X}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import _table
+from scipy.stats import binomtest
+
+from crmlib.products import (
+    basket_pairs,
+    best_customer_products,
+    entry_products,
+    key_accounts,
+    open_lines,
+    replenishment,
+    seasonal_index,
+    transitions,
+    write_key_account_exports,
+)
+from crmlib.products.settings import ProductSettings
+from crmlib.products.stats import difference_interval, wilson
+
+LINES_SCHEMA = pa.schema([
+    ("order_id", pa.string()), ("customer_id", pa.string()), ("ordered_at", pa.timestamp("us")),
+    ("sku", pa.string()), ("product", pa.string()), ("category", pa.string()), ("quantity", pa.float64()),
+    ("unit_price", pa.float64()), ("amount", pa.float64()), ("line_type", pa.string()),
+])
+T = dt.datetime
+AS_OF = dt.date(2024, 12, 31)
+
+
+def _line(order, cid, at, product, amount, line_type="product"):
+    category = {"X": "tea", "Y": "tea", "Z": "sweets"}.get(product)
+    return (order, cid, at, product, product, category, 1.0, amount, amount, line_type)
+
+
+HAND = [
+    _line("A1", "a", T(2024, 1, 1, 9), "X", 1000.0), _line("A1", "a", T(2024, 1, 1, 9), "Y", 2000.0),
+    _line("A1", "a", T(2024, 1, 1, 9), None, -300.0, "discount"),
+    _line("A2", "a", T(2024, 1, 11, 9), "X", 1000.0), _line("A3", "a", T(2024, 1, 21, 9), "Z", 500.0),
+    _line("B1", "b", T(2024, 1, 1, 12), "X", 1000.0), _line("B2", "b", T(2024, 3, 1, 12), "Y", 2000.0),
+    _line("C1", "c", T(2024, 2, 1, 8), "Y", 2000.0), _line("C2", "c", T(2024, 2, 15, 10), "Y", 2000.0),
+    _line("C3", "c", T(2024, 2, 15, 15), "Z", 500.0),
+    _line("D1", "d", T(2024, 12, 20, 8), "X", 1000.0),
+    _line("E9", "a", T(2024, 12, 31, 0), "X", 99999.0),  # on the as-of day: left out of everything
+]
+SETTINGS = ProductSettings(f2_window_days=30, value_days=60, min_customers=1, min_pairs=1, min_rebuys=1)
+
+
+def _write(folder, rows):
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(_table(rows, LINES_SCHEMA), folder / "order_lines.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def hand(tmp_path_factory):
+    with open_lines(_write(tmp_path_factory.mktemp("hand"), HAND), AS_OF) as lines:
+        yield lines
+
+
+def _rows(frame, key="item"):
+    return {row[key]: row for _, row in frame.iterrows()}
+
+
+def test_wilson_matches_scipy_and_newcombe_matches_the_published_example():
+    for k, n in [(1, 2), (0, 5), (37, 120), (240, 240)]:
+        ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+        low, high = wilson([k], [n])
+        assert low[0] == pytest.approx(ci.low, abs=1e-9) and high[0] == pytest.approx(ci.high, abs=1e-9)
+    # Newcombe (1998), Statistics in Medicine 17:873, example (a): 56/70 - 48/80, method 10: 0.0524 to 0.3339
+    low, high = difference_interval([56], [70], [48], [80])
+    assert (round(low[0], 4), round(high[0], 4)) == (0.0524, 0.3339)
+
+
+def test_entry_products_by_hand(hand):
+    # eligible (first day + 30 < as_of): a, b, c; d is not. Shop F2: a (10 days) and c (14 days) of 3 = 2/3.
+    # X first: a, b, d -> eligible a, b; converted a -> 1/2, lift 0.5 / (2/3) = 0.75.
+    # Y first: a, c -> 2/2 = 1, lift 1.5. Values in 60 days (net of the discount): a 2700 + 1000 + 500 = 4200,
+    # b 1000 (B2 on day 60 is outside), c 2000 + 2000 + 500 = 4500; shop 9700 / 3.
+    # X: (4200 + 1000) / 2 = 2600; Y: (4200 + 4500) / 2 = 4350.
+    frame = entry_products(hand, SETTINGS)
+    assert frame["item"].tolist() == ["Y", "X"]  # by lift
+    assert frame.attrs["shop_rate"] == pytest.approx(2 / 3)
+    x, y = _rows(frame)["X"], _rows(frame)["Y"]
+    assert (x["customers"], x["eligible"], x["converted"]) == (3, 2, 1)
+    assert (y["customers"], y["eligible"], y["converted"]) == (2, 2, 2)
+    assert x["lift"] == pytest.approx(0.75) and y["lift"] == pytest.approx(1.5)
+    assert x["value"] == pytest.approx(2600) and y["value"] == pytest.approx(4350)
+    assert x["value_index"] == pytest.approx(2600 / (9700 / 3))
+    ci = binomtest(1, 2).proportion_ci(0.95, method="wilson")
+    assert (x["low"], x["high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
+
+
+def test_entry_floor_ranks_only_products_with_enough_customers(hand):
+    # with a floor of 3 eligible customers neither product is ranked (2 each)
+    frame = entry_products(hand, SETTINGS.model_copy(update={"min_customers": 3}))
+    assert not frame["ranked"].any()
+
+
+def test_entry_categories_and_the_second_to_third_step(hand):
+    # categories: tea first for a, b, c, d -> eligible 3, converted 2 (= the shop)
+    cats = _rows(entry_products(hand, SETTINGS, "category"))
+    assert (cats["tea"]["eligible"], cats["tea"]["converted"]) == (3, 2) and cats["tea"]["lift"] == pytest.approx(1)
+    # 2nd -> 3rd within 30 days: second purchases a2 {X}, b2 {Y}, c2 {Y, Z}; only a buys a 3rd (10 days).
+    # Shop 1/3; X 1/1 (lift 3), Y 0/2, Z 0/1.
+    step = entry_products(hand, SETTINGS, stage=2)
+    rows = _rows(step)
+    assert step.attrs["shop_rate"] == pytest.approx(1 / 3)
+    assert step["item"].iloc[0] == "X" and rows["X"]["lift"] == pytest.approx(3)
+    assert (rows["Y"]["eligible"], rows["Y"]["converted"]) == (2, 0) and (rows["Z"]["eligible"], rows["Z"]["converted"]) == (1, 0)
+
+
+def test_transitions_by_hand(hand):
+    # consecutive purchase pairs: a1->a2, a2->a3, b1->b2, c1->c2 = 4.
+    # moves: X->X, Y->X (a1->a2), X->Z (a2->a3), X->Y (b), Y->Y, Y->Z (c).
+    # earlier purchase holds X: a1, a2, b1 = 3; Y: a1, c1 = 2. Later holds X: a2 = 1; Y: b2, c2 = 2; Z: a3, c2 = 2.
+    # lift = (pairs / from) / (to / 4): Y->X 2, X->X 4/3, Y->Y 1, Y->Z 1, X->Y 2/3, X->Z 2/3.
+    frame = transitions(hand, SETTINGS)
+    got = [(a, b, round(lift, 6)) for a, b, lift in zip(frame["from_item"], frame["to_item"], frame["lift"])]
+    assert got == [("Y", "X", 2.0), ("X", "X", round(4 / 3, 6)), ("Y", "Y", 1.0), ("Y", "Z", 1.0),
+                   ("X", "Y", round(2 / 3, 6)), ("X", "Z", round(2 / 3, 6))]
+    first = frame.iloc[0]
+    assert (first["pairs"], first["from_pairs"], first["to_pairs"], first["total"]) == (1, 2, 1, 4)
+    assert first["support"] == pytest.approx(0.25) and first["confidence"] == pytest.approx(0.5)
+    assert frame.set_index(["from_item", "to_item"])["same"].to_dict()[("X", "X")]
+    # the floor: only pairs seen twice or more (none here)
+    assert transitions(hand, SETTINGS.model_copy(update={"min_pairs": 2})).empty
+
+
+def test_category_transitions_by_hand(hand):
+    # tea->tea 3 (a1->a2, b1->b2, c1->c2), tea->sweets 2 (a2->a3, c1->c2); from tea 4; to tea 3, to sweets 2:
+    # confidence 3/4 and 2/4, lift (3/4)/(3/4) = 1 and (2/4)/(2/4) = 1.
+    rows = transitions(hand, SETTINGS, "category").set_index("to_item")
+    assert rows.loc["tea", "confidence"] == pytest.approx(0.75) and rows.loc["sweets", "confidence"] == pytest.approx(0.5)
+    assert rows["lift"].tolist() == [pytest.approx(1.0)] * 2
+
+
+def test_basket_pairs_by_hand(hand):
+    # orders with products: A1 {X,Y} A2 {X} A3 {Z} B1 {X} B2 {Y} C1 {Y} C2 {Y} C3 {Z} D1 {X} = 9 (C2 and C3 are
+    # separate orders although one purchase). X in 4, Y in 4, together 1: lift 1 x 9 / (4 x 4) = 0.5625.
+    frame = basket_pairs(hand, SETTINGS)
+    assert frame[["a", "b", "together", "a_orders", "b_orders", "orders"]].values.tolist() == [["X", "Y", 1, 4, 4, 9]]
+    assert frame["lift"].iloc[0] == pytest.approx(0.5625) and frame["confidence_ab"].iloc[0] == pytest.approx(0.25)
+    # orders with more than one distinct product are left out: no pair
+    assert basket_pairs(hand, SETTINGS.model_copy(update={"basket_max_products": 2})).shape[0] == 1
+    assert basket_pairs(hand, SETTINGS.model_copy(update={"basket_max_products": 2, "min_pairs": 2})).empty
+
+
+def test_replenishment_by_hand(hand):
+    # same product again: a's X after 10 days, c's Y after 14. Shop gaps: a 10, 10; b 60; c 14 -> median 12.
+    frame = replenishment(hand, SETTINGS)
+    rows = _rows(frame, "product")
+    assert set(rows) == {"X", "Y"}
+    assert rows["X"]["median_days"] == 10 and rows["Y"]["median_days"] == 14
+    assert frame.attrs["shop_median_gap"] == 12
+    assert rows["X"]["vs_shop"] == pytest.approx(10 / 12)
+
+
+def test_best_customer_products_by_hand(hand):
+    # best: a, c; others: b, d. Bought X: a, b, d -> 1/2 vs 2/2; Y: a, b, c -> 2/2 vs 1/2; Z: a, c -> 2/2 vs 0/2
+    best = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "best": [True, False, True, False]})
+    frame = best_customer_products(hand, best, SETTINGS)
+    assert frame["product"].tolist() == ["Z", "Y", "X"]
+    assert frame["difference"].tolist() == [pytest.approx(1.0), pytest.approx(0.5), pytest.approx(-0.5)]
+    low, _high = difference_interval([2], [2], [0], [2])
+    assert frame["low"].iloc[0] == pytest.approx(low[0]) and frame["best_n"].iloc[0] == 2
+
+
+# key accounts (as_of 2024-12-31, value = revenue from 2024-01-01 on; cycle = median gap):
+#  f: 06-01, 06-11, 06-21 at 5000: cycle 10, 193 days since -> 19.3 cycles, slipping, expected 07-01, 15000 at risk
+#  h (id '=h1'): 11-21, 11-26, 12-01 at 1000: cycle 5, 30 days since -> overdue 25 days, 3000 at risk
+#  e: 09-01, 10-01, 10-31, 11-30: cycle 30, 31 days since < 1.5 x 30: not yet
+#  g: 2023-01-01, 01-11, 01-21: 710 days since > 365: lapsed, not slipping
+#  k: two purchases only (below min_purchases 3)
+KEY = [
+    *[_line(f"F{i}", "f", T(2024, 6, d, 10), "X", 5000.0) for i, d in enumerate((1, 11, 21))],
+    *[_line(f"H{i}", "=h1", T(2024, m, d, 10), "X", 1000.0) for i, (m, d) in enumerate(((11, 21), (11, 26), (12, 1)))],
+    *[_line(f"E{i}", "e", T(2024, m, d, 10), "Y", 800.0) for i, (m, d) in enumerate(((9, 1), (10, 1), (10, 31), (11, 30)))],
+    *[_line(f"G{i}", "g", T(2023, 1, d, 10), "Y", 9000.0) for i, d in enumerate((1, 11, 21))],
+    *[_line(f"K{i}", "k", T(2024, 3, d, 10), "Y", 9000.0) for i, d in enumerate((1, 2))],
+]
+
+
+def test_key_accounts_by_hand(tmp_path):
+    with open_lines(_write(tmp_path / "key", KEY), AS_OF) as lines:
+        frame = key_accounts(lines, ProductSettings())
+    assert frame["customer_id"].tolist() == ["f", "=h1"]
+    f, h = frame.iloc[0], frame.iloc[1]
+    assert (f["median_gap"], f["days_since"], f["overdue_days"], f["value_at_risk"]) == (10, 193, 183, 15000)
+    assert pd.Timestamp(f["expected_day"]).date() == dt.date(2024, 7, 1)
+    assert f["overdue_ratio"] == pytest.approx(19.3)
+    assert (h["median_gap"], h["days_since"], h["overdue_days"], h["value_at_risk"]) == (5, 30, 25, 3000)
+
+
+def test_key_account_exports_list_every_customer_with_the_formula_guard(tmp_path):
+    folder = _write(tmp_path / "key", KEY)
+    written = write_key_account_exports(folder, AS_OF, {}, tmp_path / "exports")
+    assert [p.name for p in written] == ["key_accounts.csv", "key_accounts.xlsx"]
+    raw = written[0].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    csv = pd.read_csv(written[0], dtype={"customer_id": str}, encoding="utf-8-sig")
+    assert csv["customer_id"].tolist() == ["f", "'=h1"]  # the id that starts a formula is quoted
+    assert csv["expected_day"].tolist() == ["2024-07-01", "2024-12-06"]
+    assert "email" not in csv.columns and "phone" not in csv.columns
+    book = openpyxl.load_workbook(written[1], read_only=True)
+    cells = [row for row in book.active.iter_rows(values_only=True)]
+    assert cells[2][0] == "'=h1" and cells[1][-1] == 15000
+    # off in the YAML: nothing written
+    assert write_key_account_exports(folder, AS_OF, {"exports": {"enabled": False}}, tmp_path / "none") == []
+
+
+def test_seasonal_index_by_hand(tmp_path):
+    # tea: 100 a month (on the 1st), 400 in December, 2023-01 .. 2024-12 (24 full months): mean month 125,
+    # December 400 / 125 = 3.2, every other month 100 / 125 = 0.8
+    rows = [_line(f"S{y}{m}", "s", T(y, m, 1), "X", 400.0 if m == 12 else 100.0) for y in (2023, 2024) for m in range(1, 13)]
+    with open_lines(_write(tmp_path / "season", rows), dt.date(2025, 1, 1)) as lines:
+        frame = seasonal_index(lines, SETTINGS)
+        assert frame["category"].tolist() == ["tea"] and frame["peak"].tolist() == [12]
+        assert frame["12"].iloc[0] == pytest.approx(3.2) and frame["6"].iloc[0] == pytest.approx(0.8)
+    # 23 full months (the as-of day cuts December 2024 short): no calendar
+    with open_lines(_write(tmp_path / "short", rows), dt.date(2024, 12, 20)) as lines:
+        assert seasonal_index(lines, SETTINGS).empty
+
+
+def test_products_with_contact_details_in_their_names_show_masked(tmp_path):
+    # a product name holding an e-mail address is masked by the ingest; the chapter shows the masked name
+    from crmlib.ingest import ingest_file
+    from crmlib.sample import write_sample
+
+    path = tmp_path / "orders.csv"
+    write_sample(path, n_customers=400, seed=5)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    popular = frame.loc[(frame["product"] != "") & (frame["sku"] != "SHIPPING"), "product"].value_counts().index[0]
+    frame.loc[frame["product"] == popular, "product"] = "ギフト 担当 sato.jiro@example.jp"
+    frame.to_csv(path, index=False)
+    result = ingest_file(path, preset="generic", out_dir=tmp_path / "processed")
+    with open_lines(result.out_dir, result.as_of) as lines:
+        entry = entry_products(lines, ProductSettings(min_customers=1))
+        moves = transitions(lines, ProductSettings(min_pairs=1))
+    shown = set(entry["item"]) | set(moves["from_item"]) | set(moves["to_item"])
+    assert "ギフト 担当 <e-mail>" in shown
+    assert not [v for v in shown if isinstance(v, str) and "sato.jiro" in v]
+
+
+def test_entry_takeaway_does_not_claim_a_winner_whose_interval_holds_the_shop_rate(hand):
+    # Y converts 2/2 but its Wilson interval (0.34 to 1) includes the shop's 2/3: the cautious sentence
+    from crmlib.i18n import t
+    from crmlib.products import report as pr
+
+    entry = entry_products(hand, SETTINGS)
+    for lang in ("ja", "en"):
+        text = pr.entry_takeaway(entry, SETTINGS, lang)
+        assert text == t("products.entry.takeaway_weak", lang, item="Y", rate="100.0%", low="34.2%", high="100.0%",
+                         n="2", shop="66.7%", days="30", lift="1.50")
+
+
+def test_summary_finding_counts_the_slipping_customers_and_is_skipped_without_any():
+    import crmlib.products.findings  # noqa: F401 (registers the rules)
+    from crmlib.findings import FINDING_RULES, Metrics
+    from crmlib.i18n import t
+    from crmlib.report.settings import ReportSettings
+    from crmlib.report.summary import executive_summary
+
+    rule = FINDING_RULES["products_slipping"]
+    found = rule.assess(Metrics({"products": {"key_accounts": {"customers": 12, "value_at_risk": 345678.0,
+                                                                  "value_days": 365}}}), ReportSettings())
+    assert found.alert and float(found.values["customers"]) == 12 and float(found.values["value"]) == 345678.0
+    assert rule.assess(Metrics({"products": {"key_accounts": {"customers": 0, "value_at_risk": 0.0}}}),
+                         ReportSettings()) is None
+    shown = executive_summary({"products": {"key_accounts": {"customers": 12, "value_at_risk": 345678.0,
+                                                             "value_days": 365}}},
+                              ReportSettings(), lang="ja", currency="JPY")
+    slipping = next(f for f in shown if f.rule == "products_slipping")
+    assert slipping.text == t("products.summary.slipping", "ja", customers="12", value="¥345,678", days="365")
+    assert slipping.href == "05_products.html#key-accounts"
