@@ -75,8 +75,15 @@ def entry_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str) ->
     return t(f"products.{key}.takeaway", lang, **values)
 
 
+def has_categories(frame: pd.DataFrame, column: str = "item") -> bool:
+    """True when the data records two or more categories (else a category table says nothing)."""
+    return frame[column].dropna().nunique() >= 2
+
+
 def category_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str) -> str:
     """The entry category that converts best and the one that converts least."""
+    if not has_categories(frame):
+        return t("products.label.no_categories", lang)
     ranked = frame[frame["ranked"]]
     if ranked.empty:
         return t("products.entry.empty", lang, floor=fmt_int(settings.min_customers), days=frame.attrs["window"])
@@ -114,6 +121,8 @@ def transitions_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: s
 
 def category_transitions_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str) -> str:
     """The share of next purchases in the same category, and the strongest move across categories."""
+    if not frame.empty and not has_categories(frame, "from_item"):
+        return t("products.label.no_categories", lang)
     if frame.empty:
         return t("products.transitions.empty", lang, floor=fmt_int(settings.min_pairs))
     same = frame.loc[frame["same"], "pairs"].sum() / frame["pairs"].sum()

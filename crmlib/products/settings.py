@@ -37,7 +37,7 @@ class Exports(_Strict):
 class ProductSettings(_Strict):
     """Validated settings of the products chapter (client YAML section `products:`)."""
 
-    f2_window_days: int = Field(365, ge=7, le=730, description="F2 within this many days of the first purchase")
+    f2_window_days: int = Field(90, ge=7, le=730, description="F2 within this many days of the first purchase (the label says so)")
     value_days: int = Field(365, ge=30, le=1095, description="value per customer: revenue in this many days from the first purchase")
     min_customers: int = Field(30, ge=1, le=100_000, description="sample floor of a ranked product or category")
     min_pairs: int = Field(20, ge=1, le=1_000_000, description="floor of a transition or basket pair (times seen)")
