@@ -234,6 +234,12 @@ def test_seasonal_index_by_hand(tmp_path):
         frame = seasonal_index(lines, SETTINGS)
         assert frame["category"].tolist() == ["tea"] and frame["peak"].tolist() == [12]
         assert frame["12"].iloc[0] == pytest.approx(3.2) and frame["6"].iloc[0] == pytest.approx(0.8)
+    # a shop that grows by 10 a month and has no season: the centred 2x12 moving average of a straight
+    # line is the line itself, so every month's index is 1 (a plain mean per month would call December a peak)
+    growth = [_line(f"G{i}", "s", T(2023 + i // 12, i % 12 + 1, 1), "X", 100.0 + 10 * i) for i in range(24)]
+    with open_lines(_write(tmp_path / "growth", growth), dt.date(2025, 1, 1)) as lines:
+        frame = seasonal_index(lines, SETTINGS)
+        assert [frame[str(m)].iloc[0] for m in range(1, 13)] == [pytest.approx(1.0)] * 12
     # 23 full months (the as-of day cuts December 2024 short): no calendar
     with open_lines(_write(tmp_path / "short", rows), dt.date(2024, 12, 20)) as lines:
         assert seasonal_index(lines, SETTINGS).empty

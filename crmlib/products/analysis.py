@@ -18,7 +18,9 @@
   lapsed, with the revenue of the last value_days as the value at risk.
 - best_customer_products: share of the best customers (top CPM cell) who bought each product
   against the share of the others, with Newcombe's interval of the difference.
-- seasonal_index: month-of-year index per category over full calendar months (two years or more).
+- seasonal_index: month-of-year index per category over full calendar months (two years or more):
+  each month's revenue over the centred 2x12 moving average (classical decomposition), averaged per
+  month of the year and scaled to a mean of 1.
 """
 
 from __future__ import annotations
@@ -287,8 +289,8 @@ def full_months(lines: ProductLines) -> pd.DatetimeIndex:
 
 
 def seasonal_index(lines: ProductLines, settings: ProductSettings, min_months: int = 24) -> pd.DataFrame:
-    """Month-of-year index per category (mean revenue of the month / mean monthly revenue, over full
-    months), biggest categories first (top_n); empty with fewer than min_months full months.
+    """Month-of-year index per category (ratio to the centred moving average, over full months),
+    biggest categories first (top_n); empty with fewer than min_months full months.
 
     Columns: category, revenue, then "1".."12" (index), peak (month of the highest index).
     """
@@ -304,8 +306,13 @@ def seasonal_index(lines: ProductLines, settings: ProductSettings, min_months: i
     grid = grid.reindex(months).fillna(0.0)
     totals = grid.sum().sort_values(ascending=False).head(settings.top_n)
     grid = grid[totals.index]
-    by_month = grid.groupby(grid.index.month).mean()
-    index = by_month / grid.mean()
+    # classical ratio to the centred 2x12 moving average, so a growing shop's later months do not
+    # pass for a season; the twelve indices are scaled to average 1
+    rolling = grid.rolling(12).mean()
+    trend = (rolling.shift(-5) + rolling.shift(-6)) / 2
+    ratio = grid / trend.where(trend > 0)
+    by_month = ratio.groupby(ratio.index.month).mean()
+    index = by_month / by_month.mean()
     out = index.T.reindex(columns=range(1, 13))
     out.columns = [str(c) for c in out.columns]
     out.insert(0, "revenue", totals.to_numpy())

@@ -54,6 +54,7 @@ def transition_grid_chart(frame: pd.DataFrame, lang: str, top: int = 10) -> Figu
                     color="white" if v > 0.55 * np.nanmax(values) else "#222222")
     ax.set_xticks(range(len(order)), order, rotation=30, ha="right")
     ax.set_yticks(range(len(order)), order)
+    ax.grid(False)
     ax.set_xlabel(t("products.transitions.chart_to", lang))
     ax.set_ylabel(t("products.transitions.chart_from", lang))
     ax.set_title(t("products.transitions.chart_title", lang))
@@ -72,5 +73,6 @@ def season_chart(frame: pd.DataFrame, lang: str) -> Figure:
         ax.text(j, i, fmt_num(v, 2), ha="center", va="center", fontsize=7)
     ax.set_xticks(range(12), [month_name(m, lang)[:3] if lang == "en" else month_name(m, lang) for m in range(1, 13)])
     ax.set_yticks(range(len(frame)), [item_label(v, lang) for v in frame["category"]])
+    ax.grid(False)
     ax.set_title(t("products.season.chart_title", lang))
     return fig
