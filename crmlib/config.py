@@ -297,6 +297,7 @@ diagnosis: {{}}
 segments: {{}}
 ltv: {{}}
 strategy: {{}}
+products: {{}}
 
 # How the report looks (see README):
 # report:
