@@ -74,9 +74,9 @@ class ProductLines:
         self.close()
 
 
-def open_lines(processed_dir: Path | str, as_of: dt.date) -> ProductLines:
-    """Read order_lines.parquet before as_of into the session's purchase tables."""
+def open_lines(processed_dir: Path | str, as_of: dt.date, threads: int | None = None) -> ProductLines:
+    """Read order_lines.parquet before as_of into the session's purchase tables (threads: DuckDB's, default all)."""
     path = Path(processed_dir) / "order_lines.parquet"
-    con = connect()
+    con = connect(threads)
     con.execute(LINES_SQL.format(path=sql_literal(str(path)), as_of=as_timestamp(as_of)))
     return ProductLines(con, as_of)
