@@ -31,7 +31,19 @@ from .data import ProductLines
 from .settings import ProductSettings
 from .stats import difference_interval, wilson
 
-ITEM = {"product": "product", "category": "category"}
+ITEM = {"product": "p", "category": "c"}  # the code column of pl
+NAMES = {"product": "SELECT p AS code, product AS name FROM dim_product",
+         "category": "SELECT c AS code, category AS name FROM dim_category"}
+
+
+def _named(lines: ProductLines, frame: pd.DataFrame, by: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Replace code columns by the names of the products or categories (one small lookup)."""
+    names = lines.query(NAMES[by]).set_index("code")["name"]
+    out = frame.copy()
+    for column in columns:
+        out[column] = out[column].map(names).astype(object)
+        out[column] = out[column].where(out[column].notna(), None)
+    return out
 
 
 def _lift(value: pd.Series, base: float | None) -> pd.Series:
@@ -51,32 +63,30 @@ def shop_f2(lines: ProductLines, window: int, stage: int = 1) -> dict[str, float
     return {"eligible": eligible, "converted": converted, "rate": converted / eligible if eligible else float("nan")}
 
 
+def _values(lines: ProductLines, days: int) -> str:
+    """The table of each customer's revenue in `days` from the first purchase (made once per session)."""
+    name = f"value_{int(days)}"
+    lines.con.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {name} AS SELECT p.k, sum(p.revenue) AS value FROM pu p "
+        f"JOIN firsts f USING (k) WHERE f.first_day + {int(days)} <= {lines.as_of_sql} "
+        f"AND p.day < f.first_day + {int(days)} GROUP BY p.k")
+    return name
+
+
 ENTRY_SQL = """
 WITH base AS (
-  SELECT f.cid, f.{start} AS start_day,
-         f.{start} + {window} < {as_of} AS eligible,
-         date_diff('day', f.{start}, f.{nxt}) <= {window} AS converted,
-         f.first_day + {value_days} <= {as_of} AS valued
+  SELECT f.k, f.{start} + {window} < {as_of} AS eligible,
+         date_diff('day', f.{start}, f.{nxt}) <= {window} AS converted
   FROM firsts f WHERE f.{start} IS NOT NULL
-), value AS (
-  SELECT p.cid, sum(p.revenue) AS value FROM pu p JOIN firsts f USING (cid)
-  WHERE p.day < f.first_day + {value_days} GROUP BY p.cid
 ), items AS (
-  SELECT DISTINCT cid, {item} AS item FROM pl WHERE n = {stage}
+  SELECT DISTINCT k, {item} AS item FROM pl WHERE n = {stage}
 )
 SELECT i.item, count(*) AS customers,
        count(*) FILTER (WHERE b.eligible) AS eligible,
        count(*) FILTER (WHERE b.eligible AND b.converted) AS converted,
-       count(*) FILTER (WHERE b.valued) AS valued,
-       sum(v.value) FILTER (WHERE b.valued) AS value_sum
-FROM items i JOIN base b USING (cid) LEFT JOIN value v USING (cid)
+       count(v.value) AS valued, sum(v.value) AS value_sum
+FROM items i JOIN base b USING (k) LEFT JOIN {values} v USING (k)
 GROUP BY i.item
-"""
-
-SHOP_VALUE_SQL = """
-SELECT count(*) AS valued, sum(v) AS value_sum FROM (
-  SELECT f.cid, sum(p.revenue) AS v FROM firsts f JOIN pu p USING (cid)
-  WHERE f.first_day + {value_days} <= {as_of} AND p.day < f.first_day + {value_days} GROUP BY f.cid)
 """
 
 
@@ -88,10 +98,12 @@ def entry_products(lines: ProductLines, settings: ProductSettings, by: str = "pr
     """
     window = settings.f2_window_days
     start, nxt = ("first_day", "second_day") if stage == 1 else ("second_day", "third_day")
+    values = _values(lines, settings.value_days)
     frame = lines.query(ENTRY_SQL.format(start=start, nxt=nxt, window=int(window), as_of=lines.as_of_sql,
-                                         value_days=int(settings.value_days), item=ITEM[by], stage=int(stage)))
+                                         values=values, item=ITEM[by], stage=int(stage)))
+    frame = _named(lines, frame, by, ("item",))
     shop = shop_f2(lines, window, stage)
-    shop_value = lines.query(SHOP_VALUE_SQL.format(value_days=int(settings.value_days), as_of=lines.as_of_sql)).iloc[0]
+    shop_value = lines.query(f"SELECT count(*) AS valued, sum(value) AS value_sum FROM {values}").iloc[0]
     shop_per_customer = float(shop_value["value_sum"]) / int(shop_value["valued"]) if shop_value["valued"] else None
     for column in ("customers", "eligible", "converted", "valued"):
         frame[column] = frame[column].astype("int64")
@@ -109,14 +121,13 @@ def entry_products(lines: ProductLines, settings: ProductSettings, by: str = "pr
 
 
 TRANSITIONS_SQL = """
-WITH a AS (SELECT DISTINCT cid, n, {item} AS item FROM pl),
-pairs AS (SELECT cid, n FROM pu WHERE next_day IS NOT NULL),
-total AS (SELECT count(*) AS total FROM pairs),
-src AS (SELECT a.item, count(*) AS from_pairs FROM a JOIN pairs p USING (cid, n) GROUP BY a.item),
-dst AS (SELECT a.item, count(*) AS to_pairs FROM a JOIN pairs p ON a.cid = p.cid AND a.n = p.n + 1 GROUP BY a.item),
+WITH a AS (SELECT DISTINCT k, n, {item} AS item FROM pl),
+total AS (SELECT count(*) AS total FROM pu WHERE next_day IS NOT NULL),
+src AS (SELECT a.item, count(*) AS from_pairs FROM a JOIN pu p USING (k, n) WHERE p.next_day IS NOT NULL GROUP BY a.item),
+dst AS (SELECT item, count(*) AS to_pairs FROM a WHERE n > 1 GROUP BY item),
 moves AS (
   SELECT x.item AS from_item, y.item AS to_item, count(*) AS pairs
-  FROM a x JOIN a y ON x.cid = y.cid AND y.n = x.n + 1
+  FROM a x JOIN a y ON x.k = y.k AND y.n = x.n + 1
   GROUP BY x.item, y.item HAVING count(*) >= {floor}
 )
 SELECT m.from_item, m.to_item, m.pairs, s.from_pairs, d.to_pairs, t.total
@@ -132,9 +143,10 @@ def transitions(lines: ProductLines, settings: ProductSettings, by: str = "produ
     support, confidence, lift.
     """
     frame = lines.query(TRANSITIONS_SQL.format(item=ITEM[by], floor=int(settings.min_pairs)))
+    frame["same"] = frame["from_item"] == frame["to_item"]  # codes: a missing category is a code too
+    frame = _named(lines, frame, by, ("from_item", "to_item"))
     for column in ("pairs", "from_pairs", "to_pairs", "total"):
         frame[column] = frame[column].astype("int64")
-    frame["same"] = frame["from_item"].fillna("\0") == frame["to_item"].fillna("\0")
     frame["support"] = frame["pairs"] / frame["total"]
     frame["confidence"] = frame["pairs"] / frame["from_pairs"]
     frame["lift"] = frame["confidence"] / (frame["to_pairs"] / frame["total"])
@@ -145,18 +157,19 @@ def transitions(lines: ProductLines, settings: ProductSettings, by: str = "produ
 
 
 BASKET_SQL = """
-WITH o AS (SELECT DISTINCT order_id, product FROM raw WHERE line_type = 'product'),
-sizes AS (SELECT order_id FROM o GROUP BY order_id HAVING count(*) <= {max_products}),
-ok AS (SELECT o.* FROM o JOIN sizes USING (order_id)),
+WITH o AS (SELECT DISTINCT order_id, p FROM li WHERE p IS NOT NULL),
+sizes AS (SELECT order_id, CAST(row_number() OVER () AS INTEGER) AS o FROM o GROUP BY order_id
+          HAVING count(*) <= {max_products}),
+ok AS (SELECT s.o, o.p FROM o JOIN sizes s USING (order_id)),
 total AS (SELECT count(*) AS orders FROM sizes),
-single AS (SELECT product, count(*) AS orders FROM ok GROUP BY product),
+single AS (SELECT p, count(*) AS orders FROM ok GROUP BY p),
 together AS (
-  SELECT a.product AS a, b.product AS b, count(*) AS together
-  FROM ok a JOIN ok b ON a.order_id = b.order_id AND a.product < b.product
-  GROUP BY a.product, b.product HAVING count(*) >= {floor}
+  SELECT a.p AS a, b.p AS b, count(*) AS together
+  FROM ok a JOIN ok b ON a.o = b.o AND a.p < b.p
+  GROUP BY a.p, b.p HAVING count(*) >= {floor}
 )
 SELECT t.a, t.b, t.together, sa.orders AS a_orders, sb.orders AS b_orders, total.orders AS orders
-FROM together t JOIN single sa ON sa.product = t.a JOIN single sb ON sb.product = t.b, total
+FROM together t JOIN single sa ON sa.p = t.a JOIN single sb ON sb.p = t.b, total
 """
 
 
@@ -166,6 +179,7 @@ def basket_pairs(lines: ProductLines, settings: ProductSettings) -> pd.DataFrame
     Columns: a, b, together, a_orders, b_orders, orders, support, confidence_ab, confidence_ba, lift.
     """
     frame = lines.query(BASKET_SQL.format(max_products=int(settings.basket_max_products), floor=int(settings.min_pairs)))
+    frame = _named(lines, frame, "product", ("a", "b"))
     for column in ("together", "a_orders", "b_orders", "orders"):
         frame[column] = frame[column].astype("int64")
     frame["support"] = frame["together"] / frame["orders"]
@@ -177,12 +191,12 @@ def basket_pairs(lines: ProductLines, settings: ProductSettings) -> pd.DataFrame
 
 
 REBUY_SQL = """
-WITH x AS (SELECT cid, product, day, lag(day) OVER (PARTITION BY cid, product ORDER BY day) AS prev FROM pl)
-SELECT product, count(*) AS rebuys, count(DISTINCT cid) AS customers,
+WITH x AS (SELECT k, p, day, lag(day) OVER (PARTITION BY k, p ORDER BY day) AS prev FROM pl)
+SELECT p AS product, count(*) AS rebuys, count(DISTINCT k) AS customers,
        median(date_diff('day', prev, day)) AS median_days,
        quantile_cont(date_diff('day', prev, day), 0.25) AS q1_days,
        quantile_cont(date_diff('day', prev, day), 0.75) AS q3_days
-FROM x WHERE prev IS NOT NULL GROUP BY product HAVING count(*) >= {floor}
+FROM x WHERE prev IS NOT NULL GROUP BY p HAVING count(*) >= {floor}
 """
 
 
@@ -197,7 +211,7 @@ def replenishment(lines: ProductLines, settings: ProductSettings) -> pd.DataFram
 
     Columns: product, rebuys, customers, median_days, q1_days, q3_days, vs_shop (median / shop median).
     """
-    frame = lines.query(REBUY_SQL.format(floor=int(settings.min_rebuys)))
+    frame = _named(lines, lines.query(REBUY_SQL.format(floor=int(settings.min_rebuys))), "product", ("product",))
     frame["rebuys"] = frame["rebuys"].astype("int64")
     frame["customers"] = frame["customers"].astype("int64")
     shop = shop_median_gap(lines)
@@ -208,23 +222,23 @@ def replenishment(lines: ProductLines, settings: ProductSettings) -> pd.DataFram
 
 KEY_SQL = """
 WITH g AS (
-  SELECT cid, count(*) AS purchases, max(day) AS last_day,
+  SELECT k, count(*) AS purchases, max(day) AS last_day,
          median(date_diff('day', prev_day, day)) AS median_gap
-  FROM pu GROUP BY cid HAVING count(*) >= {min_purchases}
+  FROM pu GROUP BY k HAVING count(*) >= {min_purchases}
 ), v AS (
-  SELECT cid, sum(revenue) AS value_at_risk FROM pu WHERE day >= {as_of} - {value_days} GROUP BY cid
-), k AS (
-  SELECT g.cid AS customer_id, g.purchases, g.last_day, g.median_gap,
+  SELECT k, sum(revenue) AS value_at_risk FROM pu WHERE day >= {as_of} - {value_days} GROUP BY k
+), s AS (
+  SELECT g.k, g.purchases, g.last_day, g.median_gap,
          date_diff('day', g.last_day, {as_of}) AS days_since,
          coalesce(v.value_at_risk, 0) AS value_at_risk
-  FROM g LEFT JOIN v USING (cid)
+  FROM g LEFT JOIN v USING (k)
 )
-SELECT customer_id, purchases, last_day, median_gap,
+SELECT c.customer_id, purchases, last_day, median_gap,
        last_day + CAST(round(median_gap) AS INTEGER) AS expected_day, days_since,
        days_since - median_gap AS overdue_days, days_since / median_gap AS overdue_ratio, value_at_risk
-FROM k
+FROM s JOIN dim_customer c USING (k)
 WHERE days_since >= {factor} * median_gap AND days_since <= {lapse_days} AND value_at_risk > 0
-ORDER BY value_at_risk DESC, customer_id
+ORDER BY value_at_risk DESC, c.customer_id
 """
 
 
@@ -244,12 +258,13 @@ def key_accounts(lines: ProductLines, settings: ProductSettings) -> pd.DataFrame
 
 
 BEST_SQL = """
-WITH buyers AS (SELECT DISTINCT cid, product FROM pl),
-groups AS (SELECT count(*) FILTER (WHERE best) AS best_n, count(*) FILTER (WHERE NOT best) AS other_n FROM best_flags)
-SELECT b.product, count(*) FILTER (WHERE f.best) AS best_buyers, count(*) FILTER (WHERE NOT f.best) AS other_buyers,
+WITH flags AS (SELECT c.k, f.best FROM best_flags f JOIN dim_customer c USING (customer_id)),
+buyers AS (SELECT DISTINCT k, p FROM pl),
+groups AS (SELECT count(*) FILTER (WHERE best) AS best_n, count(*) FILTER (WHERE NOT best) AS other_n FROM flags)
+SELECT b.p AS product, count(*) FILTER (WHERE f.best) AS best_buyers, count(*) FILTER (WHERE NOT f.best) AS other_buyers,
        g.best_n, g.other_n
-FROM buyers b JOIN best_flags f USING (cid), groups g
-GROUP BY b.product, g.best_n, g.other_n HAVING count(*) >= {floor}
+FROM buyers b JOIN flags f USING (k), groups g
+GROUP BY b.p, g.best_n, g.other_n HAVING count(*) >= {floor}
 """
 
 
@@ -259,12 +274,13 @@ def best_customer_products(lines: ProductLines, best: pd.DataFrame, settings: Pr
     best: one row per customer (customer_id, best: bool). Columns: product, best_buyers, best_n,
     best_share, other_buyers, other_n, other_share, difference, low, high; by difference.
     """
-    flags = pd.DataFrame({"cid": best["customer_id"].astype("str"), "best": best["best"].astype("bool")})
+    flags = pd.DataFrame({"customer_id": best["customer_id"].astype("str"), "best": best["best"].astype("bool")})
     lines.con.register("best_flags", flags)
     try:
         frame = lines.query(BEST_SQL.format(floor=int(settings.min_customers)))
     finally:
         lines.con.unregister("best_flags")
+    frame = _named(lines, frame, "product", ("product",))
     for column in ("best_buyers", "other_buyers", "best_n", "other_n"):
         frame[column] = frame[column].astype("int64")
     frame["best_share"] = frame["best_buyers"] / frame["best_n"].where(frame["best_n"] > 0)
@@ -298,7 +314,7 @@ def seasonal_index(lines: ProductLines, settings: ProductSettings, min_months: i
     if len(months) < min_months:
         return pd.DataFrame(columns=["category", "revenue", *[str(m) for m in range(1, 13)], "peak"])
     raw = lines.query(
-        f"SELECT category, date_trunc('month', day) AS month, sum(amount) AS revenue FROM pl "
+        f"SELECT d.category, date_trunc('month', day) AS month, sum(amount) AS revenue FROM pl JOIN dim_category d USING (c) "
         f"WHERE day >= DATE '{months[0].date().isoformat()}' AND day < DATE '{(months[-1] + pd.offsets.MonthBegin(1)).date().isoformat()}' "
         f"GROUP BY 1, 2")
     raw["month"] = pd.to_datetime(raw["month"])

@@ -1,12 +1,15 @@
 """The product lines the chapter reads: one client's purchases before as_of, line by line, in one DuckDB session.
 
 A purchase is what a customer bought on one calendar day (same-day orders merged, as in the
-diagnosis). Tables of the session:
-- pl(cid, day, n, product, category, amount): one row per customer, purchase and product
-  (product = the product name, else the SKU; category = the smallest category seen on those lines);
-- pu(cid, day, n, revenue, prev_day, next_day): one row per purchase, revenue net of discount lines;
-- firsts(cid, first_day, second_day, third_day).
-Everything else aggregates these tables in SQL into small pandas frames.
+diagnosis). order_lines.parquet is read once; customers and products become integer codes, so
+every later join and window runs on integers. Tables of the session:
+- dim_customer(k, customer_id), dim_product(p, product, c), dim_category(c, category): the codes
+  (product = the product name, else the SKU; its category = the smallest seen on its lines);
+- li(k, day, order_id, p, amount): the lines (p NULL on discount lines);
+- pu(k, day, n, revenue, prev_day, next_day): one row per purchase, revenue net of discount lines;
+- pl(k, day, n, p, c, amount): one row per customer, purchase and product;
+- firsts(k, first_day, second_day, third_day).
+Everything else aggregates these tables in SQL into small pandas frames, named at the end.
 """
 
 from __future__ import annotations
@@ -24,25 +27,36 @@ from ..orders import as_timestamp, connect
 from ..sql import sql_literal
 
 LINES_SQL = """
-CREATE TEMP TABLE raw AS
-SELECT customer_id AS cid, CAST(ordered_at AS DATE) AS day, order_id,
-       coalesce(product, sku, '?') AS product, category, amount, line_type
-FROM read_parquet({path})
-WHERE ordered_at < {as_of};
+CREATE TEMP VIEW src AS
+SELECT customer_id, CAST(ordered_at AS DATE) AS day, order_id,
+       CASE WHEN line_type = 'product' THEN coalesce(product, sku, '?') END AS product, category, amount
+FROM read_parquet({path}) WHERE ordered_at < {as_of};
+CREATE TEMP TABLE dim_category AS
+SELECT CAST(row_number() OVER (ORDER BY category) - 1 AS INTEGER) AS c, category
+FROM (SELECT DISTINCT category FROM (SELECT product, min(category) AS category FROM src
+                                     WHERE product IS NOT NULL GROUP BY product));
+CREATE TEMP TABLE dim_product AS
+SELECT CAST(row_number() OVER (ORDER BY s.product) - 1 AS INTEGER) AS p, s.product, d.c
+FROM (SELECT product, min(category) AS category FROM src WHERE product IS NOT NULL GROUP BY product) s
+JOIN dim_category d ON d.category IS NOT DISTINCT FROM s.category;
+CREATE TEMP TABLE dim_customer AS
+SELECT CAST(row_number() OVER () AS INTEGER) AS k, customer_id FROM (SELECT DISTINCT customer_id FROM src);
+CREATE TEMP TABLE li AS
+SELECT c.k, s.day, s.order_id, d.p, s.amount
+FROM src s JOIN dim_customer c USING (customer_id) LEFT JOIN dim_product d USING (product);
 CREATE TEMP TABLE pu AS
-SELECT cid, day, row_number() OVER (PARTITION BY cid ORDER BY day) AS n, sum(amount) AS revenue,
-       lag(day) OVER (PARTITION BY cid ORDER BY day) AS prev_day,
-       lead(day) OVER (PARTITION BY cid ORDER BY day) AS next_day
-FROM raw GROUP BY cid, day;
+SELECT k, day, CAST(row_number() OVER w AS INTEGER) AS n, revenue, lag(day) OVER w AS prev_day,
+       lead(day) OVER w AS next_day
+FROM (SELECT k, day, sum(amount) AS revenue FROM li GROUP BY k, day)
+WINDOW w AS (PARTITION BY k ORDER BY day);
 CREATE TEMP TABLE pl AS
-SELECT r.cid, r.day, p.n, r.product, min(r.category) AS category, sum(r.amount) AS amount
-FROM raw r JOIN pu p USING (cid, day)
-WHERE r.line_type = 'product'
-GROUP BY r.cid, r.day, p.n, r.product;
+SELECT l.k, l.day, u.n, l.p, d.c, l.amount
+FROM (SELECT k, day, p, sum(amount) AS amount FROM li WHERE p IS NOT NULL GROUP BY k, day, p) l
+JOIN pu u USING (k, day) JOIN dim_product d USING (p);
 CREATE TEMP TABLE firsts AS
-SELECT cid, min(day) AS first_day, min(day) FILTER (WHERE n = 2) AS second_day,
+SELECT k, min(day) AS first_day, min(day) FILTER (WHERE n = 2) AS second_day,
        min(day) FILTER (WHERE n = 3) AS third_day
-FROM pu GROUP BY cid;
+FROM pu GROUP BY k;
 """
 
 
