@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import GIB, MIB, OUT, label, parse_sizes, print_table, run_child, timed  # noqa: E402
-from diagnosis import ensure_processed  # noqa: E402  (the same cached sample and ingest)
+from _util import GIB, MIB, OUT, label, parse_sizes, print_table, run_child, timed
+from diagnosis import ensure_processed
 
 TARGET_SECONDS = 30
 TARGET_BYTES = 4 * GIB

@@ -150,6 +150,12 @@ def test_category_transitions_by_hand(hand):
     rows = transitions(hand, SETTINGS, "category").set_index("to_item")
     assert rows.loc["tea", "confidence"] == pytest.approx(0.75) and rows.loc["sweets", "confidence"] == pytest.approx(0.5)
     assert rows["lift"].tolist() == [pytest.approx(1.0)] * 2
+    # 3 of 5 moves stay in the category; the one across has lift 1, no more than chance: not called "strongest"
+    from crmlib.i18n import t
+    from crmlib.products import report as pr
+
+    text = pr.category_transitions_takeaway(transitions(hand, SETTINGS, "category"), SETTINGS, "en")
+    assert text == t("products.transitions.category_takeaway_same", "en", same="60.0%")
 
 
 def test_basket_pairs_by_hand(hand):

@@ -127,7 +127,7 @@ def category_transitions_takeaway(frame: pd.DataFrame, settings: ProductSettings
         return t("products.transitions.empty", lang, floor=fmt_int(settings.min_pairs))
     same = frame.loc[frame["same"], "pairs"].sum() / frame["pairs"].sum()
     cross = frame[~frame["same"]]
-    if cross.empty:
+    if cross.empty or not cross["lift"].iloc[0] > 1:
         return t("products.transitions.category_takeaway_same", lang, same=fmt_pct(same))
     top = cross.iloc[0]
     return t("products.transitions.category_takeaway", lang, same=fmt_pct(same), a=item_label(top["from_item"], lang),
