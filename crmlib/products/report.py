@@ -75,9 +75,10 @@ def entry_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str) ->
     return t(f"products.{key}.takeaway", lang, **values)
 
 
-def has_categories(frame: pd.DataFrame, column: str = "item") -> bool:
-    """True when the data records two or more categories (else a category table says nothing)."""
-    return frame[column].dropna().nunique() >= 2
+def has_categories(frame: pd.DataFrame, *columns: str) -> bool:
+    """True when the frame names two or more categories (else a category table says nothing)."""
+    values = pd.concat([frame[c] for c in (columns or ("item",))], ignore_index=True)
+    return values.dropna().nunique() >= 2
 
 
 def category_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str) -> str:
@@ -121,7 +122,7 @@ def transitions_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: s
 
 def category_transitions_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str) -> str:
     """The share of next purchases in the same category, and the strongest move across categories."""
-    if not frame.empty and not has_categories(frame, "from_item"):
+    if not frame.empty and not has_categories(frame, "from_item", "to_item"):
         return t("products.label.no_categories", lang)
     if frame.empty:
         return t("products.transitions.empty", lang, floor=fmt_int(settings.min_pairs))
