@@ -217,7 +217,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     companions = [sample.parent / name for name in STRATEGY_FILES.values()]
     if args.regenerate or not sample.exists() or not all(path.exists() for path in companions):
         print(f"Generating the sample shop's orders into {sample} ...", flush=True)
-        write_sample(sample, strategy_inputs=True)
+        write_sample(sample, strategy_inputs=True, product_effects=True)
     folder = run_client(write_demo_config(sample.parent), data_dir=data_dir, reports_dir=Path(args.reports_dir),
                         force=args.regenerate)
     print(f"Demo report: {folder / 'index.html'}")

@@ -15,7 +15,8 @@ and ``write_sample`` streams ten million orders to disk in bounded memory.
 
 The sample also carries what the strategy chapter needs (``write_sample(..., strategy_inputs=True)``
 writes them beside the orders): a randomised follow-up-mail trial with a known effect (TRIAL), an
-NPS survey of members, and the shop's execution log of measures.
+NPS survey of members, and the shop's execution log of measures. With ``product_effects=True``
+(the demo) it also has product effects of known size for the products chapter (PRODUCT_EFFECTS).
 
 E-mail addresses use only the ``example.jp`` and ``example.com`` domains (reserved for examples)
 and phone numbers are made up; no real person's data is involved.
@@ -31,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["COLUMNS", "DEFAULT_SEED", "SCHEMA", "STRATEGY_FILES", "TRIAL", "Sample", "customers_for_orders", "generate_lines",
+__all__ = ["COLUMNS", "DEFAULT_SEED", "PRODUCT_EFFECTS", "SCHEMA", "STRATEGY_FILES", "TRIAL", "ProductEffects", "Sample", "customers_for_orders", "generate_lines",
            "generate_sample", "write_sample", "write_strategy_inputs"]
 
 DEFAULT_SEED = 20240401
@@ -248,6 +249,33 @@ class Trial:
 
 
 TRIAL = Trial()
+
+
+@dataclass(frozen=True)
+class ProductEffects:
+    """Product effects of known size, built in only with ``product_effects=True`` (the demo and the
+    products chapter's tests), so every other sample stays as it was.
+
+    - entry product: customers whose first order starts with `entry_sku` come back within
+      `entry_window_days` `entry_f2_points` more often (absolute: 0.12 = 12 points): among them, a
+      share points / (1 - their base rate) of those who would not have come back buys once more;
+    - replenishment product: customers whose first product is `cycle_sku` re-buy it every
+      `cycle_days` calendar days (plus or minus up to `cycle_jitter_days`) for as long as they stay;
+    - pair: an order holding `pair_skus[0]` also holds `pair_skus[1]` `pair_points` more often
+      than an order of a similar product does (same construction as the entry product).
+    """
+
+    entry_sku: str = "SK009"  # スキンケアお試しセット
+    entry_f2_points: float = 0.12
+    entry_window_days: int = 90
+    cycle_sku: str = "SP008"  # 葉酸サプリ 60粒
+    cycle_days: int = 60
+    cycle_jitter_days: int = 3
+    pair_skus: tuple[str, str] = ("FD002", "ZK004")  # ドリップコーヒー 30袋 -> 波佐見焼マグカップ
+    pair_points: float = 0.25
+
+
+PRODUCT_EFFECTS = ProductEffects()
 _SURVEY_SHARE = 0.12  # members asked for an NPS score (one survey, two weeks before the data ends)
 _NEWSLETTER_COST = 2  # yen per newsletter mail in the execution log
 
@@ -403,11 +431,68 @@ def _survey(rng: np.random.Generator, cal: _Calendar, owner: np.ndarray, day: np
     return asked, np.clip(np.rint(latent), 0, 10).astype(np.int64), survey_day
 
 
+def _sku_index(sku: str) -> int:
+    """The position of a product in _PRODUCTS."""
+    return next(i for i, p in enumerate(_PRODUCTS) if p[0] == sku)
+
+
+def _cycle_repeats(rng: np.random.Generator, cal: _Calendar, cycled: np.ndarray, owner_r: np.ndarray,
+                   t_first: np.ndarray, t_rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PRODUCT_EFFECTS' replenishment: the repeats of cycled persons moved onto their product's cycle
+    (k-th repeat at k cycles after the first order, jittered by whole days); returns the repeats'
+    new times and which repeats stay inside the data."""
+    e = PRODUCT_EFFECTS
+    rank = _rank_in_group(np.bincount(owner_r, minlength=len(t_first))) + 1
+    jitter = rng.integers(-e.cycle_jitter_days, e.cycle_jitter_days + 1, len(owner_r))
+    moved = t_first[owner_r] + rank * e.cycle_days + jitter
+    on_cycle = cycled[owner_r]
+    t_new = np.where(on_cycle, moved, t_rep)
+    return t_new, ~on_cycle | (t_new < cal.days)
+
+
+def _entry_orders(rng: np.random.Generator, cal: _Calendar, owner: np.ndarray, day: np.ndarray,
+                  entry: np.ndarray) -> np.ndarray:
+    """PRODUCT_EFFECTS' entry product: owners and days of the extra second orders (first orders are day[:n])."""
+    e = PRODUCT_EFFECTS
+    n = len(entry)
+    first = day[:n]
+    persons = np.flatnonzero(entry & (first + e.entry_window_days < cal.days))
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[persons] = np.arange(len(persons))
+    o_slot = slot[owner]
+    inside = o_slot >= 0
+    gap = day[inside] - first[owner[inside]]
+    hit = np.bincount(o_slot[inside][(gap > 0) & (gap <= e.entry_window_days)], minlength=len(persons)) > 0
+    base = float(hit.mean()) if len(persons) else 0.0
+    p = min(1.0, e.entry_f2_points / (1.0 - base)) if base < 1.0 else 0.0
+    convert = ~hit & (rng.random(len(persons)) < p)
+    extra_owner = persons[convert]
+    extra_day = first[extra_owner] + rng.integers(1, e.entry_window_days + 1, len(extra_owner))
+    return np.stack([extra_owner, extra_day])
+
+
+def _paired_lines(rng: np.random.Generator, l_order: np.ndarray, prod: np.ndarray, n_orders: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """PRODUCT_EFFECTS' pair: lines of the second product added to orders holding the first
+    (product lines stay grouped by order); returns the new l_order and prod."""
+    e = PRODUCT_EFFECTS
+    a, b = (_sku_index(sku) for sku in e.pair_skus)
+    has_a = np.bincount(l_order[prod == a], minlength=n_orders) > 0
+    has_b = np.bincount(l_order[prod == b], minlength=n_orders) > 0
+    base = float(has_b[has_a].mean()) if has_a.any() else 0.0
+    p = min(1.0, e.pair_points / (1.0 - base)) if base < 1.0 else 0.0
+    add = np.flatnonzero(has_a & ~has_b & (rng.random(n_orders) < p))
+    order = np.concatenate([l_order, add])
+    sort = np.argsort(order, kind="stable")
+    return order[sort], np.concatenate([prod, np.full(len(add), b, dtype=prod.dtype)])[sort]
+
+
 def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: _Counters,
-                    id_width: int, order_width: int, xrng: np.random.Generator | None = None
-                    ) -> tuple[pa.Table, dict[str, pa.Table]]:
+                    id_width: int, order_width: int, xrng: np.random.Generator | None = None,
+                    erng: np.random.Generator | None = None) -> tuple[pa.Table, dict[str, pa.Table]]:
     """Generate the order lines of n customers (persons) and advance the id counters; also the
-    chunk's trial and survey rows (xrng: their own random stream)."""
+    chunk's trial and survey rows (xrng: their own random stream). erng: the random stream of
+    PRODUCT_EFFECTS, which are built in only when it is given."""
     xrng = xrng if xrng is not None else np.random.default_rng(0)
     n_cat = len(_CATEGORIES)
     cat_weight = np.array([c.weight for c in _CATEGORIES])
@@ -487,10 +572,21 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
     owner = np.concatenate([np.arange(n), owner_r])
     u = np.concatenate([u0, u_rep])
     t_day = np.interp(u, cal.clock, np.arange(cal.days + 1, dtype=float))
+    if erng is not None:  # the replenishment product's buyers re-buy on its cycle, in calendar days
+        t_rep, inside = _cycle_repeats(erng, cal, fav == _sku_index(PRODUCT_EFFECTS.cycle_sku), owner_r,
+                                       t_day[:n], t_day[n:])
+        owner = np.concatenate([np.arange(n), owner_r[inside]])
+        t_day = np.concatenate([t_day[:n], t_rep[inside]])
     day = np.floor(t_day).astype(np.int64).clip(0, cal.days - 1)
     trial_persons, trial_treated, trial_sent, extra = _trial_orders(xrng, cal, owner, day, ~guest_only)
     forced = np.concatenate([np.zeros(len(owner), dtype=bool), np.ones(extra.shape[1], dtype=bool)])
     owner, day = np.concatenate([owner, extra[0]]), np.concatenate([day, extra[1]])
+    boosted = np.zeros(len(owner), dtype=bool)  # orders the entry product brings (completed, as placed)
+    if erng is not None:
+        entry = _entry_orders(erng, cal, owner, day, fav == _sku_index(PRODUCT_EFFECTS.entry_sku))
+        forced = np.concatenate([forced, np.zeros(entry.shape[1], dtype=bool)])
+        boosted = np.concatenate([boosted, np.ones(entry.shape[1], dtype=bool)])
+        owner, day = np.concatenate([owner, entry[0]]), np.concatenate([day, entry[1]])
     n_orders = len(owner)
 
     ch_u = rng.random(n_orders)
@@ -505,6 +601,7 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
     # chronological order of this chunk's orders; order numbers follow it
     o_sort = np.lexsort((owner, ts))
     owner, day, ts, channel, forced = owner[o_sort], day[o_sort], ts[o_sort], channel[o_sort], forced[o_sort]
+    boosted = boosted[o_sort]
     is_first = np.zeros(n_orders, dtype=bool)
     is_first[np.unique(owner, return_index=True)[1]] = True  # owner's earliest order
 
@@ -518,7 +615,7 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
     status = np.where(late & (rng.random(n_orders) < 0.15), 3, status).astype(np.int32)
     # the orders the trial's mail brought are completed member orders (so the built-in effect is
     # exactly what the shop's data shows)
-    status = np.where(forced, 0, status).astype(np.int32)
+    status = np.where(forced | boosted, 0, status).astype(np.int32)
     as_guest &= ~forced
 
     n_lines = (_choice(rng, _LINES_P, n_orders) + 1).astype(np.int64)
@@ -535,6 +632,8 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
     prod = np.searchsorted(prod_cum, cat_lo[l_cat] + rng.random(n_plines) * (cat_hi[l_cat] - cat_lo[l_cat]),
                            side="right").astype(np.int32)
     fav_p = np.array([c.fav_repeat for c in _CATEGORIES])[l_home]
+    if erng is not None:  # the replenishment product's buyers start every order with it
+        fav_p = np.where(fav[l_owner] == _sku_index(PRODUCT_EFFECTS.cycle_sku), 1.0, fav_p)
     use_fav = (l_rank == 0) & (is_first[l_order] | (rng.random(n_plines) < fav_p))
     prod = np.where(use_fav, fav[l_owner], prod)
     prod = np.minimum(prod, len(_PRODUCTS) - 1)
@@ -550,6 +649,10 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
             break
         prod[dup] = np.minimum(np.searchsorted(prod_cum, rng.random(len(dup)) * all_cum_hi, side="right"),
                                len(_PRODUCTS) - 1)
+    if erng is not None:  # the pair: the second product added to orders of the first
+        l_order, prod = _paired_lines(erng, l_order, prod, n_orders)
+        n_lines = np.bincount(l_order, minlength=n_orders).astype(np.int64)
+        n_plines = len(prod)
     p_cat = prod_cat[prod]
     multi = rng.random(n_plines) < np.array([c.multi_qty for c in _CATEGORIES])[p_cat]
     qty = np.where(multi, 2 + rng.geometric(0.6, n_plines) - 1, 1).clip(1, 6).astype(np.int64)
@@ -663,9 +766,9 @@ def _generate_chunk(rng: np.random.Generator, n: int, cal: _Calendar, counters: 
 # ----------------------------------------------------------------------------------------------
 
 
-def _chunks(n_customers: int, seed: int, start: str, end: str, order_width: int):
+def _chunks(n_customers: int, seed: int, start: str, end: str, order_width: int, product_effects: bool = False):
     """Yield (lines, extras) of successive customer chunks (each seeded from seed and its number;
-    the trial and survey draw from a second stream of their own)."""
+    the trial and survey draw from a second stream of their own, PRODUCT_EFFECTS from a third)."""
     if n_customers < 1:
         raise ValueError(f"n_customers must be at least 1, got {n_customers}")
     cal = _calendar(start, end)
@@ -675,7 +778,8 @@ def _chunks(n_customers: int, seed: int, start: str, end: str, order_width: int)
         size = min(_CHUNK_CUSTOMERS, n_customers - lo)
         rng = np.random.default_rng(np.random.SeedSequence([seed, k]))
         xrng = np.random.default_rng(np.random.SeedSequence([seed, k, 1]))
-        yield _generate_chunk(rng, size, cal, counters, id_width, order_width, xrng)
+        erng = np.random.default_rng(np.random.SeedSequence([seed, k, 2])) if product_effects else None
+        yield _generate_chunk(rng, size, cal, counters, id_width, order_width, xrng, erng)
 
 
 def _order_width(n_customers: int) -> int:
@@ -684,14 +788,15 @@ def _order_width(n_customers: int) -> int:
 
 
 def generate_lines(n_customers: int = 20_000, *, seed: int = DEFAULT_SEED,
-                   start: str = DEFAULT_START, end: str = DEFAULT_END) -> pa.Table:
+                   start: str = DEFAULT_START, end: str = DEFAULT_END, product_effects: bool = False) -> pa.Table:
     """Fake order lines of n_customers Japanese EC customers, so demos and tests need no client data.
 
     One row per order line (product lines plus ``SHIPPING`` lines), columns and types as in
     ``SCHEMA``, in time order within each chunk of 500,000 customers. Deterministic: the same
     arguments give the same table, equal to what ``write_sample`` writes for them.
+    product_effects: build in PRODUCT_EFFECTS (entry product, re-buy cycle, pair of known sizes).
     """
-    return generate_sample(n_customers, seed=seed, start=start, end=end).lines
+    return generate_sample(n_customers, seed=seed, start=start, end=end, product_effects=product_effects).lines
 
 
 @dataclass(frozen=True)
@@ -705,11 +810,11 @@ class Sample:
 
 
 def generate_sample(n_customers: int = 20_000, *, seed: int = DEFAULT_SEED,
-                    start: str = DEFAULT_START, end: str = DEFAULT_END) -> Sample:
+                    start: str = DEFAULT_START, end: str = DEFAULT_END, product_effects: bool = False) -> Sample:
     """generate_lines plus the trial, the NPS survey and the execution log of the same shop."""
     width = _order_width(n_customers)
     lines, extras = [], {"trial": [], "survey": [], "members": []}
-    for table, chunk_extras in _chunks(n_customers, seed, start, end, width):
+    for table, chunk_extras in _chunks(n_customers, seed, start, end, width, product_effects):
         lines.append(table.cast(SCHEMA))
         for name, part in chunk_extras.items():
             extras[name].append(part)
@@ -784,7 +889,7 @@ def customers_for_orders(n_orders: int, *, seed: int = DEFAULT_SEED, start: str 
 
 def write_sample(path: Path | str, *, n_customers: int | None = None, n_orders: int | None = None,
                  seed: int = DEFAULT_SEED, fmt: str | None = None, start: str = DEFAULT_START,
-                 end: str = DEFAULT_END, strategy_inputs: bool = False) -> Path:
+                 end: str = DEFAULT_END, strategy_inputs: bool = False, product_effects: bool = False) -> Path:
     """Write a generated sample as CSV or Parquet chunk by chunk, so 10M orders fit in bounded memory.
 
     Give n_customers, or n_orders to size the sample by its expected order count (neither: the
@@ -793,6 +898,7 @@ def write_sample(path: Path | str, *, n_customers: int | None = None, n_orders: 
     strings, int64 and a timestamp (stored in ms). The file appears only when complete.
     strategy_inputs: also write the trial, NPS survey and execution log CSVs beside it
     (STRATEGY_FILES; they hold one row per trial member or respondent, so keep it for demo sizes).
+    product_effects: build in PRODUCT_EFFECTS (the demo does; off, the sample is as before).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -829,7 +935,7 @@ def write_sample(path: Path | str, *, n_customers: int | None = None, n_orders: 
         # write chunk k on a second thread while chunk k+1 is generated (both release the GIL)
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = None
-            for table, chunk_extras in _chunks(n_customers, seed, start, end, width):
+            for table, chunk_extras in _chunks(n_customers, seed, start, end, width, product_effects):
                 if pending is not None:
                     pending.result()
                 pending = pool.submit(write, table)

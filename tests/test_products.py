@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow as pa
@@ -302,3 +303,91 @@ def test_summary_finding_counts_the_slipping_customers_and_is_skipped_without_an
     slipping = next(f for f in shown if f.rule == "products_slipping")
     assert slipping.text == t("products.summary.slipping", "ja", customers="12", value="¥345,678", days="365")
     assert slipping.href == "05_products.html#key-accounts"
+
+
+# ---- the sample shop's product effects (crmlib.sample.PRODUCT_EFFECTS), recovered from the data ----
+
+@pytest.fixture(scope="module")
+def effects_shop(tmp_path_factory):
+    """The demo-sized sample shop with PRODUCT_EFFECTS built in, ingested."""
+    from crmlib.ingest import ingest_file
+    from crmlib.sample import write_sample
+
+    folder = tmp_path_factory.mktemp("effects")
+    write_sample(folder / "orders.csv", product_effects=True)
+    return ingest_file(folder / "orders.csv", preset="generic", out_dir=folder / "processed")
+
+
+def _name(sku):
+    from crmlib.sample import _PRODUCTS
+
+    return next(p[1] for p in _PRODUCTS if p[0] == sku)
+
+
+def test_the_entry_product_raises_f2_by_the_set_points(effects_shop):
+    # F2 (window as set) of customers whose first purchase holds the entry product, against customers
+    # whose first purchase holds another product of its category (the same draw without the effect):
+    # Newcombe's 95% interval of the difference holds the set +12 points, and the product ranks first
+    from crmlib.sample import PRODUCT_EFFECTS as E
+
+    entry, window = _name(E.entry_sku), E.entry_window_days
+    settings = ProductSettings(f2_window_days=window)
+    with open_lines(effects_shop.out_dir, effects_shop.as_of) as lines:
+        assert entry_products(lines, settings)["item"].iloc[0] == entry
+        groups = lines.query(f"""
+            WITH f AS (SELECT k, first_day + {window} < {lines.as_of_sql} AS eligible,
+                              date_diff('day', first_day, second_day) <= {window} AS converted FROM firsts),
+            g AS (SELECT pl.k, bool_or(d.product = '{entry}') AS entry,
+                         bool_or(d.c = (SELECT c FROM dim_product WHERE product = '{entry}')) AS same_category
+                  FROM pl JOIN dim_product d USING (p) WHERE pl.n = 1 GROUP BY pl.k)
+            SELECT entry, count(*) FILTER (WHERE eligible) AS n, count(*) FILTER (WHERE eligible AND converted) AS x
+            FROM f JOIN g USING (k) WHERE same_category GROUP BY entry""").set_index("entry")
+    a, b = groups.loc[True], groups.loc[False]
+    low, high = difference_interval([a["x"]], [a["n"]], [b["x"]], [b["n"]])
+    assert low[0] > 0 and low[0] <= E.entry_f2_points <= high[0], (a, b, low, high)
+
+
+def test_the_replenishment_product_is_rebought_on_its_cycle(effects_shop):
+    # the days between a customer's purchases of the product (read straight from the lines): the
+    # distribution-free 95% interval of their median (binomial order statistics) holds the set 60 days,
+    # and the chapter's re-buy table shows that median
+    from scipy.stats import binom
+
+    from crmlib.sample import PRODUCT_EFFECTS as E
+
+    path = effects_shop.out_dir / "order_lines.parquet"
+    import duckdb
+
+    gaps = duckdb.sql(f"""
+        WITH d AS (SELECT DISTINCT customer_id, CAST(ordered_at AS DATE) AS day FROM read_parquet('{path}')
+                   WHERE sku = '{E.cycle_sku}' AND line_type = 'product')
+        SELECT date_diff('day', lag(day) OVER (PARTITION BY customer_id ORDER BY day), day) AS g FROM d
+        QUALIFY g IS NOT NULL ORDER BY g""").df()["g"].to_numpy()
+    n = len(gaps)
+    lo, hi = int(binom.ppf(0.025, n, 0.5)), int(binom.isf(0.025, n, 0.5))
+    assert n > 100 and gaps[lo - 1] <= E.cycle_days <= gaps[hi]
+    with open_lines(effects_shop.out_dir, effects_shop.as_of) as lines:
+        table = replenishment(lines, ProductSettings()).set_index("product")
+    assert table.loc[_name(E.cycle_sku), "median_days"] == pytest.approx(float(np.median(gaps)))
+
+
+def test_the_pair_is_bought_together_by_the_set_points(effects_shop):
+    # orders holding the first product hold the second 25 points more often than orders holding a
+    # product of the same category drawn the same way (green tea): Newcombe's interval holds +25
+    # points, and the pair tops the basket table by lift
+    import duckdb
+
+    from crmlib.sample import PRODUCT_EFFECTS as E
+
+    a, b = E.pair_skus
+    path = effects_shop.out_dir / "order_lines.parquet"
+    row = duckdb.sql(f"""
+        WITH o AS (SELECT order_id, bool_or(sku = '{a}') AS a, bool_or(sku = 'FD001') AS t, bool_or(sku = '{b}') AS b
+                   FROM read_parquet('{path}') WHERE line_type = 'product' GROUP BY order_id)
+        SELECT count(*) FILTER (WHERE a) AS na, count(*) FILTER (WHERE a AND b) AS ab,
+               count(*) FILTER (WHERE t AND NOT a) AS nt, count(*) FILTER (WHERE t AND NOT a AND b) AS tb FROM o""").fetchall()[0]
+    low, high = difference_interval([row[1]], [row[0]], [row[3]], [row[2]])
+    assert low[0] <= E.pair_points <= high[0], (row, low, high)
+    with open_lines(effects_shop.out_dir, effects_shop.as_of) as lines:
+        top = basket_pairs(lines, ProductSettings()).iloc[0]
+    assert {top["a"], top["b"]} == {_name(a), _name(b)}
