@@ -126,5 +126,5 @@ def test_the_wheel_renders_the_demo_from_an_empty_folder(tmp_path):
     (report,) = [p for p in (empty / "reports" / "demo").iterdir() if not p.name.startswith(".")]
     pages = sorted(p.name for p in report.glob("*.html"))
     assert pages == ["00_data_check.html", "01_diagnosis.html", "02_segments.html", "03_ltv.html",
-                     "04_strategy.html", "index.html", "report.html"]
+                     "04_strategy.html", "05_products.html", "index.html", "report.html"]
     assert (empty / "data" / "processed" / "demo" / "orders.parquet").is_file()

@@ -269,7 +269,7 @@ def test_warm_kernel_gives_the_same_pages_as_a_new_kernel_per_chapter(tiny_proce
         warm = render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "warm", kernel=kernel)
         assert kernel.starts == 1
     pages = sorted(p.name for p in fresh.glob("*.html"))
-    assert len(pages) == 7  # index, report.html and the five chapters
+    assert len(pages) == 8  # index, report.html and the six chapters
     assert sorted(p.name for p in warm.glob("*.html")) == pages
     for name in pages:
         assert (warm / name).read_bytes() == (fresh / name).read_bytes(), name
