@@ -121,13 +121,14 @@ def entry_products(lines: ProductLines, settings: ProductSettings, by: str = "pr
 
 
 TRANSITIONS_SQL = """
-WITH a AS (SELECT DISTINCT k, n, {item} AS item FROM pl),
+WITH a AS (SELECT DISTINCT k, n, {item} AS item, has_next FROM pl WHERE has_next OR n > 1),
 total AS (SELECT count(*) AS total FROM pu WHERE next_day IS NOT NULL),
-src AS (SELECT a.item, count(*) AS from_pairs FROM a JOIN pu p USING (k, n) WHERE p.next_day IS NOT NULL GROUP BY a.item),
+src AS (SELECT item, count(*) AS from_pairs FROM a WHERE has_next GROUP BY item),
 dst AS (SELECT item, count(*) AS to_pairs FROM a WHERE n > 1 GROUP BY item),
-moves AS (
+moves AS (  -- one-time buyers' purchases and last purchases are left out of the join's sides
   SELECT x.item AS from_item, y.item AS to_item, count(*) AS pairs
-  FROM a x JOIN a y ON x.k = y.k AND y.n = x.n + 1
+  FROM (SELECT k, n, item FROM a WHERE has_next) x JOIN (SELECT k, n, item FROM a WHERE n > 1) y
+    ON x.k = y.k AND y.n = x.n + 1
   GROUP BY x.item, y.item HAVING count(*) >= {floor}
 )
 SELECT m.from_item, m.to_item, m.pairs, s.from_pairs, d.to_pairs, t.total
@@ -158,14 +159,16 @@ def transitions(lines: ProductLines, settings: ProductSettings, by: str = "produ
 
 BASKET_SQL = """
 WITH o AS (SELECT DISTINCT order_id, p FROM li WHERE p IS NOT NULL),
-sizes AS (SELECT order_id, CAST(row_number() OVER () AS INTEGER) AS o FROM o GROUP BY order_id
-          HAVING count(*) <= {max_products}),
-ok AS (SELECT s.o, o.p FROM o JOIN sizes s USING (order_id)),
+sizes AS (SELECT order_id, count(*) AS size FROM o GROUP BY order_id HAVING count(*) <= {max_products}),
 total AS (SELECT count(*) AS orders FROM sizes),
-single AS (SELECT p, count(*) AS orders FROM ok GROUP BY p),
+single AS (SELECT o.p, count(*) AS orders FROM o JOIN sizes USING (order_id) GROUP BY o.p),
+multi AS (  -- only orders of two or more products make pairs: the self-join reads those alone
+  SELECT s.o, o.p FROM o JOIN (SELECT order_id, CAST(row_number() OVER () AS INTEGER) AS o FROM sizes WHERE size >= 2) s
+  USING (order_id)
+),
 together AS (
   SELECT a.p AS a, b.p AS b, count(*) AS together
-  FROM ok a JOIN ok b ON a.o = b.o AND a.p < b.p
+  FROM multi a JOIN multi b ON a.o = b.o AND a.p < b.p
   GROUP BY a.p, b.p HAVING count(*) >= {floor}
 )
 SELECT t.a, t.b, t.together, sa.orders AS a_orders, sb.orders AS b_orders, total.orders AS orders

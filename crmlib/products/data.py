@@ -7,7 +7,7 @@ every later join and window runs on integers. Tables of the session:
   (product = the product name, else the SKU; its category = the smallest seen on its lines);
 - li(k, day, order_id, p, amount): the lines (p NULL on discount lines);
 - pu(k, day, n, revenue, prev_day, next_day): one row per purchase, revenue net of discount lines;
-- pl(k, day, n, p, c, amount): one row per customer, purchase and product;
+- pl(k, day, n, has_next, p, c, amount): one row per customer, purchase and product;
 - firsts(k, first_day, second_day, third_day).
 Everything else aggregates these tables in SQL into small pandas frames, named at the end.
 """
@@ -50,7 +50,7 @@ SELECT k, day, CAST(row_number() OVER w AS INTEGER) AS n, revenue, lag(day) OVER
 FROM (SELECT k, day, sum(amount) AS revenue FROM li GROUP BY k, day)
 WINDOW w AS (PARTITION BY k ORDER BY day);
 CREATE TEMP TABLE pl AS
-SELECT l.k, l.day, u.n, l.p, d.c, l.amount
+SELECT l.k, l.day, u.n, u.next_day IS NOT NULL AS has_next, l.p, d.c, l.amount
 FROM (SELECT k, day, p, sum(amount) AS amount FROM li WHERE p IS NOT NULL GROUP BY k, day, p) l
 JOIN pu u USING (k, day) JOIN dim_product d USING (p);
 CREATE TEMP TABLE firsts AS
