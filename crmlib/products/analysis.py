@@ -158,14 +158,15 @@ def transitions(lines: ProductLines, settings: ProductSettings, by: str = "produ
 
 
 BASKET_SQL = """
-WITH o AS (SELECT DISTINCT order_id, p FROM li WHERE p IS NOT NULL),
-sizes AS (SELECT order_id, count(*) AS size FROM o GROUP BY order_id HAVING count(*) <= {max_products}),
-total AS (SELECT count(*) AS orders FROM sizes),
-single AS (SELECT o.p, count(*) AS orders FROM o JOIN sizes USING (order_id) GROUP BY o.p),
-multi AS (  -- only orders of two or more products make pairs: the self-join reads those alone
-  SELECT s.o, o.p FROM o JOIN (SELECT order_id, CAST(row_number() OVER () AS INTEGER) AS o FROM sizes WHERE size >= 2) s
-  USING (order_id)
+WITH baskets AS (  -- one string grouping: each order's distinct products as a list, then integers only
+  SELECT CAST(row_number() OVER () AS INTEGER) AS o, ps, len(ps) AS size
+  FROM (SELECT list(DISTINCT p) AS ps FROM li WHERE p IS NOT NULL GROUP BY order_id)
+  WHERE len(ps) <= {max_products}
 ),
+u AS (SELECT o, size, unnest(ps) AS p FROM baskets),
+total AS (SELECT count(*) AS orders FROM baskets),
+single AS (SELECT p, count(*) AS orders FROM u GROUP BY p),
+multi AS (SELECT o, p FROM u WHERE size >= 2),  -- only orders of two or more products make pairs
 together AS (
   SELECT a.p AS a, b.p AS b, count(*) AS together
   FROM multi a JOIN multi b ON a.o = b.o AND a.p < b.p
