@@ -391,3 +391,18 @@ def test_the_pair_is_bought_together_by_the_set_points(effects_shop):
     with open_lines(effects_shop.out_dir, effects_shop.as_of) as lines:
         top = basket_pairs(lines, ProductSettings()).iloc[0]
     assert {top["a"], top["b"]} == {_name(a), _name(b)}
+
+
+def test_category_sections_say_so_when_the_data_has_no_categories(tmp_path):
+    # Online Retail has no category column: every line's category is missing, so there is one
+    # (unrecorded) category and nothing to compare
+    from crmlib.i18n import t
+    from crmlib.products import report as pr
+
+    rows = [(*row[:5], None, *row[6:]) for row in HAND]
+    with open_lines(_write(tmp_path / "nocat", rows), AS_OF) as lines:
+        cats = entry_products(lines, SETTINGS, "category")
+        moves = transitions(lines, SETTINGS, "category")
+    assert cats["item"].tolist() == [None] and not pr.has_categories(cats)
+    assert pr.category_takeaway(cats, SETTINGS, "ja") == t("products.label.no_categories", "ja")
+    assert pr.category_transitions_takeaway(moves, SETTINGS, "en") == t("products.label.no_categories", "en")
