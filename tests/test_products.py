@@ -406,3 +406,14 @@ def test_category_sections_say_so_when_the_data_has_no_categories(tmp_path):
     assert cats["item"].tolist() == [None] and not pr.has_categories(cats)
     assert pr.category_takeaway(cats, SETTINGS, "ja") == t("products.label.no_categories", "ja")
     assert pr.category_transitions_takeaway(moves, SETTINGS, "en") == t("products.label.no_categories", "en")
+
+
+def test_entry_products_leave_out_customers_first_seen_before_the_observable_start(tmp_path):
+    # the coverage model's observed_from 2024-01-15: a and b (first seen 01-01) may have bought
+    # before the data; c (Y, back in 14 days) is the only eligible first purchase left (d's window is open)
+    with open_lines(_write(tmp_path / "censored", HAND), AS_OF, observed_from=dt.date(2024, 1, 15)) as lines:
+        frame = entry_products(lines, SETTINGS)
+    rows = _rows(frame)
+    assert set(rows) == {"Y", "X"} and (rows["Y"]["eligible"], rows["Y"]["converted"]) == (1, 1)
+    assert (rows["X"]["customers"], rows["X"]["eligible"]) == (1, 0)
+    assert frame.attrs["shop_eligible"] == 1 and frame.attrs["shop_rate"] == 1.0

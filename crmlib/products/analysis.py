@@ -5,6 +5,7 @@
   purchase at most W days after the first, as the diagnosis counts F2), its Wilson interval, the
   lift against the shop's F2 and the revenue per customer in value_days from the first purchase
   (customers whose value window has closed). stage=2 gives the same from the 2nd to the 3rd purchase.
+  Only customers first seen on or after the coverage model's observed_from count (open_lines).
   A customer whose first purchase holds several products counts for each of them.
 - transitions: 引き上げ商品. Pairs (item in purchase n, item in purchase n+1) of the same customer,
   the same item again included: support = pairs / consecutive purchase pairs, confidence = pairs /
@@ -57,7 +58,8 @@ def shop_f2(lines: ProductLines, window: int, stage: int = 1) -> dict[str, float
     row = lines.query(
         f"SELECT count(*) FILTER (WHERE {start} + {int(window)} < {lines.as_of_sql}) AS eligible, "
         f"count(*) FILTER (WHERE {start} + {int(window)} < {lines.as_of_sql} "
-        f"AND date_diff('day', {start}, {nxt}) <= {int(window)}) AS converted FROM firsts WHERE {start} IS NOT NULL"
+        f"AND date_diff('day', {start}, {nxt}) <= {int(window)}) AS converted FROM firsts "
+        f"WHERE {start} IS NOT NULL AND observable"
     ).iloc[0]
     eligible, converted = int(row["eligible"]), int(row["converted"])
     return {"eligible": eligible, "converted": converted, "rate": converted / eligible if eligible else float("nan")}
@@ -68,7 +70,7 @@ def _values(lines: ProductLines, days: int) -> str:
     name = f"value_{int(days)}"
     lines.con.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {name} AS SELECT p.k, sum(p.revenue) AS value FROM pu p "
-        f"JOIN firsts f USING (k) WHERE f.first_day + {int(days)} <= {lines.as_of_sql} "
+        f"JOIN firsts f USING (k) WHERE f.observable AND f.first_day + {int(days)} <= {lines.as_of_sql} "
         f"AND p.day < f.first_day + {int(days)} GROUP BY p.k")
     return name
 
@@ -77,7 +79,7 @@ ENTRY_SQL = """
 WITH base AS (
   SELECT f.k, f.{start} + {window} < {as_of} AS eligible,
          date_diff('day', f.{start}, f.{nxt}) <= {window} AS converted
-  FROM firsts f WHERE f.{start} IS NOT NULL
+  FROM firsts f WHERE f.{start} IS NOT NULL AND f.observable
 ), items AS (
   SELECT DISTINCT k, {item} AS item FROM pl WHERE n = {stage}
 )

@@ -8,7 +8,9 @@ every later join and window runs on integers. Tables of the session:
 - li(k, day, order_id, p, amount): the lines (p NULL on discount lines);
 - pu(k, day, n, revenue, prev_day, next_day): one row per purchase, revenue net of discount lines;
 - pl(k, day, n, has_next, p, c, amount): one row per customer, purchase and product;
-- firsts(k, first_day, second_day, third_day).
+- firsts(k, first_day, second_day, third_day, observable): observable = first seen on or after
+  observed_from (the store's coverage model: an earlier first purchase in the data may not be the
+  customer's first ever, so entry products leave those customers out).
 Everything else aggregates these tables in SQL into small pandas frames, named at the end.
 """
 
@@ -55,7 +57,7 @@ FROM (SELECT k, day, p, sum(amount) AS amount FROM li WHERE p IS NOT NULL GROUP 
 JOIN pu u USING (k, day) JOIN dim_product d USING (p);
 CREATE TEMP TABLE firsts AS
 SELECT k, min(day) AS first_day, min(day) FILTER (WHERE n = 2) AS second_day,
-       min(day) FILTER (WHERE n = 3) AS third_day
+       min(day) FILTER (WHERE n = 3) AS third_day, min(day) >= {observed_from} AS observable
 FROM pu GROUP BY k;
 """
 
@@ -88,9 +90,12 @@ class ProductLines:
         self.close()
 
 
-def open_lines(processed_dir: Path | str, as_of: dt.date, threads: int | None = None) -> ProductLines:
-    """Read order_lines.parquet before as_of into the session's purchase tables (threads: DuckDB's, default all)."""
+def open_lines(processed_dir: Path | str, as_of: dt.date, threads: int | None = None, *,
+               observed_from: dt.date | None = None) -> ProductLines:
+    """Read order_lines.parquet before as_of into the session's purchase tables (threads: DuckDB's,
+    default all; observed_from: the coverage model's first day of observable first purchases)."""
     path = Path(processed_dir) / "order_lines.parquet"
     con = connect(threads)
-    con.execute(LINES_SQL.format(path=sql_literal(str(path)), as_of=as_timestamp(as_of)))
+    start = f"DATE '{observed_from.isoformat()}'" if observed_from else "DATE '0001-01-01'"
+    con.execute(LINES_SQL.format(path=sql_literal(str(path)), as_of=as_timestamp(as_of), observed_from=start))
     return ProductLines(con, as_of)

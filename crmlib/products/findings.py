@@ -11,12 +11,13 @@ from ..findings import (
     Pct,
     SummarySettings,
     finding_rule,
+    sample,
 )
 
 
 @finding_rule("products_slipping", chapter="05_products", anchor="key-accounts", priority=85,
               needs=("products.key_accounts.customers", "products.key_accounts.value_at_risk"), headline="customers",
-              message="products.summary.slipping")
+              message="products.summary.slipping", nonzero=("customers", "value"))
 def _slipping(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """Regular customers past their own cycle: the count and their revenue of the last value_days (none: skipped)."""
     customers = m.get("products.key_accounts.customers")
@@ -27,7 +28,8 @@ def _slipping(m: Metrics, settings: SummarySettings) -> Assessment | None:
 
 
 @finding_rule("products_entry", chapter="05_products", anchor="entry", priority=45,
-              needs=("products.entry.top",), headline="lift", message="products.summary.entry")
+              needs=("products.entry.top",), headline="lift", message="products.summary.entry",
+              requires=(sample("products.entry.shop_eligible"),))
 def _entry(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """The best entry product when its interval lies above the shop's F2 (else nothing to say)."""
     top = m.get("products.entry.top")
