@@ -20,7 +20,7 @@ def test_number_cells_are_recognised_with_units_and_asides():
         assert not is_number_cell(cell), cell
 
 
-def test_columns_are_numbers_only_when_every_shown_cell_is_one():
+def test_columns_are_numbers_when_three_quarters_of_the_shown_cells_are():
     frame = pd.DataFrame({
         "セグメント": ["優良顧客", "常連顧客"],
         "顧客数": ["1,241", "1,401"],
@@ -29,6 +29,13 @@ def test_columns_are_numbers_only_when_every_shown_cell_is_one():
         "空": [None, None],
     })
     assert number_columns(frame) == [False, True, True, False, False]
+    # a value column: 3 numbers and a period (3/4 = 0.75) stays a number column; 2 of 4 does not
+    values = pd.DataFrame({"値": ["5", "¥8,500", "1.67", "2024年1月10日〜2024年4月30日"],
+                           "半々": ["5", "¥8,500", "優良顧客", "常連顧客"]})
+    assert number_columns(values) == [True, False]
+    out = table_html(values)
+    assert '<td class="crm-num">¥8,500</td>' in out
+    assert '<td class="crm-num crm-wrap">2024年1月10日〜2024年4月30日</td>' in out  # may wrap, unlike numbers
 
 
 def test_table_html_marks_number_cells_and_wraps_the_table_in_a_scroll_box():
@@ -56,3 +63,15 @@ def test_embedded_japanese_font_comes_before_the_latin_fonts():
     family = re.search(r"body\.crm-page \{[^}]*font-family: ([^;]*);", CSS_PATH.read_text(encoding="utf-8"))
     names = [name.strip().strip('"') for name in family.group(1).split(",")]
     assert names.index("CRM Report JP") < names.index("Arial")
+
+
+def test_the_stylesheet_parses_and_every_rule_is_where_it_belongs():
+    import tinycss2
+
+    rules = tinycss2.parse_stylesheet(CSS_PATH.read_text(encoding="utf-8"), skip_comments=True,
+                                      skip_whitespace=True)
+    assert not [r for r in rules if r.type == "error"]
+    top = {tinycss2.serialize(r.prelude).strip() for r in rules if r.type == "qualified-rule"}
+    assert ".crm-finding-figure" in top and "table.crm-table .crm-num" in top  # not swallowed by a media block
+    media = [tinycss2.serialize(r.prelude).strip() for r in rules if r.type == "at-rule" and r.at_keyword == "media"]
+    assert media == ["print", "(max-width: 40rem)"]

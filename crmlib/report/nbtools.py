@@ -81,15 +81,18 @@ def is_number_cell(value: object) -> bool:
     return bool(_NUMBER_CELL.match(str(value).strip()))
 
 
+NUMBER_COLUMN_SHARE = 0.75  # a column of numbers may hold the odd text cell (a period in a value column)
+
+
 def number_columns(frame: pd.DataFrame) -> list[bool]:
-    """Per column: True when every shown (non-missing) cell reads as a number (a vectorised
-    match over the column's text; a column of only missing cells is text)."""
+    """Per column: True when at least NUMBER_COLUMN_SHARE of its shown (non-missing) cells read as
+    numbers (a column of only missing cells is text)."""
     flags = []
     for i in range(frame.shape[1]):
         column = frame.iloc[:, i]
         shown = column[column.notna()].astype(str).str.strip()
         shown = shown[shown != MISSING_CELL]
-        flags.append(bool(len(shown)) and bool(shown.map(is_number_cell).all()))
+        flags.append(bool(len(shown)) and float(shown.map(is_number_cell).mean()) >= NUMBER_COLUMN_SHARE)
     return flags
 
 
@@ -97,9 +100,13 @@ MISSING_CELL = "—"
 
 
 def _cell(tag: str, value: object, number: bool) -> str:
-    """One <th>/<td>; numbers carry class crm-num (right-aligned, tabular digits)."""
+    """One <th>/<td>; cells of a number column carry class crm-num (right-aligned, tabular
+    digits), and the odd text cell among them crm-wrap too (it may wrap; numbers never do)."""
     text = MISSING_CELL if _is_missing(value) else html.escape(str(value))
-    return f'<{tag} class="crm-num">{text}</{tag}>' if number else f"<{tag}>{text}</{tag}>"
+    if not number:
+        return f"<{tag}>{text}</{tag}>"
+    wrap = tag == "td" and not _is_missing(value) and not is_number_cell(value)
+    return f'<{tag} class="crm-num{" crm-wrap" if wrap else ""}">{text}</{tag}>'
 
 
 def _is_missing(value: object) -> bool:

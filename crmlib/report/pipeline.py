@@ -32,7 +32,11 @@ from ..metrics import plain, read_metrics, record_metrics, write_json_atomic
 from ..registry import CHAPTERS, Chapter, chapter_settings, resolve, select_chapters  # noqa: F401 (re-exported)
 from .failures import Failure, failed_section, failure_notebook
 from .fonts import embed_fonts
-from .html import PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, single_file_html
+from .html import (
+    PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, section_numbers,
+    single_file_html,
+)
+from .pdf import PDF_NAME, pdf_wanted, write_pdf
 from .settings import ReportSettings, load_report_settings, logo_data_uri
 from .limits import data_limits
 from .summary import executive_summary
@@ -289,8 +293,12 @@ def _write_pages(
                                  chapters=[chapter.name for chapter, _ in chapters if chapter.name not in failed])
     limits = data_limits(metrics, lang, config.currency)
     files = []
+    make_pdf = settings.single_file and pdf_wanted(settings.pdf)
     if settings.single_file:
         files.append(("report.html", t("report.file_single", lang)))
+    if make_pdf:
+        files.append((PDF_NAME, t("report.file_pdf", lang)))
+    sections = section_numbers({stem: pages[f"{stem}.html"] for stem, _title in titles})
     files += [
         ("ledger.csv", t("report.file_ledger_csv", lang)),
         ("ledger.json", t("report.file_ledger_json", lang)),
@@ -303,11 +311,13 @@ def _write_pages(
         lang=lang, client_title=frame.client, as_of=frame.as_of, version=__version__,
         chapters=[(f"{stem}.html", title) for stem, title in titles], files=files,
         findings=findings, frame=frame, embed=False, failed={f"{name}.html" for name in failed}, limits=limits,
+        sections=sections,
     )
     if settings.single_file:
         pages["report.html"] = single_file_html(
             frame=frame, findings=findings, limits=limits,
             chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], embed=False,
+            sections=sections,
         )
     pages = embed_fonts(pages, frame.embed_font)  # one shared font subset for the new pages
     for name, page in pages.items():
@@ -315,6 +325,8 @@ def _write_pages(
         if external:
             raise ReportError(f"{name} would load {external[0]} from the network; reports must work offline.")
         _write_text(out / name, page)
+    if make_pdf:
+        write_pdf(out)
 
 
 def exports_label(exports: Path, lang: str) -> str:
