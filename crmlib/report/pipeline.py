@@ -36,6 +36,7 @@ from .html import (
     PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, section_numbers,
     single_file_html,
 )
+from .deck import DECK_NAME, write_deck
 from .pdf import PDF_NAME, pdf_wanted, write_pdf
 from .settings import ReportSettings, load_report_settings, logo_data_uri
 from .limits import data_limits
@@ -298,6 +299,8 @@ def _write_pages(
         files.append(("report.html", t("report.file_single", lang)))
     if make_pdf:
         files.append((PDF_NAME, t("report.file_pdf", lang)))
+    if settings.deck:
+        files.append((DECK_NAME, t("report.file_deck", lang)))
     sections = section_numbers({stem: pages[f"{stem}.html"] for stem, _title in titles})
     files += [
         ("ledger.csv", t("report.file_ledger_csv", lang)),
@@ -319,6 +322,9 @@ def _write_pages(
             chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], embed=False,
             sections=sections,
         )
+    if settings.deck:
+        write_deck(out, frame=frame, title=t("report.index_title", lang, client=frame.client), findings=findings,
+                   chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles])
     pages = embed_fonts(pages, frame.embed_font)  # one shared font subset for the new pages
     for name, page in pages.items():
         external = external_urls(page)

@@ -43,6 +43,7 @@ class ReportSettings(BaseModel):
         description="also write report.pdf (A4, printed from report.html by headless Chromium); "
         "unset: when Chromium is installed",
     )
+    deck: bool = Field(True, description="also write report.pptx: an editable PowerPoint deck of the findings and key charts")
     embed_font: bool = Field(
         True, description="embed the Japanese glyphs the page uses (IPAexGothic subset), so pages read on any machine"
     )
