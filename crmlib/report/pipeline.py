@@ -33,11 +33,14 @@ from ..registry import CHAPTERS, Chapter, chapter_settings, resolve, select_chap
 from .failures import Failure, failed_section, failure_notebook
 from .fonts import embed_fonts
 from .html import (
-    PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, section_numbers,
+    CSS_PATH, PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, section_numbers,
     single_file_html,
 )
 from .deck import DECK_NAME, write_deck
+from .notes import Note, mark_draft, notes_html, split_notes
 from .pdf import PDF_NAME, pdf_wanted, write_pdf
+
+NOTES_PAGE = "consultant/notes.html"  # the consultant's; never linked from the client's pages
 from .settings import ReportSettings, load_report_settings, logo_data_uri
 from .limits import data_limits
 from .summary import executive_summary
@@ -289,6 +292,11 @@ def _write_pages(
     for chapter, page in chapters:
         titles.append((chapter.name, numbered_title(chapter.number, chapter.title(lang), lang)))
         pages[f"{chapter.name}.html"] = page
+    notes: list[Note] = []
+    for stem, _title in titles:  # consultant text out of the client's pages (notes.py)
+        pages[f"{stem}.html"], found = split_notes(pages[f"{stem}.html"], stem, lang)
+        notes.extend(found)
+    draft = t("report.draft", lang) if any(note.unfilled for note in notes) else ""
     metrics = read_metrics(out / "metrics.json")
     findings = executive_summary(metrics, settings, lang=lang, currency=config.currency,
                                  chapters=[chapter.name for chapter, _ in chapters if chapter.name not in failed])
@@ -324,12 +332,17 @@ def _write_pages(
         )
     if settings.deck:
         write_deck(out, frame=frame, title=t("report.index_title", lang, client=frame.client), findings=findings,
-                   chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles])
+                   chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], draft=draft)
+    if draft:
+        pages = {name: mark_draft(page, draft) for name, page in pages.items()}
+    pages[NOTES_PAGE] = notes_html(notes, lang=lang, title=t("report.notes_title", lang, client=frame.client),
+                                   chapter_titles=dict(titles), css=CSS_PATH.read_text(encoding="utf-8"))
     pages = embed_fonts(pages, frame.embed_font)  # one shared font subset for the new pages
     for name, page in pages.items():
         external = external_urls(page)
         if external:
             raise ReportError(f"{name} would load {external[0]} from the network; reports must work offline.")
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
         _write_text(out / name, page)
     if make_pdf:
         write_pdf(out)
