@@ -102,7 +102,7 @@ MISSING_CELL = "—"
 def _cell(tag: str, value: object, number: bool) -> str:
     """One <th>/<td>; cells of a number column carry class crm-num (right-aligned, tabular
     digits), and the odd text cell among them crm-wrap too (it may wrap; numbers never do)."""
-    text = MISSING_CELL if _is_missing(value) else html.escape(str(value))
+    text = MISSING_CELL if _is_missing(value) else html.escape(str(value).strip())  # stripped, as pandas' to_html
     if not number:
         return f"<{tag}>{text}</{tag}>"
     wrap = tag == "td" and not _is_missing(value) and not is_number_cell(value)
