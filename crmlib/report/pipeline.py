@@ -342,7 +342,6 @@ def _write_pages(
         external = external_urls(page)
         if external:
             raise ReportError(f"{name} would load {external[0]} from the network; reports must work offline.")
-        (out / name).parent.mkdir(parents=True, exist_ok=True)
         _write_text(out / name, page)
     if make_pdf:
         write_pdf(out)
