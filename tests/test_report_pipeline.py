@@ -78,7 +78,7 @@ def test_report_folder_layout(report):
     names = {str(p.relative_to(folder)) for p in folder.rglob("*")}
     assert names == {
         "index.html", "report.html", "00_data_check.html", "notebooks", "notebooks/00_data_check.ipynb",
-        "ledger.json", "ledger.csv", "metrics.json",
+        "ledger.json", "ledger.csv", "metrics.json", "report.pptx", "consultant", "consultant/notes.html",
     } | ({"report.pdf"} if find_chromium() else set())  # printed when Chromium is installed
     assert [p.name for p in folder.parent.iterdir()] == ["2024-05-01"]  # no temporary folders left
 
