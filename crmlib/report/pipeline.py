@@ -30,20 +30,20 @@ from ..i18n import t
 from ..ledger import Ledger
 from ..metrics import plain, read_metrics, record_metrics, write_json_atomic
 from ..registry import CHAPTERS, Chapter, chapter_settings, resolve, select_chapters  # noqa: F401 (re-exported)
+from .deck import DECK_NAME, write_deck
 from .failures import Failure, failed_section, failure_notebook
 from .fonts import embed_fonts
 from .html import (
     CSS_PATH, PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, section_numbers,
     single_file_html,
 )
-from .deck import DECK_NAME, write_deck
 from .notes import Note, mark_draft, notes_html, split_notes
 from .pdf import PDF_NAME, pdf_wanted, write_pdf
-
-NOTES_PAGE = "consultant/notes.html"  # the consultant's; never linked from the client's pages
 from .settings import ReportSettings, load_report_settings, logo_data_uri
 from .limits import data_limits
 from .summary import executive_summary
+
+NOTES_PAGE = "consultant/notes.html"  # the consultant's; never linked from the client's pages
 
 
 # The parameters every chapter notebook declares in its `parameters` cell.
