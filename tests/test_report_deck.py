@@ -9,8 +9,6 @@ import pytest
 
 from crmlib.report.deck import page_blocks, section
 
-pytestmark = pytest.mark.slow
-
 
 def _texts(slide) -> list[str]:
     return [shape.text_frame.text for shape in slide.shapes if shape.has_text_frame]
@@ -56,6 +54,7 @@ def _findings(demo_report) -> list[tuple[str, str]]:
     return [(h.strip(), s.strip()) for h, s in reader.items]
 
 
+@pytest.mark.slow
 def test_deck_has_title_findings_chapter_charts_and_strategy_steps(deck, demo_report):
     findings = _findings(demo_report)
     metrics = json.loads((demo_report / "metrics.json").read_text(encoding="utf-8"))
@@ -75,6 +74,7 @@ def test_deck_has_title_findings_chapter_charts_and_strategy_steps(deck, demo_re
         assert heading in steps
 
 
+@pytest.mark.slow
 def test_deck_text_is_editable_with_a_japanese_font_and_no_consultant_notes(deck):
     from pptx.oxml.ns import qn
 
@@ -96,3 +96,49 @@ def test_page_blocks_and_sections():
     assert [b.kind for b in section(blocks, "a")] == ["h2", "takeaway", "h3", "figure"]
     assert [b.kind for b in section(blocks, "a1")] == ["h3", "figure"]
     assert blocks[3].png == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("draft", ["", "DRAFT (strategy templates not filled in)"])
+def test_build_deck_from_pages_with_logo_colours_and_draft(draft):
+    """No kernel: two findings, a chapter page with one chart, the client's logo and colours."""
+    import base64
+    import io
+
+    from PIL import Image
+    from pptx import Presentation
+    from pptx.dml.color import RGBColor
+
+    from crmlib.report.deck import build_deck
+    from crmlib.report.html import PageFrame
+    from crmlib.report.summary import Finding
+
+    def png(colour: str) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (40, 20), colour).save(out, format="PNG")
+        return out.getvalue()
+
+    chart = base64.b64encode(png("blue")).decode()
+    page = (f'<main><h2 id="f2">1.8 F2</h2><p class="crm-takeaway">F2 is 25%.</p>'
+            f'<img class="crm-figure" alt="F2" src="data:image/png;base64,{chart}"><h2 id="kpi">1.1 KPIs</h2></main>')
+    logo = "data:image/png;base64," + base64.b64encode(png("red")).decode()
+    frame = PageFrame(lang="en", client="Shop", as_of="2024-05-01", version="9", fingerprint="Data x.csv",
+                      logo=logo, primary="#112233", accent="#aa5500")
+    findings = [Finding(rule="f2", chapter="01_diagnosis", anchor="f2", alert=True, priority=1,
+                        text="F2 conversion is 25.0%.", headline="25.0%"),
+                Finding(rule="kpi", chapter="01_diagnosis", anchor="kpi", alert=False, priority=1,
+                        text="Revenue is ¥17.1M.", headline="¥17.1M")]
+    deck = Presentation(io.BytesIO(build_deck(frame=frame, title="Shop: CRM report", findings=findings,
+                                              chapters=[("01_diagnosis", "1. Diagnosis", page)], draft=draft)))
+    slides = list(deck.slides)
+    assert len(slides) == 1 + 2 + 1  # title, two findings, the chapter's chart (no strategy chapter)
+    pictures = [[s for s in slide.shapes if s.shape_type == 13] for slide in slides]
+    assert [len(p) for p in pictures] == [1, 1, 0, 1]  # logo; the F2 section's chart; none in 1.1; the chapter's
+    runs = {run.text: run for slide in slides for shape in slide.shapes if shape.has_text_frame
+            for paragraph in shape.text_frame.paragraphs for run in paragraph.runs}
+    assert runs["Shop: CRM report"].font.color.rgb == RGBColor(0x11, 0x22, 0x33)
+    assert runs["25.0%"].font.color.rgb == RGBColor(0xAA, 0x55, 0x00)
+    assert "F2 conversion is 25.0%." in runs and "F2 is 25%." in runs
+    assert sum(text == draft for text in runs) == (1 if draft else 0)  # one text, on every slide
+    marks = [any(bool(draft) and s.has_text_frame and s.text_frame.text == draft for s in slide.shapes)
+             for slide in slides]
+    assert marks == [bool(draft)] * len(slides)
