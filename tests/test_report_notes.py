@@ -87,3 +87,8 @@ def test_an_unfilled_strategy_is_a_draft_without_consultant_text_for_the_client(
     assert not [t for t in texts if leak.search(t)]
     assert all(any(t.startswith("下書き") for t in [s.text_frame.text for s in slide.shapes if s.has_text_frame])
                for slide in deck.slides)
+    if (folder / "report.pdf").is_file():  # printed when Chromium is installed: the mark on every page
+        from pypdf import PdfReader
+
+        pages = [page.extract_text() for page in PdfReader(folder / "report.pdf").pages]
+        assert pages and all("下書き" in text for text in pages)
