@@ -268,7 +268,7 @@ def test_revenue_without_a_customer_is_a_finding_and_a_data_limit():
                              "period_months": 12}}
     found = executive_summary(metrics, ReportSettings(), lang="en", currency="GBP")
     assert [f.rule for f in found] == ["no_customer_revenue"] and not found[0].alert
-    assert "14.7%" in found[0].text and "£1,510,677" in found[0].text
+    assert "14.7%" in found[0].text and "£1.5M" in found[0].text  # prose money: 1,510,677.49 = 1.51 million
     limits = data_limits(metrics, "en", "GBP")
     assert len(limits) == 4 and "14.7%" in limits[0] and "1,985" in limits[1] and "5:25" in limits[3]
     assert all(line for line in data_limits(metrics, "ja", "GBP"))
