@@ -26,10 +26,18 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=dev CRM_FUZZ_EXAMPLES=$${CRM_FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -q tests/test_ingest_fuzz.py
 	CRM_RUN_MATRIX=full $(BIN)/python -m pytest -q tests/test_run_matrix.py
 
-lab: $(STAMP)
+LAB_STAMP := $(VENV)/.lab-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Jupyter refuses to start as root (containers, WSL) without --allow-root
+LAB_ROOT  := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+$(LAB_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"
+	@rm -f $(VENV)/.lab-*
+	@touch $@
+
+lab: $(LAB_STAMP)
 	@test -f data/processed/demo/orders.parquet || $(BIN)/crm-workbook demo  # the notebooks' default data
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_ROOT) notebooks/
 
 bench: $(STAMP)
 	for b in sample ingest diagnosis segments ltv strategy batch; do $(BIN)/python bench/$$b.py || exit 1; done

@@ -306,6 +306,8 @@ products: {{}}
 #   accent_color: "#e07b39"   # executive-summary figures
 #   f2_benchmark: 0.30        # F2 conversion (365 days) the summary compares against
 #   single_file: true         # also write report.html (all chapters, for e-mail)
+#   pdf: true                 # report.pdf on A4 (needs headless Chromium; unset: when installed)
+#   deck: true                # report.pptx, an editable PowerPoint deck
 """
 
 

@@ -78,8 +78,12 @@ def _round(value: Any, places: int) -> Decimal:
     return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
-def fmt_money(value: Any, currency: str) -> str:
-    """Money for reports: JPY '¥1,234,567' (no decimals), USD '$1,234.50', unknown 'CHF 1,234.50'."""
+def fmt_money(value: Any, currency: str, lang: str | None = None, prose: bool = False) -> str:
+    """Money for reports. Exact (tables, and prose when prose=False): JPY '¥1,234,567' (no
+    decimals), USD '$1,234.50', unknown 'CHF 1,234.50'. prose=True with a lang: the rounded
+    figure a consultant writes (fmt_money_short): ja '1,707万円', en '¥17.1M'."""
+    if prose:
+        return fmt_money_short(value, currency, lang or "en")
     if _is_missing(value):
         return MISSING
     places = 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
@@ -88,6 +92,41 @@ def fmt_money(value: Any, currency: str) -> str:
     digits = f"{abs(number):,.{places}f}"
     symbol = CURRENCY_SYMBOLS.get(currency)
     return f"{sign}{symbol}{digits}" if symbol else f"{sign}{currency} {digits}"
+
+
+# Japanese units of yen in prose and on axes (万 = 10^4, 億 = 10^8); English abbreviations
+JA_YEN_UNITS = ((Decimal(10) ** 8, "億"), (Decimal(10) ** 4, "万"))
+EN_UNITS = ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "K"))  # K from 10,000 up
+
+
+def _short(number: Decimal, places: int) -> str:
+    """A rounded number with separators, trailing '.0' dropped: 1.20 -> '1.2', 1.0 -> '1'."""
+    text = f"{_round(number, places):,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def fmt_money_short(value: Any, currency: str, lang: str) -> str:
+    """Money as prose and chart axes write it (rounded; tables keep fmt_money's exact yen).
+    ja and JPY: '1.2億円', '1,707万円', '3.5万円', '6,832円'; otherwise symbol and B/M/K:
+    '¥17.1M', '$655K', '¥6,832' (below ten thousand the figure is exact)."""
+    if _is_missing(value):
+        return MISSING
+    check_lang(lang)
+    number = _round(value, 2)
+    sign, number = ("-" if number < 0 else ""), abs(number)
+    if lang == "ja" and currency == "JPY":
+        for size, unit in JA_YEN_UNITS:
+            scaled = number / size
+            if _round(scaled, 1) >= 1:
+                return f"{sign}{_short(scaled, 1 if scaled < 100 and unit == '億' or scaled < 10 else 0)}{unit}円"
+        return f"{sign}{_short(number, 0)}円"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    prefix = symbol if symbol else f"{currency} "
+    for size, unit in EN_UNITS:
+        scaled = number / size
+        if _round(scaled, 1) >= (10 if unit == "K" else 1):
+            return f"{sign}{prefix}{_short(scaled, 1)}{unit}"
+    return f"{sign}{prefix}{_round(number, 0):,.0f}"
 
 
 def fmt_int(value: Any) -> str:

@@ -115,3 +115,20 @@ def write_tiny_processed_dir(folder: Path) -> Path:
 def tiny_processed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A processed folder with 5 hand-made orders (gap in March 2024); treat it as read-only."""
     return write_tiny_processed_dir(tmp_path_factory.mktemp("processed") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's rendered report folder (`crm-workbook demo` in a temporary folder, about half a
+    minute); CRM_TEST_DEMO_REPORT=<folder> reuses one already rendered by the current code."""
+    import subprocess
+    import sys
+
+    reuse = os.environ.get("CRM_TEST_DEMO_REPORT")
+    if reuse:
+        return Path(reuse)
+    work = tmp_path_factory.mktemp("demo")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    subprocess.run([sys.executable, "-m", "crmlib.cli", "demo"], cwd=work, env=env, check=True,
+                   capture_output=True, timeout=900)
+    return next((work / "reports" / "demo").glob("20*-*-*"))

@@ -105,10 +105,16 @@ def planted(tmp_path_factory):
 
 
 def _text_of(path: Path) -> str:
-    """A report file as text: xlsx members unzipped, everything else read as UTF-8 (BOM kept out)."""
-    if path.suffix == ".xlsx":
+    """A report file as text: xlsx and pptx XML members unzipped, report.pdf's extracted text,
+    everything else read as UTF-8 (BOM kept out)."""
+    if path.suffix in (".xlsx", ".pptx"):
         with zipfile.ZipFile(path) as book:
-            return "\n".join(book.read(name).decode("utf-8") for name in book.namelist())
+            return "\n".join(book.read(name).decode("utf-8") for name in book.namelist()
+                             if name.endswith((".xml", ".rels")))
+    if path.suffix == ".pdf":
+        from pypdf import PdfReader
+
+        return "\n".join(page.extract_text() for page in PdfReader(path).pages)
     return path.read_text(encoding="utf-8-sig")
 
 

@@ -17,6 +17,7 @@ from crmlib import __version__
 from crmlib.config import parse_config
 from crmlib.errors import ConfigError, ReportError
 from crmlib.report import render_report
+from crmlib.report.chromium import find_chromium
 from crmlib.report.pipeline import check_parameters
 
 pytestmark = pytest.mark.slow
@@ -77,8 +78,8 @@ def test_report_folder_layout(report):
     names = {str(p.relative_to(folder)) for p in folder.rglob("*")}
     assert names == {
         "index.html", "report.html", "00_data_check.html", "notebooks", "notebooks/00_data_check.ipynb",
-        "ledger.json", "ledger.csv", "metrics.json",
-    }
+        "ledger.json", "ledger.csv", "metrics.json", "report.pptx", "consultant", "consultant/notes.html",
+    } | ({"report.pdf"} if find_chromium() else set())  # printed when Chromium is installed
     assert [p.name for p in folder.parent.iterdir()] == ["2024-05-01"]  # no temporary folders left
 
 
@@ -132,7 +133,7 @@ def test_chapter_page_shows_the_numbers_in_japanese(report):
     assert '<html lang="ja">' in text and "<h1>0. データチェック</h1>" in text  # numbered after 00_
     assert "元データ10行(¥9,700)のうち7行(¥8,500)を分析対象とし" in text
     assert "2024年3月の1か月は注文が0件です" in text
-    assert "<td>客単価</td>" in text and "<td>¥1,700</td>" in text
+    assert "<td>客単価</td>" in text and '<td class="crm-num">¥1,700</td>' in text
     assert '<a href="#coverage">0.3 月別の注文数' in text  # table of contents, numbered sections (2 is returns)
     assert "Glyph" not in text
 

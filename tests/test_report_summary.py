@@ -24,8 +24,9 @@ from crmlib.report.summary import FINDING_RULES, Metrics, executive_summary
 # 2,500,000 = 40.0%). Top 10% of customers: 1,100,000 of 2,000,000 = 55.0%, top 20%: 70.0%.
 # CPM lapsed cells: 50 + 10 + 8 + 1 + 2 = 71 of 200 customers = 35.5%, revenue shares
 # 0.10 + 0.05 + 0.08 + 0.01 + 0.04 = 28.0%. Predicted LTV 864,300 over 200 customers = 4,321.5
-# (shown ¥4,322, half-up). Retention 40 of 200 previous customers = 20.0%, +5 points -> 123,456.7
-# (¥123,457) = 6.2% of 2,000,000.
+# (shown 4,322円, half-up; below 1万 yen prose keeps the exact figure, 864,300 = 86万円). Retention
+# 40 of 200 previous customers = 20.0%, +5 points -> 123,456.7 (12.3万, shown 12万円: from 10万 up
+# whole 万) = 6.2% of 2,000,000. Prose writes money in 万円 (fmt_money_short).
 SHOP = {
     "data_check": {"orders": 500, "customers": 200},
     "coverage": {"customers": 200, "min_customers": 30},
@@ -86,20 +87,21 @@ def test_numbers_in_the_japanese_sentences():
     assert "F2転換率" in f2.text and "25.0%" in f2.text and "75.0%" in f2.text and "30.0%" in f2.text
     assert "120人中、転換は30人" in f2.text
     bucket = found["leaky_bucket"]
-    assert bucket.headline == "¥480,000" and "40人が離脱" in bucket.text and "¥300,000" in bucket.text
+    # money in prose as a consultant writes it: 480,000 -> 48万円, 300,000 -> 30万円
+    assert bucket.headline == "48万円" and "40人が離脱" in bucket.text and "30万円" in bucket.text
     assert "直近の四半期" in bucket.text and "新規顧客30人" in bucket.text
     assert "35.0%" in found["repeat_revenue"].text and "40.0%" in found["repeat_revenue"].text
     trend = found["revenue_trend"]
-    assert "¥2,000,000" in trend.text and "¥2,500,000" in trend.text and "20.0%減りました" in trend.text
+    assert "200万円" in trend.text and "250万円" in trend.text and "20.0%減りました" in trend.text
     assert "55.0%" in found["top_decile"].text and "70.0%" in found["top_decile"].text
     value = found["retention_value"]
-    assert value.headline == "¥123,457" and "20.0%" in value.text and "5ポイント" in value.text and "6.2%" in value.text
+    assert value.headline == "12万円" and "20.0%" in value.text and "5ポイント" in value.text and "6.2%" in value.text
     dormant = found["dormant"]
     assert dormant.headline == "35.5%" and "71人" in dormant.text and "28.0%" in dormant.text
     # issue 16: CPM lapsed customers are 離脱 (a number of days), not the RFM segment 休眠顧客
     assert "離脱客" in dormant.text and "休眠顧客" not in dormant.text and "2人" in dormant.text
     ltv = found["predicted_ltv"]
-    assert ltv.headline == "¥4,322" and "¥864,300" in ltv.text and "36か月" in ltv.text and "200人" in ltv.text
+    assert ltv.headline == "4,322円" and "86万円" in ltv.text and "36か月" in ltv.text and "200人" in ltv.text
 
 
 def test_english_sentences_carry_the_same_numbers():
@@ -266,7 +268,7 @@ def test_revenue_without_a_customer_is_a_finding_and_a_data_limit():
                              "period_months": 12}}
     found = executive_summary(metrics, ReportSettings(), lang="en", currency="GBP")
     assert [f.rule for f in found] == ["no_customer_revenue"] and not found[0].alert
-    assert "14.7%" in found[0].text and "£1,510,677" in found[0].text
+    assert "14.7%" in found[0].text and "£1.5M" in found[0].text  # prose money: 1,510,677.49 = 1.51 million
     limits = data_limits(metrics, "en", "GBP")
     assert len(limits) == 4 and "14.7%" in limits[0] and "1,985" in limits[1] and "5:25" in limits[3]
     assert all(line for line in data_limits(metrics, "ja", "GBP"))

@@ -140,3 +140,37 @@ def test_figure_png_crops_like_matplotlibs_tight_bbox():
             arrange(reference)
             assert fig.get_layout_engine() is not None
             assert (_pixels(figure_png(fig)) == _pixels(_matplotlib_tight_png(reference))).all()
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "lang", "expected"),
+    [
+        # ja yen in prose and on axes: 万 = 10,000, 億 = 100,000,000 (a consultant's 1,707万円)
+        (17_066_990, "JPY", "ja", "1,707万円"),  # 1,706.699万 -> 1,707
+        (6_551_968, "JPY", "ja", "655万円"),  # 655.1968万
+        (123_456_789, "JPY", "ja", "1.2億円"),  # 1.23456789億
+        (1_250_000_000, "JPY", "ja", "12.5億円"),
+        (100_000_000, "JPY", "ja", "1億円"),  # no '1.0'
+        (35_000, "JPY", "ja", "3.5万円"),  # below 10万: one decimal
+        (6_832, "JPY", "ja", "6,832円"),  # below 1万: the exact yen
+        (-4_800_000, "JPY", "ja", "-480万円"),
+        (99_999_999, "JPY", "ja", "1億円"),  # 9,999.9999万 rounds up to the next unit, not '10,000万円'
+        (17_066_990, "JPY", "en", "¥17.1M"),
+        (6_551_968, "JPY", "en", "¥6.6M"),
+        (1_234_000_000, "USD", "en", "$1.2B"),
+        (35_000, "JPY", "en", "¥35K"),
+        (6_832, "JPY", "en", "¥6,832"),
+        (17_066_990, "CHF", "en", "CHF 17.1M"),
+        (None, "JPY", "ja", "—"),
+    ],
+)
+def test_fmt_money_short(value, currency, lang, expected):
+    from crmlib.style import fmt_money_short
+
+    assert fmt_money_short(value, currency, lang) == expected
+
+
+def test_fmt_money_prose_variant_and_exact_tables():
+    assert fmt_money(17_066_990, "JPY") == "¥17,066,990"  # tables keep the exact yen
+    assert fmt_money(17_066_990, "JPY", "ja", prose=True) == "1,707万円"
+    assert fmt_money(17_066_990, "JPY", "en", prose=True) == "¥17.1M"

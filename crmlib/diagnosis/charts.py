@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from ..i18n import t
-from ..style import CURRENCY_SYMBOLS, HIGHLIGHT, PALETTE, fmt_int, fmt_month, fmt_num, fmt_pct
+from ..style import HIGHLIGHT, PALETTE, fmt_int, fmt_money_short, fmt_month, fmt_num, fmt_pct
 from .cohorts import CohortTables, cohort_month_label
 from .intervals import step_label
 from .leaky_bucket import last_full_period, period_label
@@ -26,22 +26,8 @@ BAR_DAYS = 20  # bar width on a monthly date axis
 
 
 def compact_money(value: float, currency: str, lang: str) -> str:
-    """Short money for axes: en '¥1.2M', '£350K'; ja '¥1.2億', '¥3,500万'."""
-    symbol = CURRENCY_SYMBOLS.get(currency, f"{currency} ")
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if lang == "ja":
-        for size, unit in ((1e8, "億"), (1e4, "万")):
-            if value >= size:
-                number = value / size
-                text = f"{number:,.1f}".rstrip("0").rstrip(".") if number < 100 else f"{number:,.0f}"
-                return f"{sign}{symbol}{text}{unit}"
-        return f"{sign}{symbol}{value:,.0f}"
-    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= size:
-            text = f"{value / size:,.1f}".rstrip("0").rstrip(".")
-            return f"{sign}{symbol}{text}{unit}"
-    return f"{sign}{symbol}{value:,.0f}"
+    """Short money for axes, as prose writes it (crmlib.style.fmt_money_short): ja '1.2億円', '3,500万円'; en '¥1.2M'."""
+    return fmt_money_short(value, currency, lang)
 
 
 def _no_data(fig: Figure, lang: str) -> Figure:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import html
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -101,8 +101,24 @@ class PageFrame:
 
     @property
     def identity_css(self) -> str:
-        """The client's colours as CSS variables (validated hex, so safe to inline)."""
-        return f":root {{ --crm-primary: {self.primary}; --crm-accent: {self.accent}; }}"
+        """The client's colours as CSS variables (validated hex, so safe to inline) and the
+        printed page's frame (print_css)."""
+        return f":root {{ --crm-primary: {self.primary}; --crm-accent: {self.accent}; }}\n{self.print_css}"
+
+    @property
+    def print_footer(self) -> str:
+        """The line at the foot of every printed page: client, date and the data fingerprint."""
+        return " / ".join([self.meta, *([self.fingerprint] if self.fingerprint else [])])
+
+    @property
+    def print_css(self) -> str:
+        """A4 pages with the client, date and data fingerprint at the foot of every page and
+        'page / pages' in the corner (CSS page-margin boxes, which Chromium prints)."""
+        return (
+            "@page { size: A4; margin: 16mm 14mm 18mm;\n"
+            f"  @bottom-left {{ content: {css_string(self.print_footer)}; {_MARGIN_BOX} }}\n"
+            f"  @bottom-right {{ content: counter(page) \" / \" counter(pages); {_MARGIN_BOX} }} }}"
+        )
 
     @property
     def footer_parts(self) -> list[str]:
@@ -113,6 +129,20 @@ class PageFrame:
         parts.extend(self.footer_extra)
         parts.append(t("report.generated_by", self.lang, version=self.version))
         return parts
+
+
+# margin boxes have no inherited font: the page's own stack, small and muted
+_MARGIN_BOX = ('font-family: "Hiragino Kaku Gothic ProN", "Noto Sans CJK JP", "CRM Report JP", Arial, sans-serif; '
+               "font-size: 7.5pt; color: #5b6775;")
+
+
+def css_string(text: str) -> str:
+    """text as a quoted CSS string: quotes, backslashes, '<' (no '</style>') and control characters
+    escaped as CSS hex escapes (a client's file name may hold any of them)."""
+    def escape(c: str) -> str:
+        return f"\\{ord(c):x} " if c in '"\\<>' or ord(c) < 0x20 or ord(c) == 0x7F else c
+
+    return '"' + "".join(escape(c) for c in text) + '"'
 
 
 def data_fingerprint(ledger: dict, lang: str) -> str:
@@ -245,10 +275,30 @@ def _summary_text(lang: str) -> dict[str, str]:
             for key in ("title", "lead", "alert", "note", "details", "empty", "limits_title")}
 
 
-def _finding_items(findings: Sequence[Finding], link) -> list[dict]:
-    """Findings as template items with their link (page#anchor, or an in-file anchor)."""
+_SECTION_NUMBER_TEXT = re.compile(r"^\d+(?:\.\d+)*\b")
+
+
+def section_numbers(pages: Mapping[str, str]) -> dict[str, str]:
+    """'01_diagnosis#f2' -> '1.3' for every numbered h2/h3 of the chapter pages (stem -> page):
+    what a printed report shows instead of a link."""
+    found = {}
+    for stem, page in pages.items():
+        for _level, anchor, text in headings(page):
+            number = _SECTION_NUMBER_TEXT.match(text)
+            if number:
+                found[f"{stem}#{anchor}"] = number.group(0)
+    return found
+
+
+def _finding_items(findings: Sequence[Finding], link, lang: str,
+                   sections: Mapping[str, str] | None = None) -> list[dict]:
+    """Findings as template items with their link (page#anchor, or an in-file anchor) and, for
+    print, the section they point at ('See 1.3')."""
+    sections = sections or {}
     return [
-        {"rule": f.rule, "alert": f.alert, "headline": f.headline, "text": f.text, "link": link(f)}
+        {"rule": f.rule, "alert": f.alert, "headline": f.headline, "text": f.text, "link": link(f),
+         "section": (t("summary.see_section", lang, section=sections[f"{f.chapter}#{f.anchor}"])
+                     if f"{f.chapter}#{f.anchor}" in sections else "")}
         for f in findings
     ]
 
@@ -266,6 +316,7 @@ def index_html(
     embed: bool = True,
     failed: Collection[str] = (),
     limits: Sequence[str] = (),
+    sections: Mapping[str, str] | None = None,
 ) -> str:
     """The report's index page: executive summary, chapter links (those in failed, by href,
     marked as not completed), data files; the frame around (embed=False: font marker left in
@@ -278,7 +329,7 @@ def index_html(
         contents=t("report.contents", lang),
         files_title=t("report.files", lang),
         summary_text=_summary_text(lang),
-        findings=_finding_items(findings, lambda f: f.href),
+        findings=_finding_items(findings, lambda f: f.href, lang, sections),
         limits=list(limits),
         chapters=[{"href": href, "title": title, "failed": href in failed} for href, title in chapters],
         failed_mark=t("report.failure.index_mark", lang),
@@ -338,6 +389,7 @@ def single_file_html(
     findings: Sequence[Finding] = (),
     embed: bool = True,
     limits: Sequence[str] = (),
+    sections: Mapping[str, str] | None = None,
 ) -> str:
     """report.html: summary, contents and every chapter (stem, numbered title, page) in one file
     (embed=False: font marker left in place, as for chapter_html)."""
@@ -354,7 +406,7 @@ def single_file_html(
         contents=t("report.contents", lang),
         top=t("report.top", lang),
         summary_text=_summary_text(lang),
-        findings=_finding_items(findings, lambda f: "#" + in_file_anchor(f.chapter, f.anchor)),
+        findings=_finding_items(findings, lambda f: "#" + in_file_anchor(f.chapter, f.anchor), lang, sections),
         limits=list(limits),
         chapters=items,
         css=CSS_PATH.read_text(encoding="utf-8"),

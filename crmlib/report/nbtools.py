@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -66,11 +67,68 @@ def warning(text: str) -> None:
     display(HTML(f'<p class="crm-warning" role="note" style="{WARNING_STYLE}">⚠ {html.escape(text)}</p>'))
 
 
+# A cell that reads as a number: an optional sign or "about", currency, digits, a short unit
+# ('%', 'pt', '万円', '人', '回以上') and an optional short aside in brackets ('1,452 (5.1%)').
+_NUMBER_CELL = re.compile(
+    r"^[~約≈+\-−±]?\s*(?:CN¥|[¥$€£₩])?\s*[\d.][\d,.]*\s*[^\s\d]{0,4}\s*(?:[(（][^)）]{0,16}[)）])?$"
+)
+
+
+def is_number_cell(value: object) -> bool:
+    """True when a displayed cell reads as a number (aligned right); missing cells count as any."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True
+    return bool(_NUMBER_CELL.match(str(value).strip()))
+
+
+NUMBER_COLUMN_SHARE = 0.75  # a column of numbers may hold the odd text cell (a period in a value column)
+
+
+def number_columns(frame: pd.DataFrame) -> list[bool]:
+    """Per column: True when at least NUMBER_COLUMN_SHARE of its shown (non-missing) cells read as
+    numbers (a column of only missing cells is text)."""
+    flags = []
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        shown = column[column.notna()].astype(str).str.strip()
+        shown = shown[shown != MISSING_CELL]
+        flags.append(bool(len(shown)) and float(shown.map(is_number_cell).mean()) >= NUMBER_COLUMN_SHARE)
+    return flags
+
+
+MISSING_CELL = "—"
+
+
+def _cell(tag: str, value: object, number: bool) -> str:
+    """One <th>/<td>; cells of a number column carry class crm-num (right-aligned, tabular
+    digits), and the odd text cell among them crm-wrap too (it may wrap; numbers never do)."""
+    text = MISSING_CELL if _is_missing(value) else html.escape(str(value).strip())  # stripped, as pandas' to_html
+    if not number:
+        return f"<{tag}>{text}</{tag}>"
+    wrap = tag == "td" and not _is_missing(value) and not is_number_cell(value)
+    return f'<{tag} class="crm-num{" crm-wrap" if wrap else ""}">{text}</{tag}>'
+
+
+def _is_missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def table_html(frame: pd.DataFrame, text: bool = False) -> str:
-    """A display table as plain HTML (no index, escaped, one CSS class; text=True: cells of prose,
-    aligned left and top instead of numbers aligned right)."""
-    classes = [TABLE_CLASS, "crm-text"] if text else TABLE_CLASS
-    return frame.to_html(index=False, classes=classes, border=0, escape=True, na_rep="—")
+    """A display table as plain HTML inside a scroll box (no index, escaped, one CSS class):
+    columns whose cells read as numbers are aligned right, every other column left; text=True:
+    cells of prose (a journey map), all left and top, the phrases kept whole."""
+    numbers = [False] * frame.shape[1] if text else number_columns(frame)
+    classes = f"{TABLE_CLASS} crm-text" if text else TABLE_CLASS
+    head = "".join(_cell("th", col, num) for col, num in zip(frame.columns, numbers))
+    rows = "\n".join(
+        "<tr>" + "".join(_cell("td", value, num) for value, num in zip(row, numbers)) + "</tr>"
+        for row in frame.itertuples(index=False, name=None)
+    )
+    return (f'<div class="crm-table-wrap"><table class="{classes}">\n<thead><tr>{head}</tr></thead>\n'
+            f"<tbody>\n{rows}\n</tbody>\n</table></div>")
 
 
 def show_table(frame: pd.DataFrame, text: bool = False) -> None:

@@ -30,12 +30,20 @@ from ..i18n import t
 from ..ledger import Ledger
 from ..metrics import plain, read_metrics, record_metrics, write_json_atomic
 from ..registry import CHAPTERS, Chapter, chapter_settings, resolve, select_chapters  # noqa: F401 (re-exported)
+from .deck import DECK_NAME, write_deck
 from .failures import Failure, failed_section, failure_notebook
 from .fonts import embed_fonts
-from .html import PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, single_file_html
+from .html import (
+    CSS_PATH, PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, section_numbers,
+    single_file_html,
+)
+from .notes import Note, mark_draft, notes_html, split_notes
+from .pdf import PDF_NAME, pdf_wanted, write_pdf
 from .settings import ReportSettings, load_report_settings, logo_data_uri
 from .limits import data_limits
 from .summary import executive_summary
+
+NOTES_PAGE = "consultant/notes.html"  # the consultant's; never linked from the client's pages
 
 
 # The parameters every chapter notebook declares in its `parameters` cell.
@@ -284,13 +292,24 @@ def _write_pages(
     for chapter, page in chapters:
         titles.append((chapter.name, numbered_title(chapter.number, chapter.title(lang), lang)))
         pages[f"{chapter.name}.html"] = page
+    notes: list[Note] = []
+    for stem, _title in titles:  # consultant text out of the client's pages (notes.py)
+        pages[f"{stem}.html"], found = split_notes(pages[f"{stem}.html"], stem, lang)
+        notes.extend(found)
+    draft = t("report.draft", lang) if any(note.unfilled for note in notes) else ""
     metrics = read_metrics(out / "metrics.json")
     findings = executive_summary(metrics, settings, lang=lang, currency=config.currency,
                                  chapters=[chapter.name for chapter, _ in chapters if chapter.name not in failed])
     limits = data_limits(metrics, lang, config.currency)
     files = []
+    make_pdf = settings.single_file and pdf_wanted(settings.pdf)
     if settings.single_file:
         files.append(("report.html", t("report.file_single", lang)))
+    if make_pdf:
+        files.append((PDF_NAME, t("report.file_pdf", lang)))
+    if settings.deck:
+        files.append((DECK_NAME, t("report.file_deck", lang)))
+    sections = section_numbers({stem: pages[f"{stem}.html"] for stem, _title in titles})
     files += [
         ("ledger.csv", t("report.file_ledger_csv", lang)),
         ("ledger.json", t("report.file_ledger_json", lang)),
@@ -303,18 +322,29 @@ def _write_pages(
         lang=lang, client_title=frame.client, as_of=frame.as_of, version=__version__,
         chapters=[(f"{stem}.html", title) for stem, title in titles], files=files,
         findings=findings, frame=frame, embed=False, failed={f"{name}.html" for name in failed}, limits=limits,
+        sections=sections,
     )
     if settings.single_file:
         pages["report.html"] = single_file_html(
             frame=frame, findings=findings, limits=limits,
             chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], embed=False,
+            sections=sections,
         )
+    if settings.deck:
+        write_deck(out, frame=frame, title=t("report.index_title", lang, client=frame.client), findings=findings,
+                   chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], draft=draft)
+    if draft:
+        pages = {name: mark_draft(page, draft) for name, page in pages.items()}
+    pages[NOTES_PAGE] = notes_html(notes, lang=lang, title=t("report.notes_title", lang, client=frame.client),
+                                   chapter_titles=dict(titles), css=CSS_PATH.read_text(encoding="utf-8"))
     pages = embed_fonts(pages, frame.embed_font)  # one shared font subset for the new pages
     for name, page in pages.items():
         external = external_urls(page)
         if external:
             raise ReportError(f"{name} would load {external[0]} from the network; reports must work offline.")
         _write_text(out / name, page)
+    if make_pdf:
+        write_pdf(out)
 
 
 def exports_label(exports: Path, lang: str) -> str:

@@ -38,6 +38,12 @@ class ReportSettings(BaseModel):
         0.30, gt=0, lt=1, description="F2 conversion (365 days) a shop of this kind should reach; retail 0.30-0.40"
     )
     single_file: bool = Field(True, description="also write report.html: every chapter in one offline file for e-mail")
+    pdf: bool | None = Field(
+        None,
+        description="also write report.pdf (A4, printed from report.html by headless Chromium); "
+        "unset: when Chromium is installed",
+    )
+    deck: bool = Field(True, description="also write report.pptx: an editable PowerPoint deck of the findings and key charts")
     embed_font: bool = Field(
         True, description="embed the Japanese glyphs the page uses (IPAexGothic subset), so pages read on any machine"
     )

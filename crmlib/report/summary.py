@@ -21,9 +21,10 @@ from .settings import ReportSettings
 
 
 def format_value(value: Any, currency: str, lang: str) -> str:
-    """One value of a finding, formatted like the chapters format it."""
+    """One value of a finding, formatted like the chapters format it (money as prose writes it:
+    1,707万円, ¥17.1M)."""
     if isinstance(value, Money):
-        return fmt_money(float(value), currency)
+        return fmt_money(float(value), currency, lang, prose=True)
     if isinstance(value, Pct):
         return fmt_pct(float(value))
     if isinstance(value, Count):

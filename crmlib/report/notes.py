@@ -1,0 +1,173 @@
+"""Consultant notes apart from client text: what names a setting or asks the consultant to fill
+something in leaves the client's pages (and so report.html, the PDF and the deck) for a notes
+page the consultant keeps (consultant/notes.html).
+
+Decided on the rendered page, sentence by sentence: a sentence (or a bracketed aside) naming a
+setting of the client YAML (`ltv.cpa`, `strategy.journey.text`) or the client YAML itself goes
+to the notes; a table cell of the strategy template still to fill in ('To fill in: ...') shows a
+dash to the client. While any template is unfilled the report is a draft (marked on every page).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..i18n import catalog, t
+from ..registry import CHAPTERS
+
+FILE_EXTENSIONS = {"html", "pdf", "pptx", "csv", "json", "xlsx", "yaml", "yml", "ipynb", "parquet", "png"}
+CONSULTANT_WORDS = ("クライアントYAML", "クライアント設定", "client YAML", "client settings", "client configuration",
+                    "Client configuration")
+DASH = "—"
+
+
+@dataclass(frozen=True)
+class Note:
+    """One piece of text for the consultant: where it was and what it said."""
+
+    chapter: str  # page stem
+    section: str  # the heading it stood under ('' = before the first)
+    text: str  # plain text
+    unfilled: bool = False  # a strategy template still to fill in
+
+
+@lru_cache(maxsize=1)
+def _setting_pattern() -> re.Pattern:
+    """A dotted setting name of the client YAML: a section (report:, a chapter's) and its keys."""
+    sections = sorted({c.section for c in CHAPTERS if getattr(c, "section", None)} | {"report", "strategy"})
+    return re.compile(r"(?<![\w./])(?:" + "|".join(map(re.escape, sections)) + r")(?:\.[a-z_][a-z0-9_]*)+(?![\w/])")
+
+
+_YAML_SNIPPET = re.compile(r"\{\s*[a-z_]+:\s|^\s*-\s*[a-z_]+:\s", re.M)  # {segment: ...} / - metric: ...
+
+
+def names_setting(text: str) -> bool:
+    """True when the text names a setting (ltv.cpa; not a file such as report.html), the client
+    YAML, or holds a YAML snippet ({segment: 'cpm:first', move_share: 0.1})."""
+    if any(word in text for word in CONSULTANT_WORDS) or _YAML_SNIPPET.search(text):
+        return True
+    return any(m.group(0).rsplit(".", 1)[1] not in FILE_EXTENSIONS for m in _setting_pattern().finditer(text))
+
+
+@lru_cache(maxsize=4)
+def guidance_starts(lang: str) -> tuple[str, ...]:
+    """The fixed openings of the strategy chapter's 'nothing set yet' messages (strategy.*.guidance)."""
+    starts = []
+    for key, message in catalog(lang).items():
+        if key.startswith("strategy.") and key.endswith(".guidance"):
+            fixed = message.split("{", 1)[0].strip()
+            if len(fixed) >= 8:
+                starts.append(fixed[:40])
+    return tuple(starts)
+
+
+_SENTENCE_END = {"ja": re.compile(r"(?<=。)"), "en": re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")}
+_ASIDE = re.compile(r"\s?[(（][^()（）]*[)）]")
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _plain(fragment: str) -> str:
+    return html.unescape(_TAG.sub("", fragment)).strip()
+
+
+def _split_text(inner: str, lang: str) -> tuple[str, list[tuple[str, bool]]]:
+    """(what the client keeps, [(moved text, unfilled)]) of one paragraph's inner HTML."""
+    moved: list[tuple[str, bool]] = []
+    plain = _plain(inner)
+    if any(plain.startswith(start) for start in guidance_starts(lang)):
+        return "", [(plain, True)]
+
+    asides: list[str] = []
+
+    def aside(match: re.Match) -> str:
+        if names_setting(_plain(match.group(0))):
+            asides.append(_plain(match.group(0)).strip("()（） "))
+            return ""
+        return match.group(0)
+
+    kept = []
+    for sentence in _SENTENCE_END[lang].split(inner):
+        if not sentence.strip():
+            continue
+        asides.clear()
+        trimmed = _ASIDE.sub(aside, sentence)
+        if names_setting(_plain(trimmed)):  # the whole sentence is for the consultant
+            moved.append((_plain(sentence), False))
+        else:
+            kept.append(trimmed)
+            moved.extend((text, False) for text in asides)
+    return ("" if lang == "ja" else " ").join(kept).strip(), moved
+
+
+_BLOCK = re.compile(r'<h([23]) id="[^"]*">(.*?)</h\1>|<p(\s[^>]*)?>(.*?)</p>|<td(\s[^>]*)?>(.*?)</td>', re.S)
+
+
+def split_notes(page: str, chapter: str, lang: str) -> tuple[str, list[Note]]:
+    """(the client's page, the notes taken out of it) for one rendered chapter page."""
+    start, end = page.find("<main>"), page.rfind("</main>")
+    if start < 0 or end < start:
+        return page, []
+    prefix = t("strategy.guidance_prefix", lang).strip()
+    notes: list[Note] = []
+    heading = [""]
+
+    def block(match: re.Match) -> str:
+        if match.group(1):
+            heading[0] = _plain(match.group(2))
+            return match.group(0)
+        if match.group(4) is not None:
+            kept, moved = _split_text(match.group(4), lang)
+            if not moved:
+                return match.group(0)
+            notes.extend(Note(chapter, heading[0], text, unfilled) for text, unfilled in moved)
+            return f"<p{match.group(3) or ''}>{kept}</p>" if _plain(kept) else ""
+        cell = _plain(match.group(6))
+        if cell.startswith(prefix):
+            notes.append(Note(chapter, heading[0], cell, True))
+            return f"<td{match.group(5) or ''}>{DASH}</td>"
+        kept, moved = _split_text(match.group(6), lang)
+        if not moved:
+            return match.group(0)
+        notes.extend(Note(chapter, heading[0], text, unfilled) for text, unfilled in moved)
+        return f"<td{match.group(5) or ''}>{kept if _plain(kept) else DASH}</td>"
+
+    body = _BLOCK.sub(block, page[start:end])
+    return page[:start] + body + page[end:], notes
+
+
+def notes_html(notes: list[Note], *, lang: str, title: str, chapter_titles: dict[str, str], css: str) -> str:
+    """The consultant's notes page: every note under its chapter and section (no client data
+    beyond what the pages show; kept out of the client's pages, PDF and deck)."""
+    rows = []
+    for note in notes:
+        where = " / ".join(p for p in (chapter_titles.get(note.chapter, note.chapter), note.section) if p)
+        mark = f'<span class="crm-badge crm-badge-alert">{html.escape(t("report.notes_unfilled", lang))}</span>' \
+            if note.unfilled else ""
+        rows.append(f"<tr><td>{html.escape(where)}</td><td>{mark}{html.escape(note.text)}</td></tr>")
+    table = (f'<div class="crm-table-wrap"><table class="crm-table crm-text"><thead><tr><th>'
+             f'{html.escape(t("report.notes_where", lang))}</th><th>{html.escape(t("report.notes_text", lang))}'
+             f'</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>') if rows else \
+        f"<p>{html.escape(t('report.notes_none', lang))}</p>"
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width, initial-scale=1.0"><title>{html.escape(title)}</title>'
+            f'<style type="text/css">{css}</style><!--crm-font--></head><body class="crm-page"><main>'
+            f'<h1>{html.escape(title)}</h1><p class="crm-lead">{html.escape(t("report.notes_lead", lang))}</p>'
+            f"{table}</main></body></html>")
+
+
+DRAFT_MARKER = '<header class="crm-header">'
+
+
+def mark_draft(page: str, text: str) -> str:
+    """The page with a draft banner under its header and the draft text at the top of every
+    printed page (a CSS page-margin box)."""
+    from .html import css_string
+
+    banner = f'{DRAFT_MARKER}\n<p class="crm-draft" role="note">{html.escape(text)}</p>'
+    style = (f'<style type="text/css">@page {{ @top-right {{ content: {css_string(text)}; color: #c44e52; '
+             'font-weight: 700; font-size: 9pt; font-family: "Noto Sans CJK JP", "CRM Report JP", Arial, sans-serif; } }'
+             "</style>\n</head>")
+    return page.replace(DRAFT_MARKER, banner, 1).replace("</head>", style, 1)

@@ -1,0 +1,94 @@
+"""Consultant notes apart from client text: setting names, YAML snippets and template cells to
+fill in leave the client's pages for consultant/notes.html; unfilled templates mark a draft."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crmlib.report.notes import mark_draft, names_setting, split_notes
+
+
+def test_setting_names_and_snippets_are_recognised_but_not_file_names():
+    assert names_setting("set ltv.cpa in the YAML")
+    assert names_setting("segments.exports.include_email を true にします")
+    assert names_setting("クライアント設定に顧客獲得単価がないため")
+    assert names_setting("「- {segment: 'cpm:first', move_share: 0.1}」のように指定してください")
+    assert not names_setting("全章を report.html にまとめました")
+    assert not names_setting("F2転換率(90日以内)は24.7%です。")
+    assert not names_setting("1.3 ltv")
+
+
+def test_split_notes_moves_sentences_asides_and_unfilled_cells():
+    page = ('<header class="crm-header"></header><main><h2 id="ltv">3.4 計算式によるLTV</h2>'
+            '<p class="crm-takeaway">LTVは¥15,752です。クライアント設定に顧客獲得単価(ltv.cpa)がないため、評価は省略しました。</p>'
+            '<p class="crm-note">CSVで出力しています(含めるには segments.exports.include_email を true にします)。</p>'
+            '<p class="crm-note">「記入してください」の行はクライアントYAMLの strategy.journey.text に書いた内容が入ります。</p>'
+            '<table><tr><td>顧客の行動</td><td>記入してください:購入の決め手</td></tr></table></main>')
+    client, notes = split_notes(page, "03_ltv", "ja")
+    assert '<p class="crm-takeaway">LTVは¥15,752です。</p>' in client
+    assert '<p class="crm-note">CSVで出力しています。</p>' in client
+    assert "strategy.journey" not in client and "ltv.cpa" not in client and "記入してください" not in client
+    assert "<td>顧客の行動</td><td>—</td>" in client
+    assert [(n.section, n.unfilled) for n in notes] == [("3.4 計算式によるLTV", False)] * 3 + [("3.4 計算式によるLTV", True)]
+    assert notes[0].text == "クライアント設定に顧客獲得単価(ltv.cpa)がないため、評価は省略しました。"
+    assert notes[3].text == "記入してください:購入の決め手"
+
+
+def test_english_guidance_cells_and_sentences():
+    page = ('<main><h2 id="j">4.3 Customer journey map</h2><p>Rows marked "To fill in" come from '
+            'strategy.journey.text in the client YAML. The rows below come from the orders.</p>'
+            '<table><tr><td>To fill in: what they do</td></tr></table></main>')
+    client, notes = split_notes(page, "04_strategy", "en")
+    assert "<p>The rows below come from the orders.</p>" in client and "<td>—</td>" in client
+    assert [n.unfilled for n in notes] == [False, True]
+
+
+def test_draft_mark_on_screen_and_on_every_printed_page():
+    page = mark_draft('<html><head></head><body><header class="crm-header"><h1>x</h1></header></body></html>',
+                      "下書き")
+    assert '<p class="crm-draft" role="note">下書き</p>' in page
+    assert '@top-right { content: "下書き"' in page
+
+
+@pytest.mark.slow
+def test_an_unfilled_strategy_is_a_draft_without_consultant_text_for_the_client(demo_report, tmp_path):
+    """The demo's data with `strategy: {}` (what `init` writes): 30 template cells to fill in."""
+    sample = demo_report.parents[2] / "data" / "sample"
+    if not (sample / "demo.yaml").is_file():
+        pytest.skip("needs the demo folder the demo_report fixture renders")
+    text = (sample / "demo.yaml").read_text(encoding="utf-8")
+    text = text[: text.index("strategy:")] + "strategy: {}\n"
+    config = sample / "empty_strategy.yaml"
+    config.write_text(text.replace("name: demo", "name: empty_strategy"), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    subprocess.run([sys.executable, "-m", "crmlib.cli", "run", str(config), "--reports-dir", str(tmp_path),
+                    "--data-dir", str(demo_report.parents[2] / "data")],
+                   cwd=demo_report.parents[2], env=env, check=True, capture_output=True, timeout=900)
+    folder = next((tmp_path / "empty_strategy").glob("20*"))
+    leak = re.compile(r"(?:strategy|ltv|segments|diagnosis)\.[a-z_]+(?:\.[a-z_]+)*(?<!\.html)|記入してください|"
+                      r"クライアント(?:YAML|設定)|\{\s*[a-z_]+:\s")
+    for page in [*folder.glob("*.html")]:
+        shown = re.sub(r"<style.*?</style>", "", page.read_text(encoding="utf-8"), flags=re.S)
+        shown = re.sub(r'href="[^"]*"', "", shown)
+        assert not leak.findall(shown), page.name
+        assert '<p class="crm-draft" role="note">下書き' in shown, page.name
+    notes = (folder / "consultant" / "notes.html").read_text(encoding="utf-8")
+    assert notes.count("記入してください") >= 30 and "strategy.goals" in notes
+    from pptx import Presentation
+
+    deck = Presentation(folder / "report.pptx")
+    texts = [shape.text_frame.text for slide in deck.slides for shape in slide.shapes if shape.has_text_frame]
+    assert not [t for t in texts if leak.search(t)]
+    assert all(any(t.startswith("下書き") for t in [s.text_frame.text for s in slide.shapes if s.has_text_frame])
+               for slide in deck.slides)
+    if (folder / "report.pdf").is_file():  # printed when Chromium is installed: the mark on every page
+        from pypdf import PdfReader
+
+        pages = [page.extract_text() for page in PdfReader(folder / "report.pdf").pages]
+        assert pages and all("下書き" in text for text in pages)
