@@ -253,10 +253,10 @@ def test_index_says_csv_only_when_the_workbook_was_left_out(tmp_path):
     from crmlib.report.pipeline import exports_label
 
     (tmp_path / "rfm_01_champions.csv").write_text("customer_id\r\n", encoding="utf-8")
-    assert exports_label(tmp_path, "ja") == "セグメント別の顧客リスト(CSV、メール配信用)"
+    assert exports_label(tmp_path, "ja") == "顧客リスト(セグメント別、離脱の兆しがある優良顧客。CSV、メール配信用)"
     assert "Excel" not in exports_label(tmp_path, "en")
     (tmp_path / "segments.xlsx").write_bytes(b"")
-    assert exports_label(tmp_path, "ja") == "セグメント別の顧客リスト(CSV・Excel、メール配信用)"
+    assert exports_label(tmp_path, "ja") == "顧客リスト(セグメント別、離脱の兆しがある優良顧客。CSV・Excel、メール配信用)"
 
 
 def test_warm_kernel_gives_the_same_pages_as_a_new_kernel_per_chapter(tiny_processed_dir, tmp_path):
