@@ -22,6 +22,10 @@ from hypothesis import settings as hypothesis_settings
 
 from crmlib.ledger import Ledger, LedgerLine
 
+# reports in the tests print no PDF unless a test asks for one (`report.pdf: true`, or
+# CRM_REPORT_PDF=1 for a subprocess): printing costs seconds per report (crmlib/report/pdf.py)
+os.environ.setdefault("CRM_REPORT_PDF", "0")
+
 # Property-based tests: "ci" (the default, used by `make test`) is reproducible: a fixed seed
 # derived from each test and no example database; "dev" (`make fuzz`) explores with random seeds
 # and remembers failures in .hypothesis/. Choose with HYPOTHESIS_PROFILE.
@@ -128,7 +132,8 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if reuse:
         return Path(reuse)
     work = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    # printed as a consultant gets it (report.pdf when Chromium is installed)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "CRM_REPORT_PDF": "1"}
     subprocess.run([sys.executable, "-m", "crmlib.cli", "demo"], cwd=work, env=env, check=True,
                    capture_output=True, timeout=900)
     return next((work / "reports" / "demo").glob("20*-*-*"))

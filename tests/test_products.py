@@ -301,7 +301,8 @@ def test_summary_finding_counts_the_slipping_customers_and_is_skipped_without_an
                                                              "value_days": 365}}},
                               ReportSettings(), lang="ja", currency="JPY")
     slipping = next(f for f in shown if f.rule == "products_slipping")
-    assert slipping.text == t("products.summary.slipping", "ja", customers="12", value="¥345,678", days="365")
+    # 345,678 in prose: 34.6万 -> 35万円
+    assert slipping.text == t("products.summary.slipping", "ja", customers="12", value="35万円", days="365")
     assert slipping.href == "05_products.html#key-accounts"
 
 

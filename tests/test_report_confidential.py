@@ -29,6 +29,7 @@ from crmlib.i18n import catalog, placeholders
 from crmlib.ingest import ingest_client
 from crmlib.ledger import REASONS
 from crmlib.report import render_report
+from crmlib.report.chromium import find_chromium
 from crmlib.report.pipeline import default_notebooks_dir
 from crmlib.report.warm import WarmKernel
 from crmlib.sample import write_sample
@@ -81,6 +82,7 @@ def _config(folder: Path, lang: str) -> Path:
     path.write_text(yaml.safe_dump({
         "name": f"pii-{lang}", "title": "PII Test Shop", "data": "orders.csv", "preset": "generic",
         "lang": lang, "currency": "JPY",
+        "report": {"pdf": find_chromium() is not None},  # the PDF's text is searched too when it can be printed
     }), encoding="utf-8")
     return path
 

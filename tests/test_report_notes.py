@@ -66,7 +66,7 @@ def test_an_unfilled_strategy_is_a_draft_without_consultant_text_for_the_client(
     text = text[: text.index("strategy:")] + "strategy: {}\n"
     config = sample / "empty_strategy.yaml"
     config.write_text(text.replace("name: demo", "name: empty_strategy"), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "CRM_REPORT_PDF": "1"}
     subprocess.run([sys.executable, "-m", "crmlib.cli", "run", str(config), "--reports-dir", str(tmp_path),
                     "--data-dir", str(demo_report.parents[2] / "data")],
                    cwd=demo_report.parents[2], env=env, check=True, capture_output=True, timeout=900)

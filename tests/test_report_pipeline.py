@@ -18,6 +18,7 @@ from crmlib.config import parse_config
 from crmlib.errors import ConfigError, ReportError
 from crmlib.report import render_report
 from crmlib.report.chromium import find_chromium
+from crmlib.report.pdf import pdf_wanted
 from crmlib.report.pipeline import check_parameters
 
 pytestmark = pytest.mark.slow
@@ -79,7 +80,7 @@ def test_report_folder_layout(report):
     assert names == {
         "index.html", "report.html", "00_data_check.html", "notebooks", "notebooks/00_data_check.ipynb",
         "ledger.json", "ledger.csv", "metrics.json", "report.pptx", "consultant", "consultant/notes.html",
-    } | ({"report.pdf"} if find_chromium() else set())  # printed when Chromium is installed
+    } | ({"report.pdf"} if pdf_wanted(None) else set())  # printed when Chromium is installed (and wanted)
     assert [p.name for p in folder.parent.iterdir()] == ["2024-05-01"]  # no temporary folders left
 
 
@@ -246,7 +247,7 @@ def test_chapter_exports_land_in_the_report_and_the_index(tiny_processed_dir, tm
     recorded = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["report"]["exports"]
     assert recorded == {"02_segments": exports}
     index = (folder / "index.html").read_text(encoding="utf-8")
-    assert 'href="exports/"' in index and "顧客リスト(CSV・Excel" in index
+    assert 'href="exports/"' in index and "CSV・Excel、メール配信用" in index
 
 
 def test_index_says_csv_only_when_the_workbook_was_left_out(tmp_path):

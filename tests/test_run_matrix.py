@@ -18,6 +18,7 @@ import pytest
 import yaml
 from run_matrix_shops import SHOPS, build
 
+from crmlib import registry
 from crmlib.i18n import t
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ("stress_values", "no_new_customers")
 CELLS = list(SHOPS) if os.environ.get("CRM_RUN_MATRIX") == "full" else list(DEFAULT)
-CHAPTERS = ("00_data_check", "01_diagnosis", "02_segments", "03_ltv", "04_strategy")
+CHAPTERS = tuple(registry.chapter_names())
 
 
 def _run(config: Path, tmp_path: Path) -> subprocess.CompletedProcess:

@@ -17,6 +17,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from ..i18n import t
 from .html import number_sections
+from .notes import KEEP
 
 # nbtools.heading's output: <h2 id="targets">2. Targets: ...</h2>
 _HEADING = re.compile(r"<h([23]) id=\"[^\"]*\">(.*?)</h\1>", re.DOTALL)
@@ -69,7 +70,9 @@ def failure_notebook(failure: Failure, lang: str) -> nbformat.NotebookNode:
     paragraphs = [
         ("crm-takeaway", t("report.failure.headline", lang, where=where, error=failure.error)),
         ("crm-note", t("report.failure.others", lang)),
-        ("crm-note", t("report.failure.todo", lang, chapter=failure.chapter)),
+        # what to do names the client YAML: kept on the page (a report with a failed chapter is
+        # the consultant's to mend, not to send), not moved to the consultant notes
+        (f"crm-note {KEEP}", t("report.failure.todo", lang, chapter=failure.chapter)),
     ]
     body = "\n".join(f'<p class="{css}">{html.escape(text)}</p>' for css, text in paragraphs)
     notice = f'<div class="crm-failed" role="alert">\n{body}\n</div>'

@@ -22,6 +22,7 @@ FILE_EXTENSIONS = {"html", "pdf", "pptx", "csv", "json", "xlsx", "yaml", "yml", 
 CONSULTANT_WORDS = ("クライアントYAML", "クライアント設定", "client YAML", "client settings", "client configuration",
                     "Client configuration")
 DASH = "—"
+KEEP = "crm-keep"  # a paragraph with this class stays on the page (a failed chapter's what-to-do)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ def split_notes(page: str, chapter: str, lang: str) -> tuple[str, list[Note]]:
             heading[0] = _plain(match.group(2))
             return match.group(0)
         if match.group(4) is not None:
+            if KEEP in (match.group(3) or ""):
+                return match.group(0)
             kept, moved = _split_text(match.group(4), lang)
             if not moved:
                 return match.group(0)

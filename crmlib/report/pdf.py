@@ -9,6 +9,7 @@ and needs no Python build of cairo/pango; it is one OS package, already what CI 
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -18,10 +19,14 @@ from .chromium import find_chromium, print_to_pdf
 PDF_NAME = "report.pdf"
 
 
+DEFAULT_ENV = "CRM_REPORT_PDF"  # "0": no PDF unless `report.pdf: true` (quick batches, the tests)
+
+
 def pdf_wanted(setting: bool | None) -> bool:
-    """Whether to write report.pdf: the `report.pdf` setting, or (unset) when Chromium is there."""
+    """Whether to write report.pdf: the `report.pdf` setting, or (unset) when Chromium is there
+    and $CRM_REPORT_PDF is not "0" (printing costs a few seconds a report)."""
     if setting is None:
-        return find_chromium() is not None
+        return os.environ.get(DEFAULT_ENV) != "0" and find_chromium() is not None
     return setting
 
 
