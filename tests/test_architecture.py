@@ -66,27 +66,15 @@ def test_config_sections_come_from_the_registry():
 
 
 @pytest.mark.slow
-def test_every_declared_metrics_key_exists_in_a_full_report(tmp_path):
+def test_every_declared_metrics_key_exists_in_a_full_report(demo_report):
     # the metrics.json contract: every finding rule's `needs` and every comparison column's path
-    # is written by its chapter on a shop with a long history (renaming a key fails here instead
-    # of silently dropping a finding or a column)
-    from crmlib.config import load_config
-    from crmlib.findings import FINDING_RULES, Metrics
-    from crmlib.ingest import ingest_file
-    from crmlib.report.pipeline import render_report
-    from crmlib.report.warm import WarmKernel
-    from crmlib.sample import write_sample
-
-    data = tmp_path / "sample"
-    write_sample(data / "orders.csv", n_customers=3000, strategy_inputs=True)
-    yaml_text = (ROOT / "examples" / "demo.yaml").read_text(encoding="utf-8").replace("../data/sample/", "")
-    (data / "demo.yaml").write_text(yaml_text, encoding="utf-8")
-    config = load_config(data / "demo.yaml")
-    result = ingest_file(data / "orders.csv", preset="generic", out_dir=tmp_path / "processed")
-    with WarmKernel(tmp_path) as kernel:
-        folder = render_report(config, result.out_dir, result.as_of, tmp_path / "reports", kernel=kernel)
+    # is written by its chapter on a shop with a long history, the demo (renaming a key fails here
+    # instead of silently dropping a finding or a column)
     import json
 
+    from crmlib.findings import FINDING_RULES, Metrics
+
+    folder = demo_report
     metrics = Metrics(json.loads((folder / "metrics.json").read_text(encoding="utf-8")))
     registry.load_findings()
     missing = [f"{rule.name}: {key}" for rule in FINDING_RULES.values() for key in rule.needs if not metrics.has(key)]
