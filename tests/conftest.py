@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -121,19 +122,60 @@ def tiny_processed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_processed_dir(tmp_path_factory.mktemp("processed") / "tiny")
 
 
+@dataclass(frozen=True)
+class Installed:
+    """crmlib built as a wheel and installed into a fresh venv outside the repository."""
+
+    wheel: Path
+    venv: Path
+    env: dict  # the environment to run its commands in (no PYTHONPATH to the checkout)
+
+    def command(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
+
+
 @pytest.fixture(scope="session")
-def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's rendered report folder (`crm-workbook demo` in a temporary folder, about half a
-    minute); CRM_TEST_DEMO_REPORT=<folder> reuses one already rendered by the current code."""
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel of this checkout installed into a fresh venv, as `pip install .` would; its
+    dependencies come from this environment's site-packages (no network): a plain path line, so
+    the editable install's finder there is not activated and crmlib comes from the wheel."""
+    import site
     import subprocess
     import sys
+    import venv
+
+    root = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "-w", str(root / "dist"), str(Path(__file__).resolve().parents[1])],
+                   check=True, capture_output=True, timeout=300)
+    (wheel,) = (root / "dist").glob("crmlib-*.whl")
+    fresh = root / "venv"
+    venv.EnvBuilder(with_pip=True).create(fresh)
+    python = str(fresh / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+                   check=True, capture_output=True, timeout=300)
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    Path(purelib, "zz_dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # the dependencies' data files (nbconvert's templates) as their own install would place them
+    env["JUPYTER_PATH"] = str(Path(sys.prefix) / "share" / "jupyter")
+    return Installed(wheel, fresh, env)
+
+
+@pytest.fixture(scope="session")
+def demo_report(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's rendered report folder: `crm-workbook demo` of the installed wheel, run in an
+    empty folder (about half a minute; tests/test_packaging.py checks that install and folder);
+    CRM_TEST_DEMO_REPORT=<folder> reuses one already rendered by the current code."""
+    import subprocess
 
     reuse = os.environ.get("CRM_TEST_DEMO_REPORT")
     if reuse:
         return Path(reuse)
     work = tmp_path_factory.mktemp("demo")
     # printed as a consultant gets it (report.pdf when Chromium is installed)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "CRM_REPORT_PDF": "1"}
-    subprocess.run([sys.executable, "-m", "crmlib.cli", "demo"], cwd=work, env=env, check=True,
-                   capture_output=True, timeout=900)
+    result = subprocess.run([installed.command("crm-workbook"), "demo"], cwd=work,
+                            env={**installed.env, "CRM_REPORT_PDF": "1"}, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
     return next((work / "reports" / "demo").glob("20*-*-*"))
