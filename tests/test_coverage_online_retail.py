@@ -217,3 +217,23 @@ def test_cpm_and_ladder_use_the_data_lapse(processed, days, expected):
     # a client's value wins
     fixed = segment_customers(processed / "orders.parquet", "2011-12-10", {"cpm": {"active_days": 240}})
     assert fixed.settings.cpm.active_days == 240 and fixed.settings.ladder.lapse_days == expected["lapse"]
+
+
+def test_the_journey_map_and_the_diagnosis_give_one_f2(processed, coverage, days, expected):
+    # #16 item 7: the journey's first step counted every first purchase in the data (45.0% on Online
+    # Retail) while the diagnosis counted observable ones (38.3%); both now count customers first
+    # seen from observed_from, eligible when 90 days have passed, converted within 90 days
+    from crmlib import strategy as st
+    from crmlib.store.segments.classify import segment_customers
+
+    firsts = _firsts(days)
+    firsts = firsts[firsts["first"] >= expected["observed_from"]]
+    eligible = firsts[firsts["first"] + pd.Timedelta(days=90) < expected["as_of"]]
+    converted = int(((eligible["second"] - eligible["first"]).dt.days <= 90).sum())
+    orders = processed / "orders.parquet"
+    seg = segment_customers(orders, coverage.as_of, {})
+    with dg.open_purchases(orders, coverage.as_of) as purchases:
+        journey = st.journey_data(purchases, seg, st.load_settings({}).journey,
+                                  observed_from=coverage.observed_from).set_index("stage")
+    assert (journey.loc["first_purchase", "eligible"], journey.loc["first_purchase", "converted"]) == \
+        (len(eligible), converted) == (1383, 530)

@@ -143,10 +143,18 @@ def _number(value: object) -> float | None:
 
 
 def journey_data(purchases: Purchases, seg: Segmentation, journey: Journey,
-                 lines_path: Path | str | None = None) -> pd.DataFrame:
+                 lines_path: Path | str | None = None, observed_from: dt.date | None = None) -> pd.DataFrame:
     """One row per journey stage (journey.stages order): stage, customers, eligible, converted,
-    conversion, window_days, next_p10, next_p25, next_median, products (definitions in the module docstring)."""
+    conversion, window_days, next_p10, next_p25, next_median, products (definitions in the module docstring).
+
+    observed_from (the store's coverage): the first-purchase and arrival steps count only customers
+    first seen from that day, as the diagnosis's F2 does (earlier ones may have bought before the
+    data starts), so the journey's F2 and the diagnosis's are one figure."""
     conditions = stage_conditions(seg, journey)
+    if observed_from is not None:
+        new_only = f" AND first_day >= DATE '{observed_from.isoformat()}'"
+        conditions = {**conditions, "first_purchase": conditions["first_purchase"] + new_only,
+                      "arrival_first": "n = 1" + new_only}
     customers = _stage_customers(seg, journey)
     products = (stage_products(lines_path, purchases.as_of, purchases, seg, journey)
                 if lines_path is not None and Path(lines_path).is_file() else {})
@@ -158,7 +166,7 @@ def journey_data(purchases: Purchases, seg: Segmentation, journey: Journey,
             window = None
         else:
             window = journey.arrival_days if stage == "arrival" else journey.conversion_window_days
-            condition = "n = 1" if stage == "arrival" else conditions[stage]
+            condition = conditions.get("arrival_first", "n = 1") if stage == "arrival" else conditions[stage]
             row = purchases.query(STEP_SQL.format(window=int(window), as_of=purchases.as_of_sql, condition=condition)).iloc[0]
         eligible, converted = int(row["eligible"]), int(row["converted"])
         rows.append({
