@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from crmlib.errors import DataError
-from crmlib.store import asof
+from crmlib.store import asof, kept
 from crmlib.store.segments import classify
 from crmlib.store.segments.classify import segment_customers
 
@@ -53,7 +53,7 @@ def test_other_settings_or_new_orders_are_classified_again(shop):
 
 
 def test_a_read_only_store_still_classifies(shop, monkeypatch):
-    monkeypatch.setattr(classify, "KEPT_DIR", "no/such/deep/folder")
+    monkeypatch.setattr(kept, "KEPT_DIR", "no/such/deep/folder")
     seg = segment_customers(shop, AS_OF, {})
     assert len(seg.customers) == 5
 

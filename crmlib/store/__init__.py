@@ -4,6 +4,8 @@ Layer between the chapters and the common code (the contracts in ``.importlinter
 chapters read it and never each other; it imports no chapter and no render code.
 
 - ``asof``: the one resolution of the analysis date.
+- ``kept``: results kept beside the processed orders (<processed>/store/), written atomically,
+  so the coverage and the segmentation are computed once per report.
 - ``purchases``: one client's purchases before the as-of date in one DuckDB session (Purchases,
   Span, the analysis periods).
 - ``customers``: the customer fact table (first and last order, orders, purchases, revenue,

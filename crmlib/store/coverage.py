@@ -27,10 +27,7 @@ merge_same_day a customer's orders on one calendar day are one purchase):
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
-import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +38,7 @@ from ..ledger import Ledger
 from ..numbers import ratio
 from ..orders import connect, orders_sql
 from .asof import resolve_as_of
+from .kept import keep, kept_path
 
 LOOKBACK_PERCENTILE, LOOKBACK_MIN, LOOKBACK_MAX, LOOKBACK_DEFAULT = 0.9, 30, 365, 90
 LAPSE_PERCENTILE, LAPSE_MIN, LAPSE_MAX, LAPSE_DEFAULT = 0.9, 92, 730, 365
@@ -137,19 +135,13 @@ def _ledger_no_customer(orders_path: Path) -> float:
     return float(sum(float(e.amount) for e in ledger.excluded if e.reason == "no_customer"))
 
 
-KEPT_DIR = "store"  # beside orders.parquet, as the kept segmentation (crmlib.store.segments.classify)
 DATE_FIELDS = ("as_of", "data_start", "data_end", "observed_from")
 
 
 def _kept_path(orders_path: Path, day: dt.date, merge_same_day: bool) -> Path | None:
     """Where the measured coverage of (orders file, day, same-day rule) is kept; None without the file."""
-    try:
-        stat = orders_path.stat()
-    except OSError:
-        return None
-    key = hashlib.sha256(json.dumps([str(orders_path.resolve()), stat.st_size, stat.st_mtime_ns, day.isoformat(),
-                                     merge_same_day, LOOKBACK_PERCENTILE, LAPSE_PERCENTILE]).encode()).hexdigest()[:20]
-    return orders_path.parent / KEPT_DIR / f"coverage-{key}.json"
+    return kept_path(orders_path, "coverage", ".json", day.isoformat(), merge_same_day, LOOKBACK_PERCENTILE,
+                     LAPSE_PERCENTILE)
 
 
 def _read_kept(path: Path | None) -> Coverage | None:
@@ -167,21 +159,10 @@ def _read_kept(path: Path | None) -> Coverage | None:
 
 def _keep(path: Path | None, coverage: Coverage) -> None:
     """Write the measurement atomically beside the orders (a read-only folder keeps nothing)."""
-    if path is None:
-        return
     data = asdict(coverage)
     for name in DATE_FIELDS:
         data[name] = data[name].isoformat()
-    try:
-        path.parent.mkdir(exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        partial.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(partial, path)
-        for other in path.parent.glob("coverage-*.json"):
-            if other != path:
-                other.unlink(missing_ok=True)
-    except OSError:
-        return
+    keep(path, lambda partial: partial.write_text(json.dumps(data), encoding="utf-8"))
 
 
 def measure_coverage(orders_path: Path | str, as_of: dt.date | str | None = None, *, merge_same_day: bool = True,

@@ -24,8 +24,8 @@ import duckdb
 import pandas as pd
 
 from ..orders import MEMORY_LIMIT, as_timestamp, connect  # noqa: F401 (re-exported)
-from ..sql import sql_literal as _quote
 from ..periods import Span, analysis_periods, months_before  # noqa: F401 (re-exported)
+from ..sql import sql_literal as _quote
 from .asof import resolve_as_of  # noqa: F401 (re-exported)
 
 DIMENSIONS = ("channel", "category", "source", "region")

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
-import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ...errors import DataError
 from ..coverage import measure_coverage
 from ..customers import customer_base, to_date
-from ...errors import DataError
+from ..kept import keep, kept_path
 from .cpm import SpendLine, cpm_cells, cpm_spend_line
 from .decile import decile_bounds, spend_deciles
 from .ladder import ladder_spend_floor, ladder_stages
@@ -133,39 +131,20 @@ def segment_customers(
     return segmentation
 
 
-KEPT_DIR = "store"  # beside orders.parquet: the store's per-report results
 CUTS_KEY = b"crmlib.segment_cuts"
 
 
 def kept_segmentation_path(orders_path: Path | str, day: dt.date, settings: SegmentSettings) -> Path | None:
     """Where the classification of (orders file, day, settings) is kept; None without an orders file."""
-    orders = Path(orders_path)
-    try:
-        stat = orders.stat()
-    except OSError:
-        return None
-    key = hashlib.sha256(json.dumps(
-        [str(orders.resolve()), stat.st_size, stat.st_mtime_ns, day.isoformat(), settings.model_dump(mode="json")],
-        sort_keys=True, default=str).encode()).hexdigest()[:20]
-    return orders.parent / KEPT_DIR / f"segments-{key}.parquet"
+    return kept_path(orders_path, "segments", ".parquet", day.isoformat(), settings.model_dump(mode="json"))
 
 
 def _keep(path: Path, segmentation: Segmentation) -> None:
-    """Write the classification and its yardstick (schema metadata) atomically; the copies of other
-    keys are removed (an older orders file, other settings). A read-only folder keeps nothing."""
+    """Write the classification and its yardstick (schema metadata) beside the orders (crmlib.store.kept)."""
     cuts = json.dumps(dataclasses.asdict(segmentation.cuts), default=float)
     table = pa.Table.from_pandas(segmentation.customers, preserve_index=True)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), CUTS_KEY: cuts.encode()})
-    try:
-        path.parent.mkdir(exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        pq.write_table(table, partial)
-        os.replace(partial, path)
-        for other in path.parent.glob("segments-*.parquet"):
-            if other != path:
-                other.unlink(missing_ok=True)
-    except OSError:
-        return
+    keep(path, lambda partial: pq.write_table(table, partial))
 
 
 def _read_kept(path: Path, orders_path: Path | str, day: dt.date, settings: SegmentSettings) -> Segmentation | None:
