@@ -17,6 +17,7 @@ import pandas as pd
 from .findings import Assessment, Metrics, Money, Pct, SummarySettings, finding_rule, observable
 from .i18n import t
 from .ledger import Ledger
+from .metrics import MetricsModel, Num
 from .numbers import ratio
 from .orders import as_timestamp, orders_sql, query
 from .screen import FILE_KEY
@@ -305,6 +306,39 @@ def counts_takeaway(counts: dict[str, Any], lang: str, currency: str) -> str:
         aov=fmt_money(counts["aov"], currency),
         opc=fmt_num(counts["orders_per_customer"], 2),
     )
+
+
+class ReturnFigures(MetricsModel):
+    """Returns and refunds netted by the ingest (crmlib.returns)."""
+
+    credit_notes_netted: int | None = None
+    refunded_amount: Num = None
+    return_rate: Num = None
+    returned_amount: Num = None
+    returned_status_rows: int | None = None
+    reversed_orders: int | None = None
+    unmatched: int | None = None
+    unmatched_amount: Num = None
+
+
+class DataCheckMetrics(MetricsModel):
+    """Counts of the canonical orders, the months covered and the ledger's reconciliation."""
+
+    orders: int | None = None
+    customers: int | None = None
+    revenue: Num = None
+    aov: Num = None
+    orders_per_customer: Num = None
+    first_order: str | None = None
+    last_order: str | None = None
+    months: int | None = None
+    gap_months: list[str] = []
+    ledger_reconciles: bool | None = None
+    input_rows: int | None = None
+    kept_rows: int | None = None
+    excluded_rows: int | None = None
+    masked_contacts: dict[str, int] = {}  # column -> values masked as contacts
+    returns: ReturnFigures | None = None
 
 
 def headline_metrics(counts: dict[str, Any], frame: pd.DataFrame, ledger: Ledger) -> dict[str, Any]:

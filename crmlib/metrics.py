@@ -13,10 +13,12 @@ import os
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 def plain(value: Any, where: str = "value") -> Any:
@@ -71,12 +73,14 @@ def write_json_atomic(path: Path | str, data: Any) -> None:
 
 
 def record_metrics(path: Path | str | None, section: str, values: dict[str, Any]) -> None:
-    """Merge values under `section` into the metrics JSON at path; '' or None records nothing."""
+    """Merge values under `section` into the metrics JSON at path; '' or None records nothing.
+    Raises MetricsContractError when the section's declared model refuses the merged values."""
     if path is None or str(path) == "":
         return
     converted = plain(values, section)
     data = read_metrics(path)
     data.setdefault(section, {}).update(converted)
+    check_section(section, data[section])
     write_json_atomic(path, data)
 
 
@@ -88,3 +92,78 @@ def merge_metrics(paths: list[Path], into: Path) -> dict[str, Any]:
             merged.setdefault(section, {}).update(values)
     write_json_atomic(into, merged)
     return merged
+
+
+# ---- the metrics contract: each section of metrics.json has a model -------------------------
+
+Num = float | None  # a JSON number, or null where the figure is not defined (NaN, no sample)
+
+
+class MetricsModel(BaseModel):
+    """Base of a metrics.json section's model: a key the model does not declare is refused, so
+    renaming or adding a figure without declaring it fails the chapter instead of silently
+    starving the summary rules that read it (the rules' keys are checked against the models)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Share(MetricsModel):
+    """A group's size and its shares of customers and revenue (segment tables)."""
+
+    customers: int | None = None
+    customer_share: Num = None
+    revenue_share: Num = None
+
+
+class MetricsContractError(ValueError):
+    """A chapter recorded figures its section's model does not declare (a code bug, not a data problem)."""
+
+
+def section_model(section: str) -> type[BaseModel] | None:
+    """The model of a metrics.json section, as the chapter registry declares it (None: undeclared)."""
+    from .registry import CHAPTERS, resolve  # the registry names models as "module:Model"
+
+    refs = [ref for chapter in CHAPTERS for name, ref in chapter.records if name == section]
+    return resolve(refs[0]) if refs else None
+
+
+def check_section(section: str, values: dict[str, Any]) -> None:
+    """Raise MetricsContractError when values do not fit the section's declared model."""
+    model = section_model(section)
+    if model is None:
+        return
+    try:
+        model.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '(section)'}: {error['msg']}" for error in exc.errors()[:5])
+        raise MetricsContractError(
+            f"metrics section '{section}' does not fit its model {model.__module__}.{model.__name__}: {problems}. "
+            "A figure was renamed, added or changed type without its model: declare it there and check the "
+            "summary rules and comparison columns that read it.") from None
+
+
+def path_declared(model: Any, path: str) -> bool:
+    """True when the dotted path (below the section) names a field of the model: through nested
+    models, dict values (any key) and list items (numeric index)."""
+    return _declared(model, [part for part in path.split(".") if part] if path else [])
+
+
+def _declared(kind: Any, parts: list[str]) -> bool:
+    if not parts:
+        return True
+    if kind is Any:
+        return True
+    origin = get_origin(kind)
+    if origin in (Union, UnionType):
+        return any(_declared(arg, parts) for arg in get_args(kind) if arg is not type(None))
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        field = kind.model_fields.get(parts[0])
+        if field is None:
+            return kind.model_config.get("extra") == "allow"
+        return _declared(field.annotation, parts[1:])
+    if origin is dict:
+        return _declared(get_args(kind)[1], parts[1:])
+    if origin is list:
+        return parts[0].isdigit() and _declared(get_args(kind)[0], parts[1:])
+    return False  # a leaf value has no parts below it

@@ -51,6 +51,9 @@ class Chapter:
     exports: str | None = None
     findings: str | None = None  # module registering @finding_rule functions (crmlib.findings)
     metrics: str | None = None  # its metrics.json section; default: section
+    # the model of each metrics.json section it records: (section, "module:Model"); a recorded
+    # key the model does not declare fails the chapter (crmlib.metrics.check_section)
+    records: tuple[tuple[str, str], ...] = ()
     overview: tuple[OverviewColumn, ...] = ()
     # the other files it reads: "module:function", f(config) -> [(YAML key, Path)]
     input_files: str | None = None
@@ -79,6 +82,8 @@ def _column(label: str, path: str, kind: str) -> OverviewColumn:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
         "00_data_check", "Data check", "データチェック", metrics="data_check",
+        records=(("data_check", "crmlib.datacheck:DataCheckMetrics"),
+                 ("coverage", "crmlib.store.metrics:CoverageMetrics")),
         settings="crmlib.datacheck:report_settings",  # the coverage model's inputs (diagnosis section)
         findings="crmlib.datacheck",  # its rule: revenue without a customer
         overview=(
@@ -91,6 +96,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     ),
     Chapter(
         "01_diagnosis", "Diagnosis", "現状診断", "diagnosis",
+        records=(("diagnosis", "crmlib.diagnosis.metrics:DiagnosisMetrics"),),
         settings_model="crmlib.diagnosis.settings:DiagnosisSettings",
         findings="crmlib.diagnosis.findings",
         overview=(
@@ -103,12 +109,14 @@ CHAPTERS: tuple[Chapter, ...] = (
     ),
     Chapter(
         "02_segments", "Customer segments", "顧客セグメント", "segments",
+        records=(("segments", "crmlib.segments.metrics:SegmentsMetrics"),),
         settings_model="crmlib.store.segments.settings:SegmentSettings",
         exports="crmlib.segments:write_segment_exports",
         findings="crmlib.segments.findings",
     ),
     Chapter(
         "03_ltv", "Lifetime value (LTV)", "LTV(顧客生涯価値)", "ltv",
+        records=(("ltv", "crmlib.ltv.metrics:LTVMetrics"),),
         settings_model="crmlib.ltv.settings:LTVSettings",
         findings="crmlib.ltv.findings",
         overview=(
@@ -118,6 +126,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     ),
     Chapter(
         "04_strategy", "CRM strategy", "CRM戦略", "strategy",
+        records=(("strategy", "crmlib.strategy.metrics:StrategyMetrics"),),
         settings_model="crmlib.strategy.settings:StrategySettings",
         settings="crmlib.strategy.settings:report_settings",
         exports="crmlib.strategy:write_strategy_exports",
@@ -126,6 +135,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     ),
     Chapter(
         "05_products", "Products and key accounts", "商品分析と重点顧客", "products",
+        records=(("products", "crmlib.products.metrics:ProductsMetrics"),),
         settings_model="crmlib.products.settings:ProductSettings",
         settings="crmlib.products.settings:report_settings",
         exports="crmlib.products:write_key_account_exports",
@@ -191,6 +201,21 @@ def input_files(config: Any, names: Iterable[str] | None = None) -> list[tuple[s
         if chapter.input_files:
             out += resolve(chapter.input_files)(config)
     return out
+
+
+def metrics_models() -> dict[str, Any]:
+    """metrics.json section -> the pydantic model every chapter declares for it (imported here)."""
+    return {section: resolve(ref) for chapter in CHAPTERS for section, ref in chapter.records}
+
+
+def metrics_path_declared(path: str) -> bool:
+    """True when a dotted metrics.json path ("diagnosis.f2_conversion.90.rate") names a figure a
+    chapter's model declares: summary rules and comparison columns may read only such paths."""
+    from .metrics import path_declared
+
+    section, _, rest = path.partition(".")
+    model = metrics_models().get(section)
+    return model is not None and path_declared(model, rest)
 
 
 def overview_columns() -> list[OverviewColumn]:

@@ -86,3 +86,55 @@ def test_every_declared_metrics_key_exists_in_a_full_report(demo_report):
                 if metrics.get(key) is None]
     assert not required
     assert [c.path for c in registry.overview_columns() if not metrics.has(c.path)] == []
+
+
+# ---- the metrics contract: each section has a model, and readers name only declared figures ----
+
+def _paths_read_by_the_summary_and_the_overview() -> list[tuple[str, str]]:
+    """(reader, dotted path) of every metrics key a finding rule or a comparison column reads."""
+    from crmlib.findings import FINDING_RULES
+
+    registry.load_findings()
+    read = [(rule.name, key) for rule in FINDING_RULES.values() for key in rule.needs]
+    read += [(rule.name, key) for rule in FINDING_RULES.values() for need in rule.requires
+             for key in (need.key, *([need.floor] if isinstance(need.floor, str) else []))]
+    read += [(f"overview {c.label}", c.path) for c in registry.overview_columns()]
+    return read
+
+
+def test_every_metrics_key_a_rule_or_column_reads_is_declared_by_a_model():
+    read = _paths_read_by_the_summary_and_the_overview()
+    assert len(read) > 40  # the rules were loaded
+    assert [f"{who}: {path}" for who, path in read if not registry.metrics_path_declared(path)] == []
+
+
+def test_the_declared_path_check_refuses_what_no_model_declares():
+    assert registry.metrics_path_declared("diagnosis.f2_conversion.90.rate")  # window keys are free
+    assert registry.metrics_path_declared("ltv.params.bgnbd.a")  # a model's own parameters
+    assert registry.metrics_path_declared("strategy.targets.0.gain")  # list items by index
+    assert not registry.metrics_path_declared("diagnosis.f2_conversion.90.rates")  # a renamed figure
+    assert not registry.metrics_path_declared("diagnosis.kpis.current.revenue.total")  # below a leaf
+    assert not registry.metrics_path_declared("strategy.targets.first.gain")
+    assert not registry.metrics_path_declared("nosuchsection.value")
+
+
+def test_every_section_a_chapter_records_has_a_model(demo_report):
+    import json
+
+    recorded = set(json.loads((demo_report / "metrics.json").read_text(encoding="utf-8"))) - {"report"}
+    assert recorded == set(registry.metrics_models())
+
+
+def test_recording_an_undeclared_figure_fails_with_a_clear_message(tmp_path):
+    from crmlib.metrics import MetricsContractError, read_metrics, record_metrics
+
+    path = tmp_path / "m.json"
+    record_metrics(path, "diagnosis", {"f2_headline": {"eligible": 40, "converted": 12, "rate": 0.3,
+                                                       "window_days": 90}})
+    with pytest.raises(MetricsContractError, match=r"diagnosis.*f2_headline\.rate_90.*declare it"):
+        record_metrics(path, "diagnosis", {"f2_headline": {"rate_90": 0.3}})
+    with pytest.raises(MetricsContractError, match=r"kpis\.current\.customers"):
+        record_metrics(path, "diagnosis", {"kpis": {"current": {"customers": "many"}}})
+    assert read_metrics(path)["diagnosis"]["f2_headline"] == {"eligible": 40, "converted": 12, "rate": 0.3,
+                                                              "window_days": 90}  # nothing half-written
+    record_metrics(path, "scratch", {"anything": 1})  # a section no chapter declares is not checked

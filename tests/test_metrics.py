@@ -14,17 +14,18 @@ from crmlib.metrics import merge_metrics, record_metrics
 
 
 def test_record_merges_sections_and_converts_values(tmp_path):
+    # sections no chapter declares a model for (the contract is tested in test_architecture)
     path = tmp_path / "m.json"
-    record_metrics(path, "data_check", {"orders": np.int64(5), "revenue": np.float64(8500.0)})
-    record_metrics(path, "data_check", {"aov": Decimal("1700.5"), "first": pd.Timestamp("2024-01-10 10:00")})
-    record_metrics(path, "ltv", {"day": dt.date(2024, 5, 1), "nan": float("nan"), "ok": np.bool_(True),
+    record_metrics(path, "scratch", {"orders": np.int64(5), "revenue": np.float64(8500.0)})
+    record_metrics(path, "scratch", {"aov": Decimal("1700.5"), "first": pd.Timestamp("2024-01-10 10:00")})
+    record_metrics(path, "notes", {"day": dt.date(2024, 5, 1), "nan": float("nan"), "ok": np.bool_(True),
                                  "months": ["2024-03"], "nested": {"n": np.int32(2)}})
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data == {
-        "data_check": {"orders": 5, "revenue": 8500.0, "aov": 1700.5, "first": "2024-01-10T10:00:00"},
-        "ltv": {"day": "2024-05-01", "nan": None, "ok": True, "months": ["2024-03"], "nested": {"n": 2}},
+        "scratch": {"orders": 5, "revenue": 8500.0, "aov": 1700.5, "first": "2024-01-10T10:00:00"},
+        "notes": {"day": "2024-05-01", "nan": None, "ok": True, "months": ["2024-03"], "nested": {"n": 2}},
     }
-    assert type(data["data_check"]["orders"]) is int
+    assert type(data["scratch"]["orders"]) is int
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary files left
 
 
