@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -134,17 +135,33 @@ class Installed:
         return str(self.venv / "bin" / name)
 
 
-@pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    """The wheel of this checkout installed into a fresh venv, as `pip install .` would; its
-    dependencies come from this environment's site-packages (no network): a plain path line, so
-    the editable install's finder there is not activated and crmlib comes from the wheel."""
+def shared_across_workers(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Path:
+    """build(folder) once per test run, even when pytest-xdist runs the tests in several worker
+    processes: the first worker builds under a file lock, the others wait and reuse its folder."""
+    from filelock import FileLock
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    root = tmp_path_factory.getbasetemp().parent  # shared by the run's workers
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _install_wheel(root: Path) -> None:
+    """Build this checkout's wheel into root/dist and install it into the fresh venv root/venv."""
     import site
     import subprocess
     import sys
     import venv
 
-    root = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                     "-w", str(root / "dist"), str(Path(__file__).resolve().parents[1])],
                    check=True, capture_output=True, timeout=300)
@@ -157,10 +174,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              check=True, capture_output=True, text=True).stdout.strip()
     Path(purelib, "zz_dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel of this checkout installed into a fresh venv, as `pip install .` would; its
+    dependencies come from this environment's site-packages (no network): a plain path line, so
+    the editable install's finder there is not activated and crmlib comes from the wheel."""
+    import sys
+
+    root = shared_across_workers(tmp_path_factory, "wheel", _install_wheel)
+    (wheel,) = (root / "dist").glob("crmlib-*.whl")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     # the dependencies' data files (nbconvert's templates) as their own install would place them
     env["JUPYTER_PATH"] = str(Path(sys.prefix) / "share" / "jupyter")
-    return Installed(wheel, fresh, env)
+    return Installed(wheel, root / "venv", env)
 
 
 @pytest.fixture(scope="session")
@@ -173,9 +201,13 @@ def demo_report(installed: Installed, tmp_path_factory: pytest.TempPathFactory) 
     reuse = os.environ.get("CRM_TEST_DEMO_REPORT")
     if reuse:
         return Path(reuse)
-    work = tmp_path_factory.mktemp("demo")
-    # printed as a consultant gets it (report.pdf when Chromium is installed)
-    result = subprocess.run([installed.command("crm-workbook"), "demo"], cwd=work,
-                            env={**installed.env, "CRM_REPORT_PDF": "1"}, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout + result.stderr
+
+    def render(work: Path) -> None:
+        # printed as a consultant gets it (report.pdf when Chromium is installed)
+        result = subprocess.run([installed.command("crm-workbook"), "demo"], cwd=work,
+                                env={**installed.env, "CRM_REPORT_PDF": "1"}, capture_output=True, text=True,
+                                timeout=900)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    work = shared_across_workers(tmp_path_factory, "demo", render)
     return next((work / "reports" / "demo").glob("20*-*-*"))
