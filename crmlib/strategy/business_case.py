@@ -70,9 +70,15 @@ def sample_size(p0: float | None, uplift: float | None, control_share: float, al
         return None
     h = abs(float(proportion_effectsize(p0 + uplift, p0)))
     ratio = control_share / (1 - control_share)  # control per treated customer
-    treated = NormalIndPower().solve_power(effect_size=h, alpha=alpha, power=power, ratio=ratio,
-                                           alternative="two-sided")
-    return int(math.ceil(float(treated) * (1 + ratio)))
+    return int(math.ceil(treated_needed(h, control_share, alpha, power) * (1 + ratio)))
+
+
+def treated_needed(h: float, control_share: float, alpha: float = 0.05, power: float = 0.80) -> float:
+    """Treated customers a two-sided test needs to detect Cohen's effect size h, with
+    control_share of the list as control (statsmodels NormalIndPower; ratio = control / treated)."""
+    ratio = control_share / (1 - control_share)
+    return float(NormalIndPower().solve_power(effect_size=h, alpha=alpha, power=power, ratio=ratio,
+                                              alternative="two-sided"))
 
 
 def detectable_uplift(p0: float | None, n: int, control_share: float, alpha: float = 0.05,
@@ -89,4 +95,4 @@ def detectable_uplift(p0: float | None, n: int, control_share: float, alpha: flo
 
 
 __all__ = ["break_even_uplift", "campaign_cost", "detectable_uplift", "expected_revenue", "gross_profit", "roi",
-           "sample_size", "split"]
+           "sample_size", "split", "treated_needed"]

@@ -196,8 +196,10 @@ def plan_metrics(frame: pd.DataFrame) -> dict[str, Any]:
         "break_even": num(r["break_even"]), "needed": None if _missing(r["needed"]) else int(r["needed"]),
         "verifiable": None if _missing(r["verifiable"]) else bool(r["verifiable"]),
     } for _, r in frame.iterrows()]  # a handful of measures
-    best = [m for m in measures if m["gross_profit"] is not None and m["roi"] is not None and m["customers"] > 0]
-    top = max(best, key=lambda m: m["gross_profit"] - (m["cost"] or 0.0)) if best else None
+    # the measure with the largest expected return net of its cost (gross profit; revenue without a margin)
+    complete = [m for m in measures if m["revenue"] is not None and m["cost"] is not None and m["customers"] > 0]
+    money = "gross_profit" if frame.attrs.get("margin") is not None else "revenue"
+    top = max(complete, key=lambda m: m[money] - m["cost"]) if complete else None
     return {**plan_totals(frame), "horizon_days": frame.attrs.get("horizon"), "measure_list": measures,
             "best": top}
 
