@@ -119,35 +119,35 @@ def _names(frame: pd.DataFrame, lang: str) -> str:
 def plan_notes(frame: pd.DataFrame, lang: str) -> list[str]:
     """What the plan cannot say yet and why, and each measure's verification verdict. Sentences
     that name a setting go to the consultant notes (the report routes them)."""
-    k, days = K, frame.attrs.get("horizon", 90)
+    days = frame.attrs.get("horizon", 90)
     notes = []
     if frame.attrs.get("margin") is None:
-        notes.append(t(f"{k}.no_margin", lang))
+        notes.append(t(f"{K}.no_margin", lang))
     no_cost = frame[frame["cost"].isna()]
     if len(no_cost):
-        notes.append(t(f"{k}.no_cost", lang, names=_names(no_cost, lang)))
+        notes.append(t(f"{K}.no_cost", lang, names=_names(no_cost, lang)))
     no_uplift = frame[frame["uplift_source"].isna()]
     if len(no_uplift):
-        notes.append(t(f"{k}.no_uplift", lang, names=_names(no_uplift, lang)))
+        notes.append(t(f"{K}.no_uplift", lang, names=_names(no_uplift, lang)))
     share = fmt_pct(frame.attrs.get("control_share", 0.1), 0)
     for _, r in frame.iterrows():  # one verdict per measure
         if r["trial_status"] == "missing":
-            notes.append(t(f"{k}.trial_missing", lang, name=r["name"], trial=r["trial"]))
+            notes.append(t(f"{K}.trial_missing", lang, name=r["name"], trial=r["trial"]))
         elif r["trial_status"] in ("unclear", "pending") and r["uplift_source"] == "assumed":
-            notes.append(t(f"{k}.trial_unclear", lang, name=r["name"], trial=r["trial"]))
+            notes.append(t(f"{K}.trial_unclear", lang, name=r["name"], trial=r["trial"]))
         if _missing(r["uplift"]):
             continue
         if _missing(r["baseline"]):
-            notes.append(t(f"{k}.no_baseline", lang, name=r["name"], days=days, n=fmt_int(r["baseline_n"])))
+            notes.append(t(f"{K}.no_baseline", lang, name=r["name"], days=days, n=fmt_int(r["baseline_n"])))
         elif _missing(r["needed"]):
             continue
         elif r["verifiable"]:
-            notes.append(t(f"{k}.verifiable", lang, name=r["name"], n=fmt_int(r["customers"]),
+            notes.append(t(f"{K}.verifiable", lang, name=r["name"], n=fmt_int(r["customers"]),
                            needed=fmt_int(r["needed"]), uplift=_pt(r["uplift"], signed=False)))
         else:  # repeat the measure over rounds of the horizon, up to a year; beyond, pool it
             rounds = math.ceil(r["needed"] / r["customers"]) if r["customers"] else None
             key = "too_few" if rounds is not None and rounds * days <= YEAR_DAYS else "too_few_pool"
-            notes.append(t(f"{k}.{key}", lang, name=r["name"], n=fmt_int(r["customers"]), share=share,
+            notes.append(t(f"{K}.{key}", lang, name=r["name"], n=fmt_int(r["customers"]), share=share,
                            needed=fmt_int(r["needed"]), even=fmt_int(r["needed_even"]),
                            uplift=_pt(r["uplift"], signed=False), days=days, rounds=fmt_int(rounds),
                            detectable=_pt(r["detectable"], signed=False)))
