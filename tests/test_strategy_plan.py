@@ -246,6 +246,12 @@ def test_lists_and_workbook_are_guarded(due_shop: Path, tmp_path: Path) -> None:
                                        "recency_days"]
     assert listed["customer_id"].tolist() == ["'=due"]  # the formula guard
     assert listed["group"].isin(["treated", "control"]).all()
+    # the list is an experiment file the next report verifies (strategy.experiments with measure_date)
+    from crmlib.strategy.settings import Experiment
+    from crmlib.strategy.verification import read_groups
+
+    groups = read_groups(Experiment(name="x", file=tmp_path / "exports" / names[0], measure_date=D(2024, 2, 10)))
+    assert groups["customer_id"].tolist() == ["'=due"] and groups["group"].tolist() == listed["group"].tolist()
     book = openpyxl.load_workbook(tmp_path / "exports" / WORKBOOK)
     plan_sheet = book[book.sheetnames[0]]
     header = [c.value for c in plan_sheet[1]]
