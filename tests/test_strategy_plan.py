@@ -232,7 +232,7 @@ def test_due_customers_by_hand(due_shop: Path) -> None:
 
 def test_lists_and_workbook_are_guarded(due_shop: Path, tmp_path: Path) -> None:
     seg = segment_customers(due_shop / "orders.parquet", D(2024, 2, 5))
-    settings = load_settings({"plan": {"control_share": 0.5, "measures": [
+    settings = load_settings({"plan": {"control_share": 0.25, "measures": [
         {"name": "=HYPERLINK(\"x\")", "segment": "due:replenishment", "uplift": [0.05, 0.1], "cost_per_contact": 10,
          "owner": "CRM担当", "start": "2024-02-10"},
         {"name": "stage 1", "segment": "ladder:stage1"}]}})
@@ -257,9 +257,10 @@ def test_lists_and_workbook_are_guarded(due_shop: Path, tmp_path: Path) -> None:
     header = [c.value for c in plan_sheet[1]]
     first = dict(zip(header, [c.value for c in plan_sheet[2]]))
     assert first["Measure"] == "'=HYPERLINK(\"x\")"  # a measure name from YAML cannot become a formula
-    assert (first["Owner"], first["start"]) == ("CRM担当", "2024-02-10")
-    assert not first["end"] and not first["Progress and notes"]  # to fill in
-    assert first["Target list"] == "plan_01_due_replenishment.csv" and first["customers"] == 1
+    assert (first["Owner"], first["Start"], first["Uplift from"]) == ("CRM担当", "2024-02-10", "assumption")
+    assert not first["End"] and not first["Progress and notes"]  # to fill in
+    assert first["Target list"] == "plan_01_due_replenishment.csv" and first["Customers"] == 1
+    assert (first["Uplift (low)"], first["Uplift (high)"], first["Cost"]) == (0.05, 0.1, 10)  # 1 x 0.25 rounds to no control: 1 contacted x 10
     # the list's sheet follows the plan sheet; no e-mail, phone or name column anywhere
     assert len(book.sheetnames) == 3
     assert not {"email", "phone", "name"} & {str(c.value).lower() for s in book for c in s[1]}

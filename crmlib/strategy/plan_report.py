@@ -204,37 +204,38 @@ def plan_metrics(frame: pd.DataFrame) -> dict[str, Any]:
             "best": top}
 
 
-def workbook_sheet(frame: pd.DataFrame, seg: Segmentation, files: list[str], lang: str) -> pd.DataFrame:
-    """The plan sheet of action_plan.xlsx: numbers as numbers (rates as shares), owner, start, end
-    and a progress column for the consultant to fill in, and the list file of each measure."""
-    def col(name: str, **kw: Any) -> str:
-        return t(f"{K}.col_{name}", lang, **kw)
+XLSX_COLUMNS = ("measure", "target", "segment", "customers", "treated", "control", "baseline", "uplift_low",
+                "uplift_high", "source", "value", "cost_per_contact", "fixed_cost", "cost", "revenue", "profit", "roi",
+                "break_even", "needed", "owner", "start", "end", "status", "list")
 
-    out = pd.DataFrame({
-        col("measure"): frame["name"].astype("str"),
-        col("target"): [segment_label(seg, s, lang) for s in frame["segment"]],
+
+def workbook_sheet(frame: pd.DataFrame, seg: Segmentation, files: list[str], lang: str) -> pd.DataFrame:
+    """The plan sheet of action_plan.xlsx: numbers as numbers (rates as shares; gross profit and
+    ROI empty without a margin), owner, start, end and a progress column for the consultant to
+    fill in, and the list file of each measure; headers in the report's language."""
+    def rounded(column: str, places: int) -> pd.Series:
+        return frame[column].astype("float64").round(places)
+
+    values = {
+        "measure": frame["name"].astype("str"),
+        "target": pd.Series([segment_label(seg, s, lang) for s in frame["segment"]], dtype="str"),
         "segment": frame["segment"].astype("str"),
         "customers": frame["customers"].astype("int64"), "treated": frame["treated"].astype("int64"),
-        "control": frame["control"].astype("int64"),
-        "baseline_rate": frame["baseline"].astype("float64").round(4),
-        "uplift_low": frame["uplift_low"].astype("float64").round(4),
-        "uplift_high": frame["uplift_high"].astype("float64").round(4),
-        "uplift_source": frame["uplift_source"].fillna("").astype("str"),
-        "value_per_order": frame["value"].astype("float64").round(0),
-        "cost_per_contact": frame["cost_per_contact"].astype("float64"),
-        "fixed_cost": frame["fixed_cost"].astype("float64"), "cost": frame["cost"].astype("float64").round(0),
-        ("expected_gross_profit" if frame.attrs.get("margin") is not None else "expected_revenue"):
-            (frame["profit"] if frame.attrs.get("margin") is not None else frame["revenue"]).astype("float64").round(0),
-        "roi": frame["roi"].astype("float64").round(3),
-        "break_even_uplift": frame["break_even"].astype("float64").round(4),
-        "customers_needed": frame["needed"].astype("float64"),
-        col("owner"): frame["owner"].fillna("").astype("str"),
-        "start": [("" if _missing(d) else d.isoformat()) for d in frame["start"]],
-        "end": [("" if _missing(d) else d.isoformat()) for d in frame["end"]],
-        col("status"): "",
-        col("list"): files,
-    })
-    return out
+        "control": frame["control"].astype("int64"), "baseline": rounded("baseline", 4),
+        "uplift_low": rounded("uplift_low", 4), "uplift_high": rounded("uplift_high", 4),
+        "source": pd.Series([t(f"{K}.xlsx.source_{v}", lang) if v in ("verified", "assumed") else ""
+                             for v in frame["uplift_source"]], dtype="str"),
+        "value": rounded("value", 0), "cost_per_contact": rounded("cost_per_contact", 2),
+        "fixed_cost": rounded("fixed_cost", 0), "cost": rounded("cost", 0), "revenue": rounded("revenue", 0),
+        "profit": rounded("profit", 0), "roi": rounded("roi", 3), "break_even": rounded("break_even", 4),
+        "needed": frame["needed"].astype("float64"),
+        "owner": frame["owner"].fillna("").astype("str"),
+        "start": pd.Series([("" if _missing(d) else d.isoformat()) for d in frame["start"]], dtype="str"),
+        "end": pd.Series([("" if _missing(d) else d.isoformat()) for d in frame["end"]], dtype="str"),
+        "status": pd.Series([""] * len(frame), dtype="str"),
+        "list": pd.Series(files, dtype="str"),
+    }
+    return pd.DataFrame({t(f"{K}.xlsx.{c}", lang): values[c].reset_index(drop=True) for c in XLSX_COLUMNS})
 
 
 def vs_table(both: pd.DataFrame, lang: str, currency: str) -> pd.DataFrame:
