@@ -73,7 +73,12 @@ def test_demo_inputs_render_every_step_in_english(tmp_path: Path) -> None:
     # the action plan: the demo's three measures, the F2 mail's uplift from the verified trial, and
     # the execution log read back against the plan (the log names the plan's F2 mail)
     plan = metrics["plan"]
-    assert [m["uplift_source"] for m in plan["measure_list"]] == ["verified", "assumed", "assumed"]
+    trial = metrics["experiments"][0]  # the F2 mail's uplift is the trial's when its interval is above zero
+    first = "verified" if trial["low"] is not None and trial["low"] > 0 else "assumed"
+    assert [m["uplift_source"] for m in plan["measure_list"]] == [first, "assumed", "assumed"]
+    if first == "verified":
+        assert (plan["measure_list"][0]["uplift_low"], plan["measure_list"][0]["uplift_high"]) == \
+            pytest.approx((trial["low"], trial["high"]))
     assert plan["gross_profit"] is None and plan["margin"] is None  # the demo sets no ltv.gross_margin
     assert html.escape(t("strategy.plan.vs_heading", "en").split(" ", 1)[1], quote=False) in page
     assert (folder / "exports" / "action_plan.xlsx").is_file()
