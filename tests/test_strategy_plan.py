@@ -15,8 +15,8 @@ import openpyxl
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import ORDERS_SCHEMA, _table, write_tiny_processed_dir
 
-from crmlib.i18n import t
 from crmlib.report.notes import names_setting
 from crmlib.segments import segment_customers
 from crmlib.strategy import business_case as bc
@@ -24,8 +24,6 @@ from crmlib.strategy import plan as plan_mod
 from crmlib.strategy import plan_report
 from crmlib.strategy.plan_exports import WORKBOOK, write_plan_exports
 from crmlib.strategy.settings import Plan, PlanMeasure, load_settings
-
-from conftest import ORDERS_SCHEMA, _table, write_tiny_processed_dir
 
 D = dt.date
 Z_A, Z_B = NormalDist().inv_cdf(0.975), NormalDist().inv_cdf(0.80)  # 1.959964, 0.841621

@@ -25,7 +25,7 @@ from statsmodels.stats.proportion import proportion_effectsize
 
 def split(n: int, control_share: float) -> tuple[int, int]:
     """(treated, control) of a list of n customers: control = n x control_share, rounded."""
-    control = int(round(n * control_share))
+    control = round(n * control_share)
     return n - control, control
 
 
@@ -70,7 +70,7 @@ def sample_size(p0: float | None, uplift: float | None, control_share: float, al
         return None
     h = abs(float(proportion_effectsize(p0 + uplift, p0)))
     ratio = control_share / (1 - control_share)  # control per treated customer
-    return int(math.ceil(treated_needed(h, control_share, alpha, power) * (1 + ratio)))
+    return math.ceil(treated_needed(h, control_share, alpha, power) * (1 + ratio))
 
 
 def treated_needed(h: float, control_share: float, alpha: float = 0.05, power: float = 0.80) -> float:

@@ -28,7 +28,6 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..orders import connect, orders_sql
-from ..sql import sql_literal
 from ..store.segments.classify import Segmentation, classify_on
 from ..store.segments.migration import SCHEME_COLUMNS
 from ..store.segments.names import class_names
@@ -290,5 +289,20 @@ def plan_vs_actual(frame: pd.DataFrame, log_summary: pd.DataFrame) -> pd.DataFra
         ["name", "volume_plan", "volume_actual", "cost_plan", "cost_actual", "runs"]]
 
 
-__all__ = ["DUE", "ListSource", "action_plan", "list_file", "plan_effects", "PLAN_COLUMNS", "SUGGESTED", "assign_groups", "check_segments", "due_customers",
-           "plan_measures", "plan_vs_actual", "suggested_measures", "target_list", "verified_uplift"]
+__all__ = [
+    "DUE",
+    "PLAN_COLUMNS",
+    "SUGGESTED",
+    "ListSource",
+    "action_plan",
+    "assign_groups",
+    "check_segments",
+    "due_customers",
+    "list_file",
+    "plan_effects",
+    "plan_measures",
+    "plan_vs_actual",
+    "suggested_measures",
+    "target_list",
+    "verified_uplift",
+]

@@ -165,7 +165,7 @@ def plan_totals(frame: pd.DataFrame) -> dict[str, Any]:
         "measures": len(frame), "customers": int(frame["customers"].sum()), "complete": len(complete),
         "cost": cost, "revenue": revenue, "gross_profit": profit,
         "roi": (profit - cost) / cost if profit is not None and cost else None,
-        "verifiable": int((frame["verifiable"] == True).sum()),  # noqa: E712 (None stays out)
+        "verifiable": int((frame["verifiable"] == True).sum()),
         "margin": frame.attrs.get("margin"),
     }
 
