@@ -122,6 +122,12 @@ def test_plan_of_the_tiny_shop_by_hand(tiny_seg) -> None:
     h = 2 * (math.asin(math.sqrt(0.7)) - math.asin(math.sqrt(0.5)))
     assert r["needed"] == math.ceil((Z_A + Z_B) ** 2 * 4 / h ** 2 * 4 / 3) == 248
     assert not r["verifiable"]
+    # its headline figures fit the strategy section's metrics model (record_metrics checks it)
+    from crmlib.metrics import check_section, plain
+
+    recorded = plain(plan_report.plan_metrics(frame))
+    check_section("strategy", {"plan": recorded})
+    assert (recorded["best"]["name"], recorded["gross_profit"], recorded["roi"]) == ("F2", 300.0, 2.0)
     # the baseline rests on 2 customers: below a floor of 30 it is unknown, and so is the sample size
     floor = plan_mod.plan_measures(tiny_seg, plan, [], 0.5, 240, min_customers=30).iloc[0]
     assert floor["baseline"] is None or pd.isna(floor["baseline"])
