@@ -122,6 +122,13 @@ def test_plan_of_the_tiny_shop_by_hand(tiny_seg) -> None:
     h = 2 * (math.asin(math.sqrt(0.7)) - math.asin(math.sqrt(0.5)))
     assert r["needed"] == math.ceil((Z_A + Z_B) ** 2 * 4 / h ** 2 * 4 / 3) == 248
     assert not r["verifiable"]
+    # on the page: gross profit 150 to 450 (300-900 revenue x 0.5), ROI (150-100)/100 = 50% to
+    # (450-100)/100 = 350%, break-even 100 / 1,500 = +6.7 pt; the uplift labelled an assumption
+    row = plan_report.plan_table(frame, tiny_seg, "en", "JPY").iloc[0]
+    assert (row["Expected gross profit"], row["ROI"], row["Break-even uplift"]) == \
+        ("¥150 to ¥450", "50% to 350%", "+6.7 pt")
+    assert row["Expected uplift"] == "+10.0 pt to +30.0 pt (assumption)" and row["Buying without it (90 days)"] == "50.0%"
+    assert "¥300 of gross profit for a cost of ¥100 (ROI 200%)" in plan_report.plan_takeaway(frame, "en", "JPY")
     # its headline figures fit the strategy section's metrics model (record_metrics checks it)
     from crmlib.metrics import check_section, plain
 
