@@ -366,10 +366,12 @@ def _write_exports(chapter: Chapter, config: ClientConfig, processed_dir: Path, 
                    out_dir: Path) -> list[str]:
     """Run a chapter's export function (customer lists ...) into the report's exports/ folder;
     returns the files it wrote (relative to exports/), so a later --chapters run knows whose
-    files are whose. The function writes into a folder of its own, moved in file by file."""
+    files are whose. The function writes into a folder of its own, moved in file by file; it gets
+    the settings the chapter's notebook got (chapter_settings)."""
     if not chapter.exports:
         return []
-    settings = getattr(config, chapter.section) if chapter.section else {}
+    # the settings the chapter's notebook got (its builder's: files resolved, other sections in context)
+    settings = chapter_settings(config, chapter)
     staging = out_dir.parent / f".exports-{chapter.name}"
     resolve(chapter.exports)(processed_dir, as_of, settings, staging, lang=config.lang)
     written = []

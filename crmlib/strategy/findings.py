@@ -1,10 +1,10 @@
 """The strategy chapter's findings for the executive summary (registered on import; see
 crmlib/findings.py): goals that need more than the shop has ever done, and measures whose
-effect the control group proves."""
+effect the control group proves, and the action plan's most profitable measure."""
 
 from __future__ import annotations
 
-from ..findings import Assessment, Count, Metrics, Pct, SummarySettings, finding_rule
+from ..findings import Assessment, Count, Metrics, Money, Pct, SummarySettings, finding_rule, sample
 from ..style import fmt_num
 
 HARD = ("stretch", "beyond")  # feasibility of a goal that needs more than the history shows
@@ -40,3 +40,19 @@ def proven_measure(m: Metrics, settings: SummarySettings) -> Assessment | None:
         "low": fmt_num(best["low"] * 100, 1), "high": fmt_num(best["high"] * 100, 1),
         "days": Count(best.get("window_days") or 0), "lift": f"+{fmt_num(best['difference'] * 100, 1)} pt",
     })
+
+
+@finding_rule("strategy_plan", chapter="04_strategy", anchor="plan", priority=70,
+              needs=("strategy.plan.best",),
+              requires=(sample("strategy.plan.best.customers"),), nonzero=("customers", "profit"),
+              headline="profit")
+def best_plan_measure(m: Metrics, settings: SummarySettings) -> Assessment | None:
+    """The plan's measure with the largest expected gross profit net of its cost, when it pays
+    (ROI above zero); its uplift verified by a trial or assumed. Needs the gross margin and costs."""
+    best = m.get("strategy.plan.best")
+    if not isinstance(best, dict) or best.get("gross_profit") is None or not best.get("roi") or best["roi"] <= 0:
+        return None  # no margin (revenue is not profit), or the best measure does not pay
+    return Assessment(False, {
+        "name": best.get("name") or "", "customers": Count(best.get("customers") or 0),
+        "profit": Money(best["gross_profit"]), "cost": Money(best["cost"]), "roi": Pct(best["roi"]),
+    }, "verified" if best.get("uplift_source") == "verified" else "assumed")

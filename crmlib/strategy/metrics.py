@@ -50,11 +50,50 @@ class NPS(MetricsModel):
     high: Num = None
 
 
+class PlanMeasure(MetricsModel):
+    """One measure of the 90-day action plan: list, control group, uplift and its business case."""
+
+    name: str | None = None
+    segment: str | None = None
+    customers: int | None = None
+    control: int | None = None
+    uplift: Num = None
+    uplift_low: Num = None
+    uplift_high: Num = None
+    uplift_source: str | None = None  # verified, assumed or None (no uplift)
+    cost: Num = None
+    revenue: Num = None
+    gross_profit: Num = None  # None without ltv.gross_margin
+    roi: Num = None
+    break_even: Num = None
+    needed: int | None = None
+    verifiable: bool | None = None
+
+
+class Plan(MetricsModel):
+    """The action plan's totals (over the measures with an uplift and a cost), its measures and
+    the one with the largest expected return net of cost (the summary finding reads it)."""
+
+    measures: int | None = None
+    customers: int | None = None
+    complete: int | None = None
+    cost: Num = None
+    revenue: Num = None
+    gross_profit: Num = None
+    roi: Num = None
+    verifiable: int | None = None
+    margin: Num = None
+    horizon_days: int | None = None
+    measure_list: list[PlanMeasure] = []
+    best: PlanMeasure | None = None
+
+
 class StrategyMetrics(MetricsModel):
-    """Goals, targets, the journey's conversions, experiments and NPS."""
+    """Goals, targets, the journey's conversions, experiments, NPS and the action plan."""
 
     goals: list[Goal] = []
     targets: list[Target] = []
     journey: dict[str, Num] = {}  # stage -> conversion
     experiments: list[Experiment] = []
     nps: NPS | None = None
+    plan: Plan | None = None  # the 90-day action plan (crmlib.strategy.plan_report.plan_metrics)

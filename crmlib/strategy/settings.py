@@ -139,6 +139,49 @@ class Nps(_Strict):
     segment: Literal["ladder", "cpm", "rfm"] = "ladder"
 
 
+PLAN_SEGMENT = r"^((ladder|cpm|rfm):[a-z0-9_]+|due:replenishment)$"
+
+
+class PlanMeasure(_Strict):
+    """One measure of the 90-day action plan: who gets it, what it is expected to do, what it costs.
+
+    uplift is an assumption: the rise in the share of the list buying within the plan's horizon
+    ([0.02, 0.05] = +2 to +5 points); a measure naming a verified experiment takes that trial's
+    95% interval instead, and the assumption is used only when the trial did not verify an effect.
+    """
+
+    name: str = Field(min_length=1)
+    segment: str = Field(pattern=PLAN_SEGMENT, description="scheme:class of the segments chapter, or "
+                         "due:replenishment (repeat customers past their own purchase cycle)")
+    experiment: str | None = Field(None, description="name of a strategy.experiments trial that measured this measure")
+    uplift: tuple[float, float] | None = Field(None, description="assumed [low, high] rise in the share buying")
+    cost_per_contact: float | None = Field(None, ge=0)
+    fixed_cost: float | None = Field(None, ge=0, description="cost of the measure regardless of the list size")
+    owner: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> PlanMeasure:
+        if self.uplift is not None and not 0 <= self.uplift[0] <= self.uplift[1] <= 1:
+            raise ValueError(f"plan measure '{self.name}': uplift is [low, high] with 0 <= low <= high <= 1 "
+                             f"(0.02 = +2 points in the share buying)")
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"plan measure '{self.name}': end is before start")
+        return self
+
+
+class Plan(_Strict):
+    """The 90-day action plan: measures with their lists, business case and control groups."""
+
+    horizon_days: int = Field(90, ge=7, le=365, description="the plan's period; the baseline rate is measured over it")
+    control_share: float = Field(0.10, gt=0, lt=1, description="share of each list held out as the control group")
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="two-sided significance level of the power calculation")
+    power: float = Field(0.80, gt=0.5, lt=1, description="power to detect the expected uplift")
+    xlsx_max_customers: int = Field(200_000, ge=0, description="lists longer than this are in CSV only")
+    measures: list[PlanMeasure] = Field(default_factory=list)
+
+
 MIN_CLASS_CUSTOMERS = 30  # default floor of customers behind a target's value per customer
 
 
@@ -159,17 +202,18 @@ class StrategySettings(_Strict):
     before_after: list[BeforeAfter] = Field(default_factory=list)
     kpis: Kpis = Field(default_factory=Kpis)
     nps: Nps | None = None
+    plan: Plan = Field(default_factory=Plan)
     # set by the report pipeline (report_settings), not in the YAML: the other chapters' sections
     context: dict[str, Any] = Field(default_factory=dict, description="filled by the report; leave out")
 
     @field_validator("context")
     @classmethod
     def _context(cls, value: dict[str, Any]) -> dict[str, Any]:
-        """context holds only the segments and diagnosis sections, each valid as in the YAML: no
+        """context holds only the segments, diagnosis and ltv sections, each valid as in the YAML: no
         other key and no free nesting (a deep or alias-expanded tree is refused, not carried)."""
         from ..config import section_model  # the sections' models, without importing another chapter
 
-        models = {key: section_model(key) for key in ("segments", "diagnosis")}
+        models = {key: section_model(key) for key in ("segments", "diagnosis", "ltv")}
         unknown = sorted(str(key) for key in value if key not in models)
         if unknown:
             raise ValueError(f"context is filled by the report and holds only {', '.join(models)} "
@@ -214,7 +258,8 @@ def report_settings(config: Any) -> dict[str, Any]:
     if parsed.experiments:
         raw["experiments"] = [{**item, "file": _resolved(exp.file, base)}
                               for item, exp in zip(raw["experiments"], parsed.experiments)]
-    raw["context"] = {"segments": dict(config.segments or {}), "diagnosis": dict(config.diagnosis or {})}
+    raw["context"] = {"segments": dict(config.segments or {}), "diagnosis": dict(config.diagnosis or {}),
+                      "ltv": dict(config.ltv or {})}  # ltv: the plan's gross margin
     missing = [(key, path) for key, path in load_settings(raw).files() if not path.is_file()]
     if missing:
         key, path = missing[0]
@@ -224,7 +269,7 @@ def report_settings(config: Any) -> dict[str, Any]:
     return raw
 
 
-__all__ = ["input_files", "BeforeAfter", "Experiment", "Goal", "JOURNEY_ROWS", "Journey", "Kpis", "Measure", "Nps", "RATE_METRICS",
+__all__ = ["input_files", "BeforeAfter", "Experiment", "Goal", "JOURNEY_ROWS", "Journey", "Kpis", "Measure", "Nps", "Plan", "PlanMeasure", "RATE_METRICS",
            "STAGES", "StageText", "StrategySettings", "Target", "load_settings", "report_settings"]
 
 
