@@ -8,6 +8,7 @@ Errors the user can fix are printed as one clear message with what to do, exit c
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import asyncio
 import logging
 import os
@@ -151,12 +152,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def run_client(config_path: Path, *, data_dir: Path, reports_dir: Path, as_of: str | None = None,
-               force: bool = True, chapters: list[str] | None = None) -> Path:
-    """Ingest a client's file and render its report; returns the report folder (crmlib.runs)."""
+               force: bool = True, chapters: list[str] | None = None, kernel: Any = None) -> Path:
+    """Ingest a client's file and render its report; returns the report folder (crmlib.runs).
+    kernel: a crmlib.report.warm.WarmKernel the chapters run in (the demo's two reports share one)."""
     from .runs import run_client as guarded_run
 
     return guarded_run(config_path, data_dir=data_dir, reports_dir=reports_dir, as_of=as_of, force=force,
-                       chapters=chapters).report
+                       chapters=chapters, kernel=kernel).report
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -209,7 +211,16 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 1 if any(o["status"] == "failed" for o in outcomes) else 0
 
 
+# The demo's report date (the day after the sample's last order) and how many months before it
+# its earlier report is made, for the tracking section.
+DEMO_AS_OF = dt.date(2025, 4, 1)
+DEMO_TRACKING_MONTHS = 3
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .periods import months_before
+    from .report.pipeline import default_notebooks_dir
+    from .report.warm import WarmKernel
     from .sample import STRATEGY_FILES, write_sample
 
     data_dir = Path(args.data_dir)
@@ -218,9 +229,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.regenerate or not sample.exists() or not all(path.exists() for path in companions):
         print(f"Generating the sample shop's orders into {sample} ...", flush=True)
         write_sample(sample, strategy_inputs=True, product_effects=True)
-    folder = run_client(write_demo_config(sample.parent), data_dir=data_dir, reports_dir=Path(args.reports_dir),
-                        force=args.regenerate)
-    print(f"Demo report: {folder / 'index.html'}")
+    config = write_demo_config(sample.parent)
+    # two reports three months apart, so the later one opens with "since the last report": the
+    # earlier one first, in the same warm kernel (one kernel start and import for both)
+    earlier = months_before(DEMO_AS_OF, DEMO_TRACKING_MONTHS)
+    with WarmKernel(default_notebooks_dir(), stderr=None) as kernel:
+        run_client(config, data_dir=data_dir, reports_dir=Path(args.reports_dir), as_of=earlier.isoformat(),
+                   force=args.regenerate, kernel=kernel)
+        folder = run_client(config, data_dir=data_dir, reports_dir=Path(args.reports_dir),
+                            force=args.regenerate, kernel=kernel)
+    print(f"Demo report: {folder / 'index.html'} (compared with the one as of {earlier})")
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import __version__, registry
 from .config import ClientConfig
+from .history import earlier_report
 from .metrics import read_metrics
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -85,12 +86,27 @@ def up_to_date_report(reports_root: Path | str, client: str, fingerprint: dict[s
         if not (report / "index.html").is_file() or not metrics.is_file():
             continue
         try:
-            recorded = read_metrics(metrics).get("report", {}).get("fingerprint")
+            data = read_metrics(metrics)
         except (OSError, ValueError):  # unreadable metrics: treat as not up to date
             continue
-        if recorded == fingerprint:
+        if data.get("report", {}).get("fingerprint") == fingerprint and _same_previous(folder, report, data):
             return report
     return None
+
+
+def _same_previous(client_dir: Path, report: Path, metrics: dict[str, Any]) -> bool:
+    """True when the report compares with the earlier report it would compare with now (its
+    "since the last report" section, crmlib.report.tracking): an earlier report made or removed
+    since makes it out of date. Reports made before tracking was recorded count as up to date."""
+    if "tracking" not in metrics:
+        return True
+    try:
+        as_of = dt.date.fromisoformat(report.name)
+    except ValueError:
+        return True
+    previous = earlier_report(client_dir, as_of)
+    recorded = (metrics["tracking"].get("previous") or {}).get("as_of")
+    return recorded == (previous.as_of.isoformat() if previous else None)
 
 
 __all__ = ["code_sha256", "config_sha256", "file_sha256", "input_files_sha256", "report_fingerprint",

@@ -210,4 +210,4 @@ def demo_report(installed: Installed, tmp_path_factory: pytest.TempPathFactory) 
         assert result.returncode == 0, result.stdout + result.stderr
 
     work = shared_across_workers(tmp_path_factory, "demo", render)
-    return next((work / "reports" / "demo").glob("20*-*-*"))
+    return sorted((work / "reports" / "demo").glob("20*-*-*"))[-1]  # the later of its two as-of dates

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
@@ -317,6 +318,7 @@ def index_html(
     failed: Collection[str] = (),
     limits: Sequence[str] = (),
     sections: Mapping[str, str] | None = None,
+    tracking: Mapping[str, Any] | None = None,
 ) -> str:
     """The report's index page: executive summary, chapter links (those in failed, by href,
     marked as not completed), data files; the frame around (embed=False: font marker left in
@@ -331,6 +333,7 @@ def index_html(
         summary_text=_summary_text(lang),
         findings=_finding_items(findings, lambda f: f.href, lang, sections),
         limits=list(limits),
+        tracking=tracking,
         chapters=[{"href": href, "title": title, "failed": href in failed} for href, title in chapters],
         failed_mark=t("report.failure.index_mark", lang),
         files=[{"href": href, "label": label} for href, label in files],
@@ -390,6 +393,7 @@ def single_file_html(
     embed: bool = True,
     limits: Sequence[str] = (),
     sections: Mapping[str, str] | None = None,
+    tracking: Mapping[str, Any] | None = None,
 ) -> str:
     """report.html: summary, contents and every chapter (stem, numbered title, page) in one file
     (embed=False: font marker left in place, as for chapter_html)."""
@@ -408,6 +412,7 @@ def single_file_html(
         summary_text=_summary_text(lang),
         findings=_finding_items(findings, lambda f: "#" + in_file_anchor(f.chapter, f.anchor), lang, sections),
         limits=list(limits),
+        tracking=tracking,
         chapters=items,
         css=CSS_PATH.read_text(encoding="utf-8"),
     )

@@ -17,6 +17,7 @@ import jinja2
 
 from .. import __version__, registry
 from ..i18n import t
+from ..history import past_reports
 from ..metrics import read_metrics
 from ..style import fmt_int, fmt_money, fmt_num, fmt_pct
 from .html import CSS_PATH, TEMPLATES_DIR, external_urls
@@ -108,6 +109,35 @@ def write_comparison_csv(entries: list[ClientEntry], path: Path) -> Path:
     return path
 
 
+TREND = (("trend_revenue", "revenue", "money"), ("trend_customers", "customers", "int"),
+         ("trend_new_customers", "new_customers", "int"))
+
+
+def trend_rows(entries: list[ClientEntry]) -> list[dict[str, Any]]:
+    """Each client's complete reports in as-of order (crmlib.history): the 12-month revenue,
+    customers and new customers of each as-of date, with the change against the one before."""
+    from ..wording import pct_change
+
+    rows = []
+    for entry in entries:
+        if entry.report is None:
+            continue
+        previous = None
+        for past in past_reports(entry.report.parent):
+            kpis = metric_at(past.metrics, "diagnosis.kpis.current") or {}
+            currency = metric_at(past.metrics, "report.currency") or "JPY"
+            cells = []
+            for _, key, kind in TREND:
+                value = kpis.get(key)
+                before = None if previous is None else previous.get(key)
+                cells.append({"value": _format(value, kind, currency),
+                              "change": (pct_change(value, before) or "-") if previous is not None else "-"})
+            rows.append({"client": entry.client, "as_of": past.as_of.isoformat(), "cells": cells,
+                         "folder": past.folder})
+            previous = kpis
+    return rows
+
+
 def index_page(entries: list[ClientEntry], out: Path, *, lang: str, csv_name: str,
                made: dt.datetime | None = None) -> str:
     """The batch index page: a status row per client and the comparison table."""
@@ -144,9 +174,11 @@ def index_page(entries: list[ClientEntry], out: Path, *, lang: str, csv_name: st
         meta=t("batch.meta", lang, date=made.strftime("%Y-%m-%d %H:%M"), clients=len(entries), **counts),
         m={key: t(f"batch.{key}", lang) for key in (
             "reports", "comparison", "comparison_note", "comparison_csv", "col_client", "col_status",
-            "col_as_of", "col_time", "col_report", "col_note", "no_report")},
+            "col_as_of", "col_time", "col_report", "col_note", "no_report", "trend", "trend_note", "trend_none")},
         headers=[t(f"batch.{key}", lang) for key, _, _ in COLUMNS],
         status_rows=status_rows, compare_rows=compare_rows, csv_name=csv_name,
+        trend_rows=[{**row, "href": href(row["folder"])} for row in trend_rows(entries)],
+        trend_headers=[t(f"batch.{key}", lang) for key, _, _ in TREND], trend_change=t("batch.trend_change", lang),
         footer=t("batch.generated_by", lang, version=__version__),
     )
     external = external_urls(page)
@@ -167,5 +199,5 @@ def write_index(entries: list[ClientEntry], out: Path, *, lang: str = "ja") -> t
     return out, csv_path
 
 
-__all__ = ["COLUMNS", "ClientEntry", "flatten_metrics", "index_page", "metric_at", "write_comparison_csv",
-           "write_index"]
+__all__ = ["COLUMNS", "ClientEntry", "flatten_metrics", "index_page", "metric_at", "trend_rows",
+           "write_comparison_csv", "write_index"]

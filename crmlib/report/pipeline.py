@@ -42,6 +42,7 @@ from .pdf import PDF_NAME, pdf_wanted, write_pdf
 from .settings import ReportSettings, load_report_settings, logo_data_uri
 from .limits import data_limits
 from .summary import executive_summary
+from .tracking import tracking_block, tracking_section
 
 NOTES_PAGE = "consultant/notes.html"  # the consultant's; never linked from the client's pages
 
@@ -301,6 +302,7 @@ def _write_pages(
     findings = executive_summary(metrics, settings, lang=lang, currency=config.currency,
                                  chapters=[chapter.name for chapter, _ in chapters if chapter.name not in failed])
     limits = data_limits(metrics, lang, config.currency)
+    tracking = tracking_block(metrics.get("tracking"), lang=lang, currency=config.currency)
     files = []
     make_pdf = settings.single_file and pdf_wanted(settings.pdf)
     if settings.single_file:
@@ -322,13 +324,13 @@ def _write_pages(
         lang=lang, client_title=frame.client, as_of=frame.as_of, version=__version__,
         chapters=[(f"{stem}.html", title) for stem, title in titles], files=files,
         findings=findings, frame=frame, embed=False, failed={f"{name}.html" for name in failed}, limits=limits,
-        sections=sections,
+        sections=sections, tracking=tracking,
     )
     if settings.single_file:
         pages["report.html"] = single_file_html(
             frame=frame, findings=findings, limits=limits,
             chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], embed=False,
-            sections=sections,
+            sections=sections, tracking=tracking,
         )
     if settings.deck:
         write_deck(out, frame=frame, title=t("report.index_title", lang, client=frame.client), findings=findings,
@@ -554,6 +556,10 @@ def render_report(
             **({"fingerprint": fingerprint} if fingerprint is not None and not failed else {}),
         })
         shutil.rmtree(tmp / ".metrics", ignore_errors=True)
+        # since the last report: the client's latest complete report before this as-of (tracking.py)
+        record_metrics(tmp / "metrics.json", "tracking", tracking_section(
+            client_dir, read_metrics(tmp / "metrics.json"), orders_path=processed_dir / "orders.parquet",
+            segments=getattr(config, "segments", None)))
         pages = {c.name: (final / f"{c.name}.html").read_text(encoding="utf-8") for c in kept}
         for job, result in zip(jobs, results):
             name = job.chapter.name
