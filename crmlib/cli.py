@@ -234,8 +234,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # earlier one first, in the same warm kernel (one kernel start and import for both)
     earlier = months_before(DEMO_AS_OF, DEMO_TRACKING_MONTHS)
     with WarmKernel(default_notebooks_dir(), stderr=None) as kernel:
-        run_client(config, data_dir=data_dir, reports_dir=Path(args.reports_dir), as_of=earlier.isoformat(),
-                   force=args.regenerate, kernel=kernel)
+        printing = os.environ.get("CRM_REPORT_PDF")
+        os.environ["CRM_REPORT_PDF"] = "0"  # the earlier report is there to compare with: no print
+        try:
+            run_client(config, data_dir=data_dir, reports_dir=Path(args.reports_dir), as_of=earlier.isoformat(),
+                       force=args.regenerate, kernel=kernel)
+        finally:
+            if printing is None:
+                os.environ.pop("CRM_REPORT_PDF", None)
+            else:
+                os.environ["CRM_REPORT_PDF"] = printing
         folder = run_client(config, data_dir=data_dir, reports_dir=Path(args.reports_dir),
                             force=args.regenerate, kernel=kernel)
     print(f"Demo report: {folder / 'index.html'} (compared with the one as of {earlier})")

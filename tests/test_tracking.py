@@ -105,6 +105,46 @@ def test_no_earlier_report_says_what_would_complete_it() -> None:
     assert "もう一度作成" in block["empty"] and "kpi_rows" not in block
 
 
+def _kpi_report(root: Path, as_of: str, revenue: float, customers: int, new: int, **report) -> Path:
+    folder = root / as_of
+    folder.mkdir(parents=True)
+    (folder / "index.html").write_text("x", encoding="utf-8")
+    metrics = {"report": {"as_of": as_of, "currency": "JPY", "failed": [], **report},
+               "diagnosis": {"kpis": {"current": {"revenue": revenue, "customers": customers, "new_customers": new}}}}
+    (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    return folder
+
+
+def test_batch_index_shows_each_clients_trend_across_as_of_dates(tmp_path: Path) -> None:
+    from crmlib.report.overview import ClientEntry, write_index
+
+    acme = tmp_path / "reports" / "acme"
+    _kpi_report(acme, "2024-10-01", 1_000_000.0, 400, 300)
+    _kpi_report(acme, "2025-01-01", 1_100_000.0, 380, 250)
+    latest = _kpi_report(acme, "2025-04-01", 1_210_000.0, 418, 250)
+    index, _ = write_index([ClientEntry("acme", "ok", 1.0, latest)], tmp_path / "reports" / "index.html", lang="en")
+    page = index.read_text(encoding="utf-8")
+    trend = page[page.index('id="trend"'):]
+    # hand-worked: revenue +10.0% then +10.0%, customers -5.0% then +10.0%, new customers -16.7% then +0.0%
+    for text in ("¥1,000,000", "¥1,100,000", "¥1,210,000", "+10.0%", "-5.0%", "-16.7%", "+0.0%",
+                 'href="acme/2024-10-01/index.html"'):
+        assert text in trend, text
+    assert trend.index("2024-10-01") < trend.index("2025-01-01") < trend.index("2025-04-01")
+
+
+def test_a_report_is_out_of_date_once_an_earlier_report_appears(tmp_path: Path) -> None:
+    from crmlib.fingerprint import up_to_date_report
+
+    fingerprint = {"data_sha256": "d1"}
+    later = _kpi_report(tmp_path / "acme", "2025-04-01", 1.0, 1, 1, fingerprint=fingerprint)
+    data = json.loads((later / "metrics.json").read_text(encoding="utf-8"))
+    data["tracking"] = {"previous": None}
+    (later / "metrics.json").write_text(json.dumps(data), encoding="utf-8")
+    assert up_to_date_report(tmp_path, "acme", fingerprint) == later
+    _kpi_report(tmp_path / "acme", "2025-01-01", 1.0, 1, 1)  # rendered since: the later one would compare with it
+    assert up_to_date_report(tmp_path, "acme", fingerprint) is None
+
+
 # ---- the demo: two reports three months apart ---------------------------------------------------
 
 def _kpis(orders: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> dict:

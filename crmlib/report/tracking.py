@@ -201,6 +201,7 @@ def ladder_migration(orders_path: Path, as_of: dt.date, earlier: dt.date, settin
     matrix = migration.matrix(MIGRATION_SCHEME)
     return {
         "scheme": MIGRATION_SCHEME, "start": earlier.isoformat(), "end": as_of.isoformat(),
+        "classes": [str(c) for c in matrix.columns],  # best first (metrics.json sorts the keys below)
         "matrix": {row: {col: int(matrix.loc[row, col]) for col in matrix.columns} for row in matrix.index},
         "moves": {k: int(v) for k, v in migration.moves(MIGRATION_SCHEME).items()},
     }
@@ -312,10 +313,11 @@ def _goal_label(metric: str, lang: str) -> str:
 def _migration_block(migration: dict[str, Any] | None, lang: str) -> dict[str, Any] | None:
     if not migration:
         return None
-    classes = [c for c in next(iter(migration["matrix"].values()))]
+    classes = migration["classes"]
     names = {c: t(f"segments.ladder.names.{c}", lang) for c in classes}
     rows = []
-    for start, counts in migration["matrix"].items():
+    for start in [key for key in migration["matrix"] if key.startswith("_")] + classes:
+        counts = migration["matrix"][start]
         label = t("tracking.migration.new_row", lang) if start.startswith("_") else names[start]
         rows.append([label, *(fmt_int(counts[c]) for c in classes), fmt_int(sum(counts.values()))])
     moves = migration["moves"]
