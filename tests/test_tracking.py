@@ -209,3 +209,14 @@ def test_demo_later_report_shows_the_changes_since_the_earlier_one(demo_report: 
     assert f"{new['customers']:,}" in page and f"{old['customers']:,}" in page
     first_page = (demo_report.parent / earlier.isoformat() / "index.html").read_text(encoding="utf-8")
     assert "以前のレポートがないため" in first_page
+
+
+def test_a_report_without_its_kpis_says_so_instead_of_comparing(tmp_path: Path) -> None:
+    from crmlib.report.tracking import tracking_section
+
+    _report(tmp_path, "2025-01-01")
+    current = {"report": {"as_of": "2025-04-01"}}  # the diagnosis chapter failed: no KPIs
+    tracking = tracking_section(tmp_path, current, orders_path=None)
+    assert tracking["previous"]["as_of"] == "2025-01-01" and tracking["incomplete"]
+    block = tracking_block(tracking, lang="en", currency="JPY")
+    assert "as of 2025-01-01" in block["empty"] and "kpi_rows" not in block

@@ -233,8 +233,11 @@ def tracking_section(client_dir: Path, current: dict[str, Any], *, orders_path: 
     {"previous": None} when there is none."""
     as_of = _date(_at(current, "report.as_of"))
     previous = earlier_report(client_dir, as_of) if as_of else None
-    if previous is None or _at(current, "diagnosis.kpis.current") is None:
+    if previous is None:
         return {"previous": None}
+    if _at(current, "diagnosis.kpis.current") is None:  # this report's diagnosis did not complete
+        return {"previous": {"as_of": previous.as_of.isoformat(),
+                             "folder": f"{previous.folder.parent.name}/{previous.folder.name}"}, "incomplete": True}
     return compare_reports(previous, current, orders_path=orders_path, segments=segments)
 
 
@@ -355,6 +358,9 @@ def tracking_block(tracking: dict[str, Any] | None, *, lang: str, currency: str)
         block["empty"] = t("tracking.no_previous", lang)
         return block
     previous = _date(tracking["previous"]["as_of"])
+    if tracking.get("incomplete"):
+        block["empty"] = t("tracking.incomplete", lang, date=fmt_date(previous, lang))
+        return block
     block["lead"] = t("tracking.lead", lang, date=fmt_date(previous, lang), folder=tracking["previous"]["folder"],
                       months=fmt_num(tracking["months"], 1), floor=fmt_int(tracking["min_customers"]))
     block["kpi_title"] = t("tracking.kpi.title", lang)
