@@ -32,7 +32,7 @@ from ..periods import Span
 from ..style import fmt_date, fmt_int, fmt_money, fmt_num, fmt_pct
 from ..wording import pct_change, point_change
 
-# The KPIs compared: (metric, path in diagnosis.kpis.current, kind, what their n counts)
+# The KPIs compared: (metric in diagnosis.kpis.current, kind, the KPI that is its n; "" = none)
 KPIS: tuple[tuple[str, str, str], ...] = (
     ("revenue", "money", ""),
     ("customers", "count", ""),
@@ -50,6 +50,7 @@ DEFAULT_FLOOR = 30
 
 
 def _at(metrics: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path of a metrics dict, None when any part is missing."""
     value: Any = metrics
     for part in path.split("."):
         if not isinstance(value, dict) or part not in value:
@@ -65,6 +66,7 @@ def _floor(metrics: dict[str, Any]) -> int:
 
 
 def _date(text: Any) -> dt.date | None:
+    """An ISO date (or timestamp) text as a date, None when it is not one."""
     try:
         return dt.date.fromisoformat(str(text)[:10])
     except ValueError:
@@ -101,6 +103,7 @@ def kpi_changes(before: dict[str, Any], after: dict[str, Any], floor: int) -> li
 
 
 def _relative(new: Any, old: Any) -> float | None:
+    """new / old - 1, None when old is zero or missing."""
     change = ratio(new, old)
     return None if change is None else change - 1.0
 
@@ -244,6 +247,7 @@ def tracking_section(client_dir: Path, current: dict[str, Any], *, orders_path: 
 # ---- the words and tables of the section ------------------------------------------------------
 
 def _value(kind: str, value: Any, currency: str, lang: str) -> str:
+    """A KPI's value as the chapters format it (money, share or count)."""
     if kind == "money":
         return fmt_money(value, currency, lang)
     if kind == "rate":
@@ -252,12 +256,14 @@ def _value(kind: str, value: Any, currency: str, lang: str) -> str:
 
 
 def _kpi_label(metric: str, lang: str) -> str:
+    """A KPI's name in the table."""
     if metric == "f2_rate":
         return t("tracking.kpi.f2_rate", lang, window=F2_WINDOW)
     return t(f"tracking.kpi.{metric}", lang)
 
 
 def _kpi_rows(tracking: dict[str, Any], currency: str, lang: str) -> list[list[str]]:
+    """The KPI table's rows: name, then, now, change; a rate below the floor shows only its n."""
     floor = tracking["min_customers"]
     rows = []
     for row in tracking["kpis"]:
@@ -282,6 +288,7 @@ def _kpi_rows(tracking: dict[str, Any], currency: str, lang: str) -> list[list[s
 
 
 def _span(window: dict[str, str], lang: str) -> str:
+    """A KPI window as its first and last day."""
     start, end = _date(window["start"]), _date(window["end"])
     if start is None or end is None:
         return "-"
@@ -290,6 +297,7 @@ def _span(window: dict[str, str], lang: str) -> str:
 
 
 def _pace(metric: str, value: Any, lang: str) -> str:
+    """A yearly pace: points a year for rates, percent a year otherwise."""
     if value is None:
         return "-"
     if metric in RATE_GOALS:
@@ -314,6 +322,7 @@ def _goal_label(metric: str, lang: str) -> str:
 
 
 def _migration_block(migration: dict[str, Any] | None, lang: str) -> dict[str, Any] | None:
+    """The migration matrix (new first, then the stages best first) and its moves sentence."""
     if not migration:
         return None
     classes = migration["classes"]
@@ -336,6 +345,7 @@ def _migration_block(migration: dict[str, Any] | None, lang: str) -> dict[str, A
 
 
 def _experiment_line(row: dict[str, Any], lang: str) -> str:
+    """One experiment's sentence by its status since the earlier report."""
     values = {"name": row["name"], "n": fmt_int(row["n"]),
               "difference": point_change(row["difference"], 0.0) if row["difference"] is not None else "-",
               "low": fmt_num((row["low"] or 0) * 100, 1), "high": fmt_num((row["high"] or 0) * 100, 1),
