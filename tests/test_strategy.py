@@ -302,7 +302,7 @@ def test_missing_strategy_file_names_the_key(tmp_path: Path) -> None:
     (tmp_path / "survey.csv").write_text("customer_id,score\n", encoding="utf-8")
     settings = report_settings(config)
     assert settings["nps"]["file"] == str((tmp_path / "survey.csv").resolve())
-    assert set(settings["context"]) == {"segments", "diagnosis", "ltv"}  # ltv: the action plan's gross margin
+    assert set(settings["context"]) == {"segments", "diagnosis", "ltv"}  # ltv: the plan's and the scenarios' margin (and CPA)
 
 
 def test_sample_survey_and_log_are_consistent_with_the_trial(tmp_path: Path) -> None:

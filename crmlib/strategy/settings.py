@@ -182,7 +182,48 @@ class Plan(_Strict):
     measures: list[PlanMeasure] = Field(default_factory=list)
 
 
+SCENARIOS = ("conservative", "expected", "ambitious")
+# The drivers of the KPI tree a scenario changes: relative changes (0.05 = +5%) except the rates,
+# which move in points (0.02 = +2 points)
+DRIVERS = ("new_customers", "f2_rate", "retention", "aov", "frequency", "gross_margin", "cpa")
+POINT_DRIVERS = frozenset({"f2_rate", "retention", "gross_margin"})
+# The workbook's default assumptions for a driver a scenario leaves out (the report marks them as
+# defaults): expected = today's rates held; conservative and ambitious a plausible step either way.
+# The gross margin is the client's pricing, not a CRM lever: held in every default.
+DEFAULT_CHANGES: dict[str, dict[str, float]] = {
+    "conservative": {"new_customers": -0.10, "f2_rate": -0.02, "retention": -0.02, "aov": -0.02, "frequency": -0.03,
+                     "gross_margin": 0.0, "cpa": 0.10},
+    "expected": dict.fromkeys(DRIVERS, 0.0),
+    "ambitious": {"new_customers": 0.10, "f2_rate": 0.03, "retention": 0.03, "aov": 0.03, "frequency": 0.05,
+                  "gross_margin": 0.0, "cpa": -0.10},
+}
+
+
+class ScenarioChanges(_Strict):
+    """One scenario's changes of the drivers against the baseline year; a driver left out takes
+    the default assumption (DEFAULT_CHANGES)."""
+
+    new_customers: float | None = Field(None, gt=-1, description="new customers, relative (0.1 = +10%)")
+    f2_rate: float | None = Field(None, ge=-1, le=1, description="F2 conversion, points (0.02 = +2 pt)")
+    retention: float | None = Field(None, ge=-1, le=1, description="retention of last year's customers, points")
+    aov: float | None = Field(None, gt=-1, description="order value (AOV) of new and existing customers, relative")
+    frequency: float | None = Field(None, gt=-1, description="orders per existing customer, relative")
+    gross_margin: float | None = Field(None, ge=-1, le=1, description="gross margin, points (needs ltv.gross_margin)")
+    cpa: float | None = Field(None, gt=-1, description="acquisition cost per new customer, relative (needs ltv.cpa)")
+
+
+class Scenarios(_Strict):
+    """The scenario table's three scenarios (and the workshop simulator's starting point: expected)."""
+
+    conservative: ScenarioChanges = Field(default_factory=ScenarioChanges)
+    expected: ScenarioChanges = Field(default_factory=ScenarioChanges)
+    ambitious: ScenarioChanges = Field(default_factory=ScenarioChanges)
+
+
 MIN_CLASS_CUSTOMERS = 30  # default floor of customers behind a target's value per customer
+
+
+CONTEXT_SECTIONS = ("segments", "diagnosis", "ltv")  # the other sections the report hands the chapter
 
 
 class StrategySettings(_Strict):
@@ -203,6 +244,7 @@ class StrategySettings(_Strict):
     kpis: Kpis = Field(default_factory=Kpis)
     nps: Nps | None = None
     plan: Plan = Field(default_factory=Plan)
+    scenarios: Scenarios = Field(default_factory=Scenarios)
     # set by the report pipeline (report_settings), not in the YAML: the other chapters' sections
     context: dict[str, Any] = Field(default_factory=dict, description="filled by the report; leave out")
 
@@ -213,7 +255,7 @@ class StrategySettings(_Strict):
         other key and no free nesting (a deep or alias-expanded tree is refused, not carried)."""
         from ..config import section_model  # the sections' models, without importing another chapter
 
-        models = {key: section_model(key) for key in ("segments", "diagnosis", "ltv")}
+        models = {key: section_model(key) for key in CONTEXT_SECTIONS}
         unknown = sorted(str(key) for key in value if key not in models)
         if unknown:
             raise ValueError(f"context is filled by the report and holds only {', '.join(models)} "
@@ -223,6 +265,11 @@ class StrategySettings(_Strict):
                 raise ValueError(f"context.{key} must be the {key}: section (a mapping)")
             models[key].model_validate(section)
         return value
+
+    def margin_and_cpa(self) -> tuple[float | None, float | None]:
+        """The gross margin and acquisition cost per new customer of the ltv: section (None: not set)."""
+        ltv = self.context.get("ltv") or {}
+        return ltv.get("gross_margin"), ltv.get("cpa")
 
     def files(self) -> list[tuple[str, Path]]:
         """(YAML key, path) of every input file the settings name."""
@@ -247,7 +294,8 @@ def _resolved(path: Path | None, base: Path) -> str | None:
 
 def report_settings(config: Any) -> dict[str, Any]:
     """The notebook's `settings`: the strategy section with its files made absolute (relative to
-    the client YAML) and the segments and diagnosis sections in `context`."""
+    the client YAML) and the segments, diagnosis and ltv sections in `context` (the ltv section's
+    gross margin and acquisition cost price the scenarios)."""
     raw = dict(config.strategy or {})
     parsed = load_settings(raw)
     base = config.source_path.parent if config.source_path else Path.cwd()
@@ -258,8 +306,7 @@ def report_settings(config: Any) -> dict[str, Any]:
     if parsed.experiments:
         raw["experiments"] = [{**item, "file": _resolved(exp.file, base)}
                               for item, exp in zip(raw["experiments"], parsed.experiments)]
-    raw["context"] = {"segments": dict(config.segments or {}), "diagnosis": dict(config.diagnosis or {}),
-                      "ltv": dict(config.ltv or {})}  # ltv: the plan's gross margin
+    raw["context"] = {key: dict(getattr(config, key) or {}) for key in CONTEXT_SECTIONS}  # ltv: the plan's and the scenarios' gross margin (and CPA)
     missing = [(key, path) for key, path in load_settings(raw).files() if not path.is_file()]
     if missing:
         key, path = missing[0]
@@ -269,7 +316,9 @@ def report_settings(config: Any) -> dict[str, Any]:
     return raw
 
 
-__all__ = ["input_files", "BeforeAfter", "Experiment", "Goal", "JOURNEY_ROWS", "Journey", "Kpis", "Measure", "Nps", "Plan", "PlanMeasure", "RATE_METRICS",
+__all__ = ["input_files", "BeforeAfter", "CONTEXT_SECTIONS", "DEFAULT_CHANGES", "DRIVERS", "POINT_DRIVERS", "SCENARIOS",
+           "ScenarioChanges", "Scenarios", "Experiment", "Goal", "JOURNEY_ROWS", "Journey", "Kpis", "Measure", "Nps", "Plan",
+           "PlanMeasure", "RATE_METRICS",
            "STAGES", "StageText", "StrategySettings", "Target", "load_settings", "report_settings"]
 
 

@@ -2,10 +2,15 @@
 
 revenue = new customers x new orders per customer x new AOV
         + existing customers x existing orders per customer x existing AOV
+existing customers = prior customers x retention + reactivated customers
 A period is a Span of calendar days before as_of; new customers made their first purchase ever
 in it, existing customers bought before it and again in it (as crmlib.diagnosis.kpis, whose
 revenue, customers and repeat rate these figures equal). f2_rate: first-time customers of the
 period whose f2 window ended before the period's end, share with a second purchase within it.
+retention: the share of the prior period's customers (the equally long period just before) who
+bought again in this one (retained customers); the other existing customers had not bought in
+the prior period (reactivated). None when the data does not reach back to the prior period's
+first day (its customers would be undercounted).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..store.kpis import period_kpis
-from ..store.purchases import Purchases, Span
+from ..store.purchases import Purchases, Span, months_before
 from ..wording import ratio
 
 TREE_SQL = """
@@ -34,12 +39,42 @@ FROM firsts
 WHERE first_day >= DATE '{start}' AND first_day + {window} < DATE '{end}'
 """
 
+RETENTION_SQL = """
+SELECT count(*) FILTER (WHERE day < DATE '{start}' AND (prev_day IS NULL OR prev_day < DATE '{prior}')) AS prior_customers,
+       count(*) FILTER (WHERE day >= DATE '{start}' AND prev_day >= DATE '{prior}' AND prev_day < DATE '{start}')
+           AS retained_customers
+FROM purchases
+WHERE day >= DATE '{prior}' AND day < DATE '{end}'
+"""
+
 # The leaves and branches of the tree, in display order, with their depth.
 TREE_ROWS: tuple[tuple[str, int], ...] = (
     ("revenue", 0),
     ("new_revenue", 1), ("new_customers", 2), ("new_frequency", 2), ("new_aov", 2),
     ("existing_revenue", 1), ("existing_customers", 2), ("existing_frequency", 2), ("existing_aov", 2),
 )
+
+
+def prior_span(span: Span) -> Span:
+    """The period just before span, as many calendar months long (in days for a span that is no
+    whole number of months)."""
+    months = (span.end.year - span.start.year) * 12 + span.end.month - span.start.month
+    if months > 0 and months_before(span.end, months) == span.start:
+        return Span(months_before(span.start, months), span.start)
+    return Span(span.start - (span.end - span.start), span.start)
+
+
+def retention_values(purchases: Purchases, span: Span, existing_customers: int) -> dict[str, Any]:
+    """prior_customers, retained_customers, reactivated_customers and retention of the period (see
+    the module docstring); None where the data does not cover the prior period."""
+    prior = prior_span(span)
+    row = purchases.query(RETENTION_SQL.format(prior=prior.start.isoformat(), start=span.start.isoformat(),
+                                               end=span.end.isoformat())).iloc[0]
+    if not purchases.covers(prior):
+        return {"prior_customers": None, "retained_customers": None, "reactivated_customers": None, "retention": None}
+    prior_c, retained = int(row["prior_customers"]), int(row["retained_customers"])
+    return {"prior_customers": prior_c, "retained_customers": retained,
+            "reactivated_customers": existing_customers - retained, "retention": ratio(retained, prior_c)}
 
 
 def kpi_values(purchases: Purchases, span: Span, f2_window: int = 90) -> dict[str, Any]:
@@ -58,7 +93,8 @@ def kpi_values(purchases: Purchases, span: Span, f2_window: int = 90) -> dict[st
         "f2_window": int(f2_window),
         "f2_eligible": int(f2["eligible"]), "f2_converted": int(f2["converted"]),
         "f2_rate": ratio(int(f2["converted"]), int(f2["eligible"])),
+        **retention_values(purchases, span, ex_c),
     }
 
 
-__all__ = ["TREE_ROWS", "kpi_values"]
+__all__ = ["TREE_ROWS", "kpi_values", "prior_span", "retention_values"]
