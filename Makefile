@@ -37,7 +37,7 @@ $(LAB_STAMP): $(STAMP)
 
 lab: $(LAB_STAMP)
 	@test -f data/processed/demo/orders.parquet || $(BIN)/crm-workbook demo  # the notebooks' default data
-	$(BIN)/jupyter lab $(LAB_ROOT) notebooks/
+	$(BIN)/jupyter lab $(LAB_ROOT) notebooks/workshop_simulator.ipynb  # serves notebooks/, the simulator open
 
 bench: $(STAMP)
 	for b in sample ingest diagnosis segments ltv strategy batch; do $(BIN)/python bench/$$b.py || exit 1; done

@@ -1,5 +1,6 @@
-"""`make lab`: installs the lab extra once (a second call goes straight to JupyterLab) and passes
---allow-root when run as root (containers, WSL). Checked with `make -n` on a stand-in venv."""
+"""`make lab`: installs the lab extra once (a second call goes straight to JupyterLab), passes
+--allow-root when run as root (containers, WSL) and opens the workshop simulator (JupyterLab
+then serves notebooks/, the simulator's folder). Checked with `make -n` on a stand-in venv."""
 
 from __future__ import annotations
 
@@ -34,3 +35,6 @@ def test_lab_installs_once_and_allows_root(tmp_path):
     second = _dry_run(venv)
     assert "pip install" not in second and "jupyter lab" in second
     assert ("--allow-root" in second) == (os.geteuid() == 0)
+    launch = next(line for line in second.splitlines() if "jupyter lab" in line)
+    assert launch.split("#")[0].split()[-1] == "notebooks/workshop_simulator.ipynb"
+    assert (ROOT / "notebooks" / "workshop_simulator.ipynb").is_file()
