@@ -40,13 +40,14 @@ def test_the_simulator_notebook_gives_the_reports_expected_scenario(demo_report,
     import papermill
 
     from crmlib.config import load_config
+    from crmlib.metrics import plain
     from crmlib.strategy import report_settings
 
     folder = demo_report.parents[2]
     processed, yaml_path = folder / "data" / "processed" / "demo", folder / "data" / "sample" / "demo.yaml"
     if not (processed / "orders.parquet").is_file() or not yaml_path.is_file():
         pytest.skip("needs the demo folder the demo_report fixture renders")
-    settings = report_settings(load_config(yaml_path))  # as the report's strategy chapter got it
+    settings = plain(report_settings(load_config(yaml_path)))  # as the report's pipeline hands it over
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     source, out = tmp_path / "simulator.ipynb", tmp_path / "out.ipynb"
