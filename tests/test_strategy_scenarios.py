@@ -56,6 +56,17 @@ def test_retention_splits_existing_customers_into_retained_and_reactivated(tmp_p
     assert short["retention"] is None and short["reactivated_customers"] is None
 
 
+def test_data_shorter_than_the_baseline_gives_no_scenario(tiny_processed_dir: Path) -> None:
+    # the tiny shop's orders span January-April 2024: the 12 months before 2024-05-01 start
+    # before the data, so the baseline is partial and the chapter shows a note, not a table
+    from crmlib.strategy.goals import current_values, metric_history
+
+    with open_purchases(tiny_processed_dir / "orders.parquet", D(2024, 5, 1)) as p:
+        current = current_values(p, 12, 90, metric_history(p, 12, 90))
+    assert current["retention"] is None
+    assert not sc.Baseline.from_values(current, 12).covered
+
+
 # ---- the model on a tiny tree, by hand --------------------------------------------------------
 
 # 100 new customers x 1.2 orders x 5,000 = 600,000; 200 existing x 2.5 x 4,000 = 2,000,000
@@ -212,6 +223,9 @@ def test_simulator_sliders_start_at_the_expected_scenario() -> None:
     assert sim.changes() == changes["expected"]
     expected = sc.scenario_frame(BASE, changes).loc["expected"]
     assert sim.figures().loc["workshop"].to_dict() == expected.to_dict()
+    # what the sliders show (refresh() draws these inside an Output widget, which would hide an error)
+    assert sim.table().columns.tolist() == ["Item", "Last 12 months (actual)", "Simulated"]
+    assert sim.chart().axes[0].get_title() == "Next period's revenue and gross profit (vs the last 12 months)"
     sim.sliders["new_customers"].value = 0.2
     assert sim.figures().loc["workshop", "new_customers"] == pytest.approx(120)
     sim.reset()

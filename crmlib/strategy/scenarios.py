@@ -93,12 +93,12 @@ class Baseline:
 
 def baseline_figures(base: Baseline) -> dict[str, float | None]:
     """The baseline period in the projection's terms (its revenue, gross profit, costs)."""
-    new_orders = base.new_customers * base.new_frequency
-    existing_orders = base.existing_customers * base.existing_frequency
-    return _figures(base, base.new_customers, base.f2_rate, base.new_frequency, base.new_customers * base.new_frequency * base.new_aov,
-                    base.retention, base.existing_customers, base.existing_frequency,
-                    base.existing_customers * base.existing_frequency * base.existing_aov,
-                    new_orders + existing_orders, base.gross_margin, base.cpa)
+    new_revenue = base.new_customers * base.new_frequency * base.new_aov
+    existing_revenue = base.existing_customers * base.existing_frequency * base.existing_aov
+    orders = base.new_customers * base.new_frequency + base.existing_customers * base.existing_frequency
+    return _figures(base, base.new_customers, base.f2_rate, base.new_frequency, new_revenue, base.retention,
+                    base.existing_customers, base.existing_frequency, existing_revenue, orders, base.gross_margin,
+                    base.cpa)
 
 
 def project(base: Baseline, changes: Mapping[str, float]) -> dict[str, float | None]:

@@ -85,12 +85,12 @@ class Simulator:
                    label=t(f"strategy.scenarios.names.{name}", self.lang))
         goals = self.plan[(self.plan["metric"] == "revenue") & self.plan["target"].notna()] if len(self.plan) else self.plan
         if len(goals):
-            ax.hlines(float(goals.iloc[0]["target"]), -0.5, 0.5, colors=PALETTE[3], linestyles="--",
+            ax.hlines(float(goals.iloc[0]["target"]), -0.45, 0.45, colors="#333333", linestyles="--",
                       label=t("strategy.simulator.chart_goal", self.lang))
         ax.set_xticks(range(len(figures)), [t(f"strategy.scenarios.figures.{f}", self.lang) for f in figures])
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_money_short(v, self.currency, self.lang)))
         ax.set_title(t("strategy.simulator.chart_title", self.lang, months=self.base.months))
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper right", fontsize=8)
         fig.tight_layout()
         return fig
 
