@@ -88,6 +88,20 @@ class Plan(MetricsModel):
     best: PlanMeasure | None = None
 
 
+class ScenarioFigures(MetricsModel):
+    """One row of the scenario table (the baseline or a scenario; crmlib.strategy.scenario_report):
+    next period's customers, revenue, gross profit and acquisition cost (null: no margin or CPA)."""
+
+    new_customers: Num = None
+    existing_customers: Num = None
+    new_revenue: Num = None
+    existing_revenue: Num = None
+    revenue: Num = None
+    gross_profit: Num = None
+    acquisition_cost: Num = None
+    profit_after_acquisition: Num = None
+
+
 class StrategyMetrics(MetricsModel):
     """Goals, targets, the journey's conversions, experiments, NPS and the action plan."""
 
@@ -97,3 +111,4 @@ class StrategyMetrics(MetricsModel):
     experiments: list[Experiment] = []
     nps: NPS | None = None
     plan: Plan | None = None  # the 90-day action plan (crmlib.strategy.plan_report.plan_metrics)
+    scenarios: dict[str, ScenarioFigures] = {}  # baseline, conservative, expected, ambitious
