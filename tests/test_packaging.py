@@ -93,6 +93,8 @@ def test_the_wheel_renders_the_demo_from_an_empty_folder(installed, demo_report)
         pytest.skip("CRM_TEST_DEMO_REPORT reuses a report the installed wheel did not render")
     names = zipfile.ZipFile(installed.wheel).namelist()
     assert "crmlib/notebooks/01_diagnosis.ipynb" in names and "crmlib/examples/demo.yaml" in names
+    # the workshop simulator ships beside the chapters but is no chapter: no page of its own (below)
+    assert "crmlib/notebooks/workshop_simulator.ipynb" in names
     assert "crmlib/store/segments/rfm_segments.yaml" in names and "crmlib/messages/ja/diagnosis.yaml" in names
     where = subprocess.run([installed.command("python"), "-c", "import crmlib; print(crmlib.__file__)"],
                            cwd=demo_report, env=installed.env, capture_output=True, text=True).stdout
