@@ -45,7 +45,8 @@ def code_sha256(notebooks_dir: Path) -> str:
     """sha256 over crmlib's source and data files and the chapter notebooks (path + bytes)."""
     digest = hashlib.sha256()
     files = [p for p in PACKAGE_DIR.rglob("*") if p.suffix in (".py", ".yaml", ".j2", ".css", ".json")]
-    files += list(Path(notebooks_dir).glob("*.ipynb"))
+    # the chapters' notebooks only: the workshop notebook renders no page
+    files += [p for name in registry.chapter_names() if (p := Path(notebooks_dir) / f"{name}.ipynb").is_file()]
     for path in sorted(files):
         if "__pycache__" in path.parts:
             continue

@@ -357,3 +357,17 @@ def test_a_client_with_a_failed_chapter_links_its_new_report(tmp_path, monkeypat
     outcome = run_task(task)
     assert outcome["status"] == "failed" and outcome["report"] == str(written)
     assert "03_ltv" in outcome["error"]
+
+
+def test_the_code_hash_covers_the_chapter_notebooks_not_the_workshop_one(tmp_path):
+    from crmlib import fingerprint, registry
+
+    for name in [*registry.chapter_names(), "workshop_simulator"]:
+        (tmp_path / f"{name}.ipynb").write_text("{}", encoding="utf-8")
+    before = fingerprint.code_sha256(tmp_path)
+    (tmp_path / "workshop_simulator.ipynb").write_text('{"cells": []}', encoding="utf-8")
+    fingerprint.code_sha256.cache_clear()
+    assert fingerprint.code_sha256(tmp_path) == before  # editing the workshop re-renders nothing
+    (tmp_path / "03_ltv.ipynb").write_text('{"cells": []}', encoding="utf-8")
+    fingerprint.code_sha256.cache_clear()
+    assert fingerprint.code_sha256(tmp_path) != before
