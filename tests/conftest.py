@@ -169,10 +169,12 @@ def _install_wheel(root: Path) -> None:
     fresh = root / "venv"
     venv.EnvBuilder(with_pip=True).create(fresh)
     python = str(fresh / "bin" / "python")
+    # without PYTHONPATH: a checkout on it (a worktree's crmlib.egg-info) would look installed to pip
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+                   check=True, capture_output=True, timeout=300, env=clean)
     purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+                             check=True, capture_output=True, text=True, env=clean).stdout.strip()
     Path(purelib, "zz_dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
 
 
