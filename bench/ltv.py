@@ -121,7 +121,7 @@ def chapter_child(args: dict) -> None:
 
     for name, value in list(vars(predictive).items()):  # the functions predictive_ltv calls
         if (inspect.isfunction(value) and value.__module__.startswith("crmlib.ltv.")
-                and value.__module__ != predictive.__name__) or name in ("_strata", "stratum_weights"):
+                and value.__module__ != predictive.__name__) or name in ("_cohort_period", "stratum_weights"):
             setattr(predictive, name, timed_step(name, value))
     cpu = time.process_time()
     t0 = time.perf_counter()

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from .fitting import CompactRows, ModelFit, as_array, check_histories, compact_rows, maximise, standard_errors
+from .fitting import CompactRows, ModelFit, as_array, compact_histories, maximise, standard_errors
 
 PARAMS = ("r", "alpha", "a", "b")
 
@@ -188,11 +188,12 @@ def _start(rows: CompactRows) -> np.ndarray:
     return np.array([1.0, 1.0 / rate, 1.0, 3.0])
 
 
-def fit_bgnbd(summary: pd.DataFrame, *, weights: np.ndarray | None = None, with_se: bool = True) -> BGNBDFit:
-    """Fit BG/NBD by maximum likelihood to a summary with columns x, t_x, T (one row per customer)."""
-    x, t_x, T = (summary[c].to_numpy("float64") for c in ("x", "t_x", "T"))
-    check_histories(x, t_x, T)
-    rows = compact_rows(weights, x=x, t_x=t_x, T=T)
+def fit_bgnbd(summary: pd.DataFrame, *, weights: np.ndarray | None = None, with_se: bool = True,
+              rows: CompactRows | None = None) -> BGNBDFit:
+    """Fit BG/NBD by maximum likelihood to a summary with columns x, t_x, T (one row per customer).
+    rows: compact_histories(summary, weights) when the caller has it (shared between models)."""
+    if rows is None:
+        rows = compact_histories(summary, weights)
     data = _Data.from_rows(rows)
     n = float(rows.weights.sum())
     params, converged = maximise(lambda p: _nll_and_gradient(p, data), _start(rows), gradient=True, scale=n)

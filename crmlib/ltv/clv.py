@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from .fitting import compact_rows
+from .fitting import CompactRows, compact_rows
 from .gamma_gamma import GammaGammaFit
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -60,13 +60,17 @@ def expected_clv(
     discount_rate: float = 0.10,
     gross_margin: float = 1.0,
     time_unit_days: int = 7,
+    rows: CompactRows | None = None,
 ) -> pd.DataFrame:
-    """Per customer: P(alive), expected purchases and spend over the horizon, and discounted CLV."""
-    x = summary["x"].to_numpy("float64")
-    t_x = summary["t_x"].to_numpy("float64")
-    T = summary["T"].to_numpy("float64")
-    p_alive = purchase_fit.p_alive(x, t_x, T)
+    """Per customer: P(alive), expected purchases and spend over the horizon, and discounted CLV.
+    rows: the summary's compact (x, t_x, T) rows (fitting.compact_histories) when the caller has
+    them: P(alive) is then computed once per distinct row."""
+    if rows is None:
+        rows = compact_rows(**{c: summary[c].to_numpy("float64") for c in ("x", "t_x", "T")})
+    x, T = rows["x"].full, rows["T"].full
+    p_alive = np.asarray(purchase_fit.p_alive(x, rows["t_x"].full, T), dtype="float64")[rows.inverse]
     pairs = compact_rows(x=x, T=T)
+    pair_of = pairs.inverse[rows.inverse]  # every customer's (x, T) pair
     px, pT = pairs["x"].full, pairs["T"].full
     months = np.arange(horizon_months + 1, dtype="float64")
     times = months_in_units(months, time_unit_days)
@@ -74,8 +78,8 @@ def expected_clv(
     discount = (1.0 + discount_rate) ** (-months[1:] / 12.0)
     discounted = discount @ np.diff(curve, axis=0)
     spend = spend_per_purchase(summary, spend_fit)
-    purchases = p_alive * curve[-1][pairs.inverse]
-    value = gross_margin * spend * p_alive * discounted[pairs.inverse]
+    purchases = p_alive * curve[-1][pair_of]
+    value = gross_margin * spend * p_alive * discounted[pair_of]
     out = pd.DataFrame(
         {"p_alive": p_alive, "expected_purchases": purchases, "expected_spend": spend, "clv": value},
         index=summary.index,

@@ -100,6 +100,14 @@ def compact_rows(weights: np.ndarray | None = None, **columns: np.ndarray) -> Co
     return CompactRows(compact, row_weights, row_code)
 
 
+def compact_histories(summary: pd.DataFrame, weights: np.ndarray | None = None) -> CompactRows:
+    """The distinct (x, t_x, T) rows of a summary, checked (check_histories): made once per
+    summary and shared by the purchase models, the holdout prediction and the scores."""
+    x, t_x, T = (summary[c].to_numpy("float64") for c in ("x", "t_x", "T"))
+    check_histories(x, t_x, T)
+    return compact_rows(weights, x=x, t_x=t_x, T=T)
+
+
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Run BLAS on one thread: the optimiser makes many tiny BLAS calls (4x4 matrices), and a

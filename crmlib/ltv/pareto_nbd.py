@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from .fitting import CompactRows, ModelFit, as_array, check_histories, compact_rows, maximise, standard_errors
+from .fitting import CompactRows, ModelFit, as_array, compact_histories, compact_rows, maximise, standard_errors
 
 PARAMS = ("r", "alpha", "s", "beta")
 BETA_CAP = 10.0  # alpha, beta <= BETA_CAP x max(T)
@@ -282,6 +282,7 @@ def fit_pareto_nbd(
     with_se: bool = True,
     start: tuple[float, float, float, float] | None = None,
     gradient: bool | None = None,
+    rows: CompactRows | None = None,
 ) -> ParetoNBDFit:
     """Fit Pareto/NBD by maximum likelihood to a summary with columns x, t_x, T.
 
@@ -296,16 +297,17 @@ def fit_pareto_nbd(
     million customers: 262k rows, 17k pairs, 2.3x faster and the exact maximum). With fewer rows
     the hypergeometric function dominates, a gradient costs as much as the five likelihoods of a
     finite-difference step, and the search stays as it was (CDNOW, Online Retail, the demo).
+
+    rows: compact_histories(summary, weights) when the caller has it (shared between models).
     """
-    x, t_x, T = (summary[c].to_numpy("float64") for c in ("x", "t_x", "T"))
-    check_histories(x, t_x, T)
-    rows = compact_rows(weights, x=x, t_x=t_x, T=T)
+    if rows is None:
+        rows = compact_histories(summary, weights)
     data = _Data.from_rows(rows)
     n = float(rows.weights.sum())
     w = rows.weights
     mean_T = max(float(w @ data.T / w.sum()), 1e-3)
     rate = max(float(w @ data.x / w.sum()) / mean_T, 1e-3)
-    cap = BETA_CAP * max(float(T.max()), 1.0)
+    cap = BETA_CAP * max(float(rows["T"].values.max()), 1.0)
     first = np.array(start if start is not None else (1.0, 1.0 / rate, 1.0, mean_T), dtype="float64")
     upper = np.array([np.inf, cap, np.inf, cap])
     if gradient is None:

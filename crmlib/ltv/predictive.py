@@ -29,6 +29,7 @@ import pandas as pd
 
 from .bgnbd import BGNBDFit, fit_bgnbd
 from .clv import clv_by_segment, expected_clv
+from .fitting import compact_histories
 from .gamma_gamma import GammaGammaFit, fit_gamma_gamma, repeat_buyers
 from .pareto_nbd import ParetoNBDFit, fit_pareto_nbd
 from .historical import choose_period, first_purchase_grouping
@@ -60,7 +61,9 @@ class PredictiveResult:
     correlation: float = float("nan")
     checks: list[Check] = field(default_factory=list)
     season: dict[str, float] = field(default_factory=dict)  # validation.season_ratio
-    summary: pd.DataFrame | None = None  # full history to as_of
+    # full history to as_of; of the first order's attributes only the chapter's grouping
+    # (historical.first_purchase_grouping) is filled, the other column is empty
+    summary: pd.DataFrame | None = None
     scores: pd.DataFrame | None = None  # per customer: p_alive, expected_purchases, expected_spend, clv
     sample_share: float | None = None  # None: every customer; else the share in the model sample
     population: pd.DataFrame | None = None  # when sampled: exact customers per first purchase day/attribute
@@ -115,7 +118,10 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     everyone = customer_count(orders_path, as_of)
     share = settings.max_model_customers / everyone if everyone > settings.max_model_customers else None
     population = first_purchase_counts(orders_path, as_of) if share is not None else None
-    calibration, summary = rfm_summaries(orders_path, as_of, cal_end, unit, sample_share=share)  # one query
+    by = first_purchase_grouping(orders_path, as_of)  # the one first-order attribute the chapter splits by
+    firsts = (by.removeprefix("first_"),) if by else ()
+    calibration, summary = rfm_summaries(orders_path, as_of, cal_end, unit, sample_share=share,
+                                         firsts=firsts)  # one query
     repeaters = int((calibration["x"] > 0).sum())
     result = PredictiveResult("too_little_data", as_of, cal_end, repeaters, settings.min_repeat_buyers,
                               customers=len(calibration), sample_share=share,
@@ -126,21 +132,23 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
         # the tracking curve's DuckDB query runs while the calibration models are fitted (numpy
         # and scipy use one core; on two cores this hides most of the query)
         counts = pool.submit(tracking_counts, orders_path, as_of, cal_end)
-        bg_cal = fit_bgnbd(calibration, with_se=False)  # only the refitted models' errors are shown
-        pn_cal = fit_pareto_nbd(calibration, with_se=False, start=_pareto_start(bg_cal, calibration))
+        cal_rows = compact_histories(calibration)  # the distinct (x, t_x, T) rows, shared below
+        bg_cal = fit_bgnbd(calibration, with_se=False, rows=cal_rows)  # only the refitted models' errors are shown
+        pn_cal = fit_pareto_nbd(calibration, with_se=False, start=_pareto_start(bg_cal, calibration), rows=cal_rows)
         result.calibration = {"bgnbd": bg_cal, "pareto_nbd": pn_cal}
         result.tracking = tracking_from_counts(counts.result(), as_of, cal_end, result.calibration, unit)
-    predicted = {name: predicted_holdout(model, calibration) for name, model in result.calibration.items()}
+    predicted = {name: predicted_holdout(model, calibration, cal_rows) for name, model in result.calibration.items()}
     result.by_frequency = holdout_by_frequency(result.calibration, calibration, predicted=predicted)
     if share is not None:  # customers per bucket, scaled from the sample to everyone
         result.by_frequency["customers"] = (result.by_frequency["customers"] / share).round().astype("int64")
     scale = 1.0 / share if share is not None else 1.0  # sample totals -> every customer
     result.errors = {name: holdout_error(model, calibration, scale, predicted=predicted[name])
                      for name, model in result.calibration.items()}
-    del calibration, predicted
+    del calibration, predicted, cal_rows
 
-    bg = fit_bgnbd(summary)
-    fits: dict = {"bgnbd": bg, "pareto_nbd": fit_pareto_nbd(summary, start=_pareto_start(bg, summary))}
+    rows = compact_histories(summary)
+    bg = fit_bgnbd(summary, rows=rows)
+    fits: dict = {"bgnbd": bg, "pareto_nbd": fit_pareto_nbd(summary, start=_pareto_start(bg, summary), rows=rows)}
     gamma = fit_gamma_gamma(summary) if len(repeat_buyers(summary)) >= 2 else None
     if gamma is not None:
         fits["gamma_gamma"] = gamma
@@ -159,17 +167,18 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     result.scores = expected_clv(
         fits["bgnbd"], gamma, summary, horizon_months=settings.horizon_months,
         discount_rate=settings.discount_rate, gross_margin=settings.gross_margin or 1.0, time_unit_days=unit,
+        rows=rows,
     )
     result.customers = len(summary)
     if share is not None:
-        result.weights = stratum_weights(summary, population, *_strata(orders_path, as_of, settings))
+        result.weights = stratum_weights(summary, population, _cohort_period(orders_path, as_of, settings), by)
     result.status = gate_status(result.checks)
     return result
 
 
-def _strata(orders_path: Path | str, as_of: dt.date, settings: LTVSettings) -> tuple[str, str | None]:
-    """The chapter's cohort period and first-purchase attribute: the cells of the sample weights."""
-    return choose_period(orders_path, as_of, settings.cohort_period), first_purchase_grouping(orders_path, as_of)
+def _cohort_period(orders_path: Path | str, as_of: dt.date, settings: LTVSettings) -> str:
+    """The chapter's cohort period: with its first-purchase attribute, the cells of the sample weights."""
+    return choose_period(orders_path, as_of, settings.cohort_period)
 
 
 def stratum_weights(summary: pd.DataFrame, population: pd.DataFrame, period: str, by: str | None) -> np.ndarray:

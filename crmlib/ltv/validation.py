@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..orders import orders_sql, query
-from .fitting import compact_rows
+from .fitting import CompactRows, compact_rows
 from .summary import date_sql, to_date
 
 MAX_BUCKET = 7
@@ -44,10 +44,17 @@ def frequency_bucket(x: pd.Series, max_bucket: int = MAX_BUCKET) -> pd.Series:
     return x.clip(upper=max_bucket).astype("int64").astype(str).where(x < max_bucket, f"{max_bucket}+")
 
 
-def predicted_holdout(model: PurchaseModel, summary: pd.DataFrame) -> np.ndarray:
+def predicted_holdout(model: PurchaseModel, summary: pd.DataFrame, rows: CompactRows | None = None) -> np.ndarray:
     """Per customer, E[Y(holdout_length) | x, t_x, T]; computed once per distinct (x, t_x, T,
-    holdout_length) row (a few hundred thousand among millions of customers) and spread back."""
-    rows = compact_rows(**{c: summary[c].to_numpy("float64") for c in ("holdout_length", "x", "t_x", "T")})
+    holdout_length) row (a few hundred thousand among millions of customers) and spread back.
+    rows: the summary's compact (x, t_x, T) rows (fitting.compact_histories), used when every
+    customer has the same holdout_length (a calibration summary)."""
+    length = summary["holdout_length"].to_numpy("float64")
+    if rows is not None and len(length) and (length == length[0]).all():
+        predicted = model.expected_purchases(np.full(rows.n_rows, length[0]),
+                                             *(rows[c].full for c in ("x", "t_x", "T")))
+        return np.asarray(predicted, dtype="float64")[rows.inverse]
+    rows = compact_rows(holdout_length=length, **{c: summary[c].to_numpy("float64") for c in ("x", "t_x", "T")})
     predicted = model.expected_purchases(*(rows[c].full for c in ("holdout_length", "x", "t_x", "T")))
     return np.asarray(predicted, dtype="float64")[rows.inverse]
 
