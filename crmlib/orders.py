@@ -10,11 +10,15 @@ import datetime as dt
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 
 from .sql import sql_literal as _quote
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def as_timestamp(as_of: dt.date | str) -> str:
@@ -90,15 +94,19 @@ def query_stream(sql: str, batch_rows: int = 1_000_000) -> pd.DataFrame:
     batches: DuckDB sorts and aggregates under its cap (spilling), and the result never has to
     fit in that cap, as it must for query() (50M customers are several GB). Columns must be
     VARCHAR, BIGINT, DOUBLE or TIMESTAMP (converted as query() would)."""
+    return query_arrow(sql, batch_rows).to_pandas(self_destruct=True)
+
+
+def query_arrow(sql: str, batch_rows: int = 1_000_000) -> pa.Table:
+    """query_stream's Arrow table, for a caller that takes some columns (e.g. lists) apart first."""
     import pyarrow as pa
 
     con = connect()
     try:
         reader = con.sql(sql).to_arrow_reader(batch_rows)
-        table = pa.Table.from_batches(list(reader), schema=reader.schema)
+        return pa.Table.from_batches(list(reader), schema=reader.schema)
     finally:
         con.close()
-    return table.to_pandas(self_destruct=True)
 
 
 def customer_summary(orders_path: Path | str, as_of: dt.date | str) -> pd.DataFrame:

@@ -131,3 +131,21 @@ def test_tracking_by_hand(orders):
     split = tracking_from_counts(tracking_counts(orders, "2024-04-01", "2024-03-01"), "2024-04-01", "2024-03-01",
                                  models, 7)
     assert split.equals(frame)
+
+
+def test_purchase_days_come_with_the_summaries(orders):
+    """rfm_summaries_and_days: the summaries of rfm_summaries and, from the same query, the purchase
+    days per day of A, B and C (D's first purchase, Mar 2, is after the calibration end): first
+    purchases Jan 1 (A; its two orders are one day), Jan 8 (B), Feb 26 (C); repeats Jan 15, Feb 12,
+    Mar 5 (A), Mar 10, Mar 11 (C). Only the asked first-order attribute is filled."""
+    from crmlib.ltv.summary import rfm_summaries_and_days
+
+    cal, whole, counts = rfm_summaries_and_days(orders, "2024-04-01", "2024-03-01", 1, firsts=("channel",))
+    cal0, whole0 = rfm_summaries(orders, "2024-04-01", "2024-03-01", 1)
+    assert cal.drop(columns="first_category").equals(cal0.drop(columns="first_category"))
+    assert whole.drop(columns="first_category").equals(whole0.drop(columns="first_category"))
+    assert whole["first_category"].isna().all() and whole["first_channel"].tolist() == ["web", "store", "app", "web"]
+    days = [d.strftime("%m-%d") for d in counts["day"]]
+    assert list(zip(days, counts["is_first"], counts["n"])) == [
+        ("01-01", True, 1), ("01-08", True, 1), ("01-15", False, 1), ("02-12", False, 1), ("02-26", True, 1),
+        ("03-05", False, 1), ("03-10", False, 1), ("03-11", False, 1)]

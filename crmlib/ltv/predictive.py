@@ -34,7 +34,9 @@ from .gamma_gamma import GammaGammaFit, fit_gamma_gamma, repeat_buyers
 from .pareto_nbd import ParetoNBDFit, fit_pareto_nbd
 from .historical import choose_period, first_purchase_grouping
 from .settings import LTVSettings
-from .summary import calibration_end_for, customer_count, first_purchase_counts, rfm_summaries, to_date
+from .summary import (
+    calibration_end_for, customer_count, first_purchase_counts, rfm_summaries, rfm_summaries_and_days, to_date,
+)
 from .validation import (
     Check, gate_checks, gate_failures, gate_status, holdout_by_frequency, holdout_error, model_checks,
     predicted_holdout, season_ratio, spend_frequency_correlation, tracking_counts, tracking_from_counts,
@@ -120,8 +122,11 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     population = first_purchase_counts(orders_path, as_of) if share is not None else None
     by = first_purchase_grouping(orders_path, as_of)  # the one first-order attribute the chapter splits by
     firsts = (by.removeprefix("first_"),) if by else ()
-    calibration, summary = rfm_summaries(orders_path, as_of, cal_end, unit, sample_share=share,
-                                         firsts=firsts)  # one query
+    if share is None:  # one query, which also gives the tracking curve's purchase days
+        calibration, summary, day_counts = rfm_summaries_and_days(orders_path, as_of, cal_end, unit, firsts=firsts)
+    else:  # the curve counts every customer, not the model sample: its own query (below)
+        calibration, summary = rfm_summaries(orders_path, as_of, cal_end, unit, sample_share=share, firsts=firsts)
+        day_counts = None
     repeaters = int((calibration["x"] > 0).sum())
     result = PredictiveResult("too_little_data", as_of, cal_end, repeaters, settings.min_repeat_buyers,
                               customers=len(calibration), sample_share=share,
@@ -129,14 +134,15 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     if repeaters < settings.min_repeat_buyers:
         return result
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ltv-tracking") as pool:
-        # the tracking curve's DuckDB query runs while the calibration models are fitted (numpy
-        # and scipy use one core; on two cores this hides most of the query)
-        counts = pool.submit(tracking_counts, orders_path, as_of, cal_end)
+        # from a sample, the tracking curve's DuckDB query runs while the calibration models are
+        # fitted (numpy and scipy use one core; on two cores this hides most of the query)
+        counts = pool.submit(tracking_counts, orders_path, as_of, cal_end) if day_counts is None else None
         cal_rows = compact_histories(calibration)  # the distinct (x, t_x, T) rows, shared below
         bg_cal = fit_bgnbd(calibration, with_se=False, rows=cal_rows)  # only the refitted models' errors are shown
         pn_cal = fit_pareto_nbd(calibration, with_se=False, start=_pareto_start(bg_cal, calibration), rows=cal_rows)
         result.calibration = {"bgnbd": bg_cal, "pareto_nbd": pn_cal}
-        result.tracking = tracking_from_counts(counts.result(), as_of, cal_end, result.calibration, unit)
+        result.tracking = tracking_from_counts(day_counts if counts is None else counts.result(), as_of, cal_end,
+                                               result.calibration, unit)
     predicted = {name: predicted_holdout(model, calibration, cal_rows) for name, model in result.calibration.items()}
     result.by_frequency = holdout_by_frequency(result.calibration, calibration, predicted=predicted)
     if share is not None:  # customers per bucket, scaled from the sample to everyone

@@ -26,11 +26,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
-from ..orders import orders_sql, query, query_stream
+from ..orders import orders_sql, query, query_arrow
 from ..store.asof import resolve_as_of, to_date  # noqa: F401 (re-exported)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SUMMARY_COLUMNS = (
     "customer_id", "first_purchase", "cohort_month", "first_channel", "first_category",
@@ -48,7 +53,7 @@ SAMPLE_BUCKETS = 1_000_000
 # (arg_min), so the mean of the repeat days is (revenue - first amount) / repeat days. The first
 # order's attributes are taken only for the columns asked for (FIRST_ATTRIBUTES): each costs two
 # string aggregations, about a quarter of the query. Dates leave as TIMESTAMP so that the result
-# can come through Arrow (query_stream: about a quarter of the CPU time of DuckDB's own conversion
+# can come through Arrow (query_arrow: about a quarter of the CPU time of DuckDB's own conversion
 # to pandas, a second per million customers).
 SUMMARY_SQL = """
 WITH days AS (
@@ -60,7 +65,7 @@ WITH days AS (
 customers AS (
     SELECT customer_id,
            min(day) AS first_day,{customer_firsts}
-           count(*) AS n_days,
+           count(*) AS n_days,{days_list}
            max(day) AS last_day,
            arg_min(amount, day) AS first_amount,
            sum(amount) AS revenue,
@@ -87,7 +92,7 @@ SELECT customer_id,
        CASE WHEN cal_days > 1 THEN (cal_revenue - first_amount) / (cal_days - 1) END AS cal_monetary_value,
        cal_revenue,
        CAST(n_days - cal_days AS BIGINT) AS x_holdout,
-       holdout_revenue
+       holdout_revenue{days_column}
 FROM customers
 ORDER BY customer_id
 """
@@ -201,6 +206,28 @@ def rfm_summaries(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(calibration, whole history) from one query: the frames of rfm_summary(..., calibration_end)
     and rfm_summary(..., None), for the chapter that fits the models on both."""
+    return _summaries(orders_path, as_of, calibration_end, time_unit_days, sample_share, firsts)[:2]
+
+
+def rfm_summaries_and_days(
+    orders_path: Path | str,
+    as_of: dt.date | str,
+    calibration_end: dt.date | str,
+    time_unit_days: int = 7,
+    sample_share: float | None = None,
+    firsts: tuple[str, ...] = FIRST_ATTRIBUTES,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """rfm_summaries and, from the same query, the purchase days per day of the calibration
+    customers (validation.tracking_counts' frame: day, is_first, n), so the tracking curve needs
+    no query of its own. With sample_share, the days are the sample's."""
+    return _summaries(orders_path, as_of, calibration_end, time_unit_days, sample_share, firsts, days=True)
+
+
+def _summaries(
+    orders_path: Path | str, as_of: dt.date | str, calibration_end: dt.date | str | None, time_unit_days: int,
+    sample_share: float | None, firsts: tuple[str, ...], days: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(calibration, whole history, purchase days per day or None): see rfm_summaries_and_days."""
     as_of = to_date(as_of)
     cal_end = to_date(calibration_end) if calibration_end else as_of
     if cal_end > as_of:
@@ -208,14 +235,22 @@ def rfm_summaries(
     if time_unit_days <= 0:
         raise ValueError("time_unit_days must be positive")
     unit = float(time_unit_days)
-    frame = query_stream(SUMMARY_SQL.format(
+    table = query_arrow(SUMMARY_SQL.format(
         src=orders_sql(orders_path, as_of),
         as_of_date=date_sql(as_of),
         cal_end_date=date_sql(cal_end),
         unit=f"{unit!r}",
         sample=sample_filter(sample_share),
+        days_list="\n           list(day) AS purchase_days," if days else "",
+        days_column=",\n       purchase_days" if days else "",
         **_firsts_sql(tuple(firsts)),
     ))
+    counts = None
+    if days:  # taken apart in Arrow: as pandas, a list column is one Python object per customer
+        counts = _day_counts(table, cal_end)
+        table = table.drop_columns(["purchase_days"])
+    frame = table.to_pandas(self_destruct=True)
+    del table
     frame["first_purchase"] = pd.to_datetime(frame["first_purchase"])
     frame["cohort_month"] = pd.to_datetime(frame["cohort_month"])
     whole = _typed(frame.assign(x_holdout=0, holdout_revenue=0.0, holdout_length=0.0))
@@ -224,7 +259,32 @@ def rfm_summaries(
         columns={"cal_x": "x", "cal_t_x": "t_x", "cal_T": "T", "cal_monetary_value": "monetary_value",
                  "cal_revenue": "revenue"})
     calibration = _typed(calibration.assign(holdout_length=(as_of - cal_end).days / unit))
-    return calibration, whole
+    return calibration, whole, counts
+
+
+def _day_counts(table: pa.Table, cal_end: dt.date) -> pd.DataFrame:
+    """Per calendar day, the purchase days of the customers first seen before cal_end: first
+    purchases (is_first) and repeat purchases apart, ordered by day (tracking_counts' frame)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    first = table.column("first_purchase")
+    calibration = pc.less(first, pa.scalar(pd.Timestamp(cal_end).to_pydatetime(), type=first.type))
+    days = pc.list_flatten(pc.filter(table.column("purchase_days"), calibration))
+    day_numbers = days.cast(pa.int32()).to_numpy()  # days since 1970-01-01
+    first_numbers = (pc.filter(first, calibration).cast(pa.int64()).to_numpy()
+                     // (pd.Timedelta(days=1) // pd.Timedelta(1, unit=first.type.unit)))
+    offset = int(day_numbers.min()) if len(day_numbers) else 0
+    every = np.bincount(day_numbers - offset)
+    firsts = np.bincount(first_numbers - offset, minlength=len(every))
+    repeats = every - firsts
+    frames = []
+    for is_first, n in ((True, firsts), (False, repeats)):
+        present = np.flatnonzero(n)
+        frames.append(pd.DataFrame({"day": present + offset, "is_first": is_first, "n": n[present].astype("int64")}))
+    counts = pd.concat(frames, ignore_index=True)
+    counts["day"] = pd.to_datetime(counts["day"].to_numpy("int64"), unit="D")
+    return counts.sort_values(["day", "is_first"], kind="stable", ignore_index=True)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
