@@ -18,9 +18,10 @@ calibration and full-history summaries from orders.parquet, BG/NBD and Pareto/NB
 Gamma-Gamma, the holdout check, the tracking curve and the scores) with default settings, on
 1.9 million generated orders (968,039 customers after the ingest, just under ltv.max_model_customers, so every
 customer is modelled), generated and ingested as bench/diagnosis.py does (cached, not timed).
-Each step's time is the sum over its calls (the tracking query, tracking_counts, runs beside the
-calibration fits, so steps can overlap); CPU seconds (all threads) are printed beside the wall
-time, as the load of a shared machine disturbs them least. Target: under 3 s.
+Each step's time is the sum over its calls (from a model sample, the tracking query,
+tracking_counts, runs beside the calibration fits, so steps can overlap; here every customer is
+modelled and the curve's days come with the summary query); CPU seconds (all threads) are printed
+beside the wall time, as the load of a shared machine disturbs them least. Target: under 3 s.
 
     .venv/bin/python bench/ltv.py [--case models|chapter|all] [--customers 1e6] [--orders 1.9e6]
                                   [--repeat 3] [--seed 7] [--check]
