@@ -8,6 +8,7 @@ not in the notebook, so they can be tested.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from .metrics import MetricsModel, Num
 from .numbers import ratio
 from .orders import as_timestamp, orders_sql, query
 from .screen import FILE_KEY
+from .store.coverage import yaml_lapse_days
 from .style import fmt_date, fmt_int, fmt_money, fmt_month, fmt_num, fmt_pct
 
 COUNTS_SQL = """
@@ -361,11 +363,12 @@ def headline_metrics(counts: dict[str, Any], frame: pd.DataFrame, ledger: Ledger
 def report_settings(config: Any) -> dict[str, Any]:
     """The data check's `settings`: what the coverage model takes from the client YAML (the
     diagnosis section's lapse window, sample floor and same-day rule)."""
-    diagnosis = getattr(config, "diagnosis", None)
+    diagnosis = getattr(config, "diagnosis", None) or {}  # the YAML section: a dict (or a settings model)
+    read = diagnosis.get if isinstance(diagnosis, Mapping) else lambda key, default: getattr(diagnosis, key, default)
     return {
-        "lapse_days": getattr(diagnosis, "lapse_days", None),
-        "min_customers": getattr(diagnosis, "min_customers", 30),
-        "merge_same_day": getattr(diagnosis, "merge_same_day", True),
+        "lapse_days": yaml_lapse_days(config),
+        "min_customers": read("min_customers", 30),
+        "merge_same_day": read("merge_same_day", True),
     }
 
 

@@ -111,6 +111,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         "02_segments", "Customer segments", "顧客セグメント", "segments",
         records=(("segments", "crmlib.segments.metrics:SegmentsMetrics"),),
         settings_model="crmlib.store.segments.settings:SegmentSettings",
+        settings="crmlib.store.segments.settings:report_settings",  # plus the shop's lapse (diagnosis.lapse_days)
         exports="crmlib.segments:write_segment_exports",
         findings="crmlib.segments.findings",
     ),

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..store.segments.settings import report_settings as segment_settings
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -81,4 +83,4 @@ def report_settings(config: Any) -> dict[str, Any]:
         from ..errors import ConfigError
 
         raise ConfigError("key 'products.context' is filled by the report; remove it from the YAML.")
-    return {**section, "context": {"segments": dict(getattr(config, "segments", {}) or {})}}
+    return {**section, "context": {"segments": segment_settings(config)}}

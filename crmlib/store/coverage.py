@@ -14,7 +14,10 @@ merge_same_day a customer's orders on one calendar day are one purchase):
   acquisition comparisons use only customers first seen on or after ``observed_from``.
 - lapse (離脱): the 90th percentile of the gaps, clamped to [LAPSE_MIN, LAPSE_MAX] days
   (LAPSE_DEFAULT with fewer than MIN_GAPS gaps): nine in ten returns come sooner, so a customer
-  silent for longer has probably left. A client's YAML value (diagnosis.lapse_days) wins.
+  silent for longer has probably left. A client's YAML value (diagnosis.lapse_days, read only by
+  yaml_lapse_days) wins. It is the shop's one lapse window: the leaky bucket, CPM's active days and
+  the ladder's lapse (crmlib.store.segments, unless the segments: section sets them) and the
+  strategy chapter all use it.
 - a customer's observable tenure: days from their first purchase in the data to as_of.
 - revenue without a customer: lines with no customer id, e-mail or phone (guest checkouts,
   counter sales, ...), which the ingest excludes (ledger reason ``no_customer``) and every
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -124,6 +128,14 @@ class Coverage:
             out[key] = out[key].isoformat()
         out["censored_share"] = ratio(self.censored_customers, self.customers)
         return out
+
+
+def yaml_lapse_days(config: Any) -> int | None:
+    """The client's lapse window from the YAML (diagnosis.lapse_days), None when unset: the one place
+    that reads it, so the data check, the diagnosis, CPM, the ladder and the strategy chapter agree."""
+    section = getattr(config, "diagnosis", None) or {}
+    value = section.get("lapse_days") if isinstance(section, Mapping) else getattr(section, "lapse_days", None)
+    return None if value is None else int(value)
 
 
 def _ledger_no_customer(orders_path: Path) -> float:
@@ -238,4 +250,4 @@ def customer_coverage(orders_path: Path | str, coverage: Coverage) -> pd.DataFra
     return frame
 
 
-__all__ = ["Coverage", "customer_coverage", "measure_coverage"]
+__all__ = ["Coverage", "customer_coverage", "measure_coverage", "yaml_lapse_days"]

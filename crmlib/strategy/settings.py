@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import ConfigError
+from ..store.segments.settings import report_settings as segment_settings
 
 GoalMetric = Literal[
     "revenue", "orders", "customers", "new_customers", "existing_customers", "aov",
@@ -307,6 +308,7 @@ def report_settings(config: Any) -> dict[str, Any]:
         raw["experiments"] = [{**item, "file": _resolved(exp.file, base)}
                               for item, exp in zip(raw["experiments"], parsed.experiments)]
     raw["context"] = {key: dict(getattr(config, key) or {}) for key in CONTEXT_SECTIONS}  # ltv: the plan's and the scenarios' gross margin (and CPA)
+    raw["context"]["segments"] = segment_settings(config)  # plus the report's one lapse window
     missing = [(key, path) for key, path in load_settings(raw).files() if not path.is_file()]
     if missing:
         key, path = missing[0]

@@ -87,17 +87,24 @@ def classify_customers(
 
 
 def with_data_lapse(settings: SegmentSettings, orders_path: Path | str, day: dt.date) -> SegmentSettings:
-    """The settings with the shop's lapse window (crmlib.store.coverage) in cpm.active_days and
-    ladder.lapse_days where the client set neither (settings.lapse_from_data); unchanged when the
-    cycle cannot be measured (too few repeat purchases: the 240-day defaults stay)."""
+    """The settings with the shop's one lapse window (crmlib.store.coverage) in cpm.active_days and
+    ladder.lapse_days where the segments section sets neither. Precedence: those two keys, then the
+    client's diagnosis.lapse_days (settings.lapse_days), then the purchase cycle's window
+    (settings.lapse_from_data); unchanged when the cycle cannot be measured (too few repeat
+    purchases: the 240-day defaults stay)."""
     cpm_set = "active_days" in settings.cpm.model_fields_set
     ladder_set = "lapse_days" in settings.ladder.model_fields_set
-    if not settings.lapse_from_data or (cpm_set and ladder_set) or not Path(orders_path).is_file():
+    if cpm_set and ladder_set:
         return settings
-    coverage = measure_coverage(orders_path, day, merge_same_day=settings.merge_same_day)
-    if coverage.lapse_source != "data":
-        return settings
-    lapse = coverage.lapse_days
+    if settings.lapse_days is not None:
+        lapse = settings.lapse_days
+    else:
+        if not settings.lapse_from_data or not Path(orders_path).is_file():
+            return settings
+        coverage = measure_coverage(orders_path, day, merge_same_day=settings.merge_same_day)
+        if coverage.lapse_source != "data":
+            return settings
+        lapse = coverage.lapse_days
     cpm = settings.cpm if cpm_set else settings.cpm.model_copy(update={"active_days": lapse})
     ladder = settings.ladder if ladder_set else settings.ladder.model_copy(
         update={"lapse_days": max(lapse, settings.ladder.follow_up_days)})

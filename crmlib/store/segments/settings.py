@@ -43,6 +43,7 @@ from pydantic import (
 from ...errors import ConfigError
 from ...i18n import catalog
 from ...style import LANGS
+from ..coverage import yaml_lapse_days
 
 SCORES = (1, 2, 3, 4, 5)  # the scores of one RFM axis: 1 (worst) .. 5 (best)
 AXES = ("r", "f", "m")
@@ -354,11 +355,30 @@ class SegmentSettings(BaseModel):
         "(the 90th percentile of the days between purchases, as the diagnosis; crmlib.store.coverage) "
         "instead of 240 days; the 240 days stay when the data has too few repeat purchases to measure it",
     )
+    lapse_days: int | None = Field(
+        None, ge=31, le=1095, description="the shop's lapse window from the client YAML's diagnosis.lapse_days, "
+        "filled in by the report (report_settings; write it under diagnosis:): cpm.active_days and "
+        "ladder.lapse_days where this section sets neither, whatever lapse_from_data says",
+    )
     rfm: RfmSettings = Field(default_factory=RfmSettings)
     cpm: CpmSettings = Field(default_factory=CpmSettings)
     ladder: LadderSettings = Field(default_factory=LadderSettings)
     migration: MigrationSettings = Field(default_factory=MigrationSettings)
     exports: ExportSettings = Field(default_factory=ExportSettings)
+
+
+def report_settings(config: Any) -> dict[str, Any]:
+    """The `segments` settings every user of the segmentation gets (the segments notebook and its
+    customer lists, the strategy and products chapters): the segments: section plus the shop's
+    lapse window from diagnosis.lapse_days, so one YAML value reaches the leaky bucket, CPM and the
+    ladder alike."""
+    section = dict(getattr(config, "segments", None) or {})
+    if "lapse_days" in section:
+        raise ConfigError("key 'segments.lapse_days': the lapse window is one for the whole report.",
+                          hint="write it as diagnosis.lapse_days (the segments chapter uses it too), or set "
+                               "segments.cpm.active_days and segments.ladder.lapse_days for CPM and the ladder alone")
+    lapse = yaml_lapse_days(config)
+    return section if lapse is None else {**section, "lapse_days": lapse}
 
 
 def load_settings(data: SegmentSettings | dict[str, Any] | None) -> SegmentSettings:
