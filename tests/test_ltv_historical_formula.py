@@ -62,6 +62,27 @@ def test_groups_and_periods(tiny_processed_dir):
     assert historical.last_complete_month("2024-05-15") == dt.date(2024, 4, 1)
 
 
+def test_comparisons_by_first_purchase_take_only_observable_customers(tiny_processed_dir):
+    # issue 16: first seen from 2024-02-01 only (the coverage model's observed_from): c1 and c2,
+    # first seen in January, may be accounts from before the data; they are neither a January
+    # cohort nor "web" customers by first purchase. Left: c3 (April, app, 3000).
+    orders = tiny_processed_dir / "orders.parquet"
+    since = dt.date(2024, 2, 1)
+    cohorts = historical.cumulative_ltv(orders, "2024-05-01", by="cohort", period="month", observed_from=since)
+    assert cohorts["group"].tolist() == [pd.Timestamp("2024-04-01")]
+    assert cohorts["revenue_per_customer"].tolist() == [3000.0] and cohorts["group_customers"].tolist() == [1]
+    channels = historical.cumulative_ltv(orders, "2024-05-01", by="first_channel", observed_from=since)
+    assert channels["group"].tolist() == ["app"] and channels["revenue_per_customer"].tolist() == [3000.0]
+    # the same call without it still sees all three (the "all" curve of the formula LTV)
+    assert set(historical.cumulative_ltv(orders, "2024-05-01", by="first_channel")["group"]) == {"web", "app"}
+    # the chapter says whom the comparison rests on, with n
+    note = text.observable_note(since, 1, 2, "en")
+    assert "the 1 first seen from 2024-02-01" in note and "The 2 customers first seen earlier" in note
+    assert "2024年2月1日以降に初めて購入した1人" in text.observable_note(since, 1, 2, "ja")
+    assert text.observable_note(since, 3, 0, "en") == ""  # nobody left out: nothing to say
+    assert "does not yet show any customer's first purchase" in text.observable_note(since, 0, 3, "en")
+
+
 def test_annual_ltv_by_hand(tiny_processed_dir):
     orders = tiny_processed_dir / "orders.parquet"
     annual = historical.annual_ltv(orders, "2024-05-01", period="month")

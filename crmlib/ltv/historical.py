@@ -9,6 +9,12 @@ this is simply its cumulative revenue / its customers; for a group of cohorts (a
 channel) each month is averaged over the customers who have reached it, so customers too new to
 have a month never dilute it and the curve does not jump when the oldest cohorts drop out.
 
+Comparisons by first purchase (acquisition cohort, first channel or category) take only the
+customers whose first purchase is observable: first seen on or after the coverage model's
+observed_from (crmlib.store.coverage). A customer first seen earlier may be a long-standing
+account whose real first purchase is before the data, so its "cohort" and "first channel" are
+not its own and its months since the first purchase are undercounted.
+
 年間LTV = revenue of the last 12 months (before as_of) / customers who bought in those months,
 per acquisition cohort and in total.
 """
@@ -38,7 +44,7 @@ SELECT customer_id,
        arg_min(category, ordered_at) AS first_category
 FROM ({src}) WHERE customer_id IS NOT NULL AND ordered_at IS NOT NULL
 GROUP BY customer_id
-HAVING min(ordered_at) < CAST({last_month} + INTERVAL 1 MONTH AS TIMESTAMP)
+HAVING min(ordered_at) < CAST({last_month} + INTERVAL 1 MONTH AS TIMESTAMP) AND min(ordered_at) >= {observed_from}
 """
 
 # revenue per first month, first channel, first category and month since the first purchase (k)
@@ -57,14 +63,17 @@ SELECT first_month, first_channel, first_category, count(*) AS customers FROM fi
 
 
 @functools.lru_cache(maxsize=4)
-def _month_cells(orders_path: str, stamp: tuple[int, int], as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _month_cells(orders_path: str, stamp: tuple[int, int], as_of: dt.date,
+                 observed_from: dt.date | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(revenue cells, customers per first month/channel/category) of the customers acquired up to
-    the last complete month; one pass for every curve of a chapter (cached on the file's mtime/size)."""
+    the last complete month (and from observed_from on, when given); one pass for every curve of
+    a chapter (cached on the file's mtime/size)."""
     last_month = date_sql(last_complete_month(as_of))
+    since = f"TIMESTAMP '{observed_from.isoformat()} 00:00:00'" if observed_from else "TIMESTAMP '0001-01-01 00:00:00'"
     src = orders_sql(orders_path, as_of)
     con = connect()
     try:
-        con.execute(FIRSTS_SQL.format(src=src, last_month=last_month))
+        con.execute(FIRSTS_SQL.format(src=src, last_month=last_month, observed_from=since))
         cells = con.execute(MONTH_REVENUE_SQL.format(src=src, last_month=last_month)).df()
         sizes = con.execute(FIRST_MONTH_SIZES_SQL).df()
     finally:
@@ -72,12 +81,13 @@ def _month_cells(orders_path: str, stamp: tuple[int, int], as_of: dt.date) -> tu
     return cells, sizes
 
 
-def month_cells(orders_path: Path | str, as_of: dt.date, period: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
+def month_cells(orders_path: Path | str, as_of: dt.date, period: Period,
+                observed_from: dt.date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Revenue cells and group sizes with their cohort (first month truncated to the period) and
     observed months (complete months from the first month to the last complete one)."""
     path = Path(orders_path)
     info = path.stat()
-    cells, sizes = _month_cells(str(path.resolve()), (info.st_mtime_ns, info.st_size), as_of)
+    cells, sizes = _month_cells(str(path.resolve()), (info.st_mtime_ns, info.st_size), as_of, observed_from)
     last = pd.Timestamp(last_complete_month(as_of))
     out = []
     for frame in (cells, sizes):
@@ -120,6 +130,7 @@ def cumulative_ltv(
     period: Period = "month",
     min_share: float = 0.0,
     min_customers: int = 1,
+    observed_from: dt.date | None = None,
 ) -> pd.DataFrame:
     """Cumulative revenue per customer by months since the first purchase, per group.
 
@@ -128,8 +139,10 @@ def cumulative_ltv(
     first_category or all (one curve for everyone). A curve stops where fewer than min_share of
     its group or fewer than min_customers customers are observable (e.g. min_share=0.5 drops the
     last months of a quarter cohort that only its first month's customers have reached).
+    observed_from: only customers first seen on or after this day (the coverage model's; None:
+    all), as every comparison by first purchase must.
     """
-    cells, sizes = month_cells(orders_path, to_date(as_of), period)
+    cells, sizes = month_cells(orders_path, to_date(as_of), period, observed_from)
     column = _group_column(by)
     cells["group"] = cells[column] if column else "all"
     sizes["group"] = sizes[column] if column else "all"

@@ -94,6 +94,16 @@ def cohort_takeaway(curve: pd.DataFrame, period: str, lang: str, currency: str,
              trend=t(f"ltv.cohorts.trend_{trend}", lang))
 
 
+def observable_note(observed_from, observable: int, censored: int, lang: str) -> str:
+    """Who the comparisons by first purchase rest on (customers first seen from observed_from, with
+    n) and who they leave out; empty when nobody is left-censored."""
+    if not censored:
+        return ""
+    key = "ltv.observable.note" if observable else "ltv.observable.none"
+    return t(key, lang, observed_from=fmt_date(observed_from, lang), observable=fmt_int(observable),
+             censored=fmt_int(censored))
+
+
 def groups_takeaway(curve: pd.DataFrame | None, by: str | None, lang: str, currency: str,
                     min_customers: int = MIN_CURVE_CUSTOMERS) -> str:
     """Highest vs lowest first channel/category at a month both have reached; or why there is none."""
