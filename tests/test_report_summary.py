@@ -61,7 +61,7 @@ SHOP = {
     }},
     "ltv": {"predictive_status": "ok", "failed_checks": [],
             "clv": {"mean": 864300 / 200, "total": 864300.0, "customers": 200, "horizon_months": 36},
-            "annual_ltv": 10000.0, "formula": {"ltv": 25000.0, "retention_years": 2.5, "cpo_ceiling": 25000.0}},
+            "annual_ltv": 10000.0, "annual_customers": 200, "annual_complete": True, "formula": {"ltv": 25000.0, "retention_years": 2.5, "cpo_ceiling": 25000.0}},
 }
 
 
@@ -236,8 +236,16 @@ def test_rules_declare_what_they_rest_on_and_are_skipped_without_it():
     shop["diagnosis"]["kpis"]["current"]["customers"] = 12  # top decile of 12 customers is one customer
     rules = [f.rule for f in _summary(shop, max_findings=12)]
     assert "f2_conversion" not in rules and "top_decile" not in rules and "repeat_revenue" not in rules
+    # 年間LTV on less than a year of data, or on fewer customers than the floor, is no finding
+    # (found by tests/test_summary_properties.py on a generated 155-day shop of 17 customers)
+    shop = copy.deepcopy(SHOP)
+    shop["ltv"]["annual_complete"] = False
+    assert "annual_ltv" not in [f.rule for f in _summary(shop, max_findings=12)]
+    shop["ltv"].update(annual_complete=True, annual_customers=29)
+    assert "annual_ltv" not in [f.rule for f in _summary(shop, max_findings=12)]
+    assert "annual_ltv" in [f.rule for f in _summary(SHOP, max_findings=12)]
     # every rule that needs a sample or coverage says so
-    for name in ("f2_conversion", "repeat_revenue", "top_decile", "leaky_bucket", "retention_value"):
+    for name in ("f2_conversion", "repeat_revenue", "top_decile", "leaky_bucket", "retention_value", "annual_ltv"):
         assert FINDING_RULES[name].requires, name
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..findings import Assessment, Count, Metrics, Money, SummarySettings, finding_rule
+from ..findings import Assessment, Count, Metrics, Money, SummarySettings, finding_rule, observable, sample
 from ..style import fmt_num
 
 
@@ -28,8 +28,11 @@ def _predicted_ltv(m: Metrics, settings: SummarySettings) -> Assessment | None:
     })
 
 
+# 年間LTV is a value per customer over 12 months: the data must cover them, and the sample floor
+# of customers must have bought in them
 @finding_rule("annual_ltv", chapter="03_ltv", anchor="formula", priority=50,
-              needs=("ltv.annual_ltv", "ltv.formula.ltv"), headline="annual")
+              needs=("ltv.annual_ltv", "ltv.formula.ltv"), headline="annual",
+              requires=(observable("ltv.annual_complete"), sample("ltv.annual_customers")))
 def _annual_ltv(m: Metrics, settings: SummarySettings) -> Assessment | None:
     """年間LTV and the formula LTV (AOV x frequency x retention years); the ceiling for acquisition
     cost only from gross profit (ltv.gross_margin set): revenue LTV is no affordable cost."""

@@ -17,14 +17,17 @@ def headline_metrics(
     formula: FormulaLTV,
     predictive: PredictiveResult,
     settings: LTVSettings,
+    annual_complete: bool | None = None,
 ) -> dict[str, Any]:
-    """Annual LTV, formula LTV, fitted parameters (with SE and log-likelihood), holdout errors, CLV."""
+    """Annual LTV, formula LTV, fitted parameters (with SE and log-likelihood), holdout errors, CLV.
+    annual_complete: whether the data covers the whole 12 months of 年間LTV (historical.annual_window)."""
     total = annual[annual["cohort"].isna()].iloc[0]
     values: dict[str, Any] = {
         "as_of": predictive.as_of,
         "annual_ltv": total["annual_ltv"],
         "annual_customers": total["customers"],
         "annual_revenue": total["revenue"],
+        "annual_complete": annual_complete,
         "formula": {**as_dict(formula), "inputs": as_dict(inputs)},
         "predictive_status": predictive.status,
         "calibration_end": predictive.calibration_end,
