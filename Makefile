@@ -21,10 +21,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # the ingest fuzzer with random seeds and many more examples than `make test` (about ten minutes),
-# then the run matrix over every generated stress shop (`make test` runs two of them)
+# then the run matrix over every generated stress shop (`make test` runs two of them), then the
+# summary's property test over generated shops from a week to five years and 10 to 100,000 customers
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=dev CRM_FUZZ_EXAMPLES=$${CRM_FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -q tests/test_ingest_fuzz.py
 	CRM_RUN_MATRIX=full $(BIN)/python -m pytest -q tests/test_run_matrix.py
+	HYPOTHESIS_PROFILE=dev CRM_SUMMARY_SHOPS=full $(BIN)/python -m pytest -q tests/test_summary_properties.py
 
 LAB_STAMP := $(VENV)/.lab-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # Jupyter refuses to start as root (containers, WSL) without --allow-root
