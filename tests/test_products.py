@@ -247,6 +247,13 @@ def test_seasonal_index_by_hand(tmp_path):
     with open_lines(_write(tmp_path / "growth", growth), dt.date(2025, 1, 1)) as lines:
         frame = seasonal_index(lines, SETTINGS)
         assert [frame[str(m)].iloc[0] for m in range(1, 13)] == [pytest.approx(1.0)] * 12
+    # sweets sold once, in the first month: no month has a trend for it, so it has no season (the
+    # calendar failed on it with pandas' "all NA" idxmax; found by tests/test_summary_properties.py
+    # on a generated five-year shop of 10 customers)
+    once = [*rows, _line("Z1", "z", T(2023, 1, 5), "Z", 500.0)]
+    with open_lines(_write(tmp_path / "once", once), dt.date(2025, 1, 1)) as lines:
+        frame = seasonal_index(lines, SETTINGS)
+        assert frame["category"].tolist() == ["tea"] and frame["peak"].tolist() == [12]
     # 23 full months (the as-of day cuts December 2024 short): no calendar
     with open_lines(_write(tmp_path / "short", rows), dt.date(2024, 12, 20)) as lines:
         assert seasonal_index(lines, SETTINGS).empty

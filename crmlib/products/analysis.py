@@ -335,6 +335,9 @@ def seasonal_index(lines: ProductLines, settings: ProductSettings, min_months: i
     ratio = grid / trend.where(trend > 0)
     by_month = ratio.groupby(ratio.index.month).mean()
     index = by_month / by_month.mean()
+    # a category sold only at the ends of the history has no month with a trend: no season to show
+    index = index.loc[:, index.notna().any()]
+    totals = totals[index.columns]
     out = index.T.reindex(columns=range(1, 13))
     out.columns = [str(c) for c in out.columns]
     out.insert(0, "revenue", totals.to_numpy())
