@@ -5,7 +5,7 @@ A shop is crmlib.sample's generator run over `prehistory_days + history_days` da
 the last `history_days`: customers acquired in the prehistory are long-standing accounts whose
 first purchase is before the data (left-censored), as in a real export. Lines the ingest would
 drop anyway (shipping, cancelled, returned, pending) are left out, the sample's guest orders
-(known only by e-mail) are given that e-mail as their customer id, and no e-mail or phone column
+(known only by e-mail) are given that e-mail, lowercased, as their customer id, and no e-mail or phone column
 is written, so the file's customer_id is exactly the ingest's customer: the test can recompute
 every coverage fact from the frame with plain pandas. Then a `guest_share` of the orders lose
 their customer id: guest checkouts, which the ingest leaves outside every customer analysis.
@@ -46,7 +46,8 @@ def shop_orders(spec: ShopSpec) -> pd.DataFrame:
     lines = generate_lines(spec.customers, seed=spec.seed, start=began.isoformat(), end=END.isoformat()).to_pandas()
     kept = (lines["ordered_at"] >= pd.Timestamp(start)) & (lines["status"] == "completed") & (lines["sku"] != "SHIPPING")
     lines = lines[kept].copy()
-    lines["customer_id"] = lines["customer_id"].fillna(lines["email"])
+    # the e-mail as written (the sample varies its case, as people do), lowercased as the ingest reads it
+    lines["customer_id"] = lines["customer_id"].fillna(lines["email"].str.lower())
     orders = lines["order_id"].drop_duplicates()
     rng = np.random.default_rng([spec.seed, 16])
     guests = set(orders[rng.random(len(orders)) < spec.guest_share])
