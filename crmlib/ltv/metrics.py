@@ -14,6 +14,7 @@ class FormulaInputs(MetricsModel):
     window_days: int | None = None
     revenue: Num = None
     annual_revenue: Num = None
+    annual_complete: bool | None = None  # the data covers the 12 months of 年間LTV
     orders: int | None = None
     customers: int | None = None
     new_customers: int | None = None
@@ -110,6 +111,7 @@ class LTVMetrics(MetricsModel):
     annual_ltv: Num = None
     annual_customers: int | None = None
     annual_revenue: Num = None
+    annual_complete: bool | None = None  # the data covers the 12 months of 年間LTV
     formula: Formula | None = None
     predictive_status: str | None = None
     calibration_end: str | None = None
