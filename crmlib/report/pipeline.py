@@ -556,10 +556,11 @@ def render_report(
             **({"fingerprint": fingerprint} if fingerprint is not None and not failed else {}),
         })
         shutil.rmtree(tmp / ".metrics", ignore_errors=True)
-        # since the last report: the client's latest complete report before this as-of (tracking.py)
+        # since the last report: the client's latest complete report before this as-of (tracking.py),
+        # classified with the segments settings the chapters used (the report's one lapse window)
         record_metrics(tmp / "metrics.json", "tracking", tracking_section(
             client_dir, read_metrics(tmp / "metrics.json"), orders_path=processed_dir / "orders.parquet",
-            segments=getattr(config, "segments", None)))
+            segments=next((chapter_settings(config, c) for c in CHAPTERS if c.section == "segments"), None)))
         pages = {c.name: (final / f"{c.name}.html").read_text(encoding="utf-8") for c in kept}
         for job, result in zip(jobs, results):
             name = job.chapter.name
