@@ -74,17 +74,17 @@ def scenario_table(frame: pd.DataFrame, base: Baseline, changes: dict[str, dict[
                    defaults: dict[str, frozenset[str]], goals: pd.DataFrame, lang: str, currency: str,
                    f2_window: int = 90) -> pd.DataFrame:
     """Rows: each driver as assumed (value and change, a default marked ※), then next period's
-    results, the goals and the profit; columns: the baseline period, then each scenario of frame."""
+    results, the goals and the profit; columns: the baseline period, then each scenario of frame.
+    A row whose input is missing (no margin, no CPA) is left out: scenario_notes says once what
+    would complete it, instead of a row of "needs the margin" in every column."""
     names = list(frame.index)
     rows: list[list[str]] = []
     for driver, figure in DRIVER_ROWS:
         label = t(f"{K}.drivers.{driver}", lang, window=f2_window)
+        if _needs(driver, base, lang):
+            continue
         cells = []
         for name in names:
-            needs = _needs(driver, base, lang)
-            if needs:
-                cells.append(needs)
-                continue
             if driver == "retention" and base.retention is None:
                 cells.append(t(f"{K}.not_measured", lang))
                 continue
@@ -105,10 +105,11 @@ def scenario_table(frame: pd.DataFrame, base: Baseline, changes: dict[str, dict[
                        deadline=fmt_date(goal["deadline"], lang)),
                      *[_goal_cell(goal["metric"], goal[name], lang, currency) for name in names]])
     for figure in PROFIT_ROWS:
-        needs = _needs(figure, base, lang)
+        if _needs(figure, base, lang):
+            continue
         rows.append([t(f"{K}.figures.{figure}", lang),
-                     *[needs or (MISSING if name == "baseline" and figure.endswith("_change")
-                                 else _value(figure, frame.loc[name, figure], currency)) for name in names]])
+                     *[MISSING if name == "baseline" and figure.endswith("_change")
+                       else _value(figure, frame.loc[name, figure], currency) for name in names]])
     columns = [t(f"{K}.col_item", lang), *[column_name(name, lang, base.months) for name in names]]
     return pd.DataFrame(rows, columns=columns)
 
