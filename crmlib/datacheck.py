@@ -133,11 +133,11 @@ def ledger_takeaway(ledger: Ledger, lang: str, currency: str) -> str:
         "data_check.ledger.ok",
         lang,
         input_rows=fmt_int(ledger.input_rows),
-        input_amount=fmt_money(ledger.input_amount, currency),
+        input_amount=fmt_money(ledger.input_amount, currency, lang, prose=True),
         kept_rows=fmt_int(ledger.kept_rows),
-        kept_amount=fmt_money(ledger.kept_amount, currency),
+        kept_amount=fmt_money(ledger.kept_amount, currency, lang, prose=True),
         excluded_rows=fmt_int(ledger.excluded_rows),
-        excluded_amount=fmt_money(ledger.excluded_amount, currency),
+        excluded_amount=fmt_money(ledger.excluded_amount, currency, lang, prose=True),
         reasons=fmt_int(sum(1 for line in ledger.excluded if line.rows)),
     )
 
@@ -212,10 +212,10 @@ def returns_takeaway(ledger: Ledger, lang: str, currency: str) -> str:
     fig = returns_figures(ledger)
     if not fig["returned_amount"]:
         return t("data_check.returns.none", lang)
-    return t("data_check.returns.netted", lang, amount=fmt_money(fig["returned_amount"], currency),
+    return t("data_check.returns.netted", lang, amount=fmt_money(fig["returned_amount"], currency, lang, prose=True),
              rate=fmt_num(100 * (fig["return_rate"] or 0), 1), credits=fmt_int(fig["credit_notes_netted"]),
              reversed=fmt_int(fig["reversed_orders"]), returned=fmt_int(fig["returned_status_rows"]),
-             refunded=fmt_money(fig["refunded_amount"], currency))
+             refunded=fmt_money(fig["refunded_amount"], currency, lang, prose=True))
 
 
 def returns_unmatched_note(ledger: Ledger, lang: str, currency: str) -> str:
@@ -225,7 +225,7 @@ def returns_unmatched_note(ledger: Ledger, lang: str, currency: str) -> str:
     if not fig["unmatched"]:
         return ""
     return t("data_check.returns.unmatched", lang, n=fmt_int(fig["unmatched"]),
-             amount=fmt_money(fig["unmatched_amount"], currency))
+             amount=fmt_money(fig["unmatched_amount"], currency, lang, prose=True))
 
 
 def top_returned_products(ledger: Ledger, lang: str, currency: str, n: int = 5) -> pd.DataFrame:
@@ -304,8 +304,8 @@ def counts_takeaway(counts: dict[str, Any], lang: str, currency: str) -> str:
         days=fmt_int(period_days(counts)),
         orders=fmt_int(counts["orders"]),
         customers=fmt_int(counts["customers"]),
-        revenue=fmt_money(counts["revenue"], currency),
-        aov=fmt_money(counts["aov"], currency),
+        revenue=fmt_money(counts["revenue"], currency, lang, prose=True),
+        aov=fmt_money(counts["aov"], currency, lang, prose=True),
         opc=fmt_num(counts["orders_per_customer"], 2),
     )
 
@@ -400,7 +400,7 @@ def scope_takeaway(cov: Any, lang: str, currency: str) -> str:
     """One sentence: the lapse window, who counts as observably new, and the revenue without a customer."""
     values = {"lapse": fmt_int(cov.lapse_days), "observed_from": fmt_date(cov.observed_from, lang),
               "observable": fmt_int(cov.observable_customers), "customers": fmt_int(cov.customers),
-              "amount": fmt_money(cov.no_customer_revenue, currency), "share": fmt_pct(cov.no_customer_share or 0.0)}
+              "amount": fmt_money(cov.no_customer_revenue, currency, lang, prose=True), "share": fmt_pct(cov.no_customer_share or 0.0)}
     key = "takeaway_no_customer" if cov.no_customer_revenue > 0 else "takeaway"
     return t(f"data_check.scope.{key}", lang, **values)
 

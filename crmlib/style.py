@@ -96,6 +96,7 @@ def fmt_money(value: Any, currency: str, lang: str | None = None, prose: bool = 
 
 # Japanese units of yen in prose and on axes (万 = 10^4, 億 = 10^8); English abbreviations
 JA_YEN_UNITS = ((Decimal(10) ** 8, "億"), (Decimal(10) ** 4, "万"))
+JA_EXACT_BELOW = Decimal(100_000)  # 10万円: below it prose writes the yen as they are ('12,910円')
 EN_UNITS = ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "K"))  # K from 10,000 up
 
 
@@ -107,18 +108,21 @@ def _short(number: Decimal, places: int) -> str:
 
 def fmt_money_short(value: Any, currency: str, lang: str) -> str:
     """Money as prose and chart axes write it (rounded; tables keep fmt_money's exact yen).
-    ja and JPY: '1.2億円', '1,707万円', '3.5万円', '6,832円'; otherwise symbol and B/M/K:
-    '¥17.1M', '$655K', '¥6,832' (below ten thousand the figure is exact)."""
+    ja and JPY: '1.2億円', '1,707万円', '79万円', and below 10万 the exact '12,910円' (a per-customer
+    figure such as an LTV: '1.3万円' would make 12,910 and 13,450 read the same); otherwise symbol
+    and B/M/K: '¥17.1M', '$655K', '¥6,832' (below ten thousand the figure is exact)."""
     if _is_missing(value):
         return MISSING
     check_lang(lang)
     number = _round(value, 2)
     sign, number = ("-" if number < 0 else ""), abs(number)
     if lang == "ja" and currency == "JPY":
+        if _round(number, 0) < JA_EXACT_BELOW:
+            return f"{sign}{_short(number, 0)}円"
         for size, unit in JA_YEN_UNITS:
             scaled = number / size
             if _round(scaled, 1) >= 1:
-                return f"{sign}{_short(scaled, 1 if scaled < 100 and unit == '億' or scaled < 10 else 0)}{unit}円"
+                return f"{sign}{_short(scaled, 1 if unit == '億' and scaled < 100 else 0)}{unit}円"
         return f"{sign}{_short(number, 0)}円"
     symbol = CURRENCY_SYMBOLS.get(currency)
     prefix = symbol if symbol else f"{currency} "

@@ -95,7 +95,7 @@ def test_takeaways_on_the_tiny_case(tiny_processed_dir):
     cohorts = historical.cumulative_ltv(orders, "2024-05-01")
     ja = text.cohort_takeaway(cohorts, "month", "ja", "JPY")
     assert ja.startswith("初回購入月から0か月目までの1人あたり累積売上は、"
-                         "2024年1月獲得の顧客で¥1,750、2024年4月獲得の顧客で¥3,000")
+                         "2024年1月獲得の顧客で1,750円、2024年4月獲得の顧客で3,000円")
     groups = historical.cumulative_ltv(orders, "2024-05-01", by="first_channel")
     en = text.groups_takeaway(groups, "first_channel", "en", "JPY")
     assert '"app" (¥3,000)' in en and '"web" (¥1,750)' in en and "1.7 times" in en
@@ -104,7 +104,7 @@ def test_takeaways_on_the_tiny_case(tiny_processed_dir):
     inputs = formula.formula_inputs(orders, "2024-05-01")
     result = formula.formula_ltv(inputs, settings, historical.cumulative_ltv(orders, "2024-05-01", by="all"))
     sentence = text.formula_takeaway(result, "ja", "JPY")
-    assert sentence.startswith("客単価¥1,700×年間購入頻度") and "上限CPO" in sentence and "  " not in sentence
+    assert sentence.startswith("客単価1,700円×年間購入頻度") and "上限CPO" in sentence and "  " not in sentence
     table = tables.formula_table(inputs, result, "en", "JPY")
     assert table.iloc[0].tolist()[:2] == ["Average order value (AOV)", "¥1,700"]
     assert "CPO ceiling" in table.iloc[:, 0].tolist()

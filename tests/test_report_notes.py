@@ -92,3 +92,51 @@ def test_an_unfilled_strategy_is_a_draft_without_consultant_text_for_the_client(
 
         pages = [page.extract_text() for page in PdfReader(folder / "report.pdf").pages]
         assert pages and all("下書き" in text for text in pages)
+
+
+SETTING_NAME = re.compile(r"(?<![\w./])(?:report|data_check|diagnosis|segments|ltv|strategy|products)"
+                          r"(?:\.[a-z_][a-z0-9_]*)+(?<!\.html)(?<!\.pdf)(?<!\.pptx)(?<!\.csv)(?<!\.json)(?![\w/])")
+
+
+def _client_text(page: str) -> str:
+    """What a reader sees of a page: no style, script or link targets."""
+    shown = re.sub(r"<(style|script)\b.*?</\1>", "", page, flags=re.S)
+    return re.sub(r'(?:href|src)="[^"]*"', "", shown)
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_summary_keeps_setting_names_off_the_index(lang):
+    """The LTV finding without a margin names ltv.gross_margin in its last sentence: the index,
+    report.html and the deck get the sentence without the setting, the notes get the setting."""
+    from crmlib.findings import Finding
+    from crmlib.i18n import t
+    from crmlib.report.html import PageFrame, index_html
+    from crmlib.report.notes import SUMMARY, split_summary
+
+    text = t("summary.annual_ltv_no_margin", lang, annual="11,710円", years="1.3", ltv="15,738円")
+    assert "ltv.gross_margin" in text  # the catalog's sentence this test is about
+    finding = Finding(rule="annual_ltv", chapter="03_ltv", anchor="formula", alert=False, priority=50,
+                      text=text, headline="11,710円")
+    limit = "A limit that stays." if lang == "en" else "残る一文です。"
+    findings, limits, notes = split_summary([finding], [limit], lang)
+    assert len(findings) == 1 and "11,710円" in findings[0].text and "15,738円" in findings[0].text
+    assert limits == [limit]
+    assert [(n.chapter, n.section) for n in notes] == [(SUMMARY, t("summary.title", lang))]
+    assert "ltv.gross_margin" in notes[0].text
+    page = index_html(lang=lang, client_title="ACME", as_of="2025-04-01", version="0", chapters=[], files=[],
+                      findings=findings, limits=limits, frame=PageFrame(lang=lang, client="ACME", as_of="2025-04-01",
+                                                                        version="0", embed_font=False))
+    assert not SETTING_NAME.findall(_client_text(page))
+    if lang == "ja":  # the client keeps the sentence, only the aside naming the setting is gone
+        assert "粗利率が未設定のままでは新規獲得単価(CPO)の上限は示せません。" in findings[0].text
+
+
+@pytest.mark.slow
+def test_no_setting_name_on_any_client_page_of_the_demo(demo_report):
+    """The index (executive summary, data limits), report.html and every chapter page: setting
+    names are for the consultant notes only."""
+    pages = sorted(demo_report.glob("*.html"))
+    assert {"index.html", "report.html"} <= {p.name for p in pages}
+    for page in pages:
+        found = SETTING_NAME.findall(_client_text(page.read_text(encoding="utf-8")))
+        assert not found, (page.name, found[:5])

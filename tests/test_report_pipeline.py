@@ -132,7 +132,7 @@ def test_html_is_offline_without_code_and_with_embedded_images(report):
 def test_chapter_page_shows_the_numbers_in_japanese(report):
     text = (report[1] / "00_data_check.html").read_text(encoding="utf-8")
     assert '<html lang="ja">' in text and "<h1>0. データチェック</h1>" in text  # numbered after 00_
-    assert "元データ10行(¥9,700)のうち7行(¥8,500)を分析対象とし" in text
+    assert "元データ10行(9,700円)のうち7行(8,500円)を分析対象とし" in text
     assert "2024年3月の1か月は注文が0件です" in text
     assert "<td>客単価</td>" in text and '<td class="crm-num">¥1,700</td>' in text
     assert '<a href="#coverage">0.3 月別の注文数' in text  # table of contents, numbered sections (2 is returns)

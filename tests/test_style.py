@@ -151,7 +151,10 @@ def test_figure_png_crops_like_matplotlibs_tight_bbox():
         (123_456_789, "JPY", "ja", "1.2億円"),  # 1.23456789億
         (1_250_000_000, "JPY", "ja", "12.5億円"),
         (100_000_000, "JPY", "ja", "1億円"),  # no '1.0'
-        (35_000, "JPY", "ja", "3.5万円"),  # below 10万: one decimal
+        (35_000, "JPY", "ja", "35,000円"),  # below 10万: the exact yen (LTV 12,910円 vs 13,450円)
+        (99_999.4, "JPY", "ja", "99,999円"),
+        (99_999.5, "JPY", "ja", "10万円"),  # rounds to 100,000: whole 万 from 10万 up
+        (789_178, "JPY", "ja", "79万円"),  # 78.9178万: from 10万 up whole 万
         (6_832, "JPY", "ja", "6,832円"),  # below 1万: the exact yen
         (-4_800_000, "JPY", "ja", "-480万円"),
         (99_999_999, "JPY", "ja", "1億円"),  # 9,999.9999万 rounds up to the next unit, not '10,000万円'

@@ -146,8 +146,8 @@ def revenue_takeaway(tables: CohortTables, lang: str, currency: str) -> str:
     base = weighted_mean(same.revenue_per_customer, same.sizes, 0)
     later = weighted_mean(same.revenue_per_customer, same.sizes, deep)
     uplift = None if not base else later / base - 1.0
-    return t("diagnosis.cohorts.revenue", lang, first=fmt_money(base, currency), deep_month=fmt_int(deep),
-             deep=fmt_money(later, currency), uplift=fmt_pct(uplift))
+    return t("diagnosis.cohorts.revenue", lang, first=fmt_money(base, currency, lang, prose=True), deep_month=fmt_int(deep),
+             deep=fmt_money(later, currency, lang, prose=True), uplift=fmt_pct(uplift))
 
 
 def cohort_metrics(tables: CohortTables) -> dict[str, float | None]:

@@ -83,11 +83,11 @@ def kpi_takeaway(kpis: pd.DataFrame, lang: str, currency: str) -> str:
     values = {
         "months": months,
         "span": span_text(_span(cur), lang),
-        "revenue": fmt_money(cur["revenue"], currency),
+        "revenue": fmt_money(cur["revenue"], currency, lang, prose=True),
         "customers": fmt_int(cur["customers"]),
         "new_customers": fmt_int(cur["new_customers"]),
         "share": fmt_pct(cur["existing_revenue_share"]),
-        "aov": fmt_money(cur["aov"], currency),
+        "aov": fmt_money(cur["aov"], currency, lang, prose=True),
         "compare": label,
     }
     if not cur["orders"]:

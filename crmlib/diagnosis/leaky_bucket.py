@@ -185,7 +185,7 @@ def bucket_takeaway(bucket: pd.DataFrame, lang: str, currency: str) -> str:
         "new": fmt_int(row["new"]),
         "reactivated": fmt_int(row["reactivated"]),
         "lost": fmt_int(row["lost"]),
-        "lost_revenue": fmt_money(row["lost_revenue"], currency),
+        "lost_revenue": fmt_money(row["lost_revenue"], currency, lang, prose=True),
         "start": fmt_int(row["active_start"]),
         "end": fmt_int(row["active_end"]),
         "change": change_phrase(row["active_end"], row["active_start"], lang),

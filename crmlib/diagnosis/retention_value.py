@@ -109,7 +109,7 @@ def value_table(value: dict[str, Any], lang: str, currency: str) -> pd.DataFrame
 def value_assumptions(value: dict[str, Any], lang: str, currency: str) -> str:
     """The assumptions behind the estimate, as a paragraph for the report."""
     return t("diagnosis.value.assumptions", lang, months=value["months"], horizon=value["horizon"],
-             per_customer=fmt_money(value["revenue_per_retained"], currency),
+             per_customer=fmt_money(value["revenue_per_retained"], currency, lang, prose=True),
              rate=fmt_pct(value["retention_rate"]))
 
 
@@ -126,9 +126,9 @@ def value_takeaway(value: dict[str, Any], lang: str, currency: str) -> str:
         customers=fmt_int(value["previous_customers"]),
         rate=fmt_pct(value["retention_rate"]),
         raised=fmt_pct(min(value["retention_rate"] + value["uplift_points"] / 100.0, 1.0)),
-        gain=fmt_money(value["gain_next_period"], currency),
+        gain=fmt_money(value["gain_next_period"], currency, lang, prose=True),
         share=fmt_pct(value["gain_share"]),
         horizon=value["horizon"],
-        gain_horizon=fmt_money(value["gain_horizon"], currency),
+        gain_horizon=fmt_money(value["gain_horizon"], currency, lang, prose=True),
         months=value["months"],
     )

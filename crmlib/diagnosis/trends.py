@@ -92,7 +92,7 @@ def trends_takeaway(trends: pd.DataFrame, lang: str, currency: str) -> str:
     split = bool(latest.get("split_observable", True))
     values = {
         "month": fmt_month(latest["month"], lang),
-        "revenue": fmt_money(latest["revenue"], currency),
+        "revenue": fmt_money(latest["revenue"], currency, lang, prose=True),
         "share": fmt_pct(latest["existing_revenue_share"]),
         "new_customers": fmt_int(latest["new_customers"]),
     }

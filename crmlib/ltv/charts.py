@@ -19,14 +19,14 @@ from .text import group_label, model_label
 MODEL_STYLES = {"bgnbd": (PALETTE[1], "--"), "pareto_nbd": (PALETTE[2], ":")}
 
 
-def money_tick(value: float, currency: str) -> str:
-    """An axis label in money without decimals: '¥12,000', '£5,000'."""
-    return fmt_money(round(value), currency).removesuffix(".00")
+def money_tick(value: float, currency: str, lang: str) -> str:
+    """An axis label in money as prose writes it: '12,000円', '15万円', '£5,000', '£12K'."""
+    return fmt_money(round(value), currency, lang, prose=True)
 
 
-def _money_axis(ax, currency: str) -> None:
+def _money_axis(ax, currency: str, lang: str) -> None:
     """Y axis in money of the report currency, starting at 0."""
-    ax.yaxis.set_major_formatter(lambda value, _pos: money_tick(value, currency))
+    ax.yaxis.set_major_formatter(lambda value, _pos: money_tick(value, currency, lang))
     ax.set_ylim(bottom=0)
 
 
@@ -59,7 +59,7 @@ def cumulative_chart(curve: pd.DataFrame, by: str, period: str, lang: str, curre
     ax.set_xlabel(t("ltv.chart.axis_months_since", lang))
     ax.set_ylabel(t("ltv.chart.axis_revenue_per_customer", lang))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _money_axis(ax, currency)
+    _money_axis(ax, currency, lang)
     ax.set_xlim(left=0)
     if groups:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small",

@@ -81,16 +81,16 @@ def cohort_takeaway(curve: pd.DataFrame, period: str, lang: str, currency: str,
         last = curve.iloc[-1]
         return t("ltv.cohorts.single", lang, cohort=cohort_label(last["group"], period, lang),
                  month=_month_k(int(last["months_since"]), lang),
-                 value=fmt_money(last["revenue_per_customer"], currency))
+                 value=fmt_money(last["revenue_per_customer"], currency, lang, prose=True))
     at = curve[curve["months_since"] == months].sort_values("group")
     old, new = at.iloc[0], at.iloc[-1]
     base = old["revenue_per_customer"]
     change = new["revenue_per_customer"] / base - 1 if base else math.nan
     trend = "similar" if not math.isfinite(change) or abs(change) < SIMILAR else "higher" if change > 0 else "lower"
     return t("ltv.cohorts.takeaway", lang, month=_month_k(months, lang),
-             old=cohort_label(old["group"], period, lang), old_value=fmt_money(base, currency),
+             old=cohort_label(old["group"], period, lang), old_value=fmt_money(base, currency, lang, prose=True),
              new=cohort_label(new["group"], period, lang),
-             new_value=fmt_money(new["revenue_per_customer"], currency),
+             new_value=fmt_money(new["revenue_per_customer"], currency, lang, prose=True),
              trend=t(f"ltv.cohorts.trend_{trend}", lang))
 
 
@@ -119,8 +119,8 @@ def groups_takeaway(curve: pd.DataFrame | None, by: str | None, lang: str, curre
     low = worst["revenue_per_customer"]
     return t("ltv.groups.takeaway", lang, month=_month_k(months, lang), by=t(f"ltv.label.{by}", lang),
              best=group_label(best["group"], by, "month", lang),
-             best_value=fmt_money(best["revenue_per_customer"], currency),
-             worst=group_label(worst["group"], by, "month", lang), worst_value=fmt_money(low, currency),
+             best_value=fmt_money(best["revenue_per_customer"], currency, lang, prose=True),
+             worst=group_label(worst["group"], by, "month", lang), worst_value=fmt_money(low, currency, lang, prose=True),
              ratio=fmt_num(best["revenue_per_customer"] / low if low else math.nan, 1))
 
 
@@ -131,13 +131,13 @@ def annual_takeaway(annual: pd.DataFrame, period: str, start, end, complete: boo
         return t("ltv.annual.empty", lang)
     sentences = [t("ltv.annual.takeaway", lang, start=fmt_date(start, lang),
                    end=fmt_date(pd.Timestamp(end) - pd.Timedelta(days=1), lang),
-                   value=fmt_money(total["annual_ltv"], currency), revenue=fmt_money(total["revenue"], currency),
+                   value=fmt_money(total["annual_ltv"], currency, lang, prose=True), revenue=fmt_money(total["revenue"], currency, lang, prose=True),
                    customers=fmt_int(total["customers"]))]
     cohorts = annual[annual["cohort"].notna()]
     if len(cohorts) >= 2:
         best = cohorts.sort_values("annual_ltv", ascending=False, kind="stable").iloc[0]
         sentences.append(t("ltv.annual.best_cohort", lang, cohort=cohort_label(best["cohort"], period, lang),
-                           value=fmt_money(best["annual_ltv"], currency)))
+                           value=fmt_money(best["annual_ltv"], currency, lang, prose=True)))
     if not complete:
         sentences.append(t("ltv.annual.short_history", lang))
     return _join(lang, *sentences)
@@ -152,19 +152,19 @@ def formula_takeaway(result: FormulaLTV, lang: str, currency: str) -> str:
     """LTV from its three factors, then the cost view (ratio, CPO ceiling, payback) when a CPA is set."""
     if not math.isfinite(result.ltv):
         return t("ltv.formula.not_enough", lang)
-    sentences = [t("ltv.formula.takeaway", lang, aov=fmt_money(result.aov, currency),
+    sentences = [t("ltv.formula.takeaway", lang, aov=fmt_money(result.aov, currency, lang, prose=True),
                    frequency=fmt_num(result.frequency, 2), years=fmt_num(result.retention_years, 1),
-                   ltv=fmt_money(result.ltv, currency))]
+                   ltv=fmt_money(result.ltv, currency, lang, prose=True))]
     margin_note = [] if result.has_margin else [t("ltv.formula.no_margin", lang)]
     if result.cpa is None:
         return _join(lang, *sentences, t("ltv.formula.no_cpa", lang), *margin_note)
     if not result.has_margin:  # revenue is not profit: no pay-back verdict, no CPO ceiling
-        return _join(lang, *sentences, t("ltv.formula.cost_revenue", lang, cost=fmt_money(result.lifetime_cost, currency),
+        return _join(lang, *sentences, t("ltv.formula.cost_revenue", lang, cost=fmt_money(result.lifetime_cost, currency, lang, prose=True),
                                          ratio=fmt_num(result.ratio, 2)))
     key = "ltv.formula.cost_ok" if result.ratio is not None and result.ratio >= 1 else "ltv.formula.cost_short"
     sentences.append(t(key, lang, basis=basis_label(result.gross_margin, lang),
-                       cost=fmt_money(result.lifetime_cost, currency), ratio=fmt_num(result.ratio, 2),
-                       ceiling=fmt_money(result.cpo_ceiling, currency)))
+                       cost=fmt_money(result.lifetime_cost, currency, lang, prose=True), ratio=fmt_num(result.ratio, 2),
+                       ceiling=fmt_money(result.cpo_ceiling, currency, lang, prose=True)))
     return _join(lang, *sentences, payback_text(result, lang))
 
 
@@ -291,7 +291,7 @@ def params_takeaway(fits: dict, correlation: float, lang: str, currency: str, ti
     if gg is not None:
         corr = round(correlation, 2) + 0.0  # no "-0.00"
         sentences.append(t("ltv.params.spend", lang, q=fmt_num(gg.q, 2), corr=fmt_num(corr, 2),
-                           spend=fmt_money(gg.population_mean_spend, currency)))
+                           spend=fmt_money(gg.population_mean_spend, currency, lang, prose=True)))
     return _join(lang, *sentences)
 
 
@@ -328,6 +328,6 @@ def segments_takeaway(table: pd.DataFrame, by: str, horizon_months: int, discoun
     top = table.sort_values("clv_total", ascending=False, kind="stable").iloc[0]
     best = table.sort_values("clv", ascending=False, kind="stable").iloc[0]
     return t("ltv.segments.takeaway", lang, months=fmt_int(horizon_months), rate=fmt_pct(discount_rate, 0),
-             total=fmt_money(table["clv_total"].sum(), currency), top=group_label(top["segment"], by, period, lang),
+             total=fmt_money(table["clv_total"].sum(), currency, lang, prose=True), top=group_label(top["segment"], by, period, lang),
              share=fmt_pct(top["clv_share"]), best=group_label(best["segment"], by, period, lang),
-             best_value=fmt_money(best["clv"], currency))
+             best_value=fmt_money(best["clv"], currency, lang, prose=True))

@@ -243,7 +243,7 @@ def key_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str, curr
     if frame.empty:
         return t("products.key.empty", lang, **common)
     return t("products.key.takeaway", lang, **common, customers=fmt_int(len(frame)),
-             value=fmt_money(frame["value_at_risk"].sum(), currency), days=rule.value_days, file=KEY_FILE)
+             value=fmt_money(frame["value_at_risk"].sum(), currency, lang, prose=True), days=rule.value_days, file=KEY_FILE)
 
 
 def _top_rows(frame: pd.DataFrame, n: int = 5) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ def data_limits(metrics: Mapping[str, Any], lang: str, currency: str) -> list[st
     share, amount = m.get("coverage.no_customer_share"), m.get("coverage.no_customer_revenue")
     if amount:
         out.append(t("summary.limit_no_customer", lang, share=fmt_pct(share or 0.0),
-                     amount=fmt_money(amount, currency)))
+                     amount=fmt_money(amount, currency, lang, prose=True)))
     censored = m.get("coverage.censored_customers")
     if censored and not m.get("coverage.observable_customers"):
         out.append(t("summary.limit_censored_all", lang, days=fmt_int(m.get("coverage.history_days") or 0),

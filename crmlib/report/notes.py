@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from ..findings import Finding
 from ..i18n import catalog, t
 from ..registry import CHAPTERS
 
@@ -139,6 +141,27 @@ def split_notes(page: str, chapter: str, lang: str) -> tuple[str, list[Note]]:
 
     body = _BLOCK.sub(block, page[start:end])
     return page[:start] + body + page[end:], notes
+
+
+SUMMARY = "index"  # the chapter name of notes taken from the executive summary (index.html)
+
+
+def split_summary(findings: Sequence[Finding], limits: Sequence[str], lang: str
+                  ) -> tuple[list[Finding], list[str], list[Note]]:
+    """(findings, data-limit sentences, notes) with what names a setting taken out of the
+    summary's sentences, as split_notes does on a chapter page: the summary is shown on the
+    index, in report.html and the deck, so it is filtered once, before any of them is made."""
+    notes: list[Note] = []
+    section = t("summary.title", lang)
+
+    def keep(text: str) -> str:
+        kept, moved = _split_text(html.escape(text, quote=False), lang)
+        notes.extend(Note(SUMMARY, section, moved_text, unfilled) for moved_text, unfilled in moved)
+        return html.unescape(kept) if moved else text
+
+    shown = [replace(finding, text=text) for finding in findings if (text := keep(finding.text))]
+    kept_limits = [text for text in (keep(limit) for limit in limits) if text]
+    return shown, kept_limits, notes
 
 
 def notes_html(notes: list[Note], *, lang: str, title: str, chapter_titles: dict[str, str], css: str) -> str:

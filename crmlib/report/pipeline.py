@@ -37,7 +37,7 @@ from .html import (
     CSS_PATH, PageFrame, chapter_html, data_fingerprint, external_urls, index_html, numbered_title, section_numbers,
     single_file_html,
 )
-from .notes import Note, mark_draft, notes_html, split_notes
+from .notes import SUMMARY, Note, mark_draft, notes_html, split_notes, split_summary
 from .pdf import PDF_NAME, pdf_wanted, write_pdf
 from .settings import ReportSettings, load_report_settings, logo_data_uri
 from .limits import data_limits
@@ -303,6 +303,8 @@ def _write_pages(
                                  chapters=[chapter.name for chapter, _ in chapters if chapter.name not in failed])
     limits = data_limits(metrics, lang, config.currency)
     tracking = tracking_block(metrics.get("tracking"), lang=lang, currency=config.currency)
+    findings, limits, summary_notes = split_summary(findings, limits, lang)  # the index's consultant text too
+    notes = summary_notes + notes
     files = []
     make_pdf = settings.single_file and pdf_wanted(settings.pdf)
     if settings.single_file:
@@ -338,7 +340,7 @@ def _write_pages(
     if draft:
         pages = {name: mark_draft(page, draft) for name, page in pages.items()}
     pages[NOTES_PAGE] = notes_html(notes, lang=lang, title=t("report.notes_title", lang, client=frame.client),
-                                   chapter_titles=dict(titles), css=CSS_PATH.read_text(encoding="utf-8"))
+                                   chapter_titles={SUMMARY: t("summary.title", lang), **dict(titles)}, css=CSS_PATH.read_text(encoding="utf-8"))
     pages = embed_fonts(pages, frame.embed_font)  # one shared font subset for the new pages
     for name, page in pages.items():
         external = external_urls(page)

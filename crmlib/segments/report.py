@@ -237,9 +237,9 @@ def spend_line_text(seg: Segmentation, lang: str, currency: str) -> str:
     """The CPM spend line with its origin: the client's amount, or the multiple of the AOV."""
     line = seg.cuts.cpm_spend
     if line.source == "settings":
-        return t("segments.cpm.spend_fixed", lang, spend=fmt_money(line.amount, currency))
-    return t("segments.cpm.spend_aov", lang, spend=fmt_money(line.amount, currency),
-             aov=fmt_money(line.aov, currency), multiple=fmt_num(line.multiple, 1).removesuffix(".0"))
+        return t("segments.cpm.spend_fixed", lang, spend=fmt_money(line.amount, currency, lang, prose=True))
+    return t("segments.cpm.spend_aov", lang, spend=fmt_money(line.amount, currency, lang, prose=True),
+             aov=fmt_money(line.aov, currency, lang, prose=True), multiple=fmt_num(line.multiple, 1).removesuffix(".0"))
 
 
 def cpm_takeaway(seg: Segmentation, lang: str, currency: str) -> str:

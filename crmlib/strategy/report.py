@@ -28,14 +28,15 @@ def metric_name(metric: str, lang: str, f2_window: int = 90) -> str:
     return t(f"{K}.metrics.{metric}", lang, window=f2_window)
 
 
-def metric_value(metric: str, value: Any, currency: str) -> str:
-    """A metric's value as the report prints it (money, count, share or ratio)."""
+def metric_value(metric: str, value: Any, currency: str, lang: str | None = None, prose: bool = False) -> str:
+    """A metric's value as the report prints it (money, count, share or ratio); prose=True with
+    a lang writes money as prose does (1.2億円, ¥17.1M), tables keep the exact amount."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING
     if metric in RATE_METRICS:
         return fmt_pct(value)
     if metric in ("revenue", "aov", "new_revenue", "existing_revenue", "new_aov", "existing_aov"):
-        return fmt_money(value, currency)
+        return fmt_money(value, currency, lang, prose=prose)
     if metric in ("orders_per_customer", "new_frequency", "existing_frequency"):
         return fmt_num(value, 2)
     return fmt_int(value)
@@ -90,8 +91,8 @@ def goals_takeaway(plan: pd.DataFrame, lang: str, currency: str, f2_window: int)
         return t(f"{K}.goals.takeaway_none", lang)
     r = plan.iloc[0]
     return t(f"{K}.goals.takeaway", lang, goal=goal_label(r, lang, f2_window),
-             baseline=metric_value(r["metric"], r["baseline"], currency),
-             target=metric_value(r["metric"], r["target"], currency), deadline=fmt_date(r["deadline"], lang),
+             baseline=metric_value(r["metric"], r["baseline"], currency, lang, prose=True),
+             target=metric_value(r["metric"], r["target"], currency, lang, prose=True), deadline=fmt_date(r["deadline"], lang),
              pace=metric_change(r["metric"], r["required_per_year"]),
              assessment=t(f"{K}.feasibility.{r['feasibility']}", lang),
              largest=metric_change(r["metric"], r["largest_yoy"]))
@@ -120,8 +121,8 @@ def levers_takeaway(levers: pd.DataFrame, values: dict[str, Any], gap: float, la
     """The revenue gap as extra orders and as F2 points."""
     by = levers.set_index("lever")
     points = by.loc["f2_points", "delta"] if "f2_points" in by.index else None
-    return t(f"{K}.levers.takeaway", lang, gap=fmt_money(gap, currency), orders=fmt_int(by.loc["orders", "delta"]),
-             aov=fmt_money(values["aov"], currency), new_customers=fmt_int(values["new_customers"]),
+    return t(f"{K}.levers.takeaway", lang, gap=fmt_money(gap, currency, lang, prose=True), orders=fmt_int(by.loc["orders", "delta"]),
+             aov=fmt_money(values["aov"], currency, lang, prose=True), new_customers=fmt_int(values["new_customers"]),
              points=MISSING if points is None else fmt_num(points * 100, 1))
 
 
@@ -176,7 +177,7 @@ def targets_takeaway(values: pd.DataFrame, seg: Segmentation, lang: str, currenc
     r = movable.loc[movable["gain"].idxmax()]
     return t(f"{K}.targets.takeaway", lang, segment=_class_label(seg, r["scheme"], r["key"], lang),
              share=fmt_pct(r["move_share"], 0), movers=fmt_int(r["movers"]),
-             next=_class_label(seg, r["scheme"], r["next_key"], lang), gain=fmt_money(r["gain"], currency))
+             next=_class_label(seg, r["scheme"], r["next_key"], lang), gain=fmt_money(r["gain"], currency, lang, prose=True))
 
 
 def targets_note(values: pd.DataFrame, defaults: bool, lang: str, min_customers: int = 30) -> str:
@@ -259,7 +260,7 @@ def service_takeaway(plan: pd.DataFrame, lang: str, currency: str) -> str:
     if plan.empty:
         return t(f"{K}.service.takeaway_none", lang)
     return t(f"{K}.service.takeaway", lang, count=len(plan), stages=plan["stage"].nunique(),
-             cost=fmt_money(plan["cost_now"].fillna(0).sum(), currency))
+             cost=fmt_money(plan["cost_now"].fillna(0).sum(), currency, lang, prose=True))
 
 
 # ---- 5. execution log -------------------------------------------------------------------------
@@ -285,7 +286,7 @@ def log_takeaway(log: pd.DataFrame, summary: pd.DataFrame, lang: str, currency: 
     total = float(summary["cost"].sum())
     return t(f"{K}.log.takeaway", lang, runs=fmt_int(len(log)), first=fmt_date(log["date"].min(), lang),
              last=fmt_date(log["date"].max(), lang), volume=fmt_int(log["volume"].sum()),
-             cost=fmt_money(total, currency), measure=top["measure"],
+             cost=fmt_money(total, currency, lang, prose=True), measure=top["measure"],
              share=fmt_pct(top["cost"] / total if total else None))
 
 
@@ -314,11 +315,11 @@ def kpi_takeaway(baseline: dict[str, Any], actual: dict[str, Any], lang: str, cu
     if not baseline.get("covered", True):
         return t(f"{K}.kpis.partial", lang)
     change = actual["revenue"] - baseline["revenue"]
-    return t(f"{K}.kpis.takeaway", lang, actual=fmt_money(actual["revenue"], currency),
-             baseline=fmt_money(baseline["revenue"], currency),
+    return t(f"{K}.kpis.takeaway", lang, actual=fmt_money(actual["revenue"], currency, lang, prose=True),
+             baseline=fmt_money(baseline["revenue"], currency, lang, prose=True),
              change=metric_change("revenue", actual["revenue"] / baseline["revenue"] - 1 if baseline["revenue"] else None),
-             new_change=_signed(fmt_money(actual["new_revenue"] - baseline["new_revenue"], currency)),
-             existing_change=_signed(fmt_money(change - (actual["new_revenue"] - baseline["new_revenue"]), currency)))
+             new_change=_signed(fmt_money(actual["new_revenue"] - baseline["new_revenue"], currency, lang, prose=True)),
+             existing_change=_signed(fmt_money(change - (actual["new_revenue"] - baseline["new_revenue"]), currency, lang, prose=True)))
 
 
 def _effect_value(outcome: str, value: Any, currency: str, difference: bool = False) -> str:
