@@ -99,3 +99,27 @@ def coverage_chart(frame: pd.DataFrame, lang: str) -> Figure:
         _month_axis(ax, frame["month"], lang)
     ax.set_ylim(bottom=0)
     return fig
+
+
+def drawn_texts(fig: Figure) -> list[tuple[Text, Bbox]]:
+    """Every text the figure draws, with its box in display pixels: titles, axis and tick labels
+    (only the ticks inside the view), annotations, bar labels and legend entries."""
+    canvas = FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    fig.draw_without_rendering()
+    hidden = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                if not low - 1e-9 <= tick.get_loc() <= high + 1e-9:
+                    hidden.update((id(tick.label1), id(tick.label2)))
+    return [(text, text.get_window_extent(renderer)) for text in fig.findobj(Text)
+            if text.get_visible() and text.get_text().strip() and id(text) not in hidden]
+
+
+def overlapping_texts(fig: Figure, pad: float = 0.0) -> list[tuple[str, str]]:
+    """Pairs of drawn texts whose boxes overlap (each box grown by pad pixels): labels that run
+    into each other. Empty for a figure a client can read."""
+    boxes = [(text.get_text(), box.padded(pad)) for text, box in drawn_texts(fig)]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:] if box_a.overlaps(box_b)]

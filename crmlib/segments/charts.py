@@ -102,23 +102,28 @@ def cpm_chart(counts: pd.Series, stages: tuple[str, ...], names: dict[str, str],
 
 def ladder_chart(active: pd.Series, lapsed: pd.Series, names: dict[str, str], lang: str) -> Figure:
     """Left: active customers on each of the four stages; right, apart: lapsed customers by the
-    stage they had reached (own scale: lapsed one-time buyers usually outnumber everyone)."""
-    fig = Figure(figsize=(8.0, 3.8))
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1], "wspace": 0.35})
+    stage they had reached (own scale: lapsed one-time buyers usually outnumber everyone).
+    Horizontal bars, stage 1 on top, named once on the left: a stage name ('②期待感の充足',
+    'Stage 2: expectations met') has a row of its own and never runs into the next."""
     stages = list(active.index)
-    labels = [_tick_label(names[f"stage{s}"]) for s in stages]
-    bars = left.bar(range(len(stages)), active.to_numpy(), color=PALETTE[0], width=0.65)
-    left.bar_label(bars, labels=[fmt_int(v) for v in active.to_numpy()], fontsize=8, padding=2)
-    left.set_title(t("segments.ladder.chart_active", lang))
-    bars = right.bar(range(len(stages)), lapsed.to_numpy(), color=LAPSED_COLOUR, width=0.65)
-    right.bar_label(bars, labels=[fmt_int(v) for v in lapsed.to_numpy()], fontsize=8, padding=2)
-    right.set_title(t("segments.ladder.chart_lapsed", lang))
-    for ax in (left, right):
-        ax.set_xticks(range(len(stages)), labels, fontsize=8)
-        ax.set_ylabel(t("segments.axis_customers", lang))
-        _count_axis(ax)
-        ax.margins(y=0.15)
-        ax.grid(axis="x", visible=False)
+    fig = Figure(figsize=(8.0, 0.45 * len(stages) + 1.3))
+    left, right = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1, 1], "wspace": 0.12})
+    rows = np.arange(len(stages))
+    for ax, values, colour, title in (
+        (left, active.to_numpy(), PALETTE[0], t("segments.ladder.chart_active", lang)),
+        (right, lapsed.reindex(stages).fillna(0).to_numpy(), LAPSED_COLOUR, t("segments.ladder.chart_lapsed", lang)),
+    ):
+        bars = ax.barh(rows, values, color=colour, height=0.6)
+        ax.bar_label(bars, labels=[fmt_int(v) for v in values], fontsize=8, padding=3)
+        ax.set_title(title)
+        ax.set_xlabel(t("segments.axis_customers", lang))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.xaxis.set_major_formatter(lambda value, _pos: fmt_int(value))
+        ax.set_xlim(0, max(float(values.max()), 1.0) * 1.22)  # room for the count after the bar
+        ax.grid(axis="y", visible=False)
+    left.set_yticks(rows, [_tick_label(names[f"stage{s}"], 22) for s in stages])
+    left.invert_yaxis()  # stage 1 on top (the axis is shared)
+    right.tick_params(axis="y", left=False, labelleft=False)
     return fig
 
 
