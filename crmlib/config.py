@@ -308,6 +308,8 @@ products: {{}}
 #   single_file: true         # also write report.html (all chapters, for e-mail)
 #   pdf: true                 # report.pdf on A4 (needs headless Chromium; unset: when installed)
 #   deck: true                # report.pptx, an editable PowerPoint deck
+#   display_names:            # names shown for the data's codes (default: web ウェブ, app アプリ, store 店舗 ...)
+#     channel: {{web: 公式サイト, app: 公式アプリ}}
 """
 
 

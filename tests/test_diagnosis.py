@@ -361,11 +361,11 @@ def test_f2_by_first_channel(shop):
     assert rows[("web", 365)] == (3, 1) and rows[("app", 365)] == (0, 0) and rows[("store", 365)] == (1, 1)
     table = dg.segment_table(segments, "en", min_customers=1)
     assert list(table.columns) == ["Attribute", "Value", "First-time customers", "Within 30 days", "Within 365 days"]
-    web = table[table["Value"] == "web"].iloc[0].tolist()
-    assert web == ["first channel", "web", "4", "0.0%", "33.3%"]
-    assert table[table["Value"] == "app"].iloc[0].tolist()[-1] == "—"  # nobody observed for 365 days
+    web = table[table["Value"] == "Web"].iloc[0].tolist()  # channel codes shown by their display names
+    assert web == ["first channel", "Web", "4", "0.0%", "33.3%"]
+    assert table[table["Value"] == "App"].iloc[0].tolist()[-1] == "—"  # nobody observed for 365 days
     assert dg.segment_takeaway(segments, "en", 30, min_customers=1) == (
-        "F2 conversion within 30 days differs most by first channel: 100.0% for app against 0.0% for web.")
+        "F2 conversion within 30 days differs most by first channel: 100.0% for App against 0.0% for Web.")
 
 
 def test_first_order_attributes_come_from_the_earliest_order(tmp_path):

@@ -98,7 +98,7 @@ def test_takeaways_on_the_tiny_case(tiny_processed_dir):
                          "2024年1月獲得の顧客で1,750円、2024年4月獲得の顧客で3,000円")
     groups = historical.cumulative_ltv(orders, "2024-05-01", by="first_channel")
     en = text.groups_takeaway(groups, "first_channel", "en", "JPY")
-    assert '"app" (¥3,000)' in en and '"web" (¥1,750)' in en and "1.7 times" in en
+    assert '"App" (¥3,000)' in en and '"Web" (¥1,750)' in en and "1.7 times" in en  # display names of app/web
     assert "省略" in text.groups_takeaway(None, None, "ja", "JPY")
     settings = LTVSettings(cpa=1000, retention_cost_per_customer_year=100, gross_margin=0.5)
     inputs = formula.formula_inputs(orders, "2024-05-01")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..display import display_value
 from ..i18n import t
 from ..style import fmt_int, fmt_pct
 from ..store.purchases import Purchases
@@ -222,14 +223,17 @@ def segment_takeaway(segments: pd.DataFrame, lang: str, window: int, min_custome
         lang,
         window=fmt_int(window),
         dimension=t(f"diagnosis.segments.dim_{dim}", lang),
-        best=segment_value(best["value"], lang), best_rate=fmt_pct(best["rate"]),
-        worst=segment_value(worst["value"], lang), worst_rate=fmt_pct(worst["rate"]),
+        best=segment_value(best["value"], lang, dim), best_rate=fmt_pct(best["rate"]),
+        worst=segment_value(worst["value"], lang, dim), worst_rate=fmt_pct(worst["rate"]),
     )
 
 
-def segment_value(value: object, lang: str) -> str:
-    """A segment value for display ('not recorded' for a missing value)."""
-    return t("diagnosis.segments.unknown", lang) if value is None or pd.isna(value) else str(value)
+def segment_value(value: object, lang: str, dimension: str = "") -> str:
+    """A segment value for display: its display name (web -> ウェブ, crmlib.display), 'not
+    recorded' for a missing value."""
+    if value is None or pd.isna(value):
+        return t("diagnosis.segments.unknown", lang)
+    return display_value(dimension, value, lang)
 
 
 def f2_headline(f2: pd.DataFrame, min_customers: int = 1) -> dict[str, object]:
@@ -281,7 +285,7 @@ def segment_table(segments: pd.DataFrame, lang: str, min_customers: int = 30) ->
     first = frame[frame["window_days"] == windows[0]].set_index(["dimension", "key"])
     out = pd.DataFrame({
         dim_col: [t(f"diagnosis.segments.dim_{d}", lang) for d in first.index.get_level_values(0)],
-        value_col: [segment_value(v, lang) for v in first["value"]],
+        value_col: [segment_value(v, lang, d) for d, v in zip(first.index.get_level_values(0), first["value"])],
         customers_col: [fmt_int(v) for v in first["eligible"]],
     })
     for w in windows:

@@ -10,6 +10,7 @@ import math
 
 import pandas as pd
 
+from ..display import display_value
 from ..i18n import t
 from ..style import fmt_date, fmt_int, fmt_money, fmt_month, fmt_num, fmt_pct
 from .formula import FormulaLTV
@@ -50,13 +51,18 @@ def cohort_label(start, period: str, lang: str) -> str:
     return t("ltv.cohort.year", lang, year=start.year)
 
 
+GROUP_DIMENSIONS = {"first_channel": "channel", "first_category": "category"}  # by -> order attribute
+
+
 def group_label(group, by: str, period: str, lang: str) -> str:
     """A curve's or segment's label: cohort text, the channel/category value, or '(unknown)'."""
     if by == "cohort":
         return cohort_label(group, period, lang)
     if by == "all":
         return t("ltv.label.all_customers", lang)
-    return t("ltv.label.none", lang) if pd.isna(group) or group == "" else str(group)
+    if pd.isna(group) or group == "":
+        return t("ltv.label.none", lang)
+    return display_value(GROUP_DIMENSIONS.get(by, by), group, lang)  # web -> ウェブ
 
 
 def _month_k(months: int, lang: str) -> str:

@@ -25,6 +25,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from .. import __version__
 from ..config import ClientConfig
+from ..display import write_names as write_display_names
 from ..errors import ChapterFailed, ReportError
 from ..i18n import t
 from ..ledger import Ledger
@@ -508,6 +509,7 @@ def render_report(
         check_parameters(source, dict.fromkeys(PARAMETERS))
 
     report_settings = load_report_settings(config.report)
+    write_display_names(processed_dir, report_settings.display_names)  # the notebooks read them
     frame = page_frame(config, report_settings, processed_dir, as_of.isoformat())
 
     client_dir = Path(reports_root).resolve() / config.name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -18,6 +19,7 @@ LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", 
 MAX_LOGO_BYTES = 1_000_000
 DEFAULT_PRIMARY = "#1f4e79"
 DEFAULT_ACCENT = "#e07b39"
+MAX_DISPLAY_NAME = 40  # characters of a display name (a table column stays readable)
 
 
 class ReportSettings(BaseModel):
@@ -47,6 +49,35 @@ class ReportSettings(BaseModel):
     embed_font: bool = Field(
         True, description="embed the Japanese glyphs the page uses (IPAexGothic subset), so pages read on any machine"
     )
+    display_names: dict[Literal["channel", "source", "category", "region"], dict[str, str]] = Field(
+        default_factory=dict,
+        description="names shown for the data's codes, per attribute: {channel: {web: ウェブ, app: アプリ}}; "
+        "codes not listed use the catalog's names (web/app/store ...) or are shown as they are",
+    )
+
+    @field_validator("display_names", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        """Codes as text (a YAML 1 is the code '1'); every name non-empty, at most 40 characters,
+        and no two codes of an attribute under one name (their rows would read the same)."""
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for dimension, codes in value.items():
+            if not isinstance(codes, dict):
+                raise ValueError(f"display_names.{dimension}: give code: name pairs, e.g. {{web: ウェブ}}")
+            names = {str(code): "" if name is None else str(name).strip() for code, name in codes.items()}
+            for code, name in names.items():
+                if not name or len(name) > MAX_DISPLAY_NAME:
+                    raise ValueError(f"display_names.{dimension}.{code}: give a name of 1-{MAX_DISPLAY_NAME} characters")
+            seen: dict[str, str] = {}
+            for code, name in names.items():
+                if name in seen:
+                    raise ValueError(f"display_names.{dimension}: '{seen[name]}' and '{code}' are both named '{name}'; "
+                                     "give each code its own name (or merge the codes in the data)")
+                seen[name] = code
+            out[dimension] = names
+        return out
 
     @field_validator("primary_color", "accent_color")
     @classmethod

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..display import display_value
 from ..i18n import t
 from ..style import MISSING, fmt_date, fmt_int, fmt_money, fmt_num, fmt_pct
 from . import charts
@@ -136,7 +137,8 @@ def _top_text(tops: pd.DataFrame, dimension: str, lang: str) -> dict[str, str]:
     part = tops[tops["dimension"] == dimension]
     if part.empty:
         return {}
-    text = part["value"] + " " + part["share"].map(lambda v: fmt_pct(v, 0))
+    names = part["value"].map(lambda code: display_value(dimension, code, lang))  # one per class and value shown
+    text = names + " " + part["share"].map(lambda v: fmt_pct(v, 0))
     return text.groupby(part["segment"].astype(str)).agg(t("common.list_separator", lang).join).to_dict()
 
 
