@@ -24,6 +24,7 @@ from .orders import as_timestamp, orders_sql, query
 from .screen import FILE_KEY
 from .store.coverage import yaml_lapse_days
 from .style import fmt_date, fmt_int, fmt_money, fmt_month, fmt_num, fmt_pct
+from .wording import times_text
 
 COUNTS_SQL = """
 SELECT count(*)                    AS orders,
@@ -286,7 +287,7 @@ def counts_table(counts: dict[str, Any], lang: str, currency: str) -> pd.DataFra
         (t("metric.customers", lang), fmt_int(counts["customers"])),
         (t("metric.revenue", lang), fmt_money(counts["revenue"], currency)),
         (t("metric.aov", lang), fmt_money(counts["aov"], currency)),
-        (t("metric.orders_per_customer", lang), fmt_num(counts["orders_per_customer"], 2)),
+        (t("metric.orders_per_customer", lang), times_text(counts["orders_per_customer"], lang)),
         (t("metric.period", lang), period),
     ]
     return pd.DataFrame(rows, columns=[t("common.col_metric", lang), t("common.col_value", lang)])

@@ -20,28 +20,28 @@ REASONS: dict[str, dict[str, str]] = {
     "bad_amount": {"en": "Amount missing or not a number", "ja": "金額が空欄または数値でない"},
     "duplicate_line": {"en": "Exact duplicate of an earlier line", "ja": "前の行と完全に重複"},
     "cancelled": {"en": "Cancelled order", "ja": "キャンセル注文"},
-    "not_completed": {"en": "Order not completed (pending payment etc.)", "ja": "未完了の注文(決済待ちなど)"},
+    "not_completed": {"en": "Order not completed (pending payment etc.)", "ja": "未完了の注文（決済待ちなど）"},
     "returned": {"en": "Returned order", "ja": "返品"},
     "non_product": {"en": "Shipping, fee, tax or other non-product line", "ja": "送料・手数料・税などの商品以外の行"},
-    "gift_card": {"en": "Gift card sold (not merchandise revenue)", "ja": "ギフトカードの販売(商品売上ではない)"},
+    "gift_card": {"en": "Gift card sold (not merchandise revenue)", "ja": "ギフトカードの販売（商品売上ではない）"},
     "credit_note_unmatched": {"en": "Credit note without an earlier purchase in the data (reported, not netted)",
-                              "ja": "データ内に元の購入がない返品・返金(報告のみ、相殺せず)"},
-    "negative_amount": {"en": "Negative amount or quantity (refund, correction)", "ja": "マイナス金額・数量(返金・訂正)"},
+                              "ja": "データ内に元の購入がない返品・返金（報告のみ、相殺せず）"},
+    "negative_amount": {"en": "Negative amount or quantity (refund, correction)", "ja": "マイナス金額・数量（返金・訂正）"},
     "zero_amount": {"en": "Zero amount", "ja": "金額ゼロ"},
     "no_customer": {"en": "No customer ID, e-mail or phone", "ja": "顧客ID・メール・電話番号なし"},
     # decided after the netting of returns (crmlib.returns), for kept lines only
     "reversed": {"en": "Order fully reversed by credit notes or refunds (not a purchase)",
-                 "ja": "返品・返金で全額取り消された注文(購入に数えない)"},
+                 "ja": "返品・返金で全額取り消された注文（購入に数えない）"},
     "refunded": {"en": "Refunded part of partially refunded orders (amount only)",
-                 "ja": "一部返金された注文の返金額(金額のみ)"},
+                 "ja": "一部返金された注文の返金額（金額のみ）"},
 }
 
 # Credit notes kept as negative lines of the purchase they reverse: a breakdown of the kept rows.
 NETTED: dict[str, dict[str, str]] = {
     "returned_item": {"en": "of which credit notes, same item",
-                      "ja": "うち返品(同じ商品の購入と相殺)"},
+                      "ja": "うち返品（同じ商品の購入と相殺）"},
     "returned_customer": {"en": "of which credit notes, earlier order",
-                          "ja": "うち返品(同じ顧客の直前の注文と相殺)"},
+                          "ja": "うち返品（同じ顧客の直前の注文と相殺）"},
 }
 
 
@@ -94,7 +94,7 @@ class Ledger:
 
     def to_frame(self, lang: str = "en") -> pd.DataFrame:
         """The ledger as a small table: input, kept, each exclusion reason; rows and amount."""
-        label = {"en": ("Input (all rows)", "Kept for analysis"), "ja": ("元データ(全行)", "分析対象")}[lang]
+        label = {"en": ("Input (all rows)", "Kept for analysis"), "ja": ("元データ（全行）", "分析対象")}[lang]
         records = [("input", label[0], self.input_rows, self.input_amount)]
         records.append(("kept", label[1], self.kept_rows, self.kept_amount))
         for line in self.netted:  # rows and amounts inside the kept ones, not added again

@@ -116,7 +116,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         findings="crmlib.segments.findings",
     ),
     Chapter(
-        "03_ltv", "Lifetime value (LTV)", "LTV(顧客生涯価値)", "ltv",
+        "03_ltv", "Lifetime value (LTV)", "LTV（顧客生涯価値）", "ltv",
         records=(("ltv", "crmlib.ltv.metrics:LTVMetrics"),),
         settings_model="crmlib.ltv.settings:LTVSettings",
         findings="crmlib.ltv.findings",

@@ -7,7 +7,7 @@ from typing import Any
 from .i18n import t
 from .numbers import ratio  # noqa: F401 (re-exported)
 from .periods import Span
-from .style import fmt_date, fmt_num, fmt_pct
+from .style import MISSING, fmt_date, fmt_num, fmt_pct
 
 
 def pct_change(current: Any, previous: Any) -> str | None:
@@ -53,6 +53,13 @@ def points_phrase(current: Any, previous: Any, lang: str) -> str:
         return t("diagnosis.common.points_flat", lang, previous=fmt_pct(previous))
     key = "diagnosis.common.points_up" if diff > 0 else "diagnosis.common.points_down"
     return t(key, lang, points=fmt_num(abs(diff), 1), previous=fmt_pct(previous))
+
+
+def times_text(value: Any, lang: str, places: int = 2) -> str:
+    """A count per customer with its unit: '1.87回' (en: '1.87'); '—' when unknown."""
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING
+    return t("common.times", lang, value=fmt_num(value, places))
 
 
 def span_text(span: Span, lang: str) -> str:

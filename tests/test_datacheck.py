@@ -49,7 +49,7 @@ def test_ledger_table_and_takeaway(tiny_processed_dir):
     ledger = Ledger.load(tiny_processed_dir / "ledger.json")
     table = datacheck.ledger_table(ledger, "ja", "JPY")
     assert list(table.columns) == ["項目", "行数", "金額"]
-    assert table.iloc[:, 0].tolist() == ["元データ(全行)", "分析対象", "キャンセル注文", "送料・手数料・税などの商品以外の行"]
+    assert table.iloc[:, 0].tolist() == ["元データ（全行）", "分析対象", "キャンセル注文", "送料・手数料・税などの商品以外の行"]
     assert table.iloc[:, 1].tolist() == ["10", "7", "2", "1"]
     assert table.iloc[:, 2].tolist() == ["¥9,700", "¥8,500", "¥1,000", "¥200"]
     en = datacheck.ledger_takeaway(ledger, "en", "JPY")
@@ -68,8 +68,8 @@ def test_counts_table_and_takeaway(tiny_processed_dir):
         "顧客数": "3",
         "売上": "¥8,500",
         "客単価": "¥1,700",
-        "1人あたり購入回数": "1.67",
-        "集計期間": "2024年1月10日〜2024年4月30日(112日間)",
+        "1人あたり購入回数": "1.67回",  # a count per customer with its unit
+        "集計期間": "2024年1月10日〜2024年4月30日（112日間）",
     }
     en = datacheck.counts_takeaway(counts, "en", "USD")
     assert en.startswith("Over 112 days (2024-01-10 to 2024-04-30), 3 customers placed 5 orders worth $8,500")  # prose: whole dollars
@@ -117,7 +117,7 @@ def test_identity_takeaway_counts_merged_guest_lines_and_guests(tiny_processed_d
     assert en.startswith("Identity: 1,234 guest lines") and "e-mail (1,200) or phone (34)" in en
     assert "count as 7 customers" in en
     ja = datacheck.identity_takeaway(with_guests, "ja")
-    assert "1,234行" in ja and "メールアドレス(1,200行)" in ja and "電話番号(34行)" in ja and "7人" in ja
+    assert "1,234行" in ja and "メールアドレス（1,200行）" in ja and "電話番号（34行）" in ja and "7人" in ja
     none = {k: 0 for k in ids}
     assert datacheck.identity_takeaway(dataclasses.replace(ledger, identity=none), "ja") == ""
 
@@ -140,7 +140,7 @@ def test_returns_block_of_the_data_check(tmp_path):
     assert en.startswith("Returns and refunds worth ¥6,800 (63.6% of gross merchandise sales)")
     assert "credit notes netted: 2; orders fully reversed, not counted as purchases: 1;" in en
     ja = datacheck.returns_takeaway(ledger, "ja", "JPY")
-    assert "返品・返金6,800円(商品売上総額の63.6%)" in ja  # below 10万円 prose keeps the exact yen
+    assert "返品・返金6,800円（商品売上総額の63.6%）" in ja  # below 10万円 prose keeps the exact yen
     assert "before the export starts: 1 (¥700)." in datacheck.returns_unmatched_note(ledger, "en", "JPY")
     # returned by product: D 4,000 (S4, reversed), A 2,000 + 800 (R1, R2 netted)
     top = datacheck.top_returned_products(ledger, "en", "JPY")

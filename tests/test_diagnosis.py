@@ -457,7 +457,7 @@ def test_retention_value(shop):
                          "5.0 points to 71.7% would add about ¥44 in the next 12 months (0.6% of")
     assert "5%" in dg.value_assumptions(value, "ja", "JPY") and "(¥290)" in dg.value_assumptions(value, "en", "JPY")
     table = dg.value_table(value, "ja", "JPY")
-    assert table.iloc[1].tolist() == ["うち直近12か月にも購入した割合(継続率)", "66.7%"]
+    assert table.iloc[1].tolist() == ["うち直近12か月にも購入した割合（継続率）", "66.7%"]
 
 
 def test_retention_value_needs_two_periods(orders_path):

@@ -29,7 +29,7 @@ def test_split_notes_moves_sentences_asides_and_unfilled_cells():
             '<p class="crm-takeaway">LTVは¥15,752です。クライアント設定に顧客獲得単価(ltv.cpa)がないため、評価は省略しました。</p>'
             '<p class="crm-note">CSVで出力しています(含めるには segments.exports.include_email を true にします)。</p>'
             '<p class="crm-note">「記入してください」の行はクライアントYAMLの strategy.journey.text に書いた内容が入ります。</p>'
-            '<table><tr><td>顧客の行動</td><td>記入してください:購入の決め手</td></tr></table></main>')
+            '<table><tr><td>顧客の行動</td><td>記入してください：購入の決め手</td></tr></table></main>')
     client, notes = split_notes(page, "03_ltv", "ja")
     assert '<p class="crm-takeaway">LTVは¥15,752です。</p>' in client
     assert '<p class="crm-note">CSVで出力しています。</p>' in client
@@ -37,7 +37,7 @@ def test_split_notes_moves_sentences_asides_and_unfilled_cells():
     assert "<td>顧客の行動</td><td>—</td>" in client
     assert [(n.section, n.unfilled) for n in notes] == [("3.4 計算式によるLTV", False)] * 3 + [("3.4 計算式によるLTV", True)]
     assert notes[0].text == "クライアント設定に顧客獲得単価(ltv.cpa)がないため、評価は省略しました。"
-    assert notes[3].text == "記入してください:購入の決め手"
+    assert notes[3].text == "記入してください：購入の決め手"
 
 
 def test_english_guidance_cells_and_sentences():
@@ -128,7 +128,7 @@ def test_the_summary_keeps_setting_names_off_the_index(lang):
                                                                         version="0", embed_font=False))
     assert not SETTING_NAME.findall(_client_text(page))
     if lang == "ja":  # the client keeps the sentence, only the aside naming the setting is gone
-        assert "粗利率が未設定のままでは新規獲得単価(CPO)の上限は示せません。" in findings[0].text
+        assert "粗利率が未設定のままでは新規獲得単価（CPO）の上限は示せません。" in findings[0].text
 
 
 @pytest.mark.slow

@@ -132,7 +132,7 @@ def test_html_is_offline_without_code_and_with_embedded_images(report):
 def test_chapter_page_shows_the_numbers_in_japanese(report):
     text = (report[1] / "00_data_check.html").read_text(encoding="utf-8")
     assert '<html lang="ja">' in text and "<h1>0. データチェック</h1>" in text  # numbered after 00_
-    assert "元データ10行(9,700円)のうち7行(8,500円)を分析対象とし" in text
+    assert "元データ10行（9,700円）のうち7行（8,500円）を分析対象とし" in text
     assert "2024年3月の1か月は注文が0件です" in text
     assert "<td>客単価</td>" in text and '<td class="crm-num">¥1,700</td>' in text
     assert '<a href="#coverage">0.3 月別の注文数' in text  # table of contents, numbered sections (2 is returns)
@@ -254,10 +254,10 @@ def test_index_says_csv_only_when_the_workbook_was_left_out(tmp_path):
     from crmlib.report.pipeline import exports_label
 
     (tmp_path / "rfm_01_champions.csv").write_text("customer_id\r\n", encoding="utf-8")
-    assert exports_label(tmp_path, "ja") == "顧客リスト(セグメント別、離脱の兆しがある優良顧客。CSV、メール配信用)"
+    assert exports_label(tmp_path, "ja") == "顧客リスト（セグメント別、離脱の兆しがある優良顧客。CSV、メール配信用）"
     assert "Excel" not in exports_label(tmp_path, "en")
     (tmp_path / "segments.xlsx").write_bytes(b"")
-    assert exports_label(tmp_path, "ja") == "顧客リスト(セグメント別、離脱の兆しがある優良顧客。CSV・Excel、メール配信用)"
+    assert exports_label(tmp_path, "ja") == "顧客リスト（セグメント別、離脱の兆しがある優良顧客。CSV・Excel、メール配信用）"
 
 
 def test_warm_kernel_gives_the_same_pages_as_a_new_kernel_per_chapter(tiny_processed_dir, tmp_path):

@@ -34,7 +34,7 @@ def test_strategy_kpi_sentence_writes_money_as_prose():
     baseline = {"revenue": 87_004_236.0, "new_revenue": 10_000_000.0, "covered": True}
     actual = {"revenue": 115_966_206.0, "new_revenue": 23_958_178.0}
     ja = kpi_takeaway(baseline, actual, "ja", "JPY")
-    assert "8,700万円に対し1.2億円(+33.3%)" in ja and "+1,396万円" in ja and "+1,500万円" in ja
+    assert "8,700万円に対し1.2億円（+33.3%）" in ja and "+1,396万円" in ja and "+1,500万円" in ja
     assert not EXACT_YEN_JA.search(ja)
     en = kpi_takeaway(baseline, actual, "en", "GBP")
     assert "£87M" in en and "£116M" in en and "+£14M" in en and "+£15M" in en

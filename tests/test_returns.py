@@ -65,7 +65,7 @@ def test_credit_notes_are_netted_against_the_purchase_they_reverse(tmp_path: Pat
     assert saved.netted == led.netted and saved.reconciles()
     frame = saved.to_frame("ja")
     assert frame["reason"].tolist()[:4] == ["input", "kept", "returned_item", "returned_customer"]
-    assert frame.loc[frame["reason"] == "returned_item", "label"].item() == "うち返品(同じ商品の購入と相殺)"
+    assert frame.loc[frame["reason"] == "returned_item", "label"].item() == "うち返品（同じ商品の購入と相殺）"
 
 
 def test_net_returns_off_keeps_the_old_exclusion(tmp_path: Path):

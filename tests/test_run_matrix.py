@@ -57,7 +57,7 @@ def test_every_shop_ends_with_a_whole_report_and_exit_0(shop: str, tmp_path: Pat
     strategy = pages["04_strategy.html"]
     if shop == "stress_values":
         # the experiment still running, the one with only the treated, the log with no rows
-        assert "「running」:対象の" in strategy and "観測期間がまだ終わっていないため、比較できません" in strategy and "「treated only」:比較できる対照群の顧客がいません" in strategy
+        assert "「running」：対象の" in strategy and "観測期間がまだ終わっていないため、比較できません" in strategy and "「treated only」：比較できる対照群の顧客がいません" in strategy
         assert t("strategy.log.empty", "ja") in strategy
         assert "&lt;b&gt;store&lt;/b&gt;" in pages["01_diagnosis.html"] + pages["03_ltv.html"]
     if shop == "no_new_customers":

@@ -10,7 +10,9 @@ from ..i18n import t
 from ..style import fmt_int, fmt_money, fmt_num, fmt_pct
 from ..periods import Span
 from ..store.kpis import KPI_COLUMNS, headline_kpis, period_kpis  # noqa: F401 (re-exported)
-from ..wording import change_phrase, comparison_label, pct_change, point_change, points_phrase, span_text
+from ..wording import (
+    change_phrase, comparison_label, pct_change, point_change, points_phrase, span_text, times_text,
+)
 
 def _rows(kpis: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """The current and previous rows of a headline_kpis frame."""
@@ -35,7 +37,7 @@ def kpi_table(kpis: pd.DataFrame, lang: str, currency: str, min_customers: int =
         ("existing_revenue", t("diagnosis.kpis.existing_revenue", lang), money, pct_change),
         ("existing_revenue_share", t("diagnosis.kpis.existing_revenue_share", lang), share, point_change),
         ("aov", t("metric.aov", lang), money, pct_change),
-        ("orders_per_customer", t("metric.orders_per_customer", lang), lambda v: fmt_num(v, 2), pct_change),
+        ("orders_per_customer", t("metric.orders_per_customer", lang), lambda v: times_text(v, lang), pct_change),
         ("repeat_rate", t("diagnosis.kpis.repeat_rate", lang), share, point_change),
     ]
     months = kpis.attrs.get("months", 12)

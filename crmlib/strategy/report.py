@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from ..store.purchases import Span
-from ..wording import span_text
+from ..wording import span_text, times_text
 from ..i18n import t
 from ..store.segments.classify import Segmentation
 from ..store.segments.names import class_names
@@ -38,7 +38,7 @@ def metric_value(metric: str, value: Any, currency: str, lang: str | None = None
     if metric in ("revenue", "aov", "new_revenue", "existing_revenue", "new_aov", "existing_aov"):
         return fmt_money(value, currency, lang, prose=prose)
     if metric in ("orders_per_customer", "new_frequency", "existing_frequency"):
-        return fmt_num(value, 2)
+        return times_text(value, lang) if lang else fmt_num(value, 2)
     return fmt_int(value)
 
 
@@ -62,9 +62,9 @@ def goals_table(plan: pd.DataFrame, lang: str, currency: str, months: int, f2_wi
     k = f"{K}.goals"
     rows = [[
         goal_label(r, lang, f2_window), fmt_date(r["deadline"], lang),
-        metric_value(r["metric"], r["baseline"], currency), metric_value(r["metric"], r["target"], currency),
+        metric_value(r["metric"], r["baseline"], currency, lang), metric_value(r["metric"], r["target"], currency, lang),
         metric_change(r["metric"], r["gap"]) if r["metric"] in RATE_METRICS else
-        (MISSING if pd.isna(r["gap"]) else _signed(metric_value(r["metric"], r["gap"], currency))),
+        (MISSING if pd.isna(r["gap"]) else _signed(metric_value(r["metric"], r["gap"], currency, lang))),
         metric_change(r["metric"], r["required_per_year"]), metric_change(r["metric"], r["largest_yoy"]),
         t(f"{K}.feasibility.{r['feasibility']}", lang),
     ] for _, r in plan.iterrows()]  # one row per goal (a handful), not per order
@@ -81,7 +81,7 @@ GOAL_METRICS = ("revenue", "orders", "customers", "new_customers", "existing_cus
 def baseline_table(values: dict[str, Any], lang: str, currency: str, months: int) -> pd.DataFrame:
     """Today's value of every goal metric (shown when no goal is set)."""
     f2 = int(values.get("f2_window", 90))
-    rows = [[metric_name(m, lang, f2), metric_value(m, values.get(m), currency)] for m in GOAL_METRICS]
+    rows = [[metric_name(m, lang, f2), metric_value(m, values.get(m), currency, lang)] for m in GOAL_METRICS]
     return pd.DataFrame(rows, columns=[t(f"{K}.goals.col_metric", lang), t(f"{K}.goals.col_now", lang, months=months)])
 
 
@@ -110,8 +110,8 @@ def levers_table(levers: pd.DataFrame, lang: str, currency: str) -> pd.DataFrame
             change = metric_change("f2_rate", r["delta"])
         else:
             needed, change = r["needed"], metric_change(metric, r["relative"])
-        rows.append([t(f"{K}.levers.names.{r['lever']}", lang), metric_value(metric, r["now"], currency),
-                     metric_value(metric, needed, currency), change])
+        rows.append([t(f"{K}.levers.names.{r['lever']}", lang), metric_value(metric, r["now"], currency, lang),
+                     metric_value(metric, needed, currency, lang), change])
     k = f"{K}.levers"
     return pd.DataFrame(rows, columns=[t(f"{k}.col_lever", lang), t(f"{k}.col_now", lang),
                                        t(f"{k}.col_needed", lang), t(f"{k}.col_change", lang)])
@@ -300,9 +300,9 @@ def kpi_tree_table(baseline: dict[str, Any], actual: dict[str, Any], targets: di
     for metric, depth in TREE_ROWS:
         b, a = baseline.get(metric), actual.get(metric)
         change = None if b in (None, 0) or a is None or not baseline.get("covered", True) else a / b - 1
-        rows.append(["\u3000" * depth + metric_name(metric, lang), metric_value(metric, b, currency),
-                     metric_value(metric, a, currency), metric_change(metric, change),
-                     metric_value(metric, targets.get(metric), currency)])
+        rows.append(["\u3000" * depth + metric_name(metric, lang), metric_value(metric, b, currency, lang),
+                     metric_value(metric, a, currency, lang), metric_change(metric, change),
+                     metric_value(metric, targets.get(metric), currency, lang)])
     return pd.DataFrame(rows, columns=[
         t(f"{k}.col_kpi", lang),
         t(f"{k}.col_baseline", lang, span=span_text(Span(baseline["start"], baseline["end"]), lang)),
@@ -384,8 +384,8 @@ def before_after_table(frame: pd.DataFrame, lang: str, currency: str) -> pd.Data
     """Per metric: before, after, change, the same change a year earlier, and beyond the season."""
     k = f"{K}.before_after"
     days = frame.attrs["window"]
-    rows = [[metric_name(r["metric"], lang), metric_value(r["metric"], r["before"], currency),
-             metric_value(r["metric"], r["after"], currency), metric_change("revenue", r["change"]),
+    rows = [[metric_name(r["metric"], lang), metric_value(r["metric"], r["before"], currency, lang),
+             metric_value(r["metric"], r["after"], currency, lang), metric_change("revenue", r["change"]),
              metric_change("revenue", r["change_year_before"]),
              MISSING if r["beyond_season"] is None or pd.isna(r["beyond_season"])
              else _signed(fmt_num(r["beyond_season"] * 100, 1)) + " pt"]
