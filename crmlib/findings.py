@@ -38,6 +38,11 @@ class Count(float):
     """A count of customers, orders, days ..."""
 
 
+class Words(tuple):
+    """Words in the report language, joined by the list separator: each item a catalog key with
+    its values, (key, {name: text}), or a text of the client's shown as it is (a goal's label)."""
+
+
 class Metrics:
     """Read access to metrics.json by dotted key; missing, null or non-finite values are None."""
 

@@ -203,8 +203,10 @@ def test_every_rule_sentence_exists(lang):
 def test_strategy_chapter_findings():
     # 3 goals: one 'beyond', one 'stretch' (both need more than the history shows), one 'within';
     # two trials: the significant one lifted buying from 18.0% to 26.0% = 8.0 points (5.5 to 10.5).
-    strategy = {"goals": [{"metric": "revenue", "feasibility": "beyond"},
-                          {"metric": "f2_rate", "feasibility": "stretch"},
+    # The two hard goals are named: the revenue goal by its label, the F2 goal (no label) by its
+    # metric and window (issue 20: "1/3" named no goal).
+    strategy = {"goals": [{"metric": "revenue", "feasibility": "beyond", "label": "年間売上 前年比130%"},
+                          {"metric": "f2_rate", "feasibility": "stretch", "label": None, "window_days": 90},
                           {"metric": "aov", "feasibility": "within"}],
                 "experiments": [
                     {"name": "F2フォローメール", "window_days": 60, "treated": 0.26, "control": 0.18,
@@ -214,7 +216,10 @@ def test_strategy_chapter_findings():
                 ]}
     found = {f.rule: f for f in _summary({"strategy": strategy}, max_findings=12)}
     goals = found["strategy_goals"]
-    assert goals.alert and goals.headline == "2/3" and "目標3件のうち2件" in goals.text
+    assert goals.alert and goals.headline == "目標3件中2件"
+    assert "目標3件のうち2件「年間売上 前年比130%、F2転換率（90日以内）」は" in goals.text
+    en = {f.rule: f for f in _summary({"strategy": strategy}, max_findings=12, lang="en")}["strategy_goals"]
+    assert en.headline == "2 of 3 goals" and ": 年間売上 前年比130%, F2 conversion (90 days)." in en.text
     assert goals.href == "04_strategy.html#goals"
     trial = found["strategy_experiment"]
     assert not trial.alert and trial.headline == "+8.0 pt"

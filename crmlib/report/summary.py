@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import registry
 from ..findings import (  # noqa: F401 (re-exported: the plug-in API lives in crmlib.findings)
-    FINDING_RULES, Assessment, Count, Finding, FindingRule, Metrics, Money, Pct, finding_rule,
+    FINDING_RULES, Assessment, Count, Finding, FindingRule, Metrics, Money, Pct, Words, finding_rule,
 )
 from ..i18n import t
 from ..style import fmt_int, fmt_money, fmt_pct
@@ -29,6 +29,9 @@ def format_value(value: Any, currency: str, lang: str) -> str:
         return fmt_pct(float(value))
     if isinstance(value, Count):
         return fmt_int(float(value))
+    if isinstance(value, Words):
+        return t("common.list_separator", lang).join(
+            item if isinstance(item, str) else t(item[0], lang, **item[1]) for item in value)
     return str(value)
 
 

@@ -4,8 +4,8 @@ effect the control group proves, and the action plan's most profitable measure."
 
 from __future__ import annotations
 
-from ..findings import Assessment, Count, Metrics, Money, Pct, SummarySettings, finding_rule, sample
-from ..style import fmt_num
+from ..findings import Assessment, Count, Metrics, Money, Pct, SummarySettings, Words, finding_rule, sample
+from ..style import fmt_int, fmt_num
 
 HARD = ("stretch", "beyond")  # feasibility of a goal that needs more than the history shows
 SIGNIFICANCE = 0.05
@@ -18,10 +18,23 @@ def goals_beyond_history(m: Metrics, settings: SummarySettings) -> Assessment | 
     goals = [g for g in m.get("strategy.goals") or [] if isinstance(g, dict) and g.get("feasibility")]
     if not goals:
         return None
-    hard = sum(g["feasibility"] in HARD for g in goals)
+    hard = [g for g in goals if g["feasibility"] in HARD]
     met = sum(g["feasibility"] in ("met", "within") for g in goals)
-    return Assessment(hard > 0, {"hard": Count(hard), "goals": Count(len(goals)), "within": Count(met),
-                                 "ratio": f"{hard}/{len(goals)}"}, "hard" if hard else "within")
+    counts = {"hard": fmt_int(len(hard)), "goals": fmt_int(len(goals))}
+    variant = "hard" if hard else "within"
+    return Assessment(bool(hard), {
+        "hard": Count(len(hard)), "goals": Count(len(goals)), "within": Count(met),
+        "names": Words(goal_name(g) for g in hard),  # the goals that need more than the shop has done
+        "ratio": Words([(f"summary.strategy_goals_headline_{variant}", counts)]),
+    }, variant)
+
+
+def goal_name(goal: dict) -> str | tuple[str, dict]:
+    """A goal as the summary names it: the label the client gave it, else its metric's name."""
+    if isinstance(goal.get("label"), str) and goal["label"].strip():
+        return goal["label"].strip()
+    window = goal.get("window_days")
+    return (f"strategy.metrics.{goal.get('metric')}", {"window": fmt_int(window) if window else ""})
 
 
 @finding_rule("strategy_experiment", chapter="04_strategy", anchor="effect", priority=72,

@@ -128,7 +128,8 @@ def goal_target(goal: Goal, baseline: float | None) -> float | None:
 def goal_plan(purchases: Purchases, goals: list[Goal], months: int = 12, f2_window: int = 90,
               history: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per goal: metric, label, deadline, baseline, target, gap, required (change),
-    months (to the deadline), required_per_year, largest_yoy (seen), feasibility."""
+    months (to the deadline), required_per_year, largest_yoy (seen), feasibility, window_days (the
+    F2 window of an F2 goal, which names it)."""
     if history is None:
         history = metric_history(purchases, months, f2_window)
     base = current_values(purchases, months, f2_window, history)
@@ -150,9 +151,11 @@ def goal_plan(purchases: Purchases, goals: list[Goal], months: int = 12, f2_wind
             "required": required, "months": span, "required_per_year": pace,
             "largest_yoy": largest, "yoy_periods": int(len(seen)),
             "feasibility": "deadline_passed" if span <= 0 else feasibility(pace, largest),
+            "window_days": f2_window if goal.metric == "f2_rate" else None,
         })
     return pd.DataFrame(rows, columns=["metric", "label", "deadline", "baseline", "target", "gap", "required",
-                                       "months", "required_per_year", "largest_yoy", "yoy_periods", "feasibility"])
+                                       "months", "required_per_year", "largest_yoy", "yoy_periods", "feasibility",
+                                       "window_days"])
 
 
 def revenue_levers(values: dict[str, Any], gap: float) -> pd.DataFrame:

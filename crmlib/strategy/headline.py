@@ -24,7 +24,8 @@ def headline_metrics(plan: pd.DataFrame, targets: pd.DataFrame, journey: pd.Data
                                for k in ("treated", "control", "difference", "low", "high", "p")},
                             "n_treated": int(row["n_treated"]), "n_control": int(row["n_control"])})
     return {
-        "goals": _records(plan, ["metric", "baseline", "target", "required_per_year", "feasibility"]),
+        "goals": _records(plan, ["metric", "label", "window_days", "baseline", "target", "required_per_year",
+                                 "feasibility"]),
         "targets": _records(targets.assign(segment=targets["scheme"] + ":" + targets["key"]),
                             ["segment", "customers", "value_n", "value_at_stake", "gain", "status"]),
         "journey": {r.stage: (None if pd.isna(r.conversion) else float(r.conversion))
