@@ -78,8 +78,9 @@ def test_online_retail_chapter(runs):
     page = _html(nb, "en")
     assert 'class="crm-warning"' in page and "did not pass the validity checks" in page
     assert "peak or quiet season" in page and "cannot be pinned down" in page
-    # the parameters are listed but not read as findings ("drops out ... with a mean probability")
-    assert 'id="params"' in page and "drops out after a purchase" not in page
+    # the parameters go to the consultant notes (a block the report moves), not read as findings
+    assert 'id="params"' not in page and '<section class="crm-consultant">' in page
+    assert "leaves with a probability" not in page
     assert 'id="tracking"' in page and page.count("<img") >= 3  # cohorts, holdout validation, buckets
     assert 'id="segments-cohort"' not in page  # no predicted LTV by cohort
     # issue 16: the comparisons by acquisition cohort and first-purchase attribute rest only on the

@@ -40,6 +40,28 @@ def test_split_notes_moves_sentences_asides_and_unfilled_cells():
     assert notes[3].text == "記入してください：購入の決め手"
 
 
+def test_a_block_marked_for_the_consultant_moves_whole_with_its_table():
+    """nbtools.consultant_table / consultant_note: the LTV model's parameter table and checks."""
+    from crmlib.report.nbtools import table_html
+
+    import pandas as pd
+
+    table = table_html(pd.DataFrame({"パラメータ": ["r", "alpha"], "推定値": ["0.52", "41.3"]}))
+    page = ('<main><h2 id="params">3.8 予測モデルから見た購入の傾向</h2>'
+            f'<section class="crm-consultant">{table}</section>'
+            '<p class="crm-takeaway">購入を続けている顧客は平均で年1.4回購入します。</p>'
+            '<section class="crm-consultant"><p>Gamma-Gammaの前提として、qは3.10です。</p></section></main>')
+    client, notes = split_notes(page, "03_ltv", "ja")
+    assert "crm-consultant" not in client and "alpha" not in client and "qは3.10" not in client
+    assert '<p class="crm-takeaway">購入を続けている顧客は平均で年1.4回購入します。</p>' in client
+    assert [(n.section, bool(n.html)) for n in notes] == [("3.8 予測モデルから見た購入の傾向", True)] * 2
+    assert "<table" in notes[0].html and "alpha" in notes[0].html
+    from crmlib.report.notes import notes_html
+
+    shown = notes_html(notes, lang="ja", title="notes", chapter_titles={"03_ltv": "3. LTV"}, css="")
+    assert "<td>alpha</td>" in shown.replace(' class="crm-num"', "") or ">alpha<" in shown
+
+
 def test_english_guidance_cells_and_sentences():
     page = ('<main><h2 id="j">4.3 Customer journey map</h2><p>Rows marked "To fill in" come from '
             'strategy.journey.text in the client YAML. The rows below come from the orders.</p>'
@@ -140,3 +162,11 @@ def test_no_setting_name_on_any_client_page_of_the_demo(demo_report):
     for page in pages:
         found = SETTING_NAME.findall(_client_text(page.read_text(encoding="utf-8")))
         assert not found, (page.name, found[:5])
+
+
+@pytest.mark.slow
+def test_the_model_parameter_table_is_in_the_notes_not_on_the_ltv_page(demo_report):
+    page = (demo_report / "03_ltv.html").read_text(encoding="utf-8")
+    notes = (demo_report / "consultant" / "notes.html").read_text(encoding="utf-8")
+    assert 'id="params"' in page and "crm-consultant" not in page and "Gamma-Gammaの前提" not in page
+    assert "Gamma-Gammaの前提" in notes and notes.count("<table") >= 2  # the notes list and the parameters

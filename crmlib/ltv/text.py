@@ -289,16 +289,24 @@ def frequency_takeaway(table: pd.DataFrame, lang: str) -> str:
 
 def params_takeaway(fits: dict, correlation: float, lang: str, currency: str, time_unit_days: int = 7) -> str:
     """What the parameters mean in plain words (mean purchase rate r/alpha per year, mean drop-out
-    probability a/(a+b)), and the Gamma-Gamma checks stated with their values."""
+    probability a/(a+b)) and the expected spend per purchase; the checks are params_checks."""
     bg = fits["bgnbd"]
     per_year = bg.r / bg.alpha * 365.25 / time_unit_days
     sentences = [t("ltv.params.takeaway", lang, rate=fmt_num(per_year, 1), drop=fmt_pct(bg.a / (bg.a + bg.b)))]
     gg = fits.get("gamma_gamma")
     if gg is not None:
-        corr = round(correlation, 2) + 0.0  # no "-0.00"
-        sentences.append(t("ltv.params.spend", lang, q=fmt_num(gg.q, 2), corr=fmt_num(corr, 2),
-                           spend=fmt_money(gg.population_mean_spend, currency, lang, prose=True)))
+        sentences.append(t("ltv.params.spend", lang, spend=fmt_money(gg.population_mean_spend, currency, lang,
+                                                                     prose=True)))
     return _join(lang, *sentences)
+
+
+def params_checks(fits: dict, correlation: float, lang: str) -> str:
+    """The Gamma-Gamma assumptions stated with their values, for the consultant ('' without the model)."""
+    gg = fits.get("gamma_gamma")
+    if gg is None:
+        return ""
+    corr = round(correlation, 2) + 0.0  # no "-0.00"
+    return t("ltv.params.checks", lang, q=fmt_num(gg.q, 2), corr=fmt_num(corr, 2))
 
 
 def warnings(checks: list[Check], lang: str, *, only: set[str] | None = None,

@@ -136,6 +136,20 @@ def show_table(frame: pd.DataFrame, text: bool = False) -> None:
     display(HTML(table_html(frame, text)))
 
 
+CONSULTANT_CLASS = "crm-consultant"  # a block for the consultant: moved to consultant/notes.html
+
+
+def consultant_table(frame: pd.DataFrame, text: bool = False) -> None:
+    """Show a technical table (model parameters) for the consultant only: the report moves it
+    from the client's pages to the consultant notes (crmlib.report.notes), under its section."""
+    display(HTML(f'<section class="{CONSULTANT_CLASS}">{table_html(frame, text)}</section>'))
+
+
+def consultant_note(text: str) -> None:
+    """A technical sentence (a model's checks) for the consultant only, moved like consultant_table."""
+    display(HTML(f'<section class="{CONSULTANT_CLASS}"><p>{html.escape(text)}</p></section>'))
+
+
 def figure_html(fig: Figure, alt: str | None = None) -> str:
     """An <img> with the figure as an inline base64 PNG; alt defaults to the axes titles."""
     if alt is None:

@@ -35,6 +35,7 @@ class Note:
     section: str  # the heading it stood under ('' = before the first)
     text: str  # plain text
     unfilled: bool = False  # a strategy template still to fill in
+    html: str = ""  # a block shown as it is (a technical table the page marked for the consultant)
 
 
 @lru_cache(maxsize=1)
@@ -105,7 +106,8 @@ def _split_text(inner: str, lang: str) -> tuple[str, list[tuple[str, bool]]]:
     return ("" if lang == "ja" else " ").join(kept).strip(), moved
 
 
-_BLOCK = re.compile(r'<h([23]) id="[^"]*">(.*?)</h\1>|<p(\s[^>]*)?>(.*?)</p>|<td(\s[^>]*)?>(.*?)</td>', re.S)
+_BLOCK = re.compile(r'<h([23]) id="[^"]*">(.*?)</h\1>|<p(\s[^>]*)?>(.*?)</p>|<td(\s[^>]*)?>(.*?)</td>'
+                    r'|<section class="crm-consultant">(.*?)</section>', re.S)
 
 
 def split_notes(page: str, chapter: str, lang: str) -> tuple[str, list[Note]]:
@@ -118,6 +120,9 @@ def split_notes(page: str, chapter: str, lang: str) -> tuple[str, list[Note]]:
     heading = [""]
 
     def block(match: re.Match) -> str:
+        if match.group(7) is not None:  # a block the page marked for the consultant, whole
+            notes.append(Note(chapter, heading[0], _plain(match.group(7))[:200], html=match.group(7)))
+            return ""
         if match.group(1):
             heading[0] = _plain(match.group(2))
             return match.group(0)
@@ -172,7 +177,8 @@ def notes_html(notes: list[Note], *, lang: str, title: str, chapter_titles: dict
         where = " / ".join(p for p in (chapter_titles.get(note.chapter, note.chapter), note.section) if p)
         mark = f'<span class="crm-badge crm-badge-alert">{html.escape(t("report.notes_unfilled", lang))}</span>' \
             if note.unfilled else ""
-        rows.append(f"<tr><td>{html.escape(where)}</td><td>{mark}{html.escape(note.text)}</td></tr>")
+        shown = note.html or html.escape(note.text)  # html: a block the report itself rendered (escaped)
+        rows.append(f"<tr><td>{html.escape(where)}</td><td>{mark}{shown}</td></tr>")
     table = (f'<div class="crm-table-wrap"><table class="crm-table crm-text"><thead><tr><th>'
              f'{html.escape(t("report.notes_where", lang))}</th><th>{html.escape(t("report.notes_text", lang))}'
              f'</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>') if rows else \
