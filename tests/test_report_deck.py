@@ -119,7 +119,9 @@ def test_build_deck_from_pages_with_logo_colours_and_draft(draft):
 
     chart = base64.b64encode(png("blue")).decode()
     page = (f'<main><h2 id="f2">1.8 F2</h2><p class="crm-takeaway">F2 is 25%.</p>'
-            f'<img class="crm-figure" alt="F2" src="data:image/png;base64,{chart}"><h2 id="kpi">1.1 KPIs</h2></main>')
+            f'<img class="crm-figure" alt="F2" src="data:image/png;base64,{chart}"><h2 id="kpi">1.1 KPIs</h2>'
+            '<div class="crm-table-wrap"><table class="crm-table"><thead><tr><th>Metric</th><th>Value</th></tr></thead>'
+            '<tbody><tr><td>Revenue</td><td class="crm-num">¥17,066,990</td></tr></tbody></table></div></main>')
     logo = "data:image/png;base64," + base64.b64encode(png("red")).decode()
     frame = PageFrame(lang="en", client="Shop", as_of="2024-05-01", version="9", fingerprint="Data x.csv",
                       logo=logo, primary="#112233", accent="#aa5500")
@@ -133,6 +135,14 @@ def test_build_deck_from_pages_with_logo_colours_and_draft(draft):
     assert len(slides) == 1 + 2 + 1  # title, two findings, the chapter's chart (no strategy chapter)
     pictures = [[s for s in slide.shapes if s.shape_type == 13] for slide in slides]
     assert [len(p) for p in pictures] == [1, 1, 0, 1]  # logo; the F2 section's chart; none in 1.1; the chapter's
+    # a finding whose section has no chart shows the section's table, as a native (editable) table
+    from pptx.enum.text import PP_ALIGN
+
+    (table,) = [s.table for s in slides[2].shapes if s.has_table]
+    assert [[table.cell(i, j).text for j in range(2)] for i in range(2)] == [["Metric", "Value"],
+                                                                           ["Revenue", "¥17,066,990"]]
+    assert table.cell(1, 1).text_frame.paragraphs[0].alignment == PP_ALIGN.RIGHT
+    assert not [s for s in slides[1].shapes if s.has_table]
     runs = {run.text: run for slide in slides for shape in slide.shapes if shape.has_text_frame
             for paragraph in shape.text_frame.paragraphs for run in paragraph.runs}
     assert runs["Shop: CRM report"].font.color.rgb == RGBColor(0x11, 0x22, 0x33)

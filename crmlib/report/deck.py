@@ -33,10 +33,11 @@ WIDTH_IN, HEIGHT_IN = 13.333, 7.5  # 16:9
 class Block:
     """One piece of a page's <main> in order: a heading, a takeaway or a figure."""
 
-    kind: str  # "h2", "h3", "takeaway", "figure"
+    kind: str  # "h2", "h3", "takeaway", "figure", "table"
     text: str = ""
     anchor: str = ""
     png: bytes = b""
+    rows: list[list[str]] | None = None  # a table's cells, header row first
 
 
 class _PageReader(HTMLParser):
@@ -48,6 +49,7 @@ class _PageReader(HTMLParser):
         self._in_main = False
         self._open: Block | None = None
         self._tag = ""
+        self._table: Block | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -59,6 +61,12 @@ class _PageReader(HTMLParser):
             self._open, self._tag = Block(tag, anchor=a["id"] or ""), tag
         elif tag == "p" and "crm-takeaway" in (a.get("class") or "").split():
             self._open, self._tag = Block("takeaway"), "p"
+        elif tag == "table":
+            self._table = Block("table", rows=[])
+        elif self._table is not None and tag == "tr":
+            self._table.rows.append([])
+        elif self._table is not None and tag in ("th", "td") and self._table.rows:
+            self._table.rows[-1].append("")
         elif tag == "img" and "crm-figure" in (a.get("class") or "").split():
             src = a.get("src") or ""
             if src.startswith("data:image/png;base64,"):
@@ -68,6 +76,10 @@ class _PageReader(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "main":
             self._in_main = False
+        if tag == "table" and self._table is not None:
+            self._table.rows = [[" ".join(c.split()) for c in row] for row in self._table.rows if row]
+            self.blocks.append(self._table)
+            self._table = None
         if self._open is not None and tag == self._tag:
             self._open.text = " ".join(self._open.text.split())
             self.blocks.append(self._open)
@@ -76,6 +88,8 @@ class _PageReader(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._open is not None:
             self._open.text += data
+        elif self._table is not None and self._table.rows and self._table.rows[-1]:
+            self._table.rows[-1][-1] += data
 
 
 def page_blocks(page: str) -> list[Block]:
@@ -167,6 +181,37 @@ def _picture(slide, png: bytes, left, top, max_w, max_h) -> None:
     slide.shapes.add_picture(io.BytesIO(png), Inches(left), Inches(top), Inches(w * scale), Inches(h * scale))
 
 
+TABLE_ROWS = 7  # data rows of a section's table on a finding slide (the page has them all)
+
+
+def _table(slide, rows: list[list[str]], left, top, width, max_height, lang: str) -> None:
+    """A section's table as a native PowerPoint table (editable): the header and its first
+    TABLE_ROWS rows, numbers aligned right as on the page."""
+    from pptx.enum.text import PP_ALIGN
+    from pptx.util import Inches, Pt
+
+    from .nbtools import is_number_cell
+
+    header, body = rows[0], rows[1:1 + TABLE_ROWS]
+    columns = max(len(header), *(len(r) for r in body))
+    shown = [r + [""] * (columns - len(r)) for r in [header, *body]]
+    height = min(max_height, 0.4 * len(shown))
+    grid = slide.shapes.add_table(len(shown), columns, Inches(left), Inches(top), Inches(width),
+                                  Inches(height)).table
+    for i, row in enumerate(shown):
+        for j, value in enumerate(row):
+            cell = grid.cell(i, j)
+            cell.text_frame.word_wrap = True
+            paragraph = cell.text_frame.paragraphs[0]
+            if i and j and is_number_cell(value):
+                paragraph.alignment = PP_ALIGN.RIGHT
+            run = paragraph.add_run()
+            run.text = value
+            run.font.size = Pt(12 if i else 11)
+            run.font.bold = i == 0
+            set_fonts(run, lang)
+
+
 def _frame_marks(slide, frame: PageFrame, draft: str, lang: str) -> None:
     """The band in the client's colour, the footer (client, date, data) and the draft mark."""
     from pptx.enum.shapes import MSO_SHAPE
@@ -216,11 +261,16 @@ def build_deck(
         _text(slide, 0.5, 0.3, 9.0, 0.5, f"{summary_title} {number}/{len(findings)} · {badge}", lang, size=14,
               colour="#5b6775")
         _text(slide, 0.5, 0.8, 12.3, 0.9, finding.headline, lang, size=40, bold=True, colour=frame.accent)
-        figure = _first(section(blocks.get(finding.chapter, []), finding.anchor), "figure")
-        text_width = 5.6 if figure else 12.3
-        _text(slide, 0.5, 1.9, text_width, 4.8, finding.text, lang, size=20)
+        part = section(blocks.get(finding.chapter, []), finding.anchor)
+        figure, table = _first(part, "figure"), _first(part, "table")
         if figure:
+            _text(slide, 0.5, 1.9, 5.6, 4.8, finding.text, lang, size=20)
             _picture(slide, figure.png, 6.4, 1.9, 6.4, 4.8)
+        elif table and len(table.rows) > 1:  # no chart in the section: its table, as an editable table
+            _text(slide, 0.5, 1.9, 12.3, 1.5, finding.text, lang, size=18)
+            _table(slide, table.rows, 0.5, 3.5, 12.3, 3.4, lang)
+        else:
+            _text(slide, 0.5, 1.9, 12.3, 4.8, finding.text, lang, size=20)
 
     for stem, chapter_title, _page in chapters:
         figure = _first(blocks[stem], "figure")
