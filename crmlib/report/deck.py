@@ -184,9 +184,9 @@ def _picture(slide, png: bytes, left, top, max_w, max_h) -> None:
 TABLE_ROWS = 7  # data rows of a section's table on a finding slide (the page has them all)
 
 
-def _table(slide, rows: list[list[str]], left, top, width, max_height, lang: str) -> None:
+def _table(slide, rows: list[list[str]], left, top, width, max_height, lang: str, primary: str) -> None:
     """A section's table as a native PowerPoint table (editable): the header and its first
-    TABLE_ROWS rows, numbers aligned right as on the page."""
+    TABLE_ROWS rows, numbers aligned right as on the page, the header in the client's colour."""
     from pptx.enum.text import PP_ALIGN
     from pptx.util import Inches, Pt
 
@@ -202,6 +202,9 @@ def _table(slide, rows: list[list[str]], left, top, width, max_height, lang: str
         for j, value in enumerate(row):
             cell = grid.cell(i, j)
             cell.text_frame.word_wrap = True
+            if i == 0:
+                cell.fill.solid()
+                cell.fill.fore_color.rgb = _rgb(primary)
             paragraph = cell.text_frame.paragraphs[0]
             if i and j and is_number_cell(value):
                 paragraph.alignment = PP_ALIGN.RIGHT
@@ -268,7 +271,7 @@ def build_deck(
             _picture(slide, figure.png, 6.4, 1.9, 6.4, 4.8)
         elif table and len(table.rows) > 1:  # no chart in the section: its table, as an editable table
             _text(slide, 0.5, 1.9, 12.3, 1.5, finding.text, lang, size=18)
-            _table(slide, table.rows, 0.5, 3.5, 12.3, 3.4, lang)
+            _table(slide, table.rows, 0.5, 3.5, 12.3, 3.4, lang, frame.primary)
         else:
             _text(slide, 0.5, 1.9, 12.3, 4.8, finding.text, lang, size=20)
 
