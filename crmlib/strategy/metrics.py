@@ -9,6 +9,8 @@ class Goal(MetricsModel):
     """A goal: its baseline, target, the pace it needs and the assessment."""
 
     metric: str | None = None
+    label: str | None = None  # the client's name for the goal (strategy.goals[].label); the summary names it
+    window_days: int | None = None  # an F2 goal's window (names a goal without a label)
     baseline: Num = None
     target: Num = None
     required_per_year: Num = None
