@@ -63,10 +63,10 @@ def test_logo_is_read_relative_to_the_yaml_and_embedded(tmp_path):
 
 def test_fingerprint_from_the_ledger():
     ledger = {"source": {"file": "orders.csv", "sha256": "24acfba1d97250ba38eda64b"}, "input_rows": 59780}
-    assert data_fingerprint(ledger, "ja") == "元データ orders.csv(SHA-256 24acfba1d972…、59,780行)"
+    assert data_fingerprint(ledger, "ja") == "元データ orders.csv（SHA-256 24acfba1d972…、59,780行）"
     assert data_fingerprint(ledger, "en") == "Data orders.csv (SHA-256 24acfba1d972…, 59,780 rows)"
     assert data_fingerprint({}, "en") == ""
-    assert data_fingerprint({"source": {"file": "t.csv"}, "input_rows": 10}, "ja") == "元データ t.csv(10行)"
+    assert data_fingerprint({"source": {"file": "t.csv"}, "input_rows": 10}, "ja") == "元データ t.csv（10行）"
 
 
 def test_sections_are_numbered_after_their_chapter():
