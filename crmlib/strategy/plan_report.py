@@ -177,10 +177,10 @@ def plan_takeaway(frame: pd.DataFrame, lang: str, currency: str) -> str:
     if not s["complete"]:
         return t(f"{K}.takeaway_open", lang, **args)
     if s["gross_profit"] is None:
-        return t(f"{K}.takeaway_revenue", lang, **args, cost=fmt_money(s["cost"], currency),
-                 revenue=fmt_money(s["revenue"], currency))
-    return t(f"{K}.takeaway", lang, **args, cost=fmt_money(s["cost"], currency),
-             profit=fmt_money(s["gross_profit"], currency), roi=fmt_pct(s["roi"], 0))
+        return t(f"{K}.takeaway_revenue", lang, **args, cost=fmt_money(s["cost"], currency, lang, prose=True),
+                 revenue=fmt_money(s["revenue"], currency, lang, prose=True))
+    return t(f"{K}.takeaway", lang, **args, cost=fmt_money(s["cost"], currency, lang, prose=True),
+             profit=fmt_money(s["gross_profit"], currency, lang, prose=True), roi=fmt_pct(s["roi"], 0))
 
 
 def plan_metrics(frame: pd.DataFrame) -> dict[str, Any]:
@@ -251,8 +251,8 @@ def vs_table(both: pd.DataFrame, lang: str, currency: str) -> pd.DataFrame:
 def vs_takeaway(both: pd.DataFrame, lang: str, currency: str) -> str:
     """Planned against logged contacts and cost, summed over the measures in both."""
     return t(f"{K}.vs_takeaway", lang, count=fmt_int(len(both)), planned=fmt_int(both["volume_plan"].sum()),
-             actual=fmt_int(both["volume_actual"].sum()), planned_cost=fmt_money(both["cost_plan"].sum(), currency),
-             actual_cost=fmt_money(both["cost_actual"].sum(), currency))
+             actual=fmt_int(both["volume_actual"].sum()), planned_cost=fmt_money(both["cost_plan"].sum(), currency, lang, prose=True),
+             actual_cost=fmt_money(both["cost_actual"].sum(), currency, lang, prose=True))
 
 
 __all__ = ["plan_lead", "plan_metrics", "plan_notes", "plan_table", "plan_takeaway", "plan_totals", "segment_label", "uplift_text",
