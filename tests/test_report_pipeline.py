@@ -144,7 +144,7 @@ def test_index_links_every_chapter(report):
     assert "タイニー茶舗 CRM分析レポート" in text and "基準日 2024-05-01" in text
     assert '<a href="00_data_check.html">0. データチェック</a>' in text
     # footer: the data fingerprint from the tiny ledger (tiny.csv, 10 input rows, no sha256 recorded)
-    assert "<li>元データ tiny.csv(10行)</li>" in text
+    assert "<li>元データ tiny.csv（10行）</li>" in text
     assert f"crmlib {__version__}" in text
 
 
