@@ -211,8 +211,8 @@ def test_takeaway_writes_money_as_a_consultant_does() -> None:
     frame = sc.scenario_frame(BASE, {"expected": CHANGES, "ambitious": {}})
     plan = pd.DataFrame([{"metric": "revenue", "label": None, "deadline": D(2026, 3, 31), "target": 2_500_000.0}])
     text = sr.scenario_takeaway(frame, BASE, sc.against_goals(frame, plan), "ja", "JPY")
-    assert text == ("標準シナリオでは、来期12か月の売上は225万円(直近比-13.4%)の見込みです。"
-                    "粗利は79万円(直近比-24.2%)です。"
+    assert text == ("標準シナリオでは、来期12か月の売上は225万円（直近比-13.4%）の見込みです。"
+                    "粗利は79万円（直近比-24.2%）です。"
                     "売上目標250万円には標準シナリオでは25万円足りず、届くのは強気シナリオです。")
 
 

@@ -207,7 +207,7 @@ def test_demo_later_report_shows_the_changes_since_the_earlier_one(demo_report: 
 
     page = (demo_report / "index.html").read_text(encoding="utf-8")
     assert page.index("前回レポートからの変化") < page.index('id="summary"')
-    assert f"前回レポート({earlier.year}年{earlier.month}月{earlier.day}日時点" in page
+    assert f"前回レポート（{earlier.year}年{earlier.month}月{earlier.day}日時点" in page
     assert f"{new['customers']:,}" in page and f"{old['customers']:,}" in page
     first_page = (demo_report.parent / earlier.isoformat() / "index.html").read_text(encoding="utf-8")
     assert "以前のレポートがないため" in first_page
