@@ -425,3 +425,41 @@ def test_entry_products_leave_out_customers_first_seen_before_the_observable_sta
     assert set(rows) == {"Y", "X"} and (rows["Y"]["eligible"], rows["Y"]["converted"]) == (1, 1)
     assert (rows["X"]["customers"], rows["X"]["eligible"]) == (1, 0)
     assert frame.attrs["shop_eligible"] == 1 and frame.attrs["shop_rate"] == 1.0
+
+
+def test_value_window_shortens_to_what_the_history_can_show_and_says_so(hand):
+    # value_days 400 on 365 days of history (2024-01-01 .. as_of 2024-12-31): no customer's 400 days
+    # have closed. 180 days have for a, b, c (c: 02-01 + 180 = 07-30), not d -> 3 customers.
+    # Revenue in 180 days: a 2700 + 1000 + 500 = 4200; b 1000 + 2000 (B2 on day 60) = 3000; c 4500.
+    # X first (a, b; d open): 3600; Y first (a, c): 4350; shop 11700 / 3 = 3900.
+    from crmlib.i18n import t
+    from crmlib.products import report as pr
+
+    frame = entry_products(hand, SETTINGS.model_copy(update={"value_days": 400}))
+    window = frame.attrs["value_window"]
+    assert (window.days, window.requested, window.customers, window.observable_days) == (180, 400, 3, 365)
+    rows = _rows(frame)
+    assert (rows["X"]["valued"], rows["X"]["value"]) == (2, pytest.approx(3600))
+    assert rows["Y"]["value"] == pytest.approx(4350) and frame.attrs["shop_value"] == pytest.approx(3900)
+    table = pr.entry_table(frame, SETTINGS, "en", "JPY")
+    assert t("products.col.value", "en", days=180) in table.columns
+    note = pr.value_note(frame, SETTINGS, "en")
+    reason = t("products.entry.value_reason_history", "en", have="365", missing="35")
+    assert note == t("products.entry.value_shortened", "en", requested="400", reason=reason, days="180", n="3")
+    # the window asked for, when observable: no note (SETTINGS: 60 days, a, b, c closed)
+    assert pr.value_note(entry_products(hand, SETTINGS), SETTINGS, "ja") is None
+
+
+def test_value_left_out_with_its_reason_when_no_window_has_enough_customers(hand):
+    # value_days 300 fits in the 365 days, but only a, b, c (3) are first seen 300, 180 or 90 days
+    # before as_of: below a floor of 4 no window is shown, and the reason is the customers, not the history
+    from crmlib.i18n import t
+    from crmlib.products import report as pr
+
+    settings = SETTINGS.model_copy(update={"value_days": 300, "min_customers": 4})
+    frame = entry_products(hand, settings)
+    assert frame.attrs["value_window"].days is None and frame["value"].isna().all()
+    assert not any("value" in c.lower() or "Revenue" in c for c in pr.entry_table(frame, settings, "en", "JPY").columns)
+    reason = t("products.entry.value_reason_few", "ja", floor="4", requested="300")
+    assert pr.value_note(frame, settings, "ja") == t("products.entry.value_unobservable", "ja", requested="300",
+                                                     reason=reason, shortest="90")

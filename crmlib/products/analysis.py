@@ -4,7 +4,8 @@
   within the window (eligible = first purchase more than W days before as_of, converted = second
   purchase at most W days after the first, as the diagnosis counts F2), its Wilson interval, the
   lift against the shop's F2 and the revenue per customer in value_days from the first purchase
-  (customers whose value window has closed). stage=2 gives the same from the 2nd to the 3rd purchase.
+  (customers whose value window has closed; when fewer than min_customers have, the longest of
+  180 and 90 days that has them, stated under the table, else none: value_window). stage=2 gives the same from the 2nd to the 3rd purchase.
   Only customers first seen on or after the coverage model's observed_from count (open_lines).
   A customer whose first purchase holds several products counts for each of them.
 - transitions: 引き上げ商品. Pairs (item in purchase n, item in purchase n+1) of the same customer,
@@ -25,6 +26,8 @@
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -65,8 +68,52 @@ def shop_f2(lines: ProductLines, window: int, stage: int = 1) -> dict[str, float
     return {"eligible": eligible, "converted": converted, "rate": converted / eligible if eligible else float("nan")}
 
 
-def _values(lines: ProductLines, days: int) -> str:
-    """The table of each customer's revenue in `days` from the first purchase (made once per session)."""
+VALUE_FALLBACK_DAYS = (180, 90)  # shorter value windows, tried in turn when value_days is not observable yet
+
+
+@dataclass(frozen=True)
+class ValueWindow:
+    """The window of the revenue per new customer: value_days when the data can show it, else the
+    longest of VALUE_FALLBACK_DAYS it can (stated as such), else None. customers: the new
+    customers whose window has closed; observable_days: the longest history after an observable
+    first purchase (as_of - the earliest one)."""
+
+    days: int | None
+    requested: int
+    customers: int
+    observable_days: int
+
+    @property
+    def shortened(self) -> bool:
+        return self.days is not None and self.days != self.requested
+
+    @property
+    def missing_days(self) -> int:
+        """Days of history still needed for the requested window (0 when it is observable)."""
+        return max(0, self.requested - self.observable_days)
+
+
+def value_window(lines: ProductLines, settings: ProductSettings) -> ValueWindow:
+    """The value window the data can show: a window counts when at least min_customers observable
+    new customers had their first purchase that many days before as_of (one query over firsts)."""
+    requested = int(settings.value_days)
+    candidates = [requested, *(d for d in VALUE_FALLBACK_DAYS if d < requested)]
+    counts = ", ".join(f"count(*) FILTER (WHERE first_day + {d} <= {lines.as_of_sql}) AS w{d}" for d in candidates)
+    row = lines.query(f"SELECT {counts}, date_diff('day', min(first_day), {lines.as_of_sql}) AS span "
+                      f"FROM firsts WHERE observable").iloc[0]
+    span = 0 if pd.isna(row["span"]) else int(row["span"])
+    for days in candidates:
+        if int(row[f"w{days}"]) >= settings.min_customers:
+            return ValueWindow(days, requested, int(row[f"w{days}"]), span)
+    return ValueWindow(None, requested, 0, span)
+
+
+def _values(lines: ProductLines, days: int | None) -> str:
+    """The table of each customer's revenue in `days` from the first purchase (made once per session;
+    without a window, an empty table)."""
+    if days is None:
+        lines.con.execute("CREATE TEMP TABLE IF NOT EXISTS value_none (k INTEGER, value DOUBLE)")
+        return "value_none"
     name = f"value_{int(days)}"
     lines.con.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {name} AS SELECT p.k, sum(p.revenue) AS value FROM pu p "
@@ -100,7 +147,8 @@ def entry_products(lines: ProductLines, settings: ProductSettings, by: str = "pr
     """
     window = settings.f2_window_days
     start, nxt = ("first_day", "second_day") if stage == 1 else ("second_day", "third_day")
-    values = _values(lines, settings.value_days)
+    window_of_value = value_window(lines, settings)
+    values = _values(lines, window_of_value.days)
     frame = lines.query(ENTRY_SQL.format(start=start, nxt=nxt, window=int(window), as_of=lines.as_of_sql,
                                          values=values, item=ITEM[by], stage=int(stage)))
     frame = _named(lines, frame, by, ("item",))
@@ -118,7 +166,7 @@ def entry_products(lines: ProductLines, settings: ProductSettings, by: str = "pr
     frame = frame.sort_values(["ranked", "lift", "eligible", "item"], ascending=[False, False, False, True],
                               na_position="last", kind="stable").reset_index(drop=True)
     frame.attrs.update(shop_rate=shop["rate"], shop_eligible=shop["eligible"], shop_value=shop_per_customer,
-                       window=window, stage=stage, by=by)
+                       window=window, stage=stage, by=by, value_window=window_of_value)
     return frame.drop(columns="value_sum")
 
 

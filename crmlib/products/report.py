@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..i18n import t
 from ..style import fmt_date, fmt_int, fmt_money, fmt_num, fmt_pct
+from .analysis import VALUE_FALLBACK_DAYS
 from .settings import ProductSettings
 
 KEY_FILE = "key_accounts.csv"
@@ -49,10 +50,30 @@ def entry_table(frame: pd.DataFrame, settings: ProductSettings, lang: str, curre
         t("products.col.interval", lang, level=_level(settings)): _interval(rows["low"], rows["high"]),
         t("products.col.lift", lang): rows["lift"].map(fmt_num),
     })
-    if stage == 1:
-        out[t("products.col.value", lang, days=settings.value_days)] = rows["value"].map(lambda v: fmt_money(v, currency)).to_numpy()
+    window = frame.attrs.get("value_window")
+    days_of_value = window.days if window is not None else settings.value_days
+    if stage == 1 and days_of_value is not None:  # not observable yet: the columns go, value_note says why
+        out[t("products.col.value", lang, days=days_of_value)] = rows["value"].map(lambda v: fmt_money(v, currency)).to_numpy()
         out[t("products.col.value_index", lang)] = rows["value_index"].map(fmt_num).to_numpy()
     return out
+
+
+def value_note(frame: pd.DataFrame, settings: ProductSettings, lang: str) -> str | None:
+    """Why the value column has a shorter window than value_days, or is left out (None: the window asked for)."""
+    window = frame.attrs.get("value_window")
+    if window is None or frame.attrs.get("stage") != 1 or not (window.shortened or window.days is None):
+        return None
+    if window.missing_days:
+        reason = t("products.entry.value_reason_history", lang, have=fmt_int(window.observable_days),
+                   missing=fmt_int(window.missing_days))
+    else:
+        reason = t("products.entry.value_reason_few", lang, floor=fmt_int(settings.min_customers),
+                   requested=fmt_int(window.requested))
+    if window.days is None:
+        return t("products.entry.value_unobservable", lang, requested=fmt_int(window.requested), reason=reason,
+                 shortest=fmt_int(min(window.requested, *VALUE_FALLBACK_DAYS)))
+    return t("products.entry.value_shortened", lang, requested=fmt_int(window.requested), reason=reason,
+             days=fmt_int(window.days), n=fmt_int(window.customers))
 
 
 def _rate_values(row: pd.Series, frame: pd.DataFrame, lang: str) -> dict[str, str]:
