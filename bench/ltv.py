@@ -102,7 +102,7 @@ def chapter_child(args: dict) -> None:
     import inspect
 
     from crmlib.ltv import LTVSettings, predictive
-    from crmlib.ltv.summary import resolve_as_of
+    from crmlib.store.ltv.summary import resolve_as_of
 
     orders = Path(args["orders"])
     as_of = resolve_as_of(orders, "")
@@ -121,7 +121,7 @@ def chapter_child(args: dict) -> None:
         return wrapper
 
     for name, value in list(vars(predictive).items()):  # the functions predictive_ltv calls
-        if (inspect.isfunction(value) and value.__module__.startswith("crmlib.ltv.")
+        if (inspect.isfunction(value) and value.__module__.startswith(("crmlib.ltv.", "crmlib.store.ltv."))
                 and value.__module__ != predictive.__name__) or name in ("_cohort_period", "stratum_weights"):
             setattr(predictive, name, timed_step(name, value))
     cpu = time.process_time()

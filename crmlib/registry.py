@@ -118,7 +118,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
         "03_ltv", "Lifetime value (LTV)", "LTV（顧客生涯価値）", "ltv",
         records=(("ltv", "crmlib.ltv.metrics:LTVMetrics"),),
-        settings_model="crmlib.ltv.settings:LTVSettings",
+        settings_model="crmlib.store.ltv.settings:LTVSettings",
         findings="crmlib.ltv.findings",
         overview=(
             _column("m_annual_ltv", "ltv.annual_ltv", "money"),

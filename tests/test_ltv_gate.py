@@ -20,7 +20,7 @@ from crmlib.findings import FINDING_RULES, Metrics
 from crmlib.ingest import ingest_file
 from crmlib.ltv import LTVSettings, formula, historical, predictive, text, validation
 from crmlib.ltv.headline import headline_metrics
-from crmlib.ltv.validation import Check
+from crmlib.store.ltv.validation import Check
 from crmlib.metrics import plain
 
 OR_AS_OF = dt.date(2011, 12, 10)
@@ -122,3 +122,23 @@ def test_gate_status_ignores_comparison_models_and_warnings():
     assert validation.gate_status(checks) == "ok"
     checks.append(Check("holdout", False, {"model": "bgnbd", "error": -0.3, "limit": 0.2}))
     assert validation.gate_status(checks) == "failed: holdout"
+
+
+@need(ONLINE_RETAIL)
+def test_the_gate_verdict_is_kept_for_other_chapters_and_read_back_without_a_refit(online_retail, or_model,
+                                                                                    monkeypatch):
+    # predictive_ltv kept its verdict beside the orders; the products chapter's key accounts read it
+    # (crmlib.store.ltv.verdict) and must see the same failure, without fitting again
+    from crmlib.store.ltv import verdict
+
+    def refit(*args, **kwargs):
+        raise AssertionError("the kept verdict should have been read")
+
+    monkeypatch.setattr(predictive, "predictive_ltv", refit)
+    kept = verdict.model_verdict(online_retail, OR_AS_OF, LTVSettings())
+    assert kept == verdict.verdict_of(or_model, 7)
+    assert not kept.ok and kept.status == or_model.status and kept.failed
+    assert kept.params == pytest.approx(or_model.fits["bgnbd"].params)
+    # other settings are another verdict: not the kept one
+    with pytest.raises(AssertionError, match="kept verdict"):
+        verdict.model_verdict(online_retail, OR_AS_OF, LTVSettings(holdout_share=0.3))

@@ -23,7 +23,7 @@ import pytest
 
 from crmlib.ltv import historical, tables, text
 from crmlib.ltv.formula import formula_inputs, formula_ltv, lever_table, payback, retention_years
-from crmlib.ltv.settings import LTVSettings
+from crmlib.store.ltv.settings import LTVSettings
 
 from conftest import ORDERS_SCHEMA, _table
 

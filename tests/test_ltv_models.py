@@ -14,7 +14,7 @@ from scipy.optimize import approx_fprime, check_grad
 
 from crmlib.ingest import ingest_file
 from crmlib.ltv import bgnbd, expected_clv, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd, gamma_gamma, pareto_nbd, rfm_summary
-from crmlib.ltv.fitting import compact_rows
+from crmlib.store.ltv.fitting import compact_rows
 from crmlib.ltv.simulate import simulate_bgnbd, simulate_spend
 
 from datasets import CDNOW_SAMPLE, need

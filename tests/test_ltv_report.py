@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from crmlib.ltv import LTVSettings, charts, display, formula, historical, predictive, tables, text
 from crmlib.ltv.headline import headline_metrics
-from crmlib.ltv.validation import Check, frequency_bucket, model_checks
+from crmlib.store.ltv.validation import Check, frequency_bucket, model_checks
 from crmlib.metrics import plain
 from crmlib.style import apply_style
 
@@ -142,7 +142,7 @@ def simulated_orders(tmp_path_factory):
 
 def test_models_read_a_hash_sample_above_max_model_customers(simulated_orders):
     """1,000 of about 3,000 customers: exact counts per segment, means from the sample, totals scaled."""
-    from crmlib.ltv.summary import rfm_summary
+    from crmlib.store.ltv.summary import rfm_summary
 
     path, as_of = simulated_orders
     orders = pd.read_parquet(path)

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from crmlib.ltv.summary import calibration_end_for, resolve_as_of, rfm_summaries, rfm_summary
+from crmlib.store.ltv.summary import calibration_end_for, resolve_as_of, rfm_summaries, rfm_summary
 
 from conftest import ORDERS_SCHEMA, _table
 
@@ -120,7 +120,7 @@ def test_tracking_by_hand(orders):
     """Cumulative repeat purchase days of A, B, C (first purchase before Mar 1) per week from Jan 1:
     repeats on day offsets 14, 42, 64, 69, 70; first purchases on offsets 0, 7, 56. The query
     (tracking_counts, run beside the fits in the chapter) and the curves give the same frame as tracking."""
-    from crmlib.ltv.validation import tracking, tracking_counts, tracking_from_counts
+    from crmlib.store.ltv.validation import tracking, tracking_counts, tracking_from_counts
 
     models = {"linear": _Linear()}
     frame = tracking(orders, "2024-04-01", "2024-03-01", models, time_unit_days=7)

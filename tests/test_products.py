@@ -463,3 +463,37 @@ def test_value_left_out_with_its_reason_when_no_window_has_enough_customers(hand
     reason = t("products.entry.value_reason_few", "ja", floor="4", requested="300")
     assert pr.value_note(frame, settings, "ja") == t("products.entry.value_unobservable", "ja", requested="300",
                                                      reason=reason, shortest="90")
+
+
+def test_key_accounts_use_the_model_only_where_it_passed_its_checks(tmp_path):
+    # BG/NBD r = 1, alpha = 7 (weeks), a = 1, b = 1, time unit 7 days; P(alive) for x > 0 is
+    # 1 / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x)), in days alpha = 49:
+    #  f: x 2, t_x 20 days (06-01 .. 06-21), T 212 days (06-01 .. 12-30): 1 / (1 + 0.5 * (261 / 69) ** 3) = 0.0356
+    #  h: x 2, t_x 10 days (11-21 .. 12-01), T 39 days (11-21 .. 12-30): 1 / (1 + 0.5 * (88 / 59) ** 3) = 0.376
+    # value at risk x P(alive): f 15000 x 0.0356 = 534 < h 3000 x 0.376 = 1128, so h comes first
+    from crmlib.i18n import t
+    from crmlib.products import report as pr
+    from crmlib.store.ltv.verdict import ModelVerdict
+
+    passed = ModelVerdict("ok", 7, (), {"r": 1.0, "alpha": 7.0, "a": 1.0, "b": 1.0})
+    failed = ModelVerdict("failed: holdout", 7, ("holdout",), dict(passed.params))
+    with open_lines(_write(tmp_path / "key", KEY), AS_OF) as lines:
+        with_model = key_accounts(lines, ProductSettings(), passed)
+        without = key_accounts(lines, ProductSettings(), failed)
+    f_alive = 1 / (1 + 0.5 * (261 / 69) ** 3)
+    h_alive = 1 / (1 + 0.5 * (88 / 59) ** 3)
+    assert with_model["customer_id"].tolist() == ["=h1", "f"]
+    assert with_model["p_alive"].tolist() == [pytest.approx(h_alive), pytest.approx(f_alive)]
+    assert round(f_alive, 4) == 0.0356 and round(h_alive, 3) == 0.376
+    table = pr.key_table(with_model, ProductSettings(), "en", "JPY")
+    assert table[t("products.col.p_alive", "en")].tolist() == ["38%", "4%"]
+    assert pr.key_model_note(with_model, "ja") == t("products.key.model_ok", "ja")
+    # the model failed its checks: the cycle rule alone (value at risk order), no P(alive), one line saying so
+    assert without["customer_id"].tolist() == ["f", "=h1"] and without["p_alive"].isna().all()
+    assert t("products.col.p_alive", "en") not in pr.key_table(without, ProductSettings(), "en", "JPY").columns
+    assert pr.key_model_note(without, "en") == t("products.key.model_failed", "en")
+    too_little = ModelVerdict("too_little_data", 7)
+    assert not too_little.ok
+    with open_lines(_write(tmp_path / "key2", KEY), AS_OF) as lines:
+        assert pr.key_model_note(key_accounts(lines, ProductSettings(), too_little), "en") == \
+            t("products.key.model_too_little", "en")

@@ -10,6 +10,8 @@ Public API (parameter names as in the literature):
     bg.expected_purchases(t, x, t_x, T); bg.p_alive(x, t_x, T)
     scores = expected_clv(bg, gg, summary, horizon_months=36, discount_rate=0.10)
 
+The models, the customer summaries, the validity gate and the historical LTV live in the store
+(crmlib.store.ltv), so another chapter can read the gate's verdict; this package shows them.
 Only the settings model is imported eagerly (crmlib.config can validate the `ltv:` section
 without loading scipy); the rest is imported on first use.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .settings import LTVSettings
+from ..store.ltv.settings import LTVSettings
 
 _LAZY = {
     "BGNBDFit": "bgnbd", "fit_bgnbd": "bgnbd",
@@ -30,13 +32,19 @@ _LAZY = {
     "predictive_ltv": "predictive",
 }
 
+# the store's modules, also reachable from here (from crmlib.ltv import predictive, validation ...)
+_MODULES = ("bgnbd", "clv", "fitting", "gamma_gamma", "historical", "pareto_nbd", "predictive", "settings", "summary",
+            "validation")
+
 __all__ = ["LTVSettings", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
     """Import the public functions and classes from their modules on first access (PEP 562)."""
     if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(import_module(f"..store.ltv.{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value
+    if name in _MODULES:
+        return import_module(f"..store.ltv.{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

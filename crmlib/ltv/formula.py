@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from ..orders import orders_sql, query
-from .settings import LTVSettings
-from .summary import order_span, to_date
+from ..store.ltv.settings import LTVSettings
+from ..store.ltv.summary import order_span, to_date
 
 WINDOW_SQL = """
 SELECT count(*) AS orders, count(DISTINCT customer_id) AS customers, coalesce(sum(amount), 0) AS revenue

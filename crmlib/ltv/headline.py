@@ -6,9 +6,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..store.ltv.predictive import PredictiveResult, headline_params, total_clv
+from ..store.ltv.settings import LTVSettings
 from .formula import FormulaInputs, FormulaLTV, as_dict
-from .predictive import PredictiveResult, headline_params, total_clv
-from .settings import LTVSettings
 
 
 def headline_metrics(

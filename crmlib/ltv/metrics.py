@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import ConfigDict
 
 from ..metrics import MetricsModel, Num
-from .settings import LTVSettings
+from ..store.ltv.settings import LTVSettings
 
 
 class FormulaInputs(MetricsModel):

@@ -13,9 +13,9 @@ import pandas as pd
 from ..display import display_value
 from ..i18n import t
 from ..style import fmt_date, fmt_int, fmt_money, fmt_month, fmt_num, fmt_pct
+from ..store.ltv.historical import MIN_CURVE_CUSTOMERS
+from ..store.ltv.validation import Check
 from .formula import FormulaLTV
-from .historical import MIN_CURVE_CUSTOMERS
-from .validation import Check
 
 COMPARE_MONTHS = (12, 6, 3, 1, 0)  # months since first purchase compared across groups, first reached wins
 SIMILAR = 0.05  # relative difference read as "about the same"

@@ -17,7 +17,9 @@
 - replenishment: days between a customer's consecutive purchases of the same product (median,
   quartiles) against the shop-wide median days between consecutive purchases.
 - key_accounts: repeat customers past their own cycle (median gap) by overdue_factor, not yet
-  lapsed, with the revenue of the last value_days as the value at risk.
+  lapsed, with the revenue of the last value_days as the value at risk; with the LTV chapter's
+  BG/NBD model where it passed its validity gate (crmlib.store.ltv.verdict), each one's P(alive)
+  and the list ordered by value at risk x P(alive).
 - best_customer_products: share of the best customers (top CPM cell) who bought each product
   against the share of the others, with Newcombe's interval of the difference.
 - seasonal_index: month-of-year index per category over full calendar months (two years or more):
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..store.ltv.verdict import ModelVerdict
 from .data import ProductLines
 from .settings import ProductSettings
 from .stats import difference_interval, wilson
@@ -276,18 +279,18 @@ def replenishment(lines: ProductLines, settings: ProductSettings) -> pd.DataFram
 
 KEY_SQL = """
 WITH g AS (
-  SELECT k, count(*) AS purchases, max(day) AS last_day,
+  SELECT k, count(*) AS purchases, min(day) AS first_day, max(day) AS last_day,
          median(date_diff('day', prev_day, day)) AS median_gap
   FROM pu GROUP BY k HAVING count(*) >= {min_purchases}
 ), v AS (
   SELECT k, sum(revenue) AS value_at_risk FROM pu WHERE day >= {as_of} - {value_days} GROUP BY k
 ), s AS (
-  SELECT g.k, g.purchases, g.last_day, g.median_gap,
+  SELECT g.k, g.purchases, g.first_day, g.last_day, g.median_gap,
          date_diff('day', g.last_day, {as_of}) AS days_since,
          coalesce(v.value_at_risk, 0) AS value_at_risk
   FROM g LEFT JOIN v USING (k)
 )
-SELECT c.customer_id, purchases, last_day, median_gap,
+SELECT c.customer_id, purchases, first_day, last_day, median_gap,
        last_day + CAST(round(median_gap) AS INTEGER) AS expected_day, days_since,
        days_since - median_gap AS overdue_days, days_since / median_gap AS overdue_ratio, value_at_risk
 FROM s JOIN dim_customer c USING (k)
@@ -296,11 +299,14 @@ ORDER BY value_at_risk DESC, c.customer_id
 """
 
 
-def key_accounts(lines: ProductLines, settings: ProductSettings) -> pd.DataFrame:
-    """Repeat customers slipping away, biggest value at risk first (customer ids only).
+def key_accounts(lines: ProductLines, settings: ProductSettings, model: ModelVerdict | None = None) -> pd.DataFrame:
+    """Repeat customers slipping away (customer ids only). Without a model that passed the LTV
+    chapter's validity gate: biggest value at risk first (the cycle rule only). With one: each
+    customer's BG/NBD P(alive) from the same purchase days (x = purchases - 1, t_x = last - first,
+    T = the day before as_of - first, in the model's time unit), biggest value at risk x P(alive) first.
 
-    Columns: customer_id, purchases, last_day, median_gap, expected_day, days_since, overdue_days,
-    overdue_ratio, value_at_risk.
+    Columns: customer_id, purchases, first_day, last_day, median_gap, expected_day, days_since,
+    overdue_days, overdue_ratio, value_at_risk, p_alive (NaN without the model); attrs["model"].
     """
     rule = settings.key_accounts
     frame = lines.query(KEY_SQL.format(min_purchases=int(rule.min_purchases), as_of=lines.as_of_sql,
@@ -308,7 +314,21 @@ def key_accounts(lines: ProductLines, settings: ProductSettings) -> pd.DataFrame
                                        lapse_days=int(rule.lapse_days)))
     frame["purchases"] = frame["purchases"].astype("int64")
     frame["days_since"] = frame["days_since"].astype("int64")
-    return frame
+    frame["p_alive"] = float("nan")
+    frame.attrs["model"] = model
+    if model is None or not model.ok or frame.empty:
+        return frame
+    first, last = pd.to_datetime(frame["first_day"]), pd.to_datetime(frame["last_day"])
+    unit = float(model.time_unit_days)
+    end = pd.Timestamp(lines.as_of) - pd.Timedelta(days=1)
+    frame["p_alive"] = model.p_alive((frame["purchases"] - 1).to_numpy("float64"),
+                                     ((last - first).dt.days / unit).to_numpy("float64"),
+                                     ((end - first).dt.days / unit).to_numpy("float64"))
+    order = frame.assign(_rank=frame["value_at_risk"] * frame["p_alive"])
+    order = order.sort_values(["_rank", "customer_id"], ascending=[False, True], kind="stable")
+    out = order.drop(columns="_rank").reset_index(drop=True)
+    out.attrs["model"] = model
+    return out
 
 
 BEST_SQL = """

@@ -243,9 +243,10 @@ def season_takeaway(frame: pd.DataFrame, lang: str) -> str:
 
 
 def key_table(frame: pd.DataFrame, settings: ProductSettings, lang: str, currency: str) -> pd.DataFrame:
-    """The top of the key-account list (report_rows rows): customer ids only, no contact data."""
+    """The top of the key-account list (report_rows rows): customer ids only, no contact data; with
+    the model that passed its checks, each customer's P(alive)."""
     rows = frame.head(settings.key_accounts.report_rows)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         t("products.col.customer_id", lang): rows["customer_id"].astype("str").to_numpy(),
         t("products.col.purchases", lang): rows["purchases"].map(fmt_int).to_numpy(),
         t("products.col.last_purchase", lang): [fmt_date(pd.Timestamp(d).date(), lang) for d in rows["last_day"]],
@@ -255,6 +256,23 @@ def key_table(frame: pd.DataFrame, settings: ProductSettings, lang: str, currenc
         t("products.col.value_at_risk", lang, days=settings.key_accounts.value_days):
             rows["value_at_risk"].map(lambda v: fmt_money(v, currency)).to_numpy(),
     })
+    model = frame.attrs.get("model")
+    if model is not None and model.ok:
+        out[t("products.col.p_alive", lang)] = rows["p_alive"].map(lambda v: fmt_pct(v, 0)).to_numpy()
+    return out
+
+
+def key_model_note(frame: pd.DataFrame, lang: str) -> str | None:
+    """One line on the predictive model behind the list: used (passed its checks), not passed, or
+    not fitted (too few repeat buyers); None when the report gave no model."""
+    model = frame.attrs.get("model")
+    if model is None:
+        return None
+    if model.ok:
+        return t("products.key.model_ok", lang)
+    if model.status == "too_little_data":
+        return t("products.key.model_too_little", lang)
+    return t("products.key.model_failed", lang)
 
 
 def key_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str, currency: str) -> str:

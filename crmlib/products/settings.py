@@ -1,8 +1,9 @@
 """The `products:` section of the client YAML: windows, sample floors and the key-account rule.
 
 Every key is optional (`products: {}` runs with the defaults). The report hands the notebook this
-section plus the `segments:` section under `context` (report_settings), so 'the best customers'
-are the top CPM cell of the same classification as the segments chapter.
+section plus the `segments:` and `ltv:` sections under `context` (report_settings), so 'the best
+customers' are the top CPM cell of the same classification as the segments chapter, and the key
+accounts use the LTV chapter's model only when it passed the same validity gate.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..store.segments.settings import report_settings as segment_settings
+
+CONTEXT_SECTIONS = ("segments", "ltv")  # the other sections the report hands the chapter (report_settings)
 
 
 class _Strict(BaseModel):
@@ -56,16 +59,18 @@ class ProductSettings(_Strict):
     @field_validator("context")
     @classmethod
     def _context(cls, value: dict[str, Any]) -> dict[str, Any]:
-        """context holds only the segments section, valid as in the YAML."""
+        """context holds only the segments and ltv sections, each valid as in the YAML."""
         from ..config import section_model
 
-        unknown = sorted(str(key) for key in value if key != "segments")
+        unknown = sorted(str(key) for key in value if key not in CONTEXT_SECTIONS)
         if unknown:
-            raise ValueError(f"context is filled by the report and holds only segments (found {', '.join(unknown)})")
-        if "segments" in value:
-            if not isinstance(value["segments"], dict):
-                raise ValueError("context.segments must be the segments: section (a mapping)")
-            section_model("segments").model_validate(value["segments"])
+            raise ValueError(f"context is filled by the report and holds only {' and '.join(CONTEXT_SECTIONS)} "
+                             f"(found {', '.join(unknown)})")
+        for name in CONTEXT_SECTIONS:
+            if name in value:
+                if not isinstance(value[name], dict):
+                    raise ValueError(f"context.{name} must be the {name}: section (a mapping)")
+                section_model(name).model_validate(value[name])
         return value
 
 
@@ -77,10 +82,11 @@ def load_settings(settings: ProductSettings | dict | None) -> ProductSettings:
 
 
 def report_settings(config: Any) -> dict[str, Any]:
-    """The notebook's `settings`: the products: section plus the segments: section as context."""
+    """The notebook's `settings`: the products: section plus the segments: and ltv: sections as context
+    (the best customers are the segments chapter's top cell; the key accounts read the LTV model's verdict)."""
     section = dict(getattr(config, "products", {}) or {})
     if "context" in section:
         from ..errors import ConfigError
 
         raise ConfigError("key 'products.context' is filled by the report; remove it from the YAML.")
-    return {**section, "context": {"segments": segment_settings(config)}}
+    return {**section, "context": {"segments": segment_settings(config), "ltv": dict(getattr(config, "ltv", {}) or {})}}

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..orders import connect, orders_sql, query
+from ...orders import connect, orders_sql, query
 from .summary import date_sql, order_span, to_date
 
 Period = Literal["month", "quarter", "year"]

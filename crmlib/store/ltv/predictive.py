@@ -7,6 +7,8 @@
 2. Validate: BG/NBD and Pareto/NBD fitted on the calibration period predict the holdout.
 3. Refit BG/NBD, Pareto/NBD and Gamma-Gamma on everything before as_of and score every customer
    with BG/NBD + Gamma-Gamma: P(alive), expected purchases and discounted CLV over the horizon.
+4. Keep the verdict (gate status and BG/NBD's parameters) beside the orders for the other chapters
+   (verdict.py).
 
 Above `max_model_customers` customers, steps 1-3 read a random sample of that size (summary.py's
 hash sample, the same customers every run). Parameters come from the sample. Each sampled customer
@@ -41,6 +43,7 @@ from .validation import (
     Check, gate_checks, gate_failures, gate_status, holdout_by_frequency, holdout_error, model_checks,
     predicted_holdout, season_ratio, spend_frequency_correlation, tracking_counts, tracking_from_counts,
 )
+from .verdict import keep_verdict, verdict_of
 
 MODEL_NAMES = ("bgnbd", "pareto_nbd")
 
@@ -132,6 +135,7 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
                               customers=len(calibration), sample_share=share,
                               population=population)
     if repeaters < settings.min_repeat_buyers:
+        keep_verdict(orders_path, as_of, settings, verdict_of(result, unit))
         return result
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ltv-tracking") as pool:
         # from a sample, the tracking curve's DuckDB query runs while the calibration models are
@@ -179,6 +183,7 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     if share is not None:
         result.weights = stratum_weights(summary, population, _cohort_period(orders_path, as_of, settings), by)
     result.status = gate_status(result.checks)
+    keep_verdict(orders_path, as_of, settings, verdict_of(result, unit))  # for the other chapters (verdict.py)
     return result
 
 

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..orders import orders_sql, query, query_arrow
-from ..store.asof import resolve_as_of, to_date  # noqa: F401 (re-exported)
+from ...orders import orders_sql, query, query_arrow
+from ..asof import resolve_as_of, to_date  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from ..orders import orders_sql, query
+from ...orders import orders_sql, query
 from .fitting import CompactRows, compact_rows
 from .summary import date_sql, to_date
 
