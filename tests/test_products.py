@@ -497,3 +497,21 @@ def test_key_accounts_use_the_model_only_where_it_passed_its_checks(tmp_path):
     with open_lines(_write(tmp_path / "key2", KEY), AS_OF) as lines:
         assert pr.key_model_note(key_accounts(lines, ProductSettings(), too_little), "en") == \
             t("products.key.model_too_little", "en")
+
+
+def test_the_report_hands_the_chapter_the_ltv_section_for_the_model_verdict(tmp_path):
+    # the key accounts read the LTV model's verdict with the client's ltv: settings; a notebook run
+    # on its own (no context) uses no model
+    from types import SimpleNamespace
+
+    from pydantic import ValidationError
+
+    from crmlib.products.model import key_model
+    from crmlib.products.settings import report_settings
+
+    built = report_settings(SimpleNamespace(products={"top_n": 5}, segments={}, ltv={"holdout_share": 0.3}))
+    assert built == {"top_n": 5, "context": {"segments": {}, "ltv": {"holdout_share": 0.3}}}
+    assert ProductSettings.model_validate(built).context["ltv"] == {"holdout_share": 0.3}
+    with pytest.raises(ValidationError):
+        ProductSettings.model_validate({"context": {"ltv": {"holdout": 0.3}}})  # not an ltv: key
+    assert key_model(tmp_path, AS_OF, ProductSettings()) is None
