@@ -13,4 +13,6 @@ chapters read it and never each other; it imports no chapter and no render code.
 - ``segments``: every customer classified once (RFM, CPM, ladder, decile) with the yardstick of
   the as-of date, kept beside the processed data so the segments chapter, its customer lists and
   the strategy chapter share one classification.
+- ``ltv``: the purchase models, their validity gate and the historical LTV (the LTV chapter shows
+  them); ``ltv.verdict`` keeps the gate's verdict for the other chapters (the key accounts).
 """
