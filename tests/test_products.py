@@ -515,3 +515,25 @@ def test_the_report_hands_the_chapter_the_ltv_section_for_the_model_verdict(tmp_
     with pytest.raises(ValidationError):
         ProductSettings.model_validate({"context": {"ltv": {"holdout": 0.3}}})  # not an ltv: key
     assert key_model(tmp_path, AS_OF, ProductSettings()) is None
+
+
+def test_a_return_counts_on_the_day_of_the_order_it_was_netted_against_not_as_a_purchase(tmp_path):
+    # the ingest's returns model nets a credit note into an earlier order (same order_id) but keeps
+    # the credit note's time (Online Retail's C-invoices). r: order R1 on 01-01 {X 1000, Y 500},
+    # a return of Y in R1 dated 01-20 (-500); no other order. One purchase (01-01, revenue 500),
+    # so no F2 conversion, no transition and no second purchase; s buys X on 01-01 and 01-10 (F2 in 9 days).
+    rows = [_line("R1", "r", T(2024, 1, 1, 9), "X", 1000.0), _line("R1", "r", T(2024, 1, 1, 9), "Y", 500.0),
+            _line("R1", "r", T(2024, 1, 20, 9), "Y", -500.0, "return"),
+            _line("S1", "s", T(2024, 1, 1, 9), "X", 1000.0), _line("S2", "s", T(2024, 1, 10, 9), "X", 1000.0)]
+    with open_lines(_write(tmp_path / "returns", rows), AS_OF) as lines:
+        purchases = lines.query("SELECT c.customer_id, p.day, p.revenue FROM pu p JOIN dim_customer c USING (k) "
+                                "ORDER BY 1, 2")
+        frame = entry_products(lines, SETTINGS)
+        moves = transitions(lines, SETTINGS)
+    assert purchases.values.tolist() == [["r", pd.Timestamp("2024-01-01"), 1000.0],
+                                         ["s", pd.Timestamp("2024-01-01"), 1000.0],
+                                         ["s", pd.Timestamp("2024-01-10"), 1000.0]]
+    assert frame.attrs["shop_rate"] == 0.5  # s converted, r did not
+    x = _rows(frame)["X"]
+    assert (x["eligible"], x["converted"]) == (2, 1)
+    assert moves[["from_item", "to_item", "pairs"]].values.tolist() == [["X", "X", 1]]

@@ -2,7 +2,8 @@
 2011-12-09): the entry products and their value window, recomputed here with plain pandas from
 order_lines.parquet (issue #21: the 12-month value was empty on this one-year history).
 
-Independent figures: a purchase is a customer's lines on one calendar day; a first purchase
+Independent figures: a purchase is a customer's lines on one calendar day (a return line on the
+day of the order it was netted into, as in orders.parquet); a first purchase
 counts from the coverage model's observed_from (an input here, tested in
 test_coverage_online_retail.py); F2 within 90 days; revenue within 180 days of the first purchase.
 """
@@ -40,6 +41,9 @@ def test_online_retail_entry_products_show_a_180_day_value_recomputed_by_hand(on
     lines_ = pd.read_parquet(online_retail / "order_lines.parquet")
     lines_ = lines_[lines_["ordered_at"] < pd.Timestamp(AS_OF)]
     lines_["day"] = lines_["ordered_at"].dt.normalize()
+    # a return line (a credit note netted into an earlier order) counts on that order's day
+    order_day = lines_[lines_["line_type"] != "return"].groupby("order_id")["day"].min()
+    lines_["day"] = lines_["order_id"].map(order_day).fillna(lines_["day"])
     days = lines_.groupby(["customer_id", "day"], as_index=False)["amount"].sum()
     days = days.sort_values(["customer_id", "day"])
     days["n"] = days.groupby("customer_id").cumcount() + 1
@@ -59,6 +63,8 @@ def test_online_retail_entry_products_show_a_180_day_value_recomputed_by_hand(on
     eligible = [c for c in buyers if first[c] + pd.Timedelta(days=90) < as_of]
     converted = [c for c in eligible if (second[c] - first[c]).days <= 90]
     assert (top["eligible"], top["converted"]) == (len(eligible), len(converted))
+    # the shop's F2 is the diagnosis's: 530 of 1,383 new customers within 90 days (returns are no purchase)
+    assert (frame.attrs["shop_eligible"], round(frame.attrs["shop_rate"] * 1383)) == (1383, 530)
     in_window = days[days["customer_id"].isin([c for c in buyers if c in valued.index])]
     in_window = in_window[in_window["day"] < in_window["customer_id"].map(first) + pd.Timedelta(days=180)]
     assert top["value"] == pytest.approx(in_window["amount"].sum() / in_window["customer_id"].nunique())
