@@ -65,10 +65,9 @@ CREATE TEMP TABLE pl AS
 SELECT l.k, l.day, u.n, u.next_day IS NOT NULL AS has_next, l.p, l.c, l.amount
 FROM (SELECT k, day, p, min(c) AS c, sum(amount) AS amount FROM li WHERE p IS NOT NULL GROUP BY k, day, p) l
 JOIN pu u USING (k, day);
-CREATE TEMP TABLE firsts AS
-SELECT k, min(day) AS first_day, min(day) FILTER (WHERE n = 2) AS second_day,
-       min(day) FILTER (WHERE n = 3) AS third_day, min(day) >= {observed_from} AS observable
-FROM pu GROUP BY k;
+CREATE TEMP TABLE firsts AS  -- from the first purchases and the third ones (no grouping of pu)
+SELECT u.k, u.day AS first_day, u.next_day AS second_day, t.day AS third_day, u.day >= {observed_from} AS observable
+FROM pu u LEFT JOIN (SELECT k, day FROM pu WHERE n = 3) t USING (k) WHERE u.n = 1;
 """
 
 
