@@ -39,7 +39,6 @@ from .settings import ProductSettings
 from .stats import difference_interval, wilson
 
 ITEM = {"product": "p", "category": "c"}  # the code column of pl
-DISTINCT = {"product": "", "category": "DISTINCT"}  # pl is unique on (k, n, p), not on (k, n, c)
 NAMES = {"product": "SELECT p AS code, product AS name FROM dim_product",
          "category": "SELECT c AS code, category AS name FROM dim_category"}
 
@@ -132,7 +131,7 @@ WITH base AS (
          date_diff('day', f.{start}, f.{nxt}) <= {window} AS converted
   FROM firsts f WHERE f.{start} IS NOT NULL AND f.observable
 ), items AS (
-  SELECT {distinct} k, {item} AS item FROM pl WHERE n = {stage}
+  SELECT DISTINCT k, {item} AS item FROM pl WHERE n = {stage}
 )
 SELECT i.item, count(*) AS customers,
        count(*) FILTER (WHERE b.eligible) AS eligible,
@@ -154,7 +153,7 @@ def entry_products(lines: ProductLines, settings: ProductSettings, by: str = "pr
     window_of_value = value_window(lines, settings)
     values = _values(lines, window_of_value.days)
     frame = lines.query(ENTRY_SQL.format(start=start, nxt=nxt, window=int(window), as_of=lines.as_of_sql,
-                                         values=values, item=ITEM[by], stage=int(stage), distinct=DISTINCT[by]))
+                                         values=values, item=ITEM[by], stage=int(stage)))
     frame = _named(lines, frame, by, ("item",))
     shop = shop_f2(lines, window, stage)
     shop_value = lines.query(f"SELECT count(*) AS valued, sum(value) AS value_sum FROM {values}").iloc[0]
@@ -175,7 +174,7 @@ def entry_products(lines: ProductLines, settings: ProductSettings, by: str = "pr
 
 
 TRANSITIONS_SQL = """
-WITH a AS (SELECT {distinct} k, n, {item} AS item, has_next FROM pl WHERE has_next OR n > 1),
+WITH a AS (SELECT DISTINCT k, n, {item} AS item, has_next FROM pl WHERE has_next OR n > 1),
 total AS (SELECT count(*) AS total FROM pu WHERE next_day IS NOT NULL),
 src AS (SELECT item, count(*) AS from_pairs FROM a WHERE has_next GROUP BY item),
 dst AS (SELECT item, count(*) AS to_pairs FROM a WHERE n > 1 GROUP BY item),
@@ -197,7 +196,7 @@ def transitions(lines: ProductLines, settings: ProductSettings, by: str = "produ
     Columns: from_item, to_item, same (the same item again), pairs, from_pairs, to_pairs, total,
     support, confidence, lift.
     """
-    frame = lines.query(TRANSITIONS_SQL.format(item=ITEM[by], floor=int(settings.min_pairs), distinct=DISTINCT[by]))
+    frame = lines.query(TRANSITIONS_SQL.format(item=ITEM[by], floor=int(settings.min_pairs)))
     frame["same"] = frame["from_item"] == frame["to_item"]  # codes: a missing category is a code too
     frame = _named(lines, frame, by, ("from_item", "to_item"))
     for column in ("pairs", "from_pairs", "to_pairs", "total"):
@@ -212,23 +211,18 @@ def transitions(lines: ProductLines, settings: ProductSettings, by: str = "produ
 
 
 BASKET_SQL = """
-WITH o AS (  -- orders (k, o) of products: one product (lo = hi, most orders) or more
-  SELECT k, o, min(p) AS lo, max(p) AS hi FROM li WHERE p IS NOT NULL GROUP BY k, o
+WITH baskets AS (  -- one string grouping: each order's distinct products as a list, then integers only
+  SELECT CAST(row_number() OVER () AS INTEGER) AS o, ps, len(ps) AS size
+  FROM (SELECT list(DISTINCT p) AS ps FROM li WHERE p IS NOT NULL GROUP BY order_id)
+  WHERE len(ps) <= {max_products}
 ),
-m AS (  -- the distinct products of the orders of two or more (their lines only)
-  SELECT DISTINCT l.k, l.o, l.p FROM li l SEMI JOIN (SELECT k, o FROM o WHERE lo <> hi) x ON l.k = x.k AND l.o = x.o
-  WHERE l.p IS NOT NULL
-),
-sizes AS (SELECT k, o, count(*) AS size FROM m GROUP BY k, o),
-multi AS (SELECT m.k, m.o, m.p FROM m JOIN sizes USING (k, o) WHERE sizes.size <= {max_products}),
-total AS (SELECT (SELECT count(*) FROM o WHERE lo = hi) + (SELECT count(*) FROM sizes WHERE size <= {max_products}) AS orders),
-single AS (  -- orders holding each product (orders above max_products left out)
-  SELECT p, sum(n) AS orders FROM (SELECT lo AS p, count(*) AS n FROM o WHERE lo = hi GROUP BY lo
-                                    UNION ALL SELECT p, count(*) AS n FROM multi GROUP BY p) GROUP BY p
-),
+u AS (SELECT o, size, unnest(ps) AS p FROM baskets),
+total AS (SELECT count(*) AS orders FROM baskets),
+single AS (SELECT p, count(*) AS orders FROM u GROUP BY p),
+multi AS (SELECT o, p FROM u WHERE size >= 2),  -- only orders of two or more products make pairs
 together AS (
   SELECT a.p AS a, b.p AS b, count(*) AS together
-  FROM multi a JOIN multi b ON a.k = b.k AND a.o = b.o AND a.p < b.p
+  FROM multi a JOIN multi b ON a.o = b.o AND a.p < b.p
   GROUP BY a.p, b.p HAVING count(*) >= {floor}
 )
 SELECT t.a, t.b, t.together, sa.orders AS a_orders, sb.orders AS b_orders, total.orders AS orders
@@ -284,11 +278,10 @@ def replenishment(lines: ProductLines, settings: ProductSettings) -> pd.DataFram
 
 
 KEY_SQL = """
-WITH g AS (  -- the median gap only of customers with enough purchases, the last one within lapse_days
+WITH g AS (
   SELECT k, count(*) AS purchases, min(day) AS first_day, max(day) AS last_day,
          median(date_diff('day', prev_day, day)) AS median_gap
-  FROM pu WHERE k IN (SELECT k FROM pu WHERE n = {min_purchases})
-  GROUP BY k HAVING count(*) >= {min_purchases} AND max(day) >= {as_of} - {lapse_days}
+  FROM pu GROUP BY k HAVING count(*) >= {min_purchases}
 ), v AS (
   SELECT k, sum(revenue) AS value_at_risk FROM pu WHERE day >= {as_of} - {value_days} GROUP BY k
 ), s AS (

@@ -5,14 +5,12 @@ diagnosis). order_lines.parquet is read once; customers and products become inte
 every later join and window runs on integers. Tables of the session:
 - dim_customer(k, customer_id), dim_product(p, product, c), dim_category(c, category): the codes
   (product = the product name, else the SKU; its category = the smallest seen on its lines);
-- li(k, day, o, p, c, amount, returned): the lines (p and c NULL on discount and return lines);
-  o = hash(order_id), an order's 64-bit key, unique within a customer (k, o) in practice (the
-  strings stay in the Parquet). A return line (the ingest's returns model nets a credit note into
-  an earlier order of the customer, keeping the credit note's time) takes the day of that order,
-  so it lowers that purchase's revenue and is never a purchase of its own (as in orders.parquet);
+- li(k, day, order_id, p, amount, returned): the lines (p NULL on discount and return lines). A
+  return line (the ingest's returns model nets a credit note into an earlier order of the customer,
+  keeping the credit note's time) takes the day of that order, so it lowers that purchase's revenue
+  and is never a purchase of its own (as in orders.parquet);
 - pu(k, day, n, revenue, prev_day, next_day): one row per purchase, revenue net of discount lines;
-- pl(k, day, n, has_next, p, c, amount): one row per customer, purchase and product (so (k, n, p)
-  is unique: a query by product needs no DISTINCT);
+- pl(k, day, n, has_next, p, c, amount): one row per customer, purchase and product;
 - firsts(k, first_day, second_day, third_day, observable): observable = first seen on or after
   observed_from (the store's coverage model: an earlier first purchase in the data may not be the
   customer's first ever, so entry products leave those customers out).
@@ -35,7 +33,7 @@ from ..sql import sql_literal
 
 LINES_SQL = """
 CREATE TEMP VIEW src AS
-SELECT customer_id, CAST(ordered_at AS DATE) AS day, hash(order_id) AS o,
+SELECT customer_id, CAST(ordered_at AS DATE) AS day, order_id,
        CASE WHEN line_type = 'product' THEN coalesce(product, sku, '?') END AS product, category, amount,
        line_type = 'return' AS returned
 FROM read_parquet({path}) WHERE ordered_at < {as_of};
@@ -50,24 +48,25 @@ JOIN dim_category d ON d.category IS NOT DISTINCT FROM s.category;
 CREATE TEMP TABLE dim_customer AS
 SELECT CAST(row_number() OVER () AS INTEGER) AS k, customer_id FROM (SELECT DISTINCT customer_id FROM src);
 CREATE TEMP TABLE li AS
-SELECT c.k, s.day, s.o, d.p, d.c, s.amount, s.returned
+SELECT c.k, s.day, s.order_id, d.p, s.amount, s.returned
 FROM src s JOIN dim_customer c USING (customer_id) LEFT JOIN dim_product d USING (product);
 UPDATE li SET day = od.day
-FROM (SELECT l.k, l.o, min(l.day) AS day FROM li l SEMI JOIN (SELECT k, o FROM li WHERE returned) x
-      ON l.k = x.k AND l.o = x.o WHERE NOT l.returned GROUP BY l.k, l.o) od
-WHERE li.returned AND li.k = od.k AND li.o = od.o;
+FROM (SELECT l.order_id, min(l.day) AS day FROM li l SEMI JOIN (SELECT order_id FROM li WHERE returned) x USING (order_id)
+      WHERE NOT l.returned GROUP BY l.order_id) od
+WHERE li.returned AND li.order_id = od.order_id;
 CREATE TEMP TABLE pu AS
 SELECT k, day, CAST(row_number() OVER w AS INTEGER) AS n, revenue, lag(day) OVER w AS prev_day,
        lead(day) OVER w AS next_day
 FROM (SELECT k, day, sum(amount) AS revenue FROM li GROUP BY k, day)
 WINDOW w AS (PARTITION BY k ORDER BY day);
 CREATE TEMP TABLE pl AS
-SELECT l.k, l.day, u.n, u.next_day IS NOT NULL AS has_next, l.p, l.c, l.amount
-FROM (SELECT k, day, p, min(c) AS c, sum(amount) AS amount FROM li WHERE p IS NOT NULL GROUP BY k, day, p) l
-JOIN pu u USING (k, day);
-CREATE TEMP TABLE firsts AS  -- from the first purchases and the third ones (no grouping of pu)
-SELECT u.k, u.day AS first_day, u.next_day AS second_day, t.day AS third_day, u.day >= {observed_from} AS observable
-FROM pu u LEFT JOIN (SELECT k, day FROM pu WHERE n = 3) t USING (k) WHERE u.n = 1;
+SELECT l.k, l.day, u.n, u.next_day IS NOT NULL AS has_next, l.p, d.c, l.amount
+FROM (SELECT k, day, p, sum(amount) AS amount FROM li WHERE p IS NOT NULL GROUP BY k, day, p) l
+JOIN pu u USING (k, day) JOIN dim_product d USING (p);
+CREATE TEMP TABLE firsts AS
+SELECT k, min(day) AS first_day, min(day) FILTER (WHERE n = 2) AS second_day,
+       min(day) FILTER (WHERE n = 3) AS third_day, min(day) >= {observed_from} AS observable
+FROM pu GROUP BY k;
 """
 
 
