@@ -20,8 +20,8 @@ from crmlib.findings import FINDING_RULES, Metrics
 from crmlib.ingest import ingest_file
 from crmlib.ltv import LTVSettings, formula, historical, predictive, text, validation
 from crmlib.ltv.headline import headline_metrics
-from crmlib.store.ltv.validation import Check
 from crmlib.metrics import plain
+from crmlib.store.ltv.validation import Check
 
 OR_AS_OF = dt.date(2011, 12, 10)
 

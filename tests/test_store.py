@@ -66,8 +66,8 @@ def test_one_as_of_rule_for_every_chapter(shop, tmp_path):
     write_orders(empty, [])
     with pytest.raises(DataError, match="no orders"):
         asof.resolve_as_of(empty / "orders.parquet", None)
-    from crmlib.store.ltv.summary import resolve_as_of as ltv_resolve
     from crmlib.store.customers import resolve_as_of as customers_resolve
+    from crmlib.store.ltv.summary import resolve_as_of as ltv_resolve
     from crmlib.store.purchases import resolve_as_of as purchases_resolve
 
     assert ltv_resolve is customers_resolve is purchases_resolve is asof.resolve_as_of
