@@ -138,7 +138,7 @@ def test_purchase_days_come_with_the_summaries(orders):
     days per day of A, B and C (D's first purchase, Mar 2, is after the calibration end): first
     purchases Jan 1 (A; its two orders are one day), Jan 8 (B), Feb 26 (C); repeats Jan 15, Feb 12,
     Mar 5 (A), Mar 10, Mar 11 (C). Only the asked first-order attribute is filled."""
-    from crmlib.ltv.summary import rfm_summaries_and_days
+    from crmlib.store.ltv.summary import rfm_summaries_and_days
 
     cal, whole, counts = rfm_summaries_and_days(orders, "2024-04-01", "2024-03-01", 1, firsts=("channel",))
     cal0, whole0 = rfm_summaries(orders, "2024-04-01", "2024-03-01", 1)
