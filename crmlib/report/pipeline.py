@@ -390,9 +390,7 @@ def _write_pages(
             chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], embed=False,
             sections=sections, tracking=tracking,
         )
-    if settings.deck:
-        write_deck(out, frame=frame, title=t("report.index_title", lang, client=frame.client), findings=findings,
-                   chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], draft=draft)
+    deck = [(stem, title, pages[f"{stem}.html"]) for stem, title in titles]  # before the draft mark
     if draft:
         pages = {name: mark_draft(page, draft) for name, page in pages.items()}
     pages[NOTES_PAGE] = notes_html(notes, lang=lang, title=t("report.notes_title", lang, client=frame.client),
@@ -403,8 +401,14 @@ def _write_pages(
         if external:
             raise ReportError(f"{name} would load {external[0]} from the network; reports must work offline.")
         _write_text(out / name, page)
-    if make_pdf:
-        write_pdf(out)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as printer:
+        # Chromium prints report.html while the deck is made
+        printed = printer.submit(write_pdf, out) if make_pdf else None
+        if settings.deck:
+            write_deck(out, frame=frame, title=t("report.index_title", lang, client=frame.client), findings=findings,
+                       chapters=deck, draft=draft)
+        if printed is not None:
+            printed.result()
 
 
 def exports_label(exports: Path, lang: str) -> str:
