@@ -39,8 +39,6 @@ def client_yaml(folder: Path) -> Path:
     """examples/online-retail.yaml with the data file's absolute path (the example's relative
     path holds only from a checkout beside the shared datasets)."""
     data = datasets_dir() / ONLINE_RETAIL
-    if not data.is_file():
-        raise SystemExit(f"{data}: not found (set CRM_DATASETS to the shared datasets folder)")
     text = (ROOT / "examples" / "online-retail.yaml").read_text(encoding="utf-8")
     lines = [f"data: {data}" if line.startswith("data:") else line for line in text.splitlines()]
     path = folder / "online-retail.yaml"
@@ -99,6 +97,9 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
     args = parser.parse_args()
 
+    if not args.config and not (datasets_dir() / ONLINE_RETAIL).is_file():
+        print(f"skipped: {datasets_dir() / ONLINE_RETAIL} not found (set CRM_DATASETS to the shared datasets folder)")
+        return 0
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     if args.pdf == "off":
         env["CRM_REPORT_PDF"] = "0"
