@@ -234,8 +234,9 @@ class KernelLanes:
         for kernel in self.kernels:
             kernel.kill()
 
-    def join(self, timeout: float = 60.0) -> None:
-        """Wait for the kernels to be shut down (after close() or kill())."""
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the kernels to be shut down (after close() or kill()); bounded by nbclient's
+        timeouts (a cell, a shutdown), and a killed kernel ends its lane at once."""
         for thread in self._threads:
             thread.join(timeout)
 
