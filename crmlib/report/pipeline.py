@@ -274,10 +274,16 @@ def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None, shar
     chapter gets a new kernel, `workers` at a time (share_kernel is render_report's choice, kept
     in the signature for the tests that watch it)."""
     finish = finish or (lambda job, outcome: outcome)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chapter-finish") as post:
+    post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chapter-finish")
+    try:
         done = [post.submit(finish, job, outcome)
                 for job, outcome in zip(jobs, _outcomes(jobs, cwd, workers, kernel, share_kernel))]
         return [future.result() for future in done]
+    except BaseException:  # Ctrl-C, SIGTERM, a bug: the chapters not yet finished are dropped
+        post.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        post.shutdown(wait=True)
 
 
 def _failure(job: _Job, error: ReportError) -> Failure:
