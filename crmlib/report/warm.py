@@ -15,6 +15,7 @@ subscription to its output settles, which cost a batch client about 2 s of idle 
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import subprocess
@@ -191,11 +192,16 @@ class KernelLanes:
     def _lane(self, kernel: WarmKernel, preload: str) -> None:
         try:
             if preload and not self._now:
+                cells = [new_code_cell(preload), new_code_cell(FREEZE_CODE)]
+                client = None
                 try:
-                    cells = [new_code_cell(preload), new_code_cell(FREEZE_CODE)]
-                    NotebookClient(new_notebook(cells=cells), km=kernel.prepare(), timeout=300).execute()
+                    client = NotebookClient(new_notebook(cells=cells), km=kernel.prepare(), timeout=300)
+                    client.execute()
                 except Exception:  # a failing import fails its chapter, with the chapter's message
-                    pass
+                    # a kernel killed while the client started (Ctrl-C) leaves nbclient's exit hook,
+                    # which would print a traceback as Python exits
+                    if client is not None:
+                        atexit.unregister(client._cleanup_kernel)
             while True:
                 item = self._jobs.get()
                 if item is None:
