@@ -42,7 +42,7 @@ lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab $(LAB_ROOT) notebooks/workshop_simulator.ipynb  # serves notebooks/, the simulator open
 
 bench: $(STAMP)
-	for b in sample ingest diagnosis segments ltv strategy batch; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in sample ingest diagnosis segments ltv strategy batch report; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)

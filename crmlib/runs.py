@@ -41,14 +41,27 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
     """Ingest a client's file and render its report, unless a report with the same fingerprint
     exists (force: always). Holds the client's lock throughout; raises CrmError subclasses."""
     from .ingest import ingest_client
-    from .report.pipeline import default_notebooks_dir, render_report, select_chapters
+    from .report.pipeline import (
+        WARM_KERNEL_MAX_ORDERS, default_notebooks_dir, render_report, report_kernels, select_chapters,
+    )
 
     started = time.perf_counter()
-    cfg = load_config(config_path)
-    processed_root, reports_root = Path(data_dir) / "processed", Path(reports_dir)
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir())
-    requested = parse_as_of(as_of)
     selected = [chapter.name for chapter in select_chapters(chapters)]
+    lanes = None  # the report's warm kernels, when this run makes them
+    if kernel is None and share_kernel:
+        # they start and import the chapters' modules while the configuration is read and the
+        # orders ingested (a run that stops early, up to date or on bad input, kills them)
+        kernel = lanes = report_kernels(notebooks_dir, chapters)
+    try:
+        cfg = load_config(config_path)
+        processed_root, reports_root = Path(data_dir) / "processed", Path(reports_dir)
+        requested = parse_as_of(as_of)
+    except BaseException:
+        if lanes is not None:
+            lanes.kill()
+            lanes.join()
+        raise
     current = processed_root  # the folder being written (for an error that names no file)
     try:
         # two locks: the processed data and the reports may live under different roots
@@ -60,10 +73,16 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
             existing = None if force else up_to_date_report(reports_root, cfg.name, fingerprint)
             if existing is not None:
                 log(f"[{cfg.name}] report up to date (same data, configuration and code): {existing}")
+                if lanes is not None:
+                    lanes.kill()
                 return RunResult(cfg.name, "skipped", existing, time.perf_counter() - started)
             log(f"[{cfg.name}] ingesting {cfg.data_path().name} ...")
             result = ingest_client(cfg, processed_root)
             led = result.ledger
+            if lanes is not None and led.orders > WARM_KERNEL_MAX_ORDERS:
+                # large data: a new kernel per chapter (render_report), so stop these now
+                lanes.close()
+                kernel = None
             log(f"[{cfg.name}] {led.input_rows:,} rows -> {led.kept_rows:,} kept, {led.orders:,} orders, "
                 f"{led.customers:,} customers")
             # the digest of the bytes the ingest actually read (the file may have changed since)
@@ -79,6 +98,14 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
         if mapped is None:
             raise
         raise mapped from None
+    except BaseException:
+        if lanes is not None:
+            lanes.kill()
+        raise
+    finally:
+        if lanes is not None:
+            lanes.close()
+            lanes.join()  # every kernel shut down before the run returns
     return RunResult(cfg.name, "ok", folder, time.perf_counter() - started)
 
 

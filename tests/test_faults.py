@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import json
 import os
 import pathlib
 import signal
@@ -371,6 +372,14 @@ main(sys.argv[1:])
 """
 
 
+def _kernel_connection_file(path: Path) -> bool:
+    """A Jupyter kernel's connection file (jupyter_client writes one per kernel into the temp folder)."""
+    try:
+        return path.suffix == ".json" and {"shell_port", "key"} <= set(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return False
+
+
 def test_next_run_removes_a_killed_ingests_working_copies(tmp_path, capsys, monkeypatch):
     """An ingest killed with SIGKILL (kill -9, the OOM killer) leaves its working copies, which
     hold the client's e-mails in plain text: beside the client's processed folder, not in the
@@ -386,7 +395,9 @@ def test_next_run_removes_a_killed_ingests_working_copies(tmp_path, capsys, monk
          "--reports-dir", str(tmp_path / "reports")],
         env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(system_tmp)}, capture_output=True, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert list(system_tmp.iterdir()) == []
+    # nothing of the client's there; the report's kernels, started while the ingest runs, keep
+    # their connection files (ports and a key, no client data) in the system temp folder
+    assert [p for p in system_tmp.iterdir() if not _kernel_connection_file(p)] == []
     stale = [p for p in processed.iterdir() if p.name.startswith(".acme-")]
     assert len(stale) == 1 and (stale[0] / "raw.parquet").exists()
     assert b"c1@example.jp" in (stale[0] / "raw.parquet").read_bytes()  # why it must not stay

@@ -317,8 +317,8 @@ def test_chapters_run_one_after_the_other_share_one_kernel_and_a_failure_still_n
     # where the machine would run them in parallel (each worker would multiply the peak memory)
     seen = []
     real_run_all = pipeline._run_all
-    monkeypatch.setattr(pipeline, "_run_all", lambda jobs, cwd, workers, kernel=None, share_kernel=True: (
-        seen.append((workers, kernel, share_kernel)), real_run_all(jobs, cwd, workers, kernel, share_kernel))[1])
+    monkeypatch.setattr(pipeline, "_run_all", lambda jobs, cwd, workers, kernel=None, share_kernel=True, **kw: (
+        seen.append((workers, kernel, share_kernel)), real_run_all(jobs, cwd, workers, kernel, share_kernel, **kw))[1])
     monkeypatch.setattr(pipeline, "default_workers", lambda jobs: 4)
     with warm.WarmKernel(tmp_path) as kernel:
         render_report(_config(), tiny_processed_dir, AS_OF, tmp_path / "big", chapters=["00_data_check"],

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,10 +186,37 @@ def default_workers(jobs: int) -> int:
     return max(1, min(jobs, 4, (os.cpu_count() or 1) // 2))
 
 
+def _cores() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def report_lanes(jobs: int) -> int:
+    """Warm kernels for a report's chapters: one per core, at most 4 and one per chapter. A
+    small client's chapter spends most of its time in one Python thread, so two cores run two
+    chapters at once; each kernel pays its start and imports once (during the ingest, for `run`)."""
+    return max(1, min(jobs, 4, _cores()))
+
+
 # Up to this many orders, chapters run one after the other share a warm kernel. Above it a
 # chapter takes far longer than a kernel start, and a new kernel per chapter starts with none of
 # the memory the chapter before it held (a 100M-order chapter peaks at several GB).
 WARM_KERNEL_MAX_ORDERS = 1_000_000
+
+
+def report_kernels(notebooks_dir: Path, chapters: list[str] | None = None, count: int | None = None):
+    """Warm kernels for one report (crmlib.report.warm.KernelLanes), started now, in the
+    background, with the chapters' imports run in them: `run` makes them before its ingest."""
+    from .warm import KernelLanes, import_cells
+
+    selected = select_chapters(chapters)
+    notebooks_dir = Path(notebooks_dir).resolve()
+    preload = import_cells(notebooks_dir / f"{chapter.name}.ipynb" for chapter in selected)
+    # kernel errors reach the terminal, as with the kernels nbclient starts
+    return KernelLanes(notebooks_dir, count or report_lanes(len(selected)), preload=preload, stderr=None)
 
 
 def _order_count(processed_dir: Path) -> int:
@@ -204,25 +232,58 @@ def _outcome(run: Any) -> nbformat.NotebookNode | ReportError:
         return exc
 
 
-def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
-             share_kernel: bool = True) -> list[nbformat.NotebookNode | ReportError]:
-    """Run chapter jobs (in a thread pool when workers > 1); one result per job in report order:
-    the executed notebook, or the ReportError of a chapter that failed (the others still run).
-    With a warm kernel, the chapters run one after the other in it; run one after the other
-    anyway (workers = 1) and share_kernel, they share a warm kernel made for this report: one
-    kernel start and one import of pandas, matplotlib and crmlib instead of one per chapter."""
-    if kernel is None and share_kernel and workers <= 1 and len(jobs) > 1:
-        from .warm import WarmKernel
+def _in_lanes(jobs: list[_Job], cwd: Path, lanes: Any) -> Iterator[nbformat.NotebookNode | ReportError]:
+    """Each chapter's outcome in report order, the chapters run by whichever warm kernel is free."""
+    futures = [lanes.submit(lambda kernel, job=job: run_chapter(job, cwd, kernel.prepare())) for job in jobs]
+    lanes.close()  # one report's kernels: each shuts down as soon as no chapter is left for it
+    for future in futures:
+        yield _outcome(future.result)
 
-        with WarmKernel(cwd, stderr=None) as own:  # kernel errors reach the terminal, as before
-            return _run_all(jobs, cwd, workers, own)
+
+def _outcomes(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
+              share_kernel: bool = True) -> Iterator[nbformat.NotebookNode | ReportError]:
+    """Each chapter's outcome in report order, as soon as it is known (see _run_all)."""
+    from .warm import KernelLanes
+
+    if isinstance(kernel, KernelLanes):
+        yield from _in_lanes(jobs, cwd, kernel)
+        return
     if kernel is not None:
-        return [_outcome(lambda job=job: run_chapter(job, cwd, kernel.prepare())) for job in jobs]
+        for job in jobs:
+            yield _outcome(lambda job=job: run_chapter(job, cwd, kernel.prepare()))
+        return
     if workers <= 1 or len(jobs) <= 1:
-        return [_outcome(lambda job=job: run_chapter(job, cwd)) for job in jobs]
+        for job in jobs:
+            yield _outcome(lambda job=job: run_chapter(job, cwd))
+        return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chapter") as pool:
         futures = [pool.submit(run_chapter, job, cwd) for job in jobs]
-        return [_outcome(future.result) for future in futures]
+        for future in futures:
+            yield _outcome(future.result)
+
+
+def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None, share_kernel: bool = True, *,
+             finish: Callable[[_Job, Any], Any] | None = None) -> list[Any]:
+    """Run chapter jobs; one result per job in report order: finish(job, outcome), where the
+    outcome is the executed notebook or the ReportError of a chapter that failed (the others
+    still run). finish (the chapter's exports and page) runs in a thread of its own while the
+    next chapters run in their kernels.
+
+    kernel: a crmlib.report.warm.KernelLanes (chapters in whichever of its kernels is free), or a
+    WarmKernel (a batch worker's: the chapters one after the other in it); without one, each
+    chapter gets a new kernel, `workers` at a time (share_kernel is render_report's choice, kept
+    in the signature for the tests that watch it)."""
+    finish = finish or (lambda job, outcome: outcome)
+    post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chapter-finish")
+    try:
+        done = [post.submit(finish, job, outcome)
+                for job, outcome in zip(jobs, _outcomes(jobs, cwd, workers, kernel, share_kernel))]
+        return [future.result() for future in done]
+    except BaseException:  # Ctrl-C, SIGTERM, a bug: the chapters not yet finished are dropped
+        post.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        post.shutdown(wait=True)
 
 
 def _failure(job: _Job, error: ReportError) -> Failure:
@@ -335,9 +396,7 @@ def _write_pages(
             chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], embed=False,
             sections=sections, tracking=tracking,
         )
-    if settings.deck:
-        write_deck(out, frame=frame, title=t("report.index_title", lang, client=frame.client), findings=findings,
-                   chapters=[(stem, title, pages[f"{stem}.html"]) for stem, title in titles], draft=draft)
+    deck = [(stem, title, pages[f"{stem}.html"]) for stem, title in titles]  # before the draft mark
     if draft:
         pages = {name: mark_draft(page, draft) for name, page in pages.items()}
     pages[NOTES_PAGE] = notes_html(notes, lang=lang, title=t("report.notes_title", lang, client=frame.client),
@@ -348,8 +407,14 @@ def _write_pages(
         if external:
             raise ReportError(f"{name} would load {external[0]} from the network; reports must work offline.")
         _write_text(out / name, page)
-    if make_pdf:
-        write_pdf(out)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as printer:
+        # Chromium prints report.html while the deck is made
+        printed = printer.submit(write_pdf, out) if make_pdf else None
+        if settings.deck:
+            write_deck(out, frame=frame, title=t("report.index_title", lang, client=frame.client), findings=findings,
+                       chapters=deck, draft=draft)
+        if printed is not None:
+            printed.result()
 
 
 def exports_label(exports: Path, lang: str) -> str:
@@ -492,9 +557,13 @@ def render_report(
     """Run the chapter notebooks and write reports_root/<client>/<as_of>/; returns that folder.
 
     fingerprint is recorded in metrics.json (report.fingerprint) for up-to-date checks;
-    kernel is a crmlib.report.warm.WarmKernel to run the chapters in, one after the other
-    (for data of up to WARM_KERNEL_MAX_ORDERS orders; larger data gets a new kernel per chapter).
-    share_kernel=False: a new kernel for every chapter, whatever the size (benchmarks compare).
+    kernel is a crmlib.report.warm.WarmKernel to run the chapters in, one after the other (a
+    batch worker's), or the KernelLanes of report_kernels() (`run` starts them before its
+    ingest), for data of up to WARM_KERNEL_MAX_ORDERS orders; larger data gets a new kernel per
+    chapter, one at a time. Without a kernel, small data gets warm kernels made here
+    (report_lanes(): one per core, at most 4; `workers` sets how many), unless workers > 1 asks
+    for a new kernel per chapter, that many at a time. share_kernel=False: a new kernel for
+    every chapter, whatever the size (benchmarks compare).
     """
     processed_dir = Path(processed_dir).resolve()
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
@@ -517,6 +586,7 @@ def render_report(
     kept = kept_chapters(final, selected, config, processed_dir)  # refuses mixing other data
     client_dir.mkdir(parents=True, exist_ok=True)
     tmp = _hidden_sibling(final, "tmp")
+    own = None
     try:
         (tmp / "notebooks").mkdir()
         jobs = [
@@ -530,22 +600,46 @@ def render_report(
             # would carry their memory on to the worker's next clients), one at a time (parallel
             # chapters in every worker would multiply the peak memory)
             kernel, workers = None, 1
-        results = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)), kernel,
-                           share_kernel=small and share_kernel)
-        failures = {job.chapter.name: _failure(job, result)
-                    for job, result in zip(jobs, results) if isinstance(result, ReportError)}
+        if kernel is None and small and share_kernel and (workers or 0) <= 1 and len(jobs) > 1:
+            # warm kernels made for this report (`run` makes them before its ingest)
+            from .warm import KernelLanes
+
+            kernel = own = KernelLanes(notebooks_dir, workers or report_lanes(len(jobs)), stderr=None)
+        # the kept chapters' notebooks and exports first: the chapters run now write theirs over them
         previous = _keep_previous(final, tmp, kept)
         recorded = previous.get("report", {}).get("exports", {})
         exported = {c.name: recorded[c.name] for c in kept if c.name in recorded}
-        for job in jobs:
-            if job.chapter.name not in failures:
+
+        def finish(job: _Job, result: nbformat.NotebookNode | ReportError) -> tuple[Failure | None, list[str], str]:
+            """A chapter's failure (notebook or exports), export files and page, while the next chapters run."""
+            failure, files = None, []
+            if isinstance(result, ReportError):
+                failure = _failure(job, result)
+            else:
                 try:
                     files = _write_exports(job.chapter, config, processed_dir, as_of, tmp / "exports")
-                    if files:
-                        exported[job.chapter.name] = files
                 except ReportError as exc:
-                    failures[job.chapter.name] = Failure(job.chapter.name, exc.message, exc.hint,
-                                                         type(exc).__name__, None, exports=True)
+                    failure = Failure(job.chapter.name, exc.message, exc.hint, type(exc).__name__, None, exports=True)
+            if isinstance(result, nbformat.NotebookNode):
+                _save_executed(result, job.output)
+            elif job.output.is_file():  # the notebook up to the failing cell, with its error
+                _save_executed(nbformat.read(job.output, as_version=4), job.output)
+            notebook = failure_notebook(failure, config.lang) if failure is not None else result
+            return failure, files, _chapter_page(config, job.chapter, notebook, frame)
+
+        try:
+            finished = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)), kernel,
+                                share_kernel=small and share_kernel, finish=finish)
+        except BaseException:
+            if own is not None:
+                own.kill()
+            raise
+        finally:
+            if own is not None:
+                own.close()  # its kernels shut down while the pages are written
+        failures = {job.chapter.name: failure for job, (failure, _, _) in zip(jobs, finished) if failure is not None}
+        exported.update({job.chapter.name: files for job, (failure, files, _) in zip(jobs, finished)
+                         if failure is None and files})
 
         ran = [job for job in jobs if job.chapter.name not in failures]
         sections = _write_metrics(tmp, ran, previous, kept)
@@ -566,20 +660,16 @@ def render_report(
             client_dir, read_metrics(tmp / "metrics.json"), orders_path=processed_dir / "orders.parquet",
             segments=next((chapter_settings(config, c) for c in CHAPTERS if c.section == "segments"), None)))
         pages = {c.name: (final / f"{c.name}.html").read_text(encoding="utf-8") for c in kept}
-        for job, result in zip(jobs, results):
-            name = job.chapter.name
-            if isinstance(result, nbformat.NotebookNode):
-                _save_executed(result, job.output)
-            elif job.output.is_file():  # the notebook up to the failing cell, with its error
-                _save_executed(nbformat.read(job.output, as_version=4), job.output)
-            notebook = failure_notebook(failures[name], config.lang) if name in failures else result
-            pages[name] = _chapter_page(config, job.chapter, notebook, frame)
+        pages.update({job.chapter.name: page for job, (_, _, page) in zip(jobs, finished)})
         _copy_ledger(processed_dir, tmp, config.lang)
         _write_pages(config, [(c, pages[c.name]) for c in order], failed, tmp, frame, report_settings)
         _swap_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if own is not None:
+            own.join()
     if failures:
         first = failures[next(c.name for c in order if c.name in failures)]
         raise ChapterFailed(
