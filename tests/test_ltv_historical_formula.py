@@ -216,3 +216,24 @@ def test_summary_gives_a_cpo_ceiling_only_from_gross_profit():
     profit = rule.assess(Metrics({"ltv": {"annual_ltv": 2000.0, "formula": {
         **formula, "gross_margin": 0.4, "cpo_ceiling": 1700.0}}}), None)
     assert profit.variant == "" and profit.values["cpo"] == 1700.0
+
+
+def test_annual_ltv_compares_only_cohorts_acquired_after_the_data_starts():
+    # Online Retail's shape: the oldest "cohort" holds the accounts older than the data and has
+    # the highest annual LTV; it is marked in the table and never called the best acquisition period
+    annual = pd.DataFrame({
+        "cohort": [pd.Timestamp("2010-10-01"), pd.Timestamp("2011-01-01"), pd.Timestamp("2011-04-01"), pd.NaT],
+        "customers": [900, 400, 300, 1600], "orders": [5000, 900, 600, 6500],
+        "revenue": [4_500_000.0, 360_000.0, 330_000.0, 5_190_000.0],
+    })
+    annual["annual_ltv"] = annual["revenue"] / annual["customers"]  # 5,000, 900, 1,100, 3,244
+    words = text.annual_takeaway(annual, "quarter", dt.date(2010, 12, 10), dt.date(2011, 12, 10), True, "en", "GBP",
+                                 observed_from=dt.date(2010, 12, 29))
+    assert "Apr–Jun 2011" in words and "£1,100" in words  # the best observable period
+    assert "Oct–Dec 2010" not in words and "£5,000" not in words
+    assert "2010-12-29" in words and "left out of the comparison" in words
+    labels = tables.annual_table(annual, "quarter", "en", "GBP", observed_from=dt.date(2010, 12, 29)).iloc[:, 0].tolist()
+    assert labels[:3] == ["Oct–Dec 2010※", "Jan–Mar 2011", "Apr–Jun 2011"]
+    # without a coverage model nothing is marked or left out (as before)
+    assert "Oct–Dec 2010" in text.annual_takeaway(annual, "quarter", dt.date(2010, 12, 10), dt.date(2011, 12, 10),
+                                                  True, "en", "GBP")

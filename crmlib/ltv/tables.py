@@ -16,9 +16,13 @@ def _h(key: str, lang: str) -> str:
     return t(f"ltv.col.{key}", lang)
 
 
-def annual_table(annual: pd.DataFrame, period: str, lang: str, currency: str) -> pd.DataFrame:
-    """年間LTV per acquisition cohort with the total last: customers, orders, revenue, annual LTV."""
-    labels = [t("ltv.label.total", lang) if pd.isna(c) else cohort_label(c, period, lang) for c in annual["cohort"]]
+def annual_table(annual: pd.DataFrame, period: str, lang: str, currency: str, observed_from=None) -> pd.DataFrame:
+    """年間LTV per acquisition cohort with the total last: customers, orders, revenue, annual LTV; a
+    cohort acquired before observed_from (it holds accounts older than the data) is marked ※."""
+    start = pd.Timestamp(observed_from) if observed_from is not None else None
+    labels = [t("ltv.label.total", lang) if pd.isna(c)
+              else cohort_label(c, period, lang) + ("※" if start is not None and c < start else "")
+              for c in annual["cohort"]]
     return pd.DataFrame({
         _h("cohort", lang): labels,
         _h("customers_12m", lang): [fmt_int(v) for v in annual["customers"]],

@@ -130,8 +130,11 @@ def groups_takeaway(curve: pd.DataFrame | None, by: str | None, lang: str, curre
              ratio=fmt_num(best["revenue_per_customer"] / low if low else math.nan, 1))
 
 
-def annual_takeaway(annual: pd.DataFrame, period: str, start, end, complete: bool, lang: str, currency: str) -> str:
-    """年間LTV overall, the cohort with the highest value, and a note when the data is shorter than a year."""
+def annual_takeaway(annual: pd.DataFrame, period: str, start, end, complete: bool, lang: str, currency: str,
+                    observed_from=None) -> str:
+    """年間LTV overall, the cohort with the highest value among those whose first purchases are
+    observable (acquired on or after observed_from: earlier "cohorts" hold accounts older than the
+    data), and a note when the data is shorter than a year."""
     total = annual[annual["cohort"].isna()].iloc[0]
     if not total["customers"]:
         return t("ltv.annual.empty", lang)
@@ -140,10 +143,14 @@ def annual_takeaway(annual: pd.DataFrame, period: str, start, end, complete: boo
                    value=fmt_money(total["annual_ltv"], currency, lang, prose=True), revenue=fmt_money(total["revenue"], currency, lang, prose=True),
                    customers=fmt_int(total["customers"]))]
     cohorts = annual[annual["cohort"].notna()]
-    if len(cohorts) >= 2:
-        best = cohorts.sort_values("annual_ltv", ascending=False, kind="stable").iloc[0]
+    censored = cohorts["cohort"] < pd.Timestamp(observed_from) if observed_from is not None else cohorts["cohort"].isna()
+    observable = cohorts[~censored]
+    if len(observable) >= 2:
+        best = observable.sort_values("annual_ltv", ascending=False, kind="stable").iloc[0]
         sentences.append(t("ltv.annual.best_cohort", lang, cohort=cohort_label(best["cohort"], period, lang),
                            value=fmt_money(best["annual_ltv"], currency, lang, prose=True)))
+    if censored.any():
+        sentences.append(t("ltv.annual.censored_cohorts", lang, observed_from=fmt_date(observed_from, lang)))
     if not complete:
         sentences.append(t("ltv.annual.short_history", lang))
     return _join(lang, *sentences)
