@@ -109,23 +109,25 @@ def _short(number: Decimal, places: int) -> str:
 def fmt_money_short(value: Any, currency: str, lang: str) -> str:
     """Money as prose and chart axes write it (rounded; tables keep fmt_money's exact yen).
     ja and JPY: '1.2億円', '1,707万円', '79万円', and below 10万 the exact '12,910円' (a per-customer
-    figure such as an LTV: '1.3万円' would make 12,910 and 13,450 read the same); otherwise symbol
-    and B/M/K: '¥17.1M', '$655K', '¥6,832' (below ten thousand the figure is exact)."""
+    figure such as an LTV: '1.3万円' would make 12,910 and 13,450 read the same); ja and another
+    currency: the same units after its symbol ('£798万', '£4,988'); en: symbol and B/M/K: '¥17.1M',
+    '$655K', '¥6,832' (below ten thousand the figure is exact)."""
     if _is_missing(value):
         return MISSING
     check_lang(lang)
     number = _round(value, 2)
     sign, number = ("-" if number < 0 else ""), abs(number)
-    if lang == "ja" and currency == "JPY":
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    prefix = symbol if symbol else f"{currency} "
+    if lang == "ja":  # 万/億 for every currency: '1,707万円', and for a UK client '£798万'
+        head, tail = ("", "円") if currency == "JPY" else (prefix, "")
         if _round(number, 0) < JA_EXACT_BELOW:
-            return f"{sign}{_short(number, 0)}円"
+            return f"{sign}{head}{_short(number, 0)}{tail}"
         for size, unit in JA_YEN_UNITS:
             scaled = number / size
             if _round(scaled, 1) >= 1:
-                return f"{sign}{_short(scaled, 1 if unit == '億' and scaled < 100 else 0)}{unit}円"
-        return f"{sign}{_short(number, 0)}円"
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    prefix = symbol if symbol else f"{currency} "
+                return f"{sign}{head}{_short(scaled, 1 if unit == '億' and scaled < 100 else 0)}{unit}{tail}"
+        return f"{sign}{head}{_short(number, 0)}{tail}"
     for size, unit in EN_UNITS:
         scaled = number / size
         if _round(scaled, 1) >= (10 if unit == "K" else 1):

@@ -164,6 +164,12 @@ def test_figure_png_crops_like_matplotlibs_tight_bbox():
         (35_000, "JPY", "en", "¥35K"),
         (6_832, "JPY", "en", "¥6,832"),
         (17_066_990, "CHF", "en", "CHF 17.1M"),
+        # a Japanese report on a UK client: the same 万/億 after the currency's symbol
+        (7_979_840.08, "GBP", "ja", "£798万"),
+        (456_280.69, "GBP", "ja", "£46万"),
+        (123_456_789, "GBP", "ja", "£1.2億"),
+        (4_987.75, "GBP", "ja", "£4,988"),
+        (17_066_990, "CHF", "ja", "CHF 1,707万"),
         (None, "JPY", "ja", "—"),
     ],
 )
