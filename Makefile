@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/crm-workbook demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 # the ingest fuzzer with random seeds and many more examples than `make test` (about ten minutes),
 # then the run matrix over every generated stress shop (`make test` runs two of them), then the

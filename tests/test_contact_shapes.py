@@ -111,8 +111,8 @@ def test_no_raw_value_left_in_any_output_file(planted):
 def test_data_check_says_what_was_masked(planted):
     result, _ = planted
     assert masked_takeaway(result.ledger, "ja") == (
-        "連絡先の伏せ字:レポートに表示する項目に、メールアドレスや電話番号の形をした値がありました"
-        "(商品名1行、カテゴリ1行、チャネル2行、流入元1行、地域1行、データファイル名)。すべての章で伏せ字にして"
+        "連絡先の伏せ字：レポートに表示する項目に、メールアドレスや電話番号の形をした値がありました"
+        "（商品名1行、カテゴリ1行、チャネル2行、流入元1行、地域1行、データファイル名）。すべての章で伏せ字にして"
         "表示しています。次回以降のエクスポートでは、これらの列に連絡先が入らないようクライアントに確認してください。")
     english = masked_takeaway(result.ledger, "en")
     assert "channel (2 of the kept lines)" in english and "the data file's name" in english
