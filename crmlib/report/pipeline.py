@@ -365,6 +365,9 @@ def _write_pages(
                                  chapters=[chapter.name for chapter, _ in chapters if chapter.name not in failed])
     limits = data_limits(metrics, lang, config.currency)
     tracking = tracking_block(metrics.get("tracking"), lang=lang, currency=config.currency)
+    if tracking and not (metrics.get("tracking") or {}).get("previous"):
+        # a first report does not open with what it cannot show yet: one line among the data limits
+        limits, tracking = [*limits, tracking["empty"]], None
     findings, limits, summary_notes = split_summary(findings, limits, lang)  # the index's consultant text too
     notes = summary_notes + notes
     files = []
