@@ -83,6 +83,26 @@ def test_comparisons_by_first_purchase_take_only_observable_customers(tiny_proce
     assert "does not yet show any customer's first purchase" in text.observable_note(since, 0, 3, "en")
 
 
+def test_cohort_curves_leave_out_a_period_begun_before_observed_from(tmp_path):
+    # a (first seen 2024-02-10) is observable from 2024-02-01, but the quarter Jan–Mar began before
+    # it: its curve would carry the whole quarter's name for February and March customers only
+    path = tmp_path / "orders.parquet"
+    rows = [(o, c, when, amount, 1, 1, "web", None, None, None, None) for o, c, when, amount in (
+        ("o1", "a", D(2024, 2, 10, 10), 1000.0), ("o2", "b", D(2024, 4, 5, 10), 2000.0),
+        ("o3", "a", D(2024, 5, 5, 10), 500.0))]
+    pq.write_table(_table(rows, ORDERS_SCHEMA), path)
+    since = dt.date(2024, 2, 1)
+    quarters = historical.cumulative_ltv(path, "2024-08-01", by="cohort", period="quarter", observed_from=since)
+    assert quarters["group"].unique().tolist() == [pd.Timestamp("2024-04-01")]
+    assert quarters["revenue_per_customer"].iloc[0] == 2000.0
+    # by month, February begins after observed_from and stays (a's own first purchase is seen)
+    months = historical.cumulative_ltv(path, "2024-08-01", by="cohort", period="month", observed_from=since)
+    assert months["group"].unique().tolist() == [pd.Timestamp("2024-02-01"), pd.Timestamp("2024-04-01")]
+    # the first-channel curve keeps every observable customer
+    assert historical.cumulative_ltv(path, "2024-08-01", by="first_channel", observed_from=since)[
+        "group_customers"].iloc[0] == 2
+
+
 def test_annual_ltv_by_hand(tiny_processed_dir):
     orders = tiny_processed_dir / "orders.parquet"
     annual = historical.annual_ltv(orders, "2024-05-01", period="month")

@@ -140,7 +140,9 @@ def cumulative_ltv(
     its group or fewer than min_customers customers are observable (e.g. min_share=0.5 drops the
     last months of a quarter cohort that only its first month's customers have reached).
     observed_from: only customers first seen on or after this day (the coverage model's; None:
-    all), as every comparison by first purchase must.
+    all), as every comparison by first purchase must; by cohort, only the periods that begin on or
+    after it (a quarter begun before it would be labelled as the whole quarter but hold only its
+    last days' customers).
     """
     cells, sizes = month_cells(orders_path, to_date(as_of), period, observed_from)
     column = _group_column(by)
@@ -175,6 +177,8 @@ def cumulative_ltv(
     frame = pd.concat(out, ignore_index=True)
     if by == "cohort":
         frame["group"] = pd.to_datetime(frame["group"])
+        if observed_from is not None:  # a period begun before it holds only its last days' customers
+            frame = frame[frame["group"] >= pd.Timestamp(observed_from)].reset_index(drop=True)
     return frame
 
 
