@@ -137,48 +137,51 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     if repeaters < settings.min_repeat_buyers:
         keep_verdict(orders_path, as_of, settings, verdict_of(result, unit))
         return result
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ltv-tracking") as pool:
-        # from a sample, the tracking curve's DuckDB query runs while the calibration models are
-        # fitted (numpy and scipy use one core; on two cores this hides most of the query)
+    # Two cores: each Pareto/NBD fit (the slowest, started from its BG/NBD fit) runs on a thread
+    # while the main thread goes on with the work that does not need it (numpy and scipy release
+    # the GIL in the likelihoods); from a sample, the tracking curve's DuckDB query runs beside them.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="ltv") as pool:
         counts = pool.submit(tracking_counts, orders_path, as_of, cal_end) if day_counts is None else None
         cal_rows = compact_histories(calibration)  # the distinct (x, t_x, T) rows, shared below
         bg_cal = fit_bgnbd(calibration, with_se=False, rows=cal_rows)  # only the refitted models' errors are shown
-        pn_cal = fit_pareto_nbd(calibration, with_se=False, start=_pareto_start(bg_cal, calibration), rows=cal_rows)
-        result.calibration = {"bgnbd": bg_cal, "pareto_nbd": pn_cal}
+        pn_cal_job = pool.submit(fit_pareto_nbd, calibration, with_se=False,
+                                 start=_pareto_start(bg_cal, calibration), rows=cal_rows)
+        rows = compact_histories(summary)
+        bg = fit_bgnbd(summary, rows=rows)
+        pn_job = pool.submit(fit_pareto_nbd, summary, start=_pareto_start(bg, summary), rows=rows)
+        result.calibration = {"bgnbd": bg_cal, "pareto_nbd": pn_cal_job.result()}
         result.tracking = tracking_from_counts(day_counts if counts is None else counts.result(), as_of, cal_end,
                                                result.calibration, unit)
-    predicted = {name: predicted_holdout(model, calibration, cal_rows) for name, model in result.calibration.items()}
-    result.by_frequency = holdout_by_frequency(result.calibration, calibration, predicted=predicted)
-    if share is not None:  # customers per bucket, scaled from the sample to everyone
-        result.by_frequency["customers"] = (result.by_frequency["customers"] / share).round().astype("int64")
-    scale = 1.0 / share if share is not None else 1.0  # sample totals -> every customer
-    result.errors = {name: holdout_error(model, calibration, scale, predicted=predicted[name])
-                     for name, model in result.calibration.items()}
-    del calibration, predicted, cal_rows
+        predicted = {name: predicted_holdout(model, calibration, cal_rows) for name, model in result.calibration.items()}
+        result.by_frequency = holdout_by_frequency(result.calibration, calibration, predicted=predicted)
+        if share is not None:  # customers per bucket, scaled from the sample to everyone
+            result.by_frequency["customers"] = (result.by_frequency["customers"] / share).round().astype("int64")
+        scale = 1.0 / share if share is not None else 1.0  # sample totals -> every customer
+        result.errors = {name: holdout_error(model, calibration, scale, predicted=predicted[name])
+                         for name, model in result.calibration.items()}
+        del calibration, predicted, cal_rows
 
-    rows = compact_histories(summary)
-    bg = fit_bgnbd(summary, rows=rows)
-    fits: dict = {"bgnbd": bg, "pareto_nbd": fit_pareto_nbd(summary, start=_pareto_start(bg, summary), rows=rows)}
-    gamma = fit_gamma_gamma(summary) if len(repeat_buyers(summary)) >= 2 else None
+        gamma = fit_gamma_gamma(summary) if len(repeat_buyers(summary)) >= 2 else None
+        result.correlation = spend_frequency_correlation(summary)
+        result.season = season_ratio(orders_path, as_of, cal_end)
+        result.scores = expected_clv(
+            bg, gamma, summary, horizon_months=settings.horizon_months,
+            discount_rate=settings.discount_rate, gross_margin=settings.gross_margin or 1.0, time_unit_days=unit,
+            rows=rows,
+        )
+        fits: dict = {"bgnbd": bg, "pareto_nbd": pn_job.result()}
     if gamma is not None:
         fits["gamma_gamma"] = gamma
     result.fits = fits
-    result.correlation = spend_frequency_correlation(summary)
     converged = {name: fit.converged and (name not in result.calibration or result.calibration[name].converged)
                  for name, fit in fits.items()}
     at_cap = {"pareto_nbd": bool(fits["pareto_nbd"].extra.get("at_cap", 0.0))}
-    result.season = season_ratio(orders_path, as_of, cal_end)
     result.checks = [
         *model_checks(result.errors, gamma.q if gamma else None, result.correlation, converged, at_cap,
                       settings.max_holdout_error),
         *gate_checks(fits, result.calibration, result.season, settings.max_relative_se, settings.max_season_ratio),
     ]
     result.summary = summary
-    result.scores = expected_clv(
-        fits["bgnbd"], gamma, summary, horizon_months=settings.horizon_months,
-        discount_rate=settings.discount_rate, gross_margin=settings.gross_margin or 1.0, time_unit_days=unit,
-        rows=rows,
-    )
     result.customers = len(summary)
     if share is not None:
         result.weights = stratum_weights(summary, population, _cohort_period(orders_path, as_of, settings), by)
