@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .metrics import read_metrics
+from .metrics import metric_at, read_metrics
 
 # What a report must hold to be compared with: the headline KPIs of its period.
 REQUIRED = ("diagnosis.kpis.current",)
@@ -27,16 +27,6 @@ class PastReport:
     metrics: dict[str, Any]
 
 
-def _at(metrics: dict[str, Any], path: str) -> Any:
-    """The value at a dotted path, None when any part is missing."""
-    value: Any = metrics
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def complete_metrics(folder: Path) -> dict[str, Any] | None:
     """The folder's metrics.json when the report is complete (no failed chapter, the headline KPIs
     recorded, the as-of date its folder is named for), else None."""
@@ -47,7 +37,7 @@ def complete_metrics(folder: Path) -> dict[str, Any] | None:
     report = metrics.get("report") if isinstance(metrics, dict) else None
     if not isinstance(report, dict) or report.get("failed") or str(report.get("as_of")) != folder.name:
         return None
-    if any(_at(metrics, path) is None for path in REQUIRED):
+    if any(metric_at(metrics, path) is None for path in REQUIRED):
         return None
     return metrics
 

@@ -56,6 +56,16 @@ def read_metrics(path: Path | str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def metric_at(metrics: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path of a metrics dict, or None when any part is missing."""
+    value: Any = metrics
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
 def write_json_atomic(path: Path | str, data: Any) -> None:
     """Write JSON to a uniquely named file beside path, then rename it over path (readers never
     see half a file; created with open(), so the usual umask permissions apply)."""
@@ -121,7 +131,10 @@ class MetricsContractError(ValueError):
 
 def section_model(section: str) -> type[BaseModel] | None:
     """The model of a metrics.json section, as the chapter registry declares it (None: undeclared)."""
-    from .registry import CHAPTERS, resolve  # the registry names models as "module:Model"
+    from .registry import (  # the registry names models as "module:Model"
+        CHAPTERS,
+        resolve,
+    )
 
     refs = [ref for chapter in CHAPTERS for name, ref in chapter.records if name == section]
     return resolve(refs[0]) if refs else None

@@ -16,9 +16,9 @@ from typing import Any
 import jinja2
 
 from .. import __version__, registry
-from ..i18n import t
 from ..history import past_reports
-from ..metrics import read_metrics
+from ..i18n import t
+from ..metrics import metric_at, read_metrics
 from ..style import fmt_int, fmt_money, fmt_num, fmt_pct
 from .html import CSS_PATH, TEMPLATES_DIR, external_urls
 
@@ -40,16 +40,6 @@ class ClientEntry:
     seconds: float | None
     report: Path | None  # the report folder; for a failed client, its previous report if any
     error: str | None = None
-
-
-def metric_at(metrics: dict[str, Any], path: str) -> Any:
-    """The value at a dotted path of a metrics dict, or None when any part is missing."""
-    value: Any = metrics
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:

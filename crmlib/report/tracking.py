@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import CrmError
 from ..history import PastReport, earlier_report
 from ..i18n import t
+from ..metrics import metric_at
 from ..numbers import ratio
 from ..periods import Span
 from ..style import fmt_date, fmt_int, fmt_money, fmt_num, fmt_pct
@@ -49,19 +50,9 @@ MIGRATION_SCHEME = "ladder"  # five classes: a matrix a reader takes in at a gla
 DEFAULT_FLOOR = 30
 
 
-def _at(metrics: dict[str, Any], path: str) -> Any:
-    """The value at a dotted path of a metrics dict, None when any part is missing."""
-    value: Any = metrics
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def _floor(metrics: dict[str, Any]) -> int:
     """The sample floor the report's coverage measured (coverage.min_customers)."""
-    value = _at(metrics, "coverage.min_customers") or _at(metrics, "diagnosis.min_customers")
+    value = metric_at(metrics, "coverage.min_customers") or metric_at(metrics, "diagnosis.min_customers")
     return int(value) if value else DEFAULT_FLOOR
 
 
@@ -79,7 +70,7 @@ def kpi_changes(before: dict[str, Any], after: dict[str, Any], floor: int) -> li
     """One row per KPI: the value in each report, its n (for rates and averages), and the change
     (relative for amounts and counts, points for rates); `shown` False when a rate's n is below
     the floor in either report, or the new/existing split was not observable in either."""
-    old, new = _at(before, "diagnosis.kpis.current"), _at(after, "diagnosis.kpis.current")
+    old, new = metric_at(before, "diagnosis.kpis.current"), metric_at(after, "diagnosis.kpis.current")
     rows = []
     for metric, kind, n_of in KPIS:
         b, a = old.get(metric), new.get(metric)
@@ -93,7 +84,7 @@ def kpi_changes(before: dict[str, Any], after: dict[str, Any], floor: int) -> li
             shown = shown and min(n_b or 0, n_a or 0) >= floor
         rows.append({"metric": metric, "kind": kind, "before": b, "after": a, "n_before": n_b, "n_after": n_a,
                      "change": (a - b) if kind == "rate" else _relative(a, b), "shown": shown})
-    f2_b, f2_a = _at(before, f"diagnosis.f2_conversion.{F2_WINDOW}"), _at(after, f"diagnosis.f2_conversion.{F2_WINDOW}")
+    f2_b, f2_a = metric_at(before, f"diagnosis.f2_conversion.{F2_WINDOW}"), metric_at(after, f"diagnosis.f2_conversion.{F2_WINDOW}")
     if f2_b and f2_a and f2_b.get("rate") is not None and f2_a.get("rate") is not None:
         rows.append({"metric": "f2_rate", "kind": "rate", "before": f2_b["rate"], "after": f2_a["rate"],
                      "n_before": f2_b["eligible"], "n_after": f2_a["eligible"],
@@ -110,7 +101,7 @@ def _relative(new: Any, old: Any) -> float | None:
 
 def kpi_windows(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, str]]:
     """The period each report's KPIs cover (start included, end excluded)."""
-    return {name: {"start": str(_at(m, "diagnosis.kpis.current.start")), "end": str(_at(m, "diagnosis.kpis.current.end"))}
+    return {name: {"start": str(metric_at(m, "diagnosis.kpis.current.start")), "end": str(metric_at(m, "diagnosis.kpis.current.end"))}
             for name, m in (("before", before), ("after", after))}
 
 
@@ -130,9 +121,9 @@ def goal_progress(before: dict[str, Any], after: dict[str, Any], months: float, 
     """Each goal of the earlier report: its baseline then and now, its target, the yearly pace it
     needed and the pace seen since; status 'met', 'on_track', 'behind', 'too_few' (a rate on fewer
     customers than the floor) or 'unknown'."""
-    now = {g["metric"]: g for g in reversed(_at(after, "strategy.goals") or [])}
+    now = {g["metric"]: g for g in reversed(metric_at(after, "strategy.goals") or [])}
     rows = []
-    for goal in _at(before, "strategy.goals") or []:
+    for goal in metric_at(before, "strategy.goals") or []:
         metric = goal.get("metric")
         if metric not in now or any(goal.get(k) is None for k in ("baseline", "target")):
             continue
@@ -143,8 +134,8 @@ def goal_progress(before: dict[str, Any], after: dict[str, Any], months: float, 
         needed = goal.get("required_per_year")
         actual = per_year(metric, b, a, months)
         n_of = RATE_GOALS.get(metric)
-        n_b = _at(before, f"diagnosis.kpis.current.{n_of}") if n_of else None
-        n_a = _at(after, f"diagnosis.kpis.current.{n_of}") if n_of else None
+        n_b = metric_at(before, f"diagnosis.kpis.current.{n_of}") if n_of else None
+        n_a = metric_at(after, f"diagnosis.kpis.current.{n_of}") if n_of else None
         direction = (target > b) - (target < b)
         if n_of and min(n_b or 0, n_a or 0) < floor:
             status = "too_few"
@@ -173,9 +164,9 @@ def experiment_changes(before: dict[str, Any], after: dict[str, Any], floor: int
     """Each experiment of the new report with its status since the earlier one: 'verified' (its
     result is new: absent there or not yet conclusive, conclusive now), 'pending' (not
     conclusive now) or 'confirmed' (conclusive in both: the new report's figures update it)."""
-    earlier = {e.get("name"): e for e in _at(before, "strategy.experiments") or []}
+    earlier = {e.get("name"): e for e in metric_at(before, "strategy.experiments") or []}
     rows = []
-    for exp in _at(after, "strategy.experiments") or []:
+    for exp in metric_at(after, "strategy.experiments") or []:
         old = earlier.get(exp.get("name"))
         now_ok = conclusive(exp, floor)
         status = "pending" if not now_ok else ("confirmed" if old and conclusive(old, floor) else "verified")
@@ -213,7 +204,7 @@ def ladder_migration(orders_path: Path, as_of: dt.date, earlier: dt.date, settin
 def compare_reports(previous: PastReport, current: dict[str, Any], *, orders_path: Path | None,
                     segments: Any = None) -> dict[str, Any]:
     """The `tracking` section of metrics.json: the earlier report and every comparison."""
-    as_of = _date(_at(current, "report.as_of"))
+    as_of = _date(metric_at(current, "report.as_of"))
     floor = _floor(current)
     months = (as_of - previous.as_of).days / (365.25 / 12)
     migration = None
@@ -234,11 +225,11 @@ def tracking_section(client_dir: Path, current: dict[str, Any], *, orders_path: 
                      segments: Any = None) -> dict[str, Any]:
     """The `tracking` section for a report: the comparison with the client's earlier report, or
     {"previous": None} when there is none."""
-    as_of = _date(_at(current, "report.as_of"))
+    as_of = _date(metric_at(current, "report.as_of"))
     previous = earlier_report(client_dir, as_of) if as_of else None
     if previous is None:
         return {"previous": None}
-    if _at(current, "diagnosis.kpis.current") is None:  # this report's diagnosis did not complete
+    if metric_at(current, "diagnosis.kpis.current") is None:  # this report's diagnosis did not complete
         return {"previous": {"as_of": previous.as_of.isoformat(),
                              "folder": f"{previous.folder.parent.name}/{previous.folder.name}"}, "incomplete": True}
     return compare_reports(previous, current, orders_path=orders_path, segments=segments)
