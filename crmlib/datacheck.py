@@ -7,6 +7,8 @@ not in the notebook, so they can be tested.
 
 from __future__ import annotations
 
+from pydantic import Field
+
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
@@ -335,12 +337,12 @@ class DataCheckMetrics(MetricsModel):
     first_order: str | None = None
     last_order: str | None = None
     months: int | None = None
-    gap_months: list[str] = []
+    gap_months: list[str] = Field(default_factory=list)
     ledger_reconciles: bool | None = None
     input_rows: int | None = None
     kept_rows: int | None = None
     excluded_rows: int | None = None
-    masked_contacts: dict[str, int] = {}  # column -> values masked as contacts
+    masked_contacts: dict[str, int] = Field(default_factory=dict)  # column -> values masked as contacts
     returns: ReturnFigures | None = None
 
 

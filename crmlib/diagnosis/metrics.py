@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from ..metrics import MetricsModel, Num
 
 
@@ -119,7 +121,7 @@ class DiagnosisMetrics(MetricsModel):
     min_customers: int | None = None
     observed_from: str | None = None
     kpis: KPIs | None = None
-    f2_conversion: dict[str, F2Window] = {}  # window in days ("30", "90", "365") -> conversion
+    f2_conversion: dict[str, F2Window] = Field(default_factory=dict)  # window in days ("30", "90", "365") -> conversion
     f2_headline: F2Headline | None = None
     f2_early: F2Early | None = None
     leaky_bucket: LeakyBucket | None = None

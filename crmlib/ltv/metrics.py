@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from ..metrics import MetricsModel, Num
 from ..store.ltv.settings import LTVSettings
@@ -53,7 +53,7 @@ class FittedModel(MetricsModel):
 
     n: int | None = None
     log_likelihood: Num = None
-    se: dict[str, Num] = {}
+    se: dict[str, Num] = Field(default_factory=dict)
 
 
 class HoldoutError(MetricsModel):
@@ -117,11 +117,11 @@ class LTVMetrics(MetricsModel):
     calibration_end: str | None = None
     repeat_buyers_calibration: int | None = None
     settings: LTVSettings | None = None
-    params: dict[str, FittedModel] = {}  # bgnbd, pareto_nbd, gamma_gamma
-    calibration_params: dict[str, FittedModel] = {}
-    holdout_error: dict[str, HoldoutError] = {}
+    params: dict[str, FittedModel] = Field(default_factory=dict)  # bgnbd, pareto_nbd, gamma_gamma
+    calibration_params: dict[str, FittedModel] = Field(default_factory=dict)
+    holdout_error: dict[str, HoldoutError] = Field(default_factory=dict)
     spend_frequency_correlation: Num = None
-    failed_checks: list[FailedCheck] = []
-    gate: list[GateEntry] = []
+    failed_checks: list[FailedCheck] = Field(default_factory=list)
+    gate: list[GateEntry] = Field(default_factory=list)
     holdout_season: HoldoutSeason | None = None
     clv: CLV | None = None

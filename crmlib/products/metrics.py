@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from ..metrics import MetricsModel, Num
 
 
@@ -21,7 +23,7 @@ class EntryProducts(MetricsModel):
     window_days: int | None = None
     shop_rate: Num = None
     shop_eligible: int | None = None
-    top: list[EntryProduct] = []
+    top: list[EntryProduct] = Field(default_factory=list)
 
 
 class KeyAccounts(MetricsModel):

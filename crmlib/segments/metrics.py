@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from ..metrics import MetricsModel, Num, Share
 
 
@@ -30,9 +32,9 @@ class Migration(MetricsModel):
 class RFMBounds(MetricsModel):
     """The score bounds of the RFM scoring (rank based, ties kept together)."""
 
-    recency_days: list[Num] = []
-    frequency: list[Num] = []
-    monetary: list[Num] = []
+    recency_days: list[Num] = Field(default_factory=list)
+    frequency: list[Num] = Field(default_factory=list)
+    monetary: list[Num] = Field(default_factory=list)
     monetary_basis: str | None = None
 
 
@@ -45,11 +47,11 @@ class SegmentsMetrics(MetricsModel):
     history_days: int | None = None
     rfm_method: str | None = None
     rfm_bounds: RFMBounds | None = None
-    rfm: dict[str, Share] = {}  # segment key (rfm_segments.yaml or the client's) -> size
-    cpm: dict[str, Share] = {}  # CPM class -> size
-    cpm_unobservable: dict[str, int] = {}  # CPM class the history is too short to observe -> days needed
+    rfm: dict[str, Share] = Field(default_factory=dict)  # segment key (rfm_segments.yaml or the client's) -> size
+    cpm: dict[str, Share] = Field(default_factory=dict)  # CPM class -> size
+    cpm_unobservable: dict[str, int] = Field(default_factory=dict)  # CPM class the history is too short to observe -> days needed
     cpm_spend_line: Num = None
     cpm_spend_source: str | None = None
-    ladder: dict[str, Share] = {}  # ladder stage -> size
+    ladder: dict[str, Share] = Field(default_factory=dict)  # ladder stage -> size
     ladder_spend_floor: Num = None
     migration: Migration | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from ..metrics import MetricsModel, Num
 
 
@@ -86,7 +88,7 @@ class Plan(MetricsModel):
     verifiable: int | None = None
     margin: Num = None
     horizon_days: int | None = None
-    measure_list: list[PlanMeasure] = []
+    measure_list: list[PlanMeasure] = Field(default_factory=list)
     best: PlanMeasure | None = None
 
 
@@ -107,10 +109,10 @@ class ScenarioFigures(MetricsModel):
 class StrategyMetrics(MetricsModel):
     """Goals, targets, the journey's conversions, experiments, NPS and the action plan."""
 
-    goals: list[Goal] = []
-    targets: list[Target] = []
-    journey: dict[str, Num] = {}  # stage -> conversion
-    experiments: list[Experiment] = []
+    goals: list[Goal] = Field(default_factory=list)
+    targets: list[Target] = Field(default_factory=list)
+    journey: dict[str, Num] = Field(default_factory=dict)  # stage -> conversion
+    experiments: list[Experiment] = Field(default_factory=list)
     nps: NPS | None = None
     plan: Plan | None = None  # the 90-day action plan (crmlib.strategy.plan_report.plan_metrics)
-    scenarios: dict[str, ScenarioFigures] = {}  # baseline, conservative, expected, ambitious
+    scenarios: dict[str, ScenarioFigures] = Field(default_factory=dict)  # baseline, conservative, expected, ambitious
