@@ -125,6 +125,17 @@ def test_observations_when_nothing_is_wrong():
     assert {f.rule: f for f in _summary(shop, f2_benchmark=0.45)}["f2_conversion"].alert is True
 
 
+def test_a_closed_customer_base_is_not_said_to_cancel_out_acquisition():
+    # CDNOW's shape: every customer was acquired before the last quarter; lapses shrink the base,
+    # and there is no acquisition for them to "cancel out" (the old sentence named 0 new customers)
+    shop = copy.deepcopy(SHOP)
+    shop["diagnosis"]["leaky_bucket"].update(new=0, new_revenue=0.0)
+    for lang, said, never in (("ja", "新規顧客はいなかった", "新規顧客0人"), ("en", "No new customers came in", "0 new")):
+        bucket = {f.rule: f for f in _summary(shop, lang=lang)}["leaky_bucket"]
+        assert bucket.alert is True and said in bucket.text and never not in bucket.text
+        assert ("48万円" if lang == "ja" else "¥480K") in bucket.text
+
+
 def test_missing_chapters_and_keys_degrade_to_what_is_there():
     only_diagnosis = {"diagnosis": copy.deepcopy(SHOP["diagnosis"])}
     del only_diagnosis["diagnosis"]["kpis"]["previous"]

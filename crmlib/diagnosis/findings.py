@@ -45,11 +45,14 @@ def _leaky_bucket(m: Metrics, settings: SummarySettings) -> Assessment | None:
         return None
     lost, new = m.get(b + "lost_revenue"), m.get(b + "new_revenue")
     leaking = lost > new
+    # no new customers at all (a closed customer base, or acquisition stopped): nothing to weigh
+    # the lapses against, so the sentence says that instead of "lapses cancel out acquisition"
+    variant = "no_new" if not m.get(b + "new") else ("leaking" if leaking else "covered")
     return Assessment(leaking, {
         "lost": Count(m.get(b + "lost")), "lost_revenue": Money(lost), "new": Count(m.get(b + "new")),
         "new_revenue": Money(new), "lapse_days": m.get(b + "lapse_days"),
         "period": m.get(b + "period") or "quarter",
-    }, "leaking" if leaking else "covered")
+    }, variant)
 
 
 @finding_rule("repeat_revenue", chapter="01_diagnosis", anchor="kpis", priority=80,
