@@ -37,7 +37,8 @@ def _library_expected(processed: Path, settings: dict) -> dict:
 
 @pytest.mark.slow
 def test_the_simulator_notebook_gives_the_reports_expected_scenario(demo_report, tmp_path):
-    import papermill
+    import subprocess
+    import sys
 
     from crmlib.config import load_config
     from crmlib.metrics import plain
@@ -52,9 +53,21 @@ def test_the_simulator_notebook_gives_the_reports_expected_scenario(demo_report,
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     source, out = tmp_path / "simulator.ipynb", tmp_path / "out.ipynb"
     nbformat.write(nb, source)
-    papermill.execute_notebook(str(source), str(out), kernel_name="python3", progress_bar=False, log_output=False,
-                               cwd=str(NOTEBOOK.parent), parameters={"processed_dir": str(processed),
-                                                                      "settings": settings, "lang": "en"})
+    # papermill in a process of its own, with a cell timeout and up to three tries: nbclient
+    # sometimes never sees the reply to a cell that displays widgets while its kernel sits idle
+    # (jupyter/nbclient#312, open upstream; seen here once in five suite runs). The notebook takes
+    # a few seconds, so a timed-out try is that hang, not a slow notebook; any other failure fails.
+    params = tmp_path / "parameters.json"
+    params.write_text(json.dumps({"processed_dir": str(processed), "settings": settings, "lang": "en"}),
+                      encoding="utf-8")
+    for _ in range(3):
+        run = subprocess.run([sys.executable, "-m", "papermill", str(source), str(out), "-k", "python3",
+                              "-f", str(params), "--cwd", str(NOTEBOOK.parent), "--no-progress-bar",
+                              "--start-timeout", "120", "--execution-timeout", "90"],
+                             capture_output=True, text=True, timeout=600)
+        if run.returncode == 0 or "Timeout" not in run.stderr:
+            break
+    assert run.returncode == 0, run.stderr[-3000:]
     executed = nbformat.read(out, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
