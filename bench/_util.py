@@ -123,3 +123,14 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print(line(row))
+
+
+def chapter_seconds(report: Path) -> dict[str, float]:
+    """Seconds each notebook of a report ran (papermill's own record, kernel start excluded)."""
+    import nbformat
+
+    out = {}
+    for path in sorted((report / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        out[path.stem] = float(nb.metadata.get("papermill", {}).get("duration") or 0.0)
+    return out

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import OUT, ROOT, label, parse_sizes, print_table  # noqa: E402
+from _util import OUT, ROOT, chapter_seconds, label, parse_sizes, print_table  # noqa: E402
 
 TARGET_SECONDS_PER_CLIENT = 2.5
 
@@ -61,17 +61,6 @@ def make_clients(n_clients: int, n_orders: int, broken: int) -> Path:
         (configs / f"{name}.yaml").write_text(
             f"name: {name}\ntitle: {name}\ndata: {data}\npreset: generic\nlang: ja\n", encoding="utf-8")
     return configs
-
-
-def chapter_seconds(report: Path) -> dict[str, float]:
-    """Seconds each notebook of a report ran (papermill's own record, kernel start excluded)."""
-    import nbformat
-
-    out = {}
-    for path in sorted((report / "notebooks").glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        out[path.stem] = float(nb.metadata.get("papermill", {}).get("duration") or 0.0)
-    return out
 
 
 def main() -> int:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import MIB, ROOT, datasets_dir, print_table  # noqa: E402
+from _util import MIB, ROOT, chapter_seconds, datasets_dir, print_table  # noqa: E402
 from report_100m import TreeSampler  # noqa: E402
 
 TARGET_SECONDS = 6.0
@@ -44,17 +44,6 @@ def client_yaml(folder: Path) -> Path:
     path = folder / "online-retail.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-def chapter_seconds(report: Path) -> dict[str, float]:
-    """Seconds each notebook of a report ran (papermill's own record, kernel start excluded)."""
-    import nbformat
-
-    out = {}
-    for path in sorted((report / "notebooks").glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        out[path.stem] = float(nb.metadata.get("papermill", {}).get("duration") or 0.0)
-    return out
 
 
 def one_run(config: Path, work: Path, env: dict[str, str]) -> dict:
