@@ -29,7 +29,7 @@ import pytest
 from pydantic import ValidationError
 
 from crmlib import diagnosis as dg
-from crmlib.diagnosis.leaky_bucket import period_label
+from crmlib.diagnosis.bucket import period_label
 
 SCHEMA = pa.schema([
     ("order_id", pa.string()), ("customer_id", pa.string()), ("ordered_at", pa.timestamp("us")),

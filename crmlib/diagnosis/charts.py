@@ -18,7 +18,7 @@ from ..i18n import t
 from ..style import HIGHLIGHT, PALETTE, fmt_int, fmt_money_short, fmt_month, fmt_num, fmt_pct
 from .cohorts import CohortTables, cohort_month_label
 from .intervals import step_label
-from .leaky_bucket import last_full_period, period_label
+from .bucket import last_full_period, period_label
 
 EXISTING, NEW, REACTIVATED, LOST = PALETTE[0], PALETTE[1], PALETTE[2], HIGHLIGHT
 UNSPLIT = PALETTE[6]  # months too close to the data's start to tell new from existing customers

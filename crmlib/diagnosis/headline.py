@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from .kpis import KPI_COLUMNS
-from .leaky_bucket import bucket_metrics
+from .bucket import bucket_metrics
 
 KPI_KEYS = ["start", "end", "covered", "split_observable", *KPI_COLUMNS, "purchases", "repeat_customers"]
 VALUE_KEYS = ["covered", "previous_customers", "retained", "retention_rate", "revenue_per_retained",

@@ -12,39 +12,28 @@ Public API (parameter names as in the literature):
 
 The models, the customer summaries, the validity gate and the historical LTV live in the store
 (crmlib.store.ltv), so another chapter can read the gate's verdict; this package shows them.
-Only the settings model is imported eagerly (crmlib.config can validate the `ltv:` section
-without loading scipy); the rest is imported on first use.
+Public names are imported from their modules on first use (crmlib.lazy): crmlib.config can
+validate the `ltv:` section without loading scipy.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from ..lazy import exports, lazy_getattr
 
-from ..store.ltv.settings import LTVSettings
-
-_LAZY = {
-    "BGNBDFit": "bgnbd", "fit_bgnbd": "bgnbd",
-    "ParetoNBDFit": "pareto_nbd", "fit_pareto_nbd": "pareto_nbd",
-    "GammaGammaFit": "gamma_gamma", "fit_gamma_gamma": "gamma_gamma",
-    "expected_clv": "clv", "clv_by_segment": "clv",
-    "rfm_summary": "summary", "rfm_summaries": "summary", "resolve_as_of": "summary", "calibration_end_for": "summary",
-    "predictive_ltv": "predictive",
-}
+_EXPORTS = exports(__name__, {
+    "..store.ltv.settings": ("LTVSettings",),
+    "..store.ltv.bgnbd": ("BGNBDFit", "fit_bgnbd"),
+    "..store.ltv.pareto_nbd": ("ParetoNBDFit", "fit_pareto_nbd"),
+    "..store.ltv.gamma_gamma": ("GammaGammaFit", "fit_gamma_gamma"),
+    "..store.ltv.clv": ("clv_by_segment", "expected_clv"),
+    "..store.ltv.summary": ("calibration_end_for", "resolve_as_of", "rfm_summaries", "rfm_summary"),
+    "..store.ltv.predictive": ("predictive_ltv",),
+})
 
 # the store's modules, also reachable from here (from crmlib.ltv import predictive, validation ...)
-_MODULES = ("bgnbd", "clv", "fitting", "gamma_gamma", "historical", "pareto_nbd", "predictive", "settings", "summary",
-            "validation")
+_MODULES = {name: f"..store.ltv.{name}" for name in (
+    "bgnbd", "clv", "fitting", "gamma_gamma", "historical", "pareto_nbd", "predictive", "settings", "summary",
+    "validation")}
 
-__all__ = ["LTVSettings", *sorted(_LAZY)]
-
-
-def __getattr__(name: str) -> Any:
-    """Import the public functions and classes from their modules on first access (PEP 562)."""
-    if name in _LAZY:
-        value = getattr(import_module(f"..store.ltv.{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    if name in _MODULES:
-        return import_module(f"..store.ltv.{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS, _MODULES)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605 (the lazy table is the one list)

@@ -7,23 +7,29 @@
 Modules: settings (the `segments:` YAML section), customers (DuckDB facts per customer), scoring
 (quantile tie rule), rfm, cpm, ladder, decile, classify, migration, profiles, names, charts,
 report (tables and sentences of the notebook), exports.
+
+Public names are imported from their modules on first use (crmlib.lazy): reading a client's
+YAML imports this package for its settings model and must not load the analysis modules.
 """
 
-from ..store.segments.classify import Segmentation, SegmentCuts, classify_customers, segment_customers, segment_cuts
-from ..store.segments.cpm import cpm_cells, cpm_spend_line
-from ..store.customers import customer_base, resolve_as_of
-from ..store.segments.decile import spend_deciles
-from .exports import write_segment_exports
-from ..store.segments.ladder import ladder_spend_floor, ladder_stages
-from ..store.segments.migration import Migration, migration_matrix, migration_moves, segment_migration
-from .profiles import segment_profiles, top_values
-from ..store.segments.rfm import rfm_bounds, rfm_scores, rfm_segments
-from ..store.segments.settings import SegmentSettings, default_rfm_rules, load_settings
+from __future__ import annotations
 
-__all__ = [
-    "Migration", "SegmentCuts", "SegmentSettings", "Segmentation", "classify_customers", "cpm_cells",
-    "cpm_spend_line", "customer_base", "default_rfm_rules", "ladder_spend_floor", "ladder_stages",
-    "load_settings", "migration_matrix", "migration_moves", "resolve_as_of", "rfm_bounds", "rfm_scores",
-    "rfm_segments", "segment_customers", "segment_cuts", "segment_migration", "segment_profiles",
-    "spend_deciles", "top_values", "write_segment_exports",
-]
+from ..lazy import exports, lazy_getattr
+
+_EXPORTS = exports(__name__, {
+    "..store.segments.classify": (
+        "Segmentation", "SegmentCuts", "classify_customers", "segment_customers", "segment_cuts",
+    ),
+    "..store.segments.cpm": ("cpm_cells", "cpm_spend_line"),
+    "..store.customers": ("customer_base", "resolve_as_of"),
+    "..store.segments.decile": ("spend_deciles",),
+    ".exports": ("write_segment_exports",),
+    "..store.segments.ladder": ("ladder_spend_floor", "ladder_stages"),
+    "..store.segments.migration": ("Migration", "migration_matrix", "migration_moves", "segment_migration"),
+    ".profiles": ("segment_profiles", "top_values"),
+    "..store.segments.rfm": ("rfm_bounds", "rfm_scores", "rfm_segments"),
+    "..store.segments.settings": ("SegmentSettings", "default_rfm_rules", "load_settings"),
+})
+
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605 (the lazy table is the one list)

@@ -12,6 +12,9 @@ journey, service, plan (the 90-day action plan's measures and lists), business_c
 break-even uplift, sample size), plan_report and plan_exports (its page and action_plan.xlsx),
 inputs (execution log and other small CSVs), verification (experiments, before/after), nps,
 charts, report (tables and sentences of the notebook).
+
+Public names are imported from their modules on first use (crmlib.lazy): reading a client's
+YAML imports this package for its settings model and must not load the analysis modules.
 """
 
 from __future__ import annotations
@@ -19,17 +22,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .goals import baseline_span, current_values, goal_plan, goal_targets, metric_history, period_ending, revenue_levers
-from .headline import headline_metrics
-from .inputs import execution_summary, read_execution_log, write_log_template
-from .journey import journey_data
-from .plan import action_plan, plan_vs_actual
-from .nps import nps_by_category, nps_by_segment, nps_score, read_survey, survey_customers
-from .service import service_plan, suggested_measures
-from .settings import StrategySettings, load_settings, report_settings
-from .targets import class_values, default_targets, target_values
-from .tree import kpi_values
-from .verification import before_after, compare_groups, experiment_outcomes, read_groups, verify_experiment
+from ..lazy import exports, lazy_getattr
+
+_EXPORTS = exports(__name__, {
+    ".goals": (
+        "baseline_span", "current_values", "goal_plan", "goal_targets", "metric_history", "period_ending",
+        "revenue_levers",
+    ),
+    ".headline": ("headline_metrics",),
+    ".inputs": ("execution_summary", "read_execution_log", "write_log_template"),
+    ".journey": ("journey_data",),
+    ".plan": ("action_plan", "plan_vs_actual"),
+    ".nps": ("nps_by_category", "nps_by_segment", "nps_score", "read_survey", "survey_customers"),
+    ".service": ("service_plan", "suggested_measures"),
+    ".settings": ("StrategySettings", "load_settings", "report_settings"),
+    ".targets": ("class_values", "default_targets", "target_values"),
+    ".tree": ("kpi_values",),
+    ".verification": (
+        "before_after", "compare_groups", "experiment_outcomes", "read_groups", "verify_experiment",
+    ),
+})
 
 
 def write_strategy_exports(processed_dir: Path | str, as_of: Any, settings: dict[str, Any], out_dir: Path | str,
@@ -37,7 +49,9 @@ def write_strategy_exports(processed_dir: Path | str, as_of: Any, settings: dict
     """The report's exports/ for the strategy chapter: an execution-log template for the shop, and
     the action plan (action_plan.xlsx and each measure's list)."""
     from ..store.segments.classify import segment_customers
+    from .inputs import write_log_template
     from .plan_exports import write_plan_exports
+    from .settings import load_settings
 
     write_log_template(out_dir)
     config = load_settings(settings)
@@ -45,11 +59,5 @@ def write_strategy_exports(processed_dir: Path | str, as_of: Any, settings: dict
     write_plan_exports(seg, config, out_dir, lang)
 
 
-__all__ = [
-    "StrategySettings", "action_plan", "plan_vs_actual", "baseline_span", "before_after", "current_values", "goal_targets", "headline_metrics", "period_ending",
-    "suggested_measures", "class_values", "compare_groups", "default_targets", "execution_summary",
-    "experiment_outcomes", "goal_plan", "journey_data", "kpi_values", "load_settings", "metric_history",
-    "nps_by_category", "nps_by_segment", "nps_score", "read_execution_log", "read_groups", "read_survey",
-    "report_settings", "revenue_levers", "service_plan", "survey_customers", "target_values", "verify_experiment",
-    "write_log_template", "write_strategy_exports",
-]
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
+__all__ = sorted([*_EXPORTS, "write_strategy_exports"])  # noqa: PLE0605 (the lazy table is the one list)
