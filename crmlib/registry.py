@@ -57,6 +57,11 @@ class Chapter:
     overview: tuple[OverviewColumn, ...] = ()
     # the other files it reads: "module:function", f(config) -> [(YAML key, Path)]
     input_files: str | None = None
+    # chapters whose kept store results it reads (the segmentation, the LTV model's verdict): run
+    # beside them, it waits for them instead of computing the same result a second time
+    needs: tuple[str, ...] = ()
+    # its usual seconds on a small client (bench/report.py), so the longest work starts first
+    cost: float = 1.0
 
     def title(self, lang: str) -> str:
         """The chapter title in the report language."""
@@ -81,7 +86,7 @@ def _column(label: str, path: str, kind: str) -> OverviewColumn:
 # Report order.
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
-        "00_data_check", "Data check", "データチェック", metrics="data_check",
+        "00_data_check", "Data check", "データチェック", metrics="data_check", cost=0.4,
         records=(("data_check", "crmlib.datacheck:DataCheckMetrics"),
                  ("coverage", "crmlib.store.metrics:CoverageMetrics")),
         settings="crmlib.datacheck:report_settings",  # the coverage model's inputs (diagnosis section)
@@ -98,7 +103,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         "01_diagnosis", "Diagnosis", "現状診断", "diagnosis",
         records=(("diagnosis", "crmlib.diagnosis.metrics:DiagnosisMetrics"),),
         settings_model="crmlib.diagnosis.settings:DiagnosisSettings",
-        findings="crmlib.diagnosis.findings",
+        findings="crmlib.diagnosis.findings", cost=1.9,
         overview=(
             _column("m_period_revenue", "diagnosis.kpis.current.revenue", "money"),
             _column("m_repeat_rate", "diagnosis.kpis.current.repeat_rate", "pct"),
@@ -113,13 +118,13 @@ CHAPTERS: tuple[Chapter, ...] = (
         settings_model="crmlib.store.segments.settings:SegmentSettings",
         settings="crmlib.store.segments.settings:report_settings",  # plus the shop's lapse (diagnosis.lapse_days)
         exports="crmlib.segments:write_segment_exports",
-        findings="crmlib.segments.findings",
+        findings="crmlib.segments.findings", cost=1.3,
     ),
     Chapter(
         "03_ltv", "Lifetime value (LTV)", "LTV（顧客生涯価値）", "ltv",
         records=(("ltv", "crmlib.ltv.metrics:LTVMetrics"),),
         settings_model="crmlib.store.ltv.settings:LTVSettings",
-        findings="crmlib.ltv.findings",
+        findings="crmlib.ltv.findings", cost=1.5,
         overview=(
             _column("m_annual_ltv", "ltv.annual_ltv", "money"),
             _column("m_clv_mean", "ltv.clv.mean", "money"),
@@ -133,6 +138,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         exports="crmlib.strategy:write_strategy_exports",
         findings="crmlib.strategy.findings",
         input_files="crmlib.strategy.settings:input_files",
+        needs=("02_segments",), cost=1.0,
     ),
     Chapter(
         "05_products", "Products and key accounts", "商品分析と重点顧客", "products",
@@ -141,8 +147,27 @@ CHAPTERS: tuple[Chapter, ...] = (
         settings="crmlib.products.settings:report_settings",
         exports="crmlib.products:write_key_account_exports",
         findings="crmlib.products.findings",
+        needs=("02_segments", "03_ltv"), cost=1.7,  # best customers' classes; key accounts' model verdict
     ),
 )
+
+
+def run_priority(chapters: Iterable[Chapter]) -> dict[str, float]:
+    """Each chapter's longest path to the end of the run (its cost plus the longest path of the
+    chapters that need it): chapters run in kernels side by side start in this order, highest
+    first (list scheduling), so what others wait for and the longest work start early."""
+    selected = {chapter.name: chapter for chapter in chapters}
+    priority: dict[str, float] = {}
+
+    def path(name: str) -> float:
+        if name not in priority:
+            after = [path(other) for other, chapter in selected.items() if name in chapter.needs]
+            priority[name] = selected[name].cost + max(after, default=0.0)
+        return priority[name]
+
+    for name in selected:
+        path(name)
+    return priority
 
 
 def resolve(reference: str) -> Any:

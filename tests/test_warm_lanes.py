@@ -121,3 +121,108 @@ def test_the_reset_frees_figures_before_it_freezes_the_survivors():
     # frozen before it was collected would never be freed)
     code = warm.RESET_CODE
     assert code.index("close('all')") < code.index("%reset -f") < code.index("freeze()")
+
+
+def test_a_free_kernel_takes_the_waiting_work_of_highest_priority(fake):
+    lanes = warm.KernelLanes("/tmp", 1)
+    release, running = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def first(kernel):
+        running.set()
+        release.wait(5)
+        ran.append("first")
+
+    lanes.submit(first)
+    assert running.wait(5)
+    low = lanes.submit(lambda kernel: ran.append("low"), priority=1.0)
+    high = lanes.submit(lambda kernel: ran.append("high"), priority=3.0)
+    lanes.close()
+    release.set()
+    low.result(timeout=5), high.result(timeout=5)
+    lanes.join(5)
+    assert ran == ["first", "high", "low"]
+
+
+def _jobs(*chapters):
+    from pathlib import Path
+
+    from crmlib.report.pipeline import _Job
+
+    return [_Job(chapter, Path("x.ipynb"), Path("out.ipynb"), {}) for chapter in chapters]
+
+
+def test_a_chapter_starts_after_what_it_needs_longest_path_first(fake):
+    """Two kernels, the registry's shape: products needs segments and LTV, strategy needs
+    segments. Priorities (longest path): ltv 1.5+1.7 = 3.2, segments 1.3+1.7 = 3.0, diagnosis
+    1.9, products 1.7, strategy 1.0, data check 0.4."""
+    from crmlib.registry import Chapter
+    from crmlib.report.pipeline import _when_ready
+
+    chapters = [Chapter("00_dc", "", "", cost=0.4), Chapter("01_dg", "", "", cost=1.9),
+                Chapter("02_seg", "", "", cost=1.3), Chapter("03_ltv", "", "", cost=1.5),
+                Chapter("04_st", "", "", needs=("02_seg",), cost=1.0),
+                Chapter("05_pr", "", "", needs=("02_seg", "03_ltv"), cost=1.7)]
+    lanes = warm.KernelLanes("/tmp", 2)
+    log: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    both = threading.Barrier(2, timeout=5)
+
+    def work(job):
+        def run(kernel):
+            name = job.chapter.name
+            with lock:
+                log.append(("start", name))
+            if name in ("03_ltv", "02_seg"):
+                both.wait()  # the first two taken run side by side
+            with lock:
+                log.append(("end", name))
+            return name
+        return run
+
+    futures = _when_ready(_jobs(*chapters), lambda job, priority: lanes.submit(work(job), priority),
+                          close=lanes.close, closed=lambda: lanes.closed)
+    assert [f.result(timeout=5) for f in futures] == [c.name for c in chapters]  # report order
+    lanes.join(5)
+    starts = [name for kind, name in log if kind == "start"]
+    assert set(starts[:2]) == {"03_ltv", "02_seg"}
+    at = {(kind, name): i for i, (kind, name) in enumerate(log)}
+    assert at[("start", "05_pr")] > max(at[("end", "02_seg")], at[("end", "03_ltv")])
+    assert at[("start", "04_st")] > at[("end", "02_seg")]
+    assert [k.shutdowns for k in lanes.kernels] == [[False], [False]]
+
+
+def test_a_chapter_whose_need_failed_still_runs(fake):
+    from crmlib.registry import Chapter
+    from crmlib.report.pipeline import _when_ready
+
+    chapters = [Chapter("02_seg", "", ""), Chapter("04_st", "", "", needs=("02_seg",))]
+    lanes = warm.KernelLanes("/tmp", 1)
+
+    def work(job):
+        def run(kernel):
+            if job.chapter.name == "02_seg":
+                raise ValueError("segments failed")
+            return "strategy ran"
+        return run
+
+    failed, strategy = _when_ready(_jobs(*chapters), lambda job, priority: lanes.submit(work(job), priority),
+                                   close=lanes.close, closed=lambda: lanes.closed)
+    with pytest.raises(ValueError, match="segments failed"):
+        failed.result(timeout=5)
+    assert strategy.result(timeout=5) == "strategy ran"
+    lanes.join(5)
+
+
+def test_every_need_names_an_earlier_chapter():
+    """One kernel runs the chapters in report order (a batch worker, a large client): a chapter
+    must come after the chapters it needs, so that order honours every need."""
+    from crmlib.registry import CHAPTERS, run_priority
+
+    names = [chapter.name for chapter in CHAPTERS]
+    for i, chapter in enumerate(CHAPTERS):
+        assert set(chapter.needs) <= set(names[:i]), chapter.name
+    priority = run_priority(CHAPTERS)
+    for chapter in CHAPTERS:
+        for need in chapter.needs:
+            assert priority[need] > priority[chapter.name]

@@ -13,9 +13,10 @@ import datetime as dt
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from ..i18n import t
 from ..ledger import Ledger
 from ..metrics import plain, read_metrics, record_metrics, write_json_atomic
 from ..registry import CHAPTERS, Chapter, chapter_settings, resolve, select_chapters  # noqa: F401 (re-exported)
+from ..registry import run_priority
 from .deck import DECK_NAME, write_deck
 from .failures import Failure, failed_section, failure_notebook
 from .fonts import embed_fonts
@@ -232,10 +234,56 @@ def _outcome(run: Any) -> nbformat.NotebookNode | ReportError:
         return exc
 
 
+def _when_ready(jobs: list[_Job], submit: Callable[[_Job, float], Future], close: Callable[[], None] = lambda: None,
+                closed: Callable[[], bool] = lambda: False) -> list[Future]:
+    """Each job's Future (report order). A job is submitted once the chapters it needs
+    (Chapter.needs, when they run too) are done, whether they succeeded or not (a chapter whose
+    need failed computes the result itself), ready jobs highest run_priority first; close()
+    is called once every job is submitted."""
+    by_name = {job.chapter.name: job for job in jobs}
+    needs = {name: [n for n in job.chapter.needs if n in by_name] for name, job in by_name.items()}
+    priority = run_priority(job.chapter for job in jobs)
+    results: dict[str, Future] = {name: Future() for name in by_name}
+    started: set[str] = set()
+    lock = threading.RLock()  # a callback of a job already done runs at once, in the thread holding it
+
+    def copy(name: str, done: Future) -> None:
+        if done.cancelled():
+            results[name].cancel()
+            results[name].set_running_or_notify_cancel()
+        elif done.exception() is not None:
+            results[name].set_exception(done.exception())
+        else:
+            results[name].set_result(done.result())
+        submit_ready()
+
+    def submit_ready() -> None:
+        with lock:
+            ready = [name for name in by_name
+                     if name not in started and all(results[n].done() for n in needs[name])]
+            for name in sorted(ready, key=lambda n: -priority[n]):
+                started.add(name)
+                if closed():  # stopped (Ctrl-C, an error): what was not started is dropped
+                    results[name].cancel()
+                    results[name].set_running_or_notify_cancel()
+                    continue
+                submit(by_name[name], priority[name]).add_done_callback(lambda done, name=name: copy(name, done))
+            if len(started) == len(by_name) and ready:
+                close()
+
+    submit_ready()
+    if not by_name:
+        close()
+    return [results[job.chapter.name] for job in jobs]
+
+
 def _in_lanes(jobs: list[_Job], cwd: Path, lanes: Any) -> Iterator[nbformat.NotebookNode | ReportError]:
-    """Each chapter's outcome in report order, the chapters run by whichever warm kernel is free."""
-    futures = [lanes.submit(lambda kernel, job=job: run_chapter(job, cwd, kernel.prepare())) for job in jobs]
-    lanes.close()  # one report's kernels: each shuts down as soon as no chapter is left for it
+    """Each chapter's outcome in report order, the chapters run by whichever warm kernel is free
+    (in run_priority order, each after the chapters it needs; see _when_ready)."""
+    futures = _when_ready(
+        jobs, lambda job, priority: lanes.submit(lambda kernel: run_chapter(job, cwd, kernel.prepare()), priority),
+        # one report's kernels: each shuts down as soon as no chapter is left for it
+        close=lanes.close, closed=lambda: lanes.closed)
     for future in futures:
         yield _outcome(future.result)
 
@@ -257,7 +305,7 @@ def _outcomes(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
             yield _outcome(lambda job=job: run_chapter(job, cwd))
         return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chapter") as pool:
-        futures = [pool.submit(run_chapter, job, cwd) for job in jobs]
+        futures = _when_ready(jobs, lambda job, priority: pool.submit(run_chapter, job, cwd))
         for future in futures:
             yield _outcome(future.result)
 

@@ -16,6 +16,8 @@ subscription to its output settles, which cost a batch client about 2 s of idle 
 from __future__ import annotations
 
 import atexit
+import itertools
+import math
 import os
 import queue
 import subprocess
@@ -173,15 +175,17 @@ class KernelLanes:
     shutdown (a kernel client belongs to the thread that made it).
 
     Made before the ingest, the kernels start and run the chapters' imports (``preload``) while
-    the orders are read. Chapters are taken in the order given by whichever kernel is free; after
-    close() each kernel is shut down by its thread as soon as no chapter is left for it, while the
-    other kernel and the pages go on. Each chapter starts from an empty namespace (WarmKernel.prepare).
+    the orders are read. A free kernel takes the waiting work of highest priority (ties: the
+    first submitted); after close() each kernel is shut down by its thread as soon as no chapter
+    is left for it, while the other kernel and the pages go on. Each chapter starts from an empty
+    namespace (WarmKernel.prepare).
     """
 
     def __init__(self, cwd: Path | str, count: int, *, preload: str = "", stderr: Any = None) -> None:
         self.count = max(1, count)
         self.kernels = [WarmKernel(cwd, stderr=stderr) for _ in range(self.count)]
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()  # (-priority, sequence, item)
+        self._sequence = itertools.count()
         self._now = False
         self._closed = False
         self._threads = [threading.Thread(target=self._lane, args=(kernel, preload), name=f"kernel-lane-{i}",
@@ -203,7 +207,7 @@ class KernelLanes:
                     if client is not None:
                         atexit.unregister(client._cleanup_kernel)
             while True:
-                item = self._jobs.get()
+                *_, item = self._jobs.get()
                 if item is None:
                     return
                 future, work = item
@@ -218,12 +222,17 @@ class KernelLanes:
         finally:
             kernel.shutdown(now=self._now)
 
-    def submit(self, work: Callable[[WarmKernel], Any]) -> Future:
-        """Run work(kernel) in the next free kernel; its Future."""
+    @property
+    def closed(self) -> bool:
+        """No more work is taken (close() or kill() was called)."""
+        return self._closed
+
+    def submit(self, work: Callable[[WarmKernel], Any], priority: float = 0.0) -> Future:
+        """Run work(kernel) in the next free kernel, before waiting work of lower priority; its Future."""
         if self._closed:
             raise RuntimeError("the kernels were closed")
         future: Future = Future()
-        self._jobs.put((future, work))
+        self._jobs.put((-priority, next(self._sequence), (future, work)))
         return future
 
     def close(self) -> None:
@@ -231,7 +240,7 @@ class KernelLanes:
         if not self._closed:
             self._closed = True
             for _ in self._threads:
-                self._jobs.put(None)
+                self._jobs.put((math.inf, next(self._sequence), None))
 
     def kill(self) -> None:
         """Stop now (Ctrl-C, SIGTERM, an error): work not started is dropped, the kernels killed."""
