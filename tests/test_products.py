@@ -26,6 +26,7 @@ from scipy.stats import binomtest
 from crmlib.products import (
     basket_pairs,
     best_customer_products,
+    cooccur,
     entry_products,
     key_accounts,
     open_lines,
@@ -74,6 +75,17 @@ def _write(folder, rows):
 def hand(tmp_path_factory):
     with open_lines(_write(tmp_path_factory.mktemp("hand"), HAND), AS_OF) as lines:
         yield lines
+
+
+@pytest.fixture(params=["sql", "sparse", "sparse-too-big"])
+def pair_path(request, monkeypatch):
+    """transitions and basket_pairs every way: DuckDB's self-join (the default for a shop of a few
+    products, as here), the sparse matrix product (crmlib.products.cooccur, for many products), and
+    the SQL again when the product's join is too big for memory."""
+    monkeypatch.setattr(cooccur, "MIN_ITEMS", 10**9 if request.param == "sql" else 1)
+    if request.param == "sparse-too-big":
+        monkeypatch.setattr(cooccur, "MAX_JOIN_ROWS", 0)
+    return request.param
 
 
 def _rows(frame, key="item"):
@@ -128,7 +140,7 @@ def test_entry_categories_and_the_second_to_third_step(hand):
     assert (rows["Y"]["eligible"], rows["Y"]["converted"]) == (2, 0) and (rows["Z"]["eligible"], rows["Z"]["converted"]) == (1, 0)
 
 
-def test_transitions_by_hand(hand):
+def test_transitions_by_hand(hand, pair_path):
     # consecutive purchase pairs: a1->a2, a2->a3, b1->b2, c1->c2 = 4.
     # moves: X->X, Y->X (a1->a2), X->Z (a2->a3), X->Y (b), Y->Y, Y->Z (c).
     # earlier purchase holds X: a1, a2, b1 = 3; Y: a1, c1 = 2. Later holds X: a2 = 1; Y: b2, c2 = 2; Z: a3, c2 = 2.
@@ -145,7 +157,7 @@ def test_transitions_by_hand(hand):
     assert transitions(hand, SETTINGS.model_copy(update={"min_pairs": 2})).empty
 
 
-def test_category_transitions_by_hand(hand):
+def test_category_transitions_by_hand(hand, pair_path):
     # tea->tea 3 (a1->a2, b1->b2, c1->c2), tea->sweets 2 (a2->a3, c1->c2); from tea 4; to tea 3, to sweets 2:
     # confidence 3/4 and 2/4, lift (3/4)/(3/4) = 1 and (2/4)/(2/4) = 1.
     rows = transitions(hand, SETTINGS, "category").set_index("to_item")
@@ -159,7 +171,7 @@ def test_category_transitions_by_hand(hand):
     assert text == t("products.transitions.category_takeaway_same", "en", same="60.0%")
 
 
-def test_basket_pairs_by_hand(hand):
+def test_basket_pairs_by_hand(hand, pair_path):
     # orders with products: A1 {X,Y} A2 {X} A3 {Z} B1 {X} B2 {Y} C1 {Y} C2 {Y} C3 {Z} D1 {X} = 9 (C2 and C3 are
     # separate orders although one purchase). X in 4, Y in 4, together 1: lift 1 x 9 / (4 x 4) = 0.5625.
     frame = basket_pairs(hand, SETTINGS)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..store.ltv.verdict import ModelVerdict
+from . import cooccur
 from .data import ProductLines
 from .settings import ProductSettings
 from .stats import difference_interval, wilson
@@ -190,13 +191,43 @@ JOIN dst d ON d.item IS NOT DISTINCT FROM m.to_item, total t
 """
 
 
+TRANSITION_SLOTS_SQL = """
+SELECT u.u, l.{item} AS item, l.has_next, l.n > 1 AS later
+FROM pl l JOIN (SELECT k, n, row_number() OVER (ORDER BY k, n) - 1 AS u FROM pu) u USING (k, n)
+"""
+
+
+def _transition_counts(lines: ProductLines, by: str, floor: int) -> pd.DataFrame | None:
+    """TRANSITIONS_SQL's rows by one sparse product (crmlib.products.cooccur): a purchase's items on
+    the left, the next purchase's on the right (purchases numbered by customer and n, so the next
+    one is u + 1); None when the SQL is the better way (cooccur.worth_it)."""
+    dim = "dim_product" if by == "product" else "dim_category"
+    n_items, n_lines, n_slots, total = lines.con.execute(
+        f"SELECT (SELECT count(*) FROM {dim}), (SELECT count(*) FROM pl), (SELECT count(*) FROM pu), "
+        f"(SELECT count(*) FROM pu WHERE next_day IS NOT NULL)").fetchone()
+    if not cooccur.worth_it(n_items, n_lines):
+        return None
+    rows = lines.con.execute(TRANSITION_SLOTS_SQL.format(item=ITEM[by])).fetchnumpy()
+    slots, items = rows["u"].astype("int64"), rows["item"].astype("int64")
+    has_next, later = rows["has_next"].astype("bool"), rows["later"].astype("bool")
+    counts = cooccur.pair_counts((slots[has_next], items[has_next]), (slots[later] - 1, items[later]),
+                                 n_slots, n_items, floor)
+    if counts is None:
+        return None
+    return pd.DataFrame({"from_item": counts.a, "to_item": counts.b, "pairs": counts.count,
+                         "from_pairs": counts.left_slots[counts.a], "to_pairs": counts.right_slots[counts.b],
+                         "total": total})
+
+
 def transitions(lines: ProductLines, settings: ProductSettings, by: str = "product") -> pd.DataFrame:
     """引き上げ商品: what the next purchase holds after each item (pairs >= min_pairs), ranked by lift.
 
     Columns: from_item, to_item, same (the same item again), pairs, from_pairs, to_pairs, total,
     support, confidence, lift.
     """
-    frame = lines.query(TRANSITIONS_SQL.format(item=ITEM[by], floor=int(settings.min_pairs)))
+    frame = _transition_counts(lines, by, int(settings.min_pairs))
+    if frame is None:  # too big for memory: DuckDB's join, which can spill
+        frame = lines.query(TRANSITIONS_SQL.format(item=ITEM[by], floor=int(settings.min_pairs)))
     frame["same"] = frame["from_item"] == frame["to_item"]  # codes: a missing category is a code too
     frame = _named(lines, frame, by, ("from_item", "to_item"))
     for column in ("pairs", "from_pairs", "to_pairs", "total"):
@@ -230,12 +261,42 @@ FROM together t JOIN single sa ON sa.p = t.a JOIN single sb ON sb.p = t.b, total
 """
 
 
+BASKET_SLOTS_SQL = """
+WITH baskets AS (
+  SELECT row_number() OVER () - 1 AS o, ps
+  FROM (SELECT list(DISTINCT p) AS ps FROM li WHERE p IS NOT NULL GROUP BY order_id)
+  WHERE len(ps) <= {max_products}
+)
+SELECT o, unnest(ps) AS p FROM baskets
+"""
+
+
+def _basket_counts(lines: ProductLines, max_products: int, floor: int) -> pd.DataFrame | None:
+    """BASKET_SQL's rows by one sparse product (crmlib.products.cooccur) of the order x product
+    matrix with itself; None when the SQL is the better way (cooccur.worth_it)."""
+    n_items, n_lines = lines.con.execute("SELECT (SELECT count(*) FROM dim_product), (SELECT count(*) FROM li)").fetchone()
+    if not cooccur.worth_it(n_items, n_lines):
+        return None
+    rows = lines.con.execute(BASKET_SLOTS_SQL.format(max_products=int(max_products))).fetchnumpy()
+    slots, items = rows["o"].astype("int64"), rows["p"].astype("int64")
+    n_slots = int(slots.max()) + 1 if len(slots) else 0
+    counts = cooccur.pair_counts((slots, items), (slots, items), n_slots, n_items, floor, upper=True)
+    if counts is None:
+        return None
+    return pd.DataFrame({"a": counts.a, "b": counts.b, "together": counts.count,
+                         "a_orders": counts.left_slots[counts.a], "b_orders": counts.left_slots[counts.b],
+                         "orders": n_slots})
+
+
 def basket_pairs(lines: ProductLines, settings: ProductSettings) -> pd.DataFrame:
     """Products bought together in one order (together >= min_pairs), ranked by lift.
 
     Columns: a, b, together, a_orders, b_orders, orders, support, confidence_ab, confidence_ba, lift.
     """
-    frame = lines.query(BASKET_SQL.format(max_products=int(settings.basket_max_products), floor=int(settings.min_pairs)))
+    frame = _basket_counts(lines, int(settings.basket_max_products), int(settings.min_pairs))
+    if frame is None:  # too big for memory: DuckDB's join, which can spill
+        frame = lines.query(BASKET_SQL.format(max_products=int(settings.basket_max_products),
+                                              floor=int(settings.min_pairs)))
     frame = _named(lines, frame, "product", ("a", "b"))
     for column in ("together", "a_orders", "b_orders", "orders"):
         frame[column] = frame[column].astype("int64")
