@@ -18,6 +18,15 @@ import yaml
 
 from .style import LANGS, check_lang
 
+# libyaml's loader where PyYAML was built with it: the same mappings as yaml.safe_load, read about
+# eight times faster (each chapter's kernel reads the catalogs: 0.07 CPU-s a language in pure Python)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load(text: str) -> Any:
+    """One catalog file's YAML (safe types only)."""
+    return yaml.load(text, Loader=_LOADER)  # a safe loader: CSafeLoader or SafeLoader
+
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
     """Nested YAML mapping -> {'a.b.c': text}; leaves must be strings."""
@@ -38,13 +47,13 @@ def catalog(lang: str) -> dict[str, str]:
     """The flattened catalog of one language, read once from the package data."""
     check_lang(lang)
     folder = files("crmlib").joinpath("messages")
-    flat = _flatten(yaml.safe_load(folder.joinpath(f"{lang}.yaml").read_text(encoding="utf-8")) or {})
+    flat = _flatten(_load(folder.joinpath(f"{lang}.yaml").read_text(encoding="utf-8")) or {})
     # chapter catalogs: messages/<lang>/<chapter>.yaml, keys nested under the chapter name
     chapters = folder.joinpath(lang)
     if chapters.is_dir():
         for part in sorted(chapters.iterdir(), key=lambda p: p.name):
             if part.name.endswith(".yaml"):
-                extra = _flatten(yaml.safe_load(part.read_text(encoding="utf-8")) or {})
+                extra = _flatten(_load(part.read_text(encoding="utf-8")) or {})
                 clash = set(extra) & set(flat)
                 if clash:
                     raise ValueError(f"messages defined twice ({lang}/{part.name}): {sorted(clash)[:5]}")
