@@ -333,3 +333,12 @@ def test_the_plan_finding_needs_profit_and_customers() -> None:
     for change in ({"gross_profit": None}, {"roi": -0.2}, {"customers": 12}, {"customers": 0}):
         metrics["strategy"]["plan"]["best"] = {**best, **change}
         assert "strategy_plan" not in _summary(metrics), change
+
+
+def test_list_membership_marks_exactly_the_listed_ids() -> None:
+    # is_in (one Arrow pass) marks the customers on a list as pandas' isin does: ids as text,
+    # "01" is not "1", every repeat of a listed id is marked, from a Series or a set
+    customers = pd.Series(["a", "01", "b", "a", "1"], dtype="str")
+    assert plan_mod.is_in(customers, {"a", "1", "zz"}).tolist() == [True, False, False, True, True]
+    assert plan_mod.is_in(customers, pd.Series(["01"], dtype="str")).tolist() == [False, True, False, False, False]
+    assert plan_mod.is_in(customers, set()).tolist() == [False] * 5

@@ -21,10 +21,13 @@ which keys complete them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import ConfigError
 from ..orders import connect, orders_sql
@@ -75,6 +78,14 @@ def due_customers(orders_path: Path | str, day: dt.date, lapse_days: int,
     finally:
         con.close()
     return frame["customer_id"].astype("str")
+
+
+def is_in(values: pd.Series, ids: Iterable[str]) -> np.ndarray:
+    """values.isin(ids) for customer ids (no missing ones) in one Arrow pass: pandas' isin on
+    Arrow strings boxes every id in Python (10-20 ms a list on 25,000 customers)."""
+    text = pa.large_string()
+    wanted = pa.array(ids if isinstance(ids, pd.Series) else list(ids), type=text)
+    return pc.is_in(pa.array(values.astype("str"), type=text), value_set=wanted).to_numpy(zero_copy_only=False)
 
 
 def _members(classes: pd.DataFrame, segment: str) -> pd.Series:
@@ -141,11 +152,11 @@ class ListSource:
         n = len(then)
         if n < max(min_customers, 1):
             return None, n
-        return float(then.isin(self.buyers()).mean()), n
+        return float(is_in(then, self.buyers()).mean()), n
 
     def value(self, ids: pd.Series) -> float | None:
         """The list's revenue per order before as_of."""
-        rows = self.seg.customers[self.seg.customers["customer_id"].astype("str").isin(ids)]
+        rows = self.seg.customers[is_in(self.seg.customers["customer_id"], ids)]
         orders = float(rows["orders"].sum())
         return float(rows["revenue"].sum()) / orders if orders > 0 else None
 
@@ -262,7 +273,7 @@ def target_list(seg: Segmentation, source: ListSource, measure: PlanMeasure, con
     """The list of one measure: customer_id (never an e-mail, phone or name), group (treated or
     control), purchases, orders, revenue, last order day, days since; biggest spenders first."""
     ids = source.members(measure.segment)
-    rows = seg.customers[seg.customers["customer_id"].astype("str").isin(ids)]
+    rows = seg.customers[is_in(seg.customers["customer_id"], ids)]
     out = pd.DataFrame({
         "customer_id": rows["customer_id"].astype("str"),
         "purchases": rows["purchases"].astype("int64"), "orders": rows["orders"].astype("int64"),
