@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 MIN_ITEMS = 500  # fewer items: at most 250,000 pairs, cheaper in SQL than fetching the lines
 MAX_LINES = 20_000_000  # rows fetched from DuckDB into numpy (about 0.3 GB at most)
-MAX_JOIN_ROWS = 50_000_000  # (left, right) item pairs over all slots: an upper bound of the pairs kept
+MAX_JOIN_ROWS = 30_000_000  # (left, right) item pairs over all slots, a bound of the pairs kept: about 0.5 GB
 
 
 def worth_it(n_items: int, n_lines: int) -> bool:
@@ -41,7 +41,7 @@ class PairCounts:
 
 def _incidence(slots: np.ndarray, items: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
     """The 0/1 slot x item matrix (an item listed twice in one slot counts once)."""
-    matrix = sp.csr_matrix((np.ones(len(slots), dtype=np.int64), (slots, items)), shape=shape)
+    matrix = sp.csr_matrix((np.ones(len(slots), dtype=np.int32), (slots, items)), shape=shape)
     matrix.sum_duplicates()
     matrix.data[:] = 1
     return matrix
