@@ -14,6 +14,8 @@
   pairs whose later purchase holds the next item.
 - basket_pairs: products in one order: support, confidence both ways and lift = P(a and b) /
   (P(a) P(b)) over the orders with 1 .. basket_max_products distinct products.
+  Both count their pairs in SQL for a small catalogue, and with one sparse matrix product for a
+  large one (crmlib.products.cooccur: the same counts, in a fraction of the time).
 - replenishment: days between a customer's consecutive purchases of the same product (median,
   quartiles) against the shop-wide median days between consecutive purchases.
 - key_accounts: repeat customers past their own cycle (median gap) by overdue_factor, not yet
