@@ -335,3 +335,42 @@ def test_canonical_names_are_generic_even_where_an_english_cart_header_shares_th
     found = detect.detect_preset(["order_id", "customer_id", "email", "ordered_at", "amount"])
     assert found.preset == "generic" and "5 of 5" in found.reason
     assert detect.detect_preset(["注文番号", "会員ID", "受注日", "金額"]).preset == "generic"
+
+
+DISTINCT_DEFINITION = """
+SELECT count(*) FILTER (WHERE n_ext > 1), count(*) FILTER (WHERE n_ext > 1 AND n_amount = 1),
+       count(*) FILTER (WHERE n_items > 1), count(*) FILTER (WHERE n_items > 1 AND n_amount = 1),
+       count(*), count(*) FILTER (WHERE n_amount = 1)
+FROM (SELECT order_id, count(DISTINCT amount) AS n_amount,
+             count(DISTINCT unit_price * coalesce(quantity, 1)) AS n_ext,
+             count(DISTINCT coalesce(sku, product)) AS n_items
+      FROM classified WHERE amount IS NOT NULL AND reason IS DISTINCT FROM 'duplicate_line'
+      GROUP BY order_id HAVING count(*) > 1)
+"""
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_per_order_counts_equal_the_count_distinct_definition(seed):
+    """The repeated-total check counts orders by min = max / min <> max (aggregates DuckDB spills;
+    three count(DISTINCT) per order ran a 100M-order ingest out of memory): on random orders with
+    NULL prices, quantities, SKUs and names, equal amounts and duplicate lines, its six counts are
+    those of the count(DISTINCT) definition."""
+    import duckdb
+
+    from crmlib.repeated_total import PER_ORDER_SQL
+
+    con = duckdb.connect()
+    con.execute(f"SELECT setseed({seed / 10})")
+    con.execute("""
+        CREATE TABLE classified AS SELECT
+            (random() * 400)::INT AS order_id,
+            CASE WHEN random() < 0.1 THEN NULL ELSE (random() * 4)::INT * 500.0 END AS amount,
+            CASE WHEN random() < 0.2 THEN NULL ELSE (random() * 3)::INT * 100.0 END AS unit_price,
+            CASE WHEN random() < 0.3 THEN NULL ELSE (random() * 2)::INT + 1 END AS quantity,
+            CASE WHEN random() < 0.3 THEN NULL ELSE 'S' || (random() * 3)::INT END AS sku,
+            CASE WHEN random() < 0.5 THEN NULL ELSE 'P' || (random() * 3)::INT END AS product,
+            CASE WHEN random() < 0.1 THEN 'duplicate_line' WHEN random() < 0.1 THEN 'cancelled' END AS reason
+        FROM range(2000)""")
+    expected = con.execute(DISTINCT_DEFINITION).fetchone()
+    assert expected[0] > 0 and expected[1] > 0 and expected[5] > 0  # every count is exercised
+    assert con.execute(PER_ORDER_SQL).fetchone() == expected
