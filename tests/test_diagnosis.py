@@ -313,6 +313,27 @@ def test_cohort_tables(shop):
     assert dg.cohort_metrics(tables)["retention_month_1"] == pytest.approx(1 / 5)
 
 
+
+def test_cohort_heatmap_measures_its_labels_with_one_renderer(shop, monkeypatch):
+    """seaborn measures every tick label for overlaps; with a renderer per label (matplotlib's
+    default on a figure without a canvas) a heatmap made dozens of full-size Agg buffers. One
+    shared renderer measures the same: the PNG is byte-identical to the per-label way."""
+    import contextlib
+
+    from crmlib.charts import figure_png
+    from crmlib.diagnosis import charts
+    from crmlib.style import apply_style
+
+    apply_style("en")
+    tables = dg.cohort_tables(shop, cohorts=6, months=4)
+    fig = charts.cohort_heatmap(tables, "retention", "en", "JPY")
+    labels = [*fig.axes[0].get_xticklabels(), *fig.axes[0].get_yticklabels()]
+    measured = {id(label._renderer) for label in labels if label._renderer is not None}
+    assert len(labels) == 5 + 6 and len(measured) == 1  # months 0-4, 6 cohorts
+    shared = figure_png(fig)
+    monkeypatch.setattr(charts, "_one_renderer", lambda fig: contextlib.nullcontext())
+    assert figure_png(charts.cohort_heatmap(tables, "retention", "en", "JPY")) == shared
+
 # --- funnel and F2 ------------------------------------------------------------------------------
 
 

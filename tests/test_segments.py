@@ -433,6 +433,36 @@ def test_profiles_and_top_values(tiny_processed_dir):
     assert channels["share"].item() == pytest.approx(0.5)
 
 
+
+def test_top_values_of_several_class_columns_from_one_query_by_hand(tiny_processed_dir):
+    """Two class columns at once (the chapter's three schemes share one read of the orders).
+    Tiny orders: c1 O1 1000 web/お茶, O3 1500 no channel/お茶, O5 500 web/お茶; c2 O2 2500 web/菓子;
+    c3 O4 3000 app/no category."""
+    from crmlib.segments.profiles import top_values_by
+
+    customers = pd.DataFrame({
+        "customer_id": ["c1", "c2", "c3"], "revenue": [3000.0, 2500.0, 3000.0],
+        "a": pd.Categorical(["x", "x", "y"], categories=["x", "y"]),
+        "b": pd.Categorical(["p", "q", "q"], categories=["p", "q"]),
+    })
+    tops = top_values_by(tiny_processed_dir / "orders.parquet", dt.date(2024, 5, 1), customers, ("a", "b"))
+
+    def rows(column, segment, dimension):
+        frame = tops[column]
+        part = frame[(frame["segment"] == segment) & (frame["dimension"] == dimension)]
+        return [(r.rank, r.value, r.revenue, pytest.approx(r.share)) for r in part.itertuples()]
+
+    # a = x (c1, c2: 5500): お茶 3000, 菓子 2500; web 1000 + 500 + 2500 (O3 has no channel)
+    assert rows("a", "x", "category") == [(1, "お茶", 3000.0, 3000 / 5500), (2, "菓子", 2500.0, 2500 / 5500)]
+    assert rows("a", "x", "channel") == [(1, "web", 4000.0, 4000 / 5500)]
+    assert rows("a", "y", "category") == []  # c3's only order has no category
+    assert rows("a", "y", "channel") == [(1, "app", 3000.0, 1.0)]
+    # b = p (c1: 3000), q (c2, c3: 5500)
+    assert rows("b", "p", "category") == [(1, "お茶", 3000.0, 1.0)]
+    assert rows("b", "p", "channel") == [(1, "web", 1500.0, 0.5)]
+    assert rows("b", "q", "category") == [(1, "菓子", 2500.0, 2500 / 5500)]
+    assert rows("b", "q", "channel") == [(1, "app", 3000.0, 3000 / 5500), (2, "web", 2500.0, 2500 / 5500)]
+
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_every_table_and_sentence_renders(migration_dir, lang):
     seg = segment_customers(migration_dir / "orders.parquet", AS_OF, {})

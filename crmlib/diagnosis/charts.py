@@ -6,6 +6,9 @@ retained customers blue, new orange, reactivated green, lost red.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -165,6 +168,29 @@ def bucket_chart(bucket: pd.DataFrame, lang: str) -> Figure:
     return fig
 
 
+@contextmanager
+def _one_renderer(fig: Figure) -> Iterator[None]:
+    """Within the block, every text of a canvas-less figure is measured with one Agg renderer.
+
+    seaborn's heatmap measures each tick label to see whether the labels overlap; without a
+    canvas matplotlib makes a new full-size renderer for every label it measures (a third of the
+    heatmap's cost, and about 2 MB each, kept by the label). The size and dpi do not change in
+    between, so one renderer measures the same."""
+    renderer = None
+
+    def shared():
+        nonlocal renderer
+        if renderer is None:
+            renderer = Figure._get_renderer(fig)
+        return renderer
+
+    fig._get_renderer = shared  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del fig._get_renderer
+
+
 def cohort_heatmap(tables: CohortTables, kind: str, lang: str, currency: str) -> Figure:
     """A cohort table as a heatmap: kind = 'retention', 'orders_per_customer' or 'revenue_per_customer'."""
     table = getattr(tables, kind)
@@ -186,9 +212,12 @@ def cohort_heatmap(tables: CohortTables, kind: str, lang: str, currency: str) ->
         annot = table.map(lambda v: "" if pd.isna(v) else compact_money(v, currency, lang))
         vmax, cmap, fmt_bar = None, "Oranges", FuncFormatter(lambda v, _p: compact_money(v, currency, lang))
     labels = [f"{cohort_month_label(c, lang)} ({fmt_int(n)})" for c, n in zip(table.index, tables.sizes)]
-    sns.heatmap(data.astype(float), ax=ax, cmap=cmap, vmin=0, vmax=vmax, annot=annot.to_numpy(), fmt="",
-                annot_kws={"fontsize": 6.5}, cbar_kws={"format": fmt_bar, "shrink": 0.8} if fmt_bar else {"shrink": 0.8},
-                linewidths=0.4, linecolor="white", yticklabels=labels, mask=table.isna().to_numpy() & data.isna().to_numpy())
+    with _one_renderer(fig):
+        sns.heatmap(data.astype(float), ax=ax, cmap=cmap, vmin=0, vmax=vmax, annot=annot.to_numpy(), fmt="",
+                    annot_kws={"fontsize": 6.5},
+                    cbar_kws={"format": fmt_bar, "shrink": 0.8} if fmt_bar else {"shrink": 0.8},
+                    linewidths=0.4, linecolor="white", yticklabels=labels,
+                    mask=table.isna().to_numpy() & data.isna().to_numpy())
     if kind == "retention":  # month 0 is uncoloured, so seaborn leaves its cells unlabelled
         for row, observed in enumerate(table[0].notna()):
             if observed:

@@ -44,10 +44,9 @@ def segment_profiles(customers: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 TOP_SQL = """
-SELECT s.seg AS seg, o.{dim} AS value, sum(o.amount) AS revenue
+SELECT {seg_columns}, {dim_columns}, sum(o.amount) AS revenue, GROUPING({grouped}) AS grouping_id
 FROM ({src}) o JOIN seg_assignment s ON o.customer_id = s.customer_id
-WHERE o.{dim} IS NOT NULL
-GROUP BY ALL
+GROUP BY GROUPING SETS ({sets})
 """
 
 
@@ -64,22 +63,56 @@ def top_values(
     Columns: segment, dimension, rank (1 = largest), value, revenue, share. Values missing in the
     orders (e.g. no category in the export) are left out, so a dimension may have no rows.
     """
-    keys = list(customers[column].cat.categories)
+    return top_values_by(orders_path, as_of, customers, (column,), dimensions, n)[column]
+
+
+def top_values_by(
+    orders_path: Path | str,
+    as_of: dt.date,
+    customers: pd.DataFrame,
+    columns: tuple[str, ...],
+    dimensions: tuple[str, ...] = DIMENSIONS,
+    n: int = 3,
+) -> dict[str, pd.DataFrame]:
+    """top_values of several class columns (the three schemes) from one read of the orders:
+    one GROUPING SETS query gives every (class column, dimension) pair's revenue."""
     assignment = pa.table({  # Arrow: DuckDB scans it in place, no Python string objects
         "customer_id": pa.array(customers["customer_id"].astype("str")),
-        "seg": pa.array(customers[column].cat.codes.to_numpy(np.int32)),
+        **{f"seg{i}": pa.array(customers[c].cat.codes.to_numpy(np.int32)) for i, c in enumerate(columns)},
     })
-    src = orders_sql(orders_path, as_of)
-    con = connect()
-    try:
-        con.register("seg_assignment", assignment)
-        parts = []
-        for dim in dimensions:
-            part = con.execute(TOP_SQL.format(dim=dim, src=src)).df()
-            part["dimension"] = dim
-            parts.append(part)
-    finally:
-        con.close()
+    seg_names = [f"seg{i}" for i in range(len(columns))]
+    raw = pd.DataFrame(columns=["revenue", "grouping_id"])
+    if dimensions:
+        grouped = [*seg_names, *dimensions]
+        sql = TOP_SQL.format(
+            seg_columns=", ".join(f"s.{name} AS {name}" for name in seg_names),
+            dim_columns=", ".join(f"o.{dim} AS {dim}" for dim in dimensions), grouped=", ".join(grouped),
+            sets=", ".join(f"({name}, {dim})" for name in seg_names for dim in dimensions),
+            src=orders_sql(orders_path, as_of))
+        con = connect()
+        try:
+            con.register("seg_assignment", assignment)
+            raw = con.execute(sql).df()
+        finally:
+            con.close()
+    return {column: _top_of(raw, customers, column, name, grouped if dimensions else [], dimensions, n)
+            for column, name in zip(columns, seg_names)}
+
+
+def _top_of(raw: pd.DataFrame, customers: pd.DataFrame, column: str, seg_name: str, grouped: list[str],
+            dimensions: tuple[str, ...], n: int) -> pd.DataFrame:
+    """One class column's top values from the GROUPING SETS rows (grouping_id: a bit per grouped
+    column, set when the column is not grouped in the row's set, first column highest)."""
+    keys = list(customers[column].cat.categories)
+    parts = []
+    for dim in dimensions:
+        not_grouped = [name for name in grouped if name not in (seg_name, dim)]
+        mask = sum(1 << (len(grouped) - 1 - grouped.index(name)) for name in not_grouped)
+        rows = raw[(raw["grouping_id"] == mask) & raw[dim].notna()]
+        part = pd.DataFrame({"seg": rows[seg_name].to_numpy(np.int32), "value": rows[dim].to_numpy(),
+                             "revenue": rows["revenue"].to_numpy("float64")})
+        part["dimension"] = dim
+        parts.append(part)
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["seg", "value", "revenue"])
     seg_revenue = customers.groupby(column, observed=False)["revenue"].sum().reindex(keys).to_numpy()
     frame["share"] = frame["revenue"] / seg_revenue[frame["seg"].to_numpy(np.int64)]
@@ -91,4 +124,4 @@ def top_values(
     return frame[["segment", "dimension", "rank", "value", "revenue", "share"]].reset_index(drop=True)
 
 
-__all__ = ["DIMENSIONS", "segment_profiles", "top_values"]
+__all__ = ["DIMENSIONS", "segment_profiles", "top_values", "top_values_by"]
