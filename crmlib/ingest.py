@@ -35,7 +35,7 @@ from .memory import check_memory
 from .readers import QUOTED_NEWLINES, UNREADABLE_LINE_HINT, RawSource, open_raw
 from .redact import redact_example
 from .repeated_total import refuse_repeated_total
-from .returns import net_returns, netted_lines, refunded_amount, returns_summary
+from .returns import RETURN_AGGREGATES, net_returns, netted_lines, refunded_amount, returns_summary
 from .screen import masked_file_name, screen_lines
 from .sql import sql_ident as _ident
 from .sql import sql_literal as _quote
@@ -673,36 +673,35 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
 
 def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols: dict[str, str],
             rules: dict[str, Any], netted: bool = False) -> Ledger:
-    rows = con.execute(
-        "SELECT reason, count(*), coalesce(sum(amount), 0) FROM lines GROUP BY reason"
-    ).fetchall()
-    by_reason = {r: (int(n), Decimal(a)) for r, n, a in rows}
-    refunded = refunded_amount(con) if netted else Decimal(0)
+    # one grouping of the lines by reason gives the ledger lines, the identity counts of the kept
+    # lines, the returns' figures and the problems' counts (each had a pass of its own); the
+    # distinct members are counted over the merged kept rows only, so the key column of the other
+    # (nearly all) rows is never read
+    aggregates = {
+        "rows": "count(*)", "amount": "coalesce(sum(amount), 0)",
+        "member_rows": "count(*) FILTER (WHERE has_member_id)",
+        "by_email": "count(*) FILTER (WHERE merged_by_email)",
+        "by_phone": "count(*) FILTER (WHERE merged_by_phone)",
+        "members_matched": "count(DISTINCT customer_key) FILTER (WHERE reason IS NULL AND (merged_by_email OR merged_by_phone))",
+        **RETURN_AGGREGATES,
+    }
+    rows = con.execute(f"SELECT reason, {', '.join(aggregates.values())} FROM lines GROUP BY reason").fetchall()
+    totals = {r[0]: dict(zip(aggregates, r[1:])) for r in rows}
+    by_reason = {r: (int(t["rows"]), Decimal(t["amount"])) for r, t in totals.items()}
+    kept = totals.get(None, {})
+    refunded = refunded_amount(totals) if netted else Decimal(0)
     if refunded:  # no rows of its own: the part of the kept lines' amounts refunded
         by_reason["refunded"] = (0, refunded)
     kept_rows, kept_amount = by_reason.pop(None, (0, Decimal(0)))
     excluded = [LedgerLine(r, *by_reason[r]) for r in REASONS if r in by_reason]
     # input counted on its own: rows are numbered 1..N in file order, so a lost or doubled row
-    # (a join fanning out, say) shows as count != max(_row) before any ledger is written
-    input_rows, last_row, input_amount = con.execute(
-        "SELECT count(*), coalesce(max(_row), 0), coalesce(sum(amount), 0) FROM classified").fetchone()
+    # (a join fanning out, say: the guests' merge joins keys that are unique) shows as
+    # count != max(_row) or != the lines' count before any ledger is written
+    input_rows, last_row, input_amount, placeholders, shared = con.execute(
+        "SELECT count(*), coalesce(max(_row), 0), coalesce(sum(amount), 0), count(*) FILTER (WHERE placeholder_contact), "
+        "(SELECT count(*) FROM shared_contacts) FROM classified").fetchone()
     if input_rows != last_row or input_rows != kept_rows + sum(n for n, _ in by_reason.values()):
         raise RuntimeError(f"ingest lost or doubled rows: {input_rows:,} classified, {last_row:,} read")
-    # the distinct members are counted over the merged rows only, so the key column of the other
-    # (nearly all) rows is never read
-    ids = con.execute("""
-        SELECT count(*) FILTER (WHERE has_member_id),
-               count(*) FILTER (WHERE merged_by_email),
-               count(*) FILTER (WHERE merged_by_phone),
-               (SELECT count(DISTINCT customer_key) FROM lines
-                WHERE reason IS NULL AND (merged_by_email OR merged_by_phone)),
-               count(*),
-               (SELECT count(*) FROM classified WHERE placeholder_contact),
-               (SELECT count(*) FROM shared_contacts)
-        FROM lines WHERE reason IS NULL
-    """).fetchone()
-    if ids[4] != kept_rows:  # the merge joins keys that are unique: a fan-out would show here
-        raise RuntimeError(f"ingest doubled rows while merging guests: {ids[4]:,} kept lines, {kept_rows:,} classified")
     # customers counted from one grouping of the orders (one hash table, not one per DISTINCT)
     stats = con.execute("""
         SELECT coalesce(sum(orders), 0), count(customer_id), min(first_order), max(last_order),
@@ -714,15 +713,15 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
               FROM orders_t GROUP BY customer_id)
     """).fetchone()
     identity = {
-        "rows_with_customer_id": int(ids[0]),
-        "guest_rows_merged_into_member_by_email": int(ids[1]),
-        "guest_rows_merged_into_member_by_phone": int(ids[2]),
-        "members_matched_by_guest_orders": int(ids[3]),
+        "rows_with_customer_id": int(kept.get("member_rows", 0)),
+        "guest_rows_merged_into_member_by_email": int(kept.get("by_email", 0)),
+        "guest_rows_merged_into_member_by_phone": int(kept.get("by_phone", 0)),
+        "members_matched_by_guest_orders": int(kept.get("members_matched", 0)),
         "guest_ids_from_email": int(stats[4]),
         "guest_ids_from_phone": int(stats[5]),
         "contact_ids_pseudonymised": int(stats[6]),
-        "rows_with_placeholder_contact": int(ids[5]),
-        "contacts_shared_by_too_many_members": int(ids[6]),
+        "rows_with_placeholder_contact": int(placeholders),
+        "contacts_shared_by_too_many_members": int(shared),
     }
     source = {
         "file": src.path.name,
@@ -741,25 +740,38 @@ def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols
         first_order=stats[2].isoformat(sep=" ") if stats[2] else None,
         last_order=stats[3].isoformat(sep=" ") if stats[3] else None,
         identity=identity, problems=list(src.notes),
-        netted=netted_lines(con) if netted else [],
-        returns=returns_summary(con, netted, by_reason.get("returned", (0, 0))[0]),
+        netted=netted_lines(totals) if netted else [],
+        returns=returns_summary(con, netted, totals),
     )
-    ledger.problems.extend(_problems(con, src, cols))
+    ledger.problems.extend(_problems(con, src, cols, {r: n for r, (n, _) in by_reason.items() if r != "refunded"}))
     return ledger
 
 
-def _examples(con: duckdb.DuckDBPyConnection, reason: str, column: str, src: RawSource,
-              redact: bool = False) -> str:
-    rows = con.execute(
-        f"SELECT _row, {column} FROM lines WHERE reason = ? ORDER BY _row LIMIT 3", [reason]
-    ).fetchall()
-    # redact: for ledger.json, which travels with the report (no names or contact details)
-    shown = redact_example if redact else str
-    return ", ".join(f"line {src.line_of(r)}: {'(empty)' if v is None else repr(shown(v)[:40])}" for r, v in rows)
+def _examples(con: duckdb.DuckDBPyConnection, columns: dict[str, str], src: RawSource,
+              redact: set[str] = frozenset()) -> dict[str, str]:
+    """The first three lines of each reason, as "line N: 'value'" with the reason's column: one
+    pass over the lines for all reasons, and the file scanned for line numbers as far as the last
+    example only. redact: the reasons whose values are redacted (for ledger.json, which travels
+    with the report: no names or contact details)."""
+    if not columns:
+        return {}
+    value = "CASE reason " + " ".join(f"WHEN {_quote(r)} THEN {c}" for r, c in columns.items()) + " END"
+    found = dict(con.execute(
+        f"SELECT reason, min_by({{'r': _row, 'v': {value}}}, _row, 3) FROM lines "
+        f"WHERE reason IN ({', '.join(_quote(r) for r in columns)}) GROUP BY reason").fetchall())
+    src.scan_to(max((e["r"] for rows in found.values() for e in rows), default=0))
+    out = {}
+    for reason, rows in found.items():
+        shown = redact_example if reason in redact else str
+        out[reason] = ", ".join(f"line {src.line_of(e['r'])}: {'(empty)' if e['v'] is None else repr(shown(e['v'])[:40])}"
+                                for e in rows)
+    return out
 
 
-def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, str]) -> list[str]:
-    """Readable lines about the rows a user would want to look at, with examples."""
+def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, str],
+              counts: dict[str, int]) -> list[str]:
+    """Readable lines about the rows a user would want to look at, with examples; counts: the
+    excluded rows by reason."""
     unit = "row" if src.format in ("parquet", "excel") else "line"
     out = []
     checks = [
@@ -771,14 +783,14 @@ def _problems(con: duckdb.DuckDBPyConnection, src: RawSource, cols: dict[str, st
           "starts?): reported, not netted")),
         ("no_customer", "order_id", "no customer id, e-mail or phone (order id shown)"),
     ]
-    counts = dict(con.execute("SELECT reason, count(*) FROM lines WHERE reason IS NOT NULL GROUP BY reason").fetchall())
+    wanted = {reason: column for reason, column, _ in checks if counts.get(reason, 0)}
+    # the negative examples are numbers the ingest formats itself ("-1500.0 (quantity -1.0)"):
+    # masking them would turn the word quantity into asterisks
+    examples = _examples(con, wanted, src, redact={r for r, c in wanted.items() if c != NEGATIVE_EXAMPLE})
     for reason, column, text in checks:
         n = counts.get(reason, 0)
         if n:
-            # the negative examples are numbers the ingest formats itself ("-1500.0 (quantity
-            # -1.0)"): masking them would turn the word quantity into asterisks
-            ex = _examples(con, reason, column, src,
-                           redact=column != NEGATIVE_EXAMPLE).replace("line ", f"{unit} ")
+            ex = examples[reason].replace("line ", f"{unit} ")
             out.append(f"{n:,} {unit}{'s' if n != 1 else ''} excluded: {text}; e.g. {ex}")
     conflicts, = con.execute("SELECT count(*) FROM orders_t WHERE mixed_customers").fetchone()
     if conflicts:
@@ -810,7 +822,7 @@ def _check_usable(con: duckdb.DuckDBPyConnection, ledger: Ledger, src: RawSource
             raise DataError(
                 f"{src.path}: {line.rows:,} of {ledger.input_rows:,} rows "
                 f"({line.rows / ledger.input_rows:.1%}) {what} ({where}); the limit is {share:.0%}. "
-                f"Examples: {_examples(con, line.reason, column, src)}",
+                f"Examples: {_examples(con, {line.reason: column}, src)[line.reason]}",
                 hint=fix,
             )
     # credit notes are netted, not limited by max_invalid_share (a fashion shop returns a fifth of

@@ -47,19 +47,26 @@ class RawSource:
     temp_files: list[Path] = field(default_factory=list)
     # (first record, extra lines before it) wherever records stop being one line each (quoted
     # line breaks, blank lines): counted while checking a file read single-threaded (see
-    # _check_record_count), or from empty_lines_in on first use for a CSV read in parallel
+    # _check_record_count), or from empty_lines_in for a CSV read in parallel, as far as the
+    # records asked for (scan_to)
     line_shifts: list[tuple[int, int]] = field(default_factory=list)
     header_lines: int = 1  # lines before the first record in a text file
-    empty_lines_in: Path | None = None  # the text file to scan for empty lines, once, when asked
+    empty_lines_in: Path | None = None  # the text file to scan for empty lines, when asked
+    shifts_known_to: int = 0  # with empty_lines_in: line_shifts are complete up to this record
+
+    def scan_to(self, row: int) -> None:
+        """Make line_shifts complete up to record `row`: for a CSV read in parallel, scan the file
+        for empty lines as far as that record only (examples are usually early in the file)."""
+        if self.empty_lines_in is not None and row > self.shifts_known_to:
+            self.line_shifts, self.shifts_known_to = empty_line_shifts(
+                self.empty_lines_in, self.header_lines, upto=row)
 
     def line_of(self, row: int) -> int:
         """Where row number `row` (_row) starts in the file: the line for a text file (the header is
         line 1, if there is one), the row itself for Parquet and Excel."""
         if self.format in ("parquet", "excel"):
             return row
-        if self.empty_lines_in is not None:  # only reports with examples pay for the scan
-            self.line_shifts = empty_line_shifts(self.empty_lines_in, self.header_lines)
-            self.empty_lines_in = None
+        self.scan_to(row)  # only reports with examples pay for the scan, up to their last example
         at = bisect.bisect_right(self.line_shifts, (row, float("inf"))) - 1
         return row + self.header_lines + (self.line_shifts[at][1] if at >= 0 else 0)
 
@@ -89,19 +96,25 @@ _EMPTY_LINE = re.compile(rb"\n\r?(?=\n)")  # a line break, then a line with noth
 SCAN_BLOCK = 1 << 24
 
 
-def empty_line_shifts(path: Path, header_lines: int = 1) -> list[tuple[int, int]]:
+def empty_line_shifts(path: Path, header_lines: int = 1,
+                      upto: int | None = None) -> tuple[list[tuple[int, int]], float]:
     """RawSource.line_shifts of a text file whose records are one line each apart from empty lines,
-    which DuckDB skips: (first record after empty lines, empty lines before it in all).
+    which DuckDB skips: (first record after empty lines, empty lines before it in all); and the
+    last record they are complete for (infinity when the whole file was read).
 
     For files DuckDB read in parallel, which refuses quoted line breaks: there every line break
     ends a record or an empty line, so a byte scan in blocks finds them (about a second per GB).
+    upto: stop once record `upto` and every empty line before it are seen. The blocks start small
+    and double, so the examples at the top of a large file cost a few small reads, not the file.
     """
     shifts: list[tuple[int, int]] = []
     empty = 0
     breaks_before = 0  # line breaks in the file before buf[0]
     carry = b""  # the end of the previous block: an empty line may start there
+    size = min(SCAN_BLOCK, 1 << 16)
     with _open_bytes(path) as fh:
-        while block := fh.read(SCAN_BLOCK):
+        while block := fh.read(size):
+            size = min(SCAN_BLOCK, size * 2)
             buf = carry + block
             counted, breaks = 0, breaks_before
             for m in _EMPTY_LINE.finditer(buf):
@@ -117,7 +130,12 @@ def empty_line_shifts(path: Path, header_lines: int = 1) -> list[tuple[int, int]
                     shifts.append((records_before + 1, empty))
             carry = buf[-2:]
             breaks_before += buf.count(b"\n", 0, len(buf) - len(carry))
-    return shifts
+            # every empty line closed before the carry is counted: the records ended before it
+            # are at least the line breaks there less the header and all empty lines seen
+            done = breaks_before - header_lines - empty
+            if upto is not None and done > upto:
+                return shifts, done
+    return shifts, float("inf")
 
 
 def sniff_format(path: Path, declared: str | None = None) -> str:

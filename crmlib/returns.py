@@ -133,55 +133,63 @@ def net_returns(con: duckdb.DuckDBPyConnection, source: str, enabled: bool) -> b
     return True
 
 
-def netted_lines(con: duckdb.DuckDBPyConnection) -> list[LedgerLine]:
-    """The kept credit notes by match (rows and amounts inside the kept ones)."""
-    rows = con.execute("""
-        SELECT net_kind, count(*), sum(amount) FROM lines
-        WHERE reason IS NULL AND net_kind IS NOT NULL GROUP BY net_kind""").fetchall()
-    by_kind = {k: (int(n), Decimal(a)) for k, n, a in rows}
-    return [LedgerLine(f"returned_{k}", *by_kind[k]) for k in ("item", "customer") if k in by_kind]
+# The returns' share of the ledger's one grouping of `lines` by reason (crmlib.ingest._ledger):
+# aggregates per reason, added up or picked by reason in Python, so that the ledger, the netted
+# lines and the returns summary need no pass of their own. Each is the old query's expression with
+# its reason condition left to the grouping (coalesce(..., 0) keeps the DECIMAL(38,4) scale).
+RETURN_AGGREGATES = {
+    "refunded": "coalesce(sum(gross_amount - amount) FILTER (WHERE line_kind = 'product'), 0)",
+    "item_rows": "count(*) FILTER (WHERE net_kind = 'item')",
+    "item_amount": "coalesce(sum(amount) FILTER (WHERE net_kind = 'item'), 0)",
+    "customer_rows": "count(*) FILTER (WHERE net_kind = 'customer')",
+    "customer_amount": "coalesce(sum(amount) FILTER (WHERE net_kind = 'customer'), 0)",
+    "credit_notes": "count(*) FILTER (WHERE net_kind IS NOT NULL OR reason = 'credit_note_unmatched')",
+    "netted_rows": "count(*) FILTER (WHERE net_kind IS NOT NULL)",
+    "netted_amount": "coalesce(sum(amount) FILTER (WHERE net_kind IS NOT NULL), 0)",
+    "orders": "count(DISTINCT order_id) FILTER (WHERE reason = 'reversed')",
+    "sales_amount": "coalesce(sum(amount) FILTER (WHERE line_kind <> 'return'), 0)",
+}
+ZERO = Decimal("0.0000")  # what coalesce(sum(DECIMAL(18,4)), 0) gives over no rows
 
 
-def refunded_amount(con: duckdb.DuckDBPyConnection) -> Decimal:
+def _of(totals: dict[str | None, dict[str, Any]], reason: str | None, name: str, empty: Any = 0) -> Any:
+    return totals.get(reason, {}).get(name, empty)
+
+
+def netted_lines(totals: dict[str | None, dict[str, Any]]) -> list[LedgerLine]:
+    """The kept credit notes by match (rows and amounts inside the kept ones); totals: the
+    ledger's aggregates by reason (RETURN_AGGREGATES)."""
+    return [LedgerLine(f"returned_{k}", int(_of(totals, None, f"{k}_rows")), Decimal(_of(totals, None, f"{k}_amount")))
+            for k in ("item", "customer") if _of(totals, None, f"{k}_rows")]
+
+
+def refunded_amount(totals: dict[str | None, dict[str, Any]]) -> Decimal:
     """The refunds netted from kept lines (their gross minus their net amount)."""
-    value, = con.execute(
-        "SELECT coalesce(sum(gross_amount - amount), 0) FROM lines WHERE reason IS NULL AND line_kind = 'product'"
-    ).fetchone()
-    return Decimal(value)
+    return Decimal(_of(totals, None, "refunded", ZERO))
 
 
-def returns_summary(con: duckdb.DuckDBPyConnection, netted: bool, returned_rows: int) -> dict[str, Any]:
+def returns_summary(con: duckdb.DuckDBPyConnection, netted: bool, totals: dict[str | None, dict[str, Any]]) -> dict[str, Any]:
     """Counts and amounts of returns for the ledger and the data check (amounts as strings);
-    netted: whether net_returns changed anything, returned_rows: lines returned by status (without
-    either, nothing was returned and no pass over the lines is needed)."""
+    netted: whether net_returns changed anything; totals: the ledger's aggregates by reason, with
+    rows and amount (without netting or lines returned by status, nothing was returned and the
+    top products need no pass over the lines)."""
+    returned_rows = int(_of(totals, "returned", "rows"))
     if not netted and not returned_rows:
         return {"credit_notes": 0, "credit_notes_netted": 0, "credit_notes_netted_amount": "0",
                 "credit_notes_unmatched": 0, "credit_notes_unmatched_amount": "0", "reversed_orders": 0,
                 "reversed_sales_amount": "0", "returned_status_rows": 0, "returned_status_amount": "0",
                 "refunded_amount": "0", "top_products": []}
-    (credits, netted, netted_amount, unmatched, unmatched_amount, reversed_orders, reversed_amount,
-     returned_rows, returned_amount) = con.execute("""
-        SELECT count(*) FILTER (WHERE net_kind IS NOT NULL OR reason = 'credit_note_unmatched'),
-               count(*) FILTER (WHERE reason IS NULL AND net_kind IS NOT NULL),
-               coalesce(sum(amount) FILTER (WHERE reason IS NULL AND net_kind IS NOT NULL), 0),
-               count(*) FILTER (WHERE reason = 'credit_note_unmatched'),
-               coalesce(sum(amount) FILTER (WHERE reason = 'credit_note_unmatched'), 0),
-               count(DISTINCT order_id) FILTER (WHERE reason = 'reversed'),
-               coalesce(sum(amount) FILTER (WHERE reason = 'reversed' AND line_kind <> 'return'), 0),
-               count(*) FILTER (WHERE reason = 'returned'),
-               coalesce(sum(amount) FILTER (WHERE reason = 'returned'), 0)
-        FROM lines""").fetchone()
     return {
-        "credit_notes": int(credits),
-        "credit_notes_netted": int(netted),
-        "credit_notes_netted_amount": str(Decimal(netted_amount)),
-        "credit_notes_unmatched": int(unmatched),
-        "credit_notes_unmatched_amount": str(Decimal(unmatched_amount)),
-        "reversed_orders": int(reversed_orders),
-        "reversed_sales_amount": str(Decimal(reversed_amount)),
-        "returned_status_rows": int(returned_rows),
-        "returned_status_amount": str(Decimal(returned_amount)),
-        "refunded_amount": str(refunded_amount(con)),
+        "credit_notes": sum(int(t["credit_notes"]) for t in totals.values()),
+        "credit_notes_netted": int(_of(totals, None, "netted_rows")),
+        "credit_notes_netted_amount": str(Decimal(_of(totals, None, "netted_amount", ZERO))),
+        "credit_notes_unmatched": int(_of(totals, "credit_note_unmatched", "rows")),
+        "credit_notes_unmatched_amount": str(Decimal(_of(totals, "credit_note_unmatched", "amount", ZERO))),
+        "reversed_orders": int(_of(totals, "reversed", "orders")),
+        "reversed_sales_amount": str(Decimal(_of(totals, "reversed", "sales_amount", ZERO))),
+        "returned_status_rows": returned_rows,
+        "returned_status_amount": str(Decimal(_of(totals, "returned", "amount", ZERO))),
+        "refunded_amount": str(refunded_amount(totals)),
         "top_products": top_products(con),
     }
 

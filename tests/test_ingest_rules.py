@@ -440,7 +440,7 @@ def test_empty_line_scan_across_block_boundaries(tmp_path, monkeypatch):
     assert expected == [(2, 1), (3, 3), (4, 4), (5, 5)]
     for block in (1, 2, 3, 5, 1 << 20):
         monkeypatch.setattr(readers, "SCAN_BLOCK", block)
-        assert readers.empty_line_shifts(path) == expected, block
+        assert readers.empty_line_shifts(path)[0] == expected, block
 
 
 def test_line_of_counts_the_header_only_where_there_is_one(tmp_path):
