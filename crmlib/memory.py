@@ -166,12 +166,13 @@ def required_memory(lines: int, duckdb_cap: int | None) -> int:
     return int(BASE_BYTES + variable)
 
 
-def check_memory(path: Path, duckdb_memory: str) -> None:
+def check_memory(path: Path, duckdb_memory: str, lines: int | None = None) -> None:
     """Raise NotEnoughMemoryError when the ingest of the file would need more memory than is
-    available; skipped with CRM_SKIP_MEMORY_CHECK=1, or when the figures cannot be read."""
+    available; skipped with CRM_SKIP_MEMORY_CHECK=1, or when the figures cannot be read.
+    lines: estimate_lines(path) when the caller has it already."""
     if os.environ.get(SKIP_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
         return
-    lines = estimate_lines(Path(path))
+    lines = lines if lines is not None else estimate_lines(Path(path))
     available = available_memory() if lines else None
     if not lines or available is None:
         return

@@ -6,7 +6,7 @@ screens them before orders.parquet and order_lines.parquet are written, so no ch
 notebook ever sees the raw value (the rule: crmlib/contact_shapes.py). The ledger records how many
 kept lines of each column were masked (``masked``), and the data check says so.
 
-DuckDB gathers each column's distinct values from the classified Parquet in one scan and keeps
+DuckDB gathers each column's distinct values from the classified lines in one scan and keeps
 the few that could hold a contact (an '@' or eight digits close together, RE2): about 0.1 s per
 million lines. Python applies the exact rule to those few. Only when something is to be masked, the view ``lines`` (read by everything the
 ingest writes) is replaced by one that joins the masks in; otherwise nothing changes.
@@ -28,13 +28,14 @@ FILE_KEY = "file_name"  # the count key of the data file's name in Ledger.masked
 
 def screen_lines(con: duckdb.DuckDBPyConnection, classified: str) -> dict[str, int]:
     """Mask contact shapes in the text columns of view ``lines``; returns the kept lines masked
-    per column (only columns with any). classified: the quoted path of the classified Parquet."""
+    per column (only columns with any). classified: the classified lines (a table, or
+    read_parquet of their file)."""
     pattern = sql_literal(CANDIDATE_SQL_PATTERN)
     # one scan; the pattern runs on each column's distinct values, not on every row (a filter
     # over SELECT DISTINCT is pushed below it, into the scan: 20 times slower)
     candidates = con.execute(
         "SELECT " + ", ".join(f"[x FOR x IN list(DISTINCT {c}) IF regexp_matches(x, {pattern})]" for c in SCREENED)
-        + f" FROM read_parquet({classified})").fetchone()
+        + f" FROM {classified}").fetchone()
     masks: dict[str, pd.DataFrame] = {}
     for column, found in zip(SCREENED, candidates):
         pairs = [(v, mask_contacts(v)) for v in found or []]  # the few candidates (None: no rows)
