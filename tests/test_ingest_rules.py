@@ -458,3 +458,61 @@ def test_line_of_counts_the_header_only_where_there_is_one(tmp_path):
     src = open_raw(con, csv_path, work_dir=tmp_path)
     assert [src.line_of(r) for r in (1, 2)] == [2, 3]
     assert con.execute("SELECT _row, order_id FROM raw ORDER BY _row").fetchall() == [(1, "A1"), (2, "A2")]
+
+
+def test_empty_line_scan_reads_only_as_far_as_the_examples(tmp_path, monkeypatch):
+    # Examples are the first lines of their reason, usually near the top: the scan for empty lines
+    # stops once it has passed them, and goes on only when a later row is asked for. Line numbers
+    # counted by hand: record r is on line r + 1 (the header) + the empty lines before it.
+    import duckdb
+
+    import crmlib.readers as readers
+    from crmlib.readers import open_raw
+
+    n = 60_000
+    rows = ["order_id,customer_id,ordered_at,amount",  # line 1
+            "A1,C1,not a date,100",                     # line 2: record 1
+            "",                                         # line 3 (empty)
+            "A2,C2,bad,100",                            # line 4: record 2
+            "A3,C3,bad,100"]                            # line 5: record 3
+    rows += [f"B{i},C{i},2024-01-05 10:00:00,1000" for i in range(n)]  # records 4 .. n + 3
+    rows += ["", "", "Z1,,2024-01-06,500"]              # two empty lines, then record n + 4
+    path = tmp_path / "orders.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    size = path.stat().st_size
+    assert size > 2_000_000
+
+    class Counting:
+        def __init__(self, fh):
+            self.fh, self.bytes = fh, 0
+
+        def read(self, size=-1):
+            block = self.fh.read(size)
+            self.bytes += len(block)
+            return block
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    opened: list[Counting] = []
+    real_open = readers._open_bytes
+
+    def counting_open(p):
+        opened.append(Counting(real_open(p)))
+        return opened[-1]
+
+    monkeypatch.setattr(readers, "_open_bytes", counting_open)
+    src = open_raw(duckdb.connect(), path, work_dir=tmp_path)
+    opened.clear()  # the sample read at opening is no scan
+    assert [src.line_of(r) for r in (1, 2, 3)] == [2, 4, 5]
+    assert opened and max(fh.bytes for fh in opened) < size / 4  # not the whole file
+    assert src.line_of(n + 3) == n + 5 and src.line_of(n + 4) == n + 8  # a later row: scanned on
+
+    monkeypatch.setattr(readers, "_open_bytes", real_open)
+    result = ingest_file(path)
+    problems = " | ".join(result.ledger.problems)
+    assert "line 2:" in problems and "line 4:" in problems and "line 5:" in problems, problems
+    assert f"line {n + 8}:" in problems, problems
