@@ -210,12 +210,15 @@ def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None,
     Two layers, so that each raw value is trimmed, parsed or stripped of non-digits once per row:
     the inner one parses, the outer one derives from the parsed values (rather than trusting
     DuckDB to share a sub-expression repeated inside CASE branches: the phone's digits were
-    extracted up to five times per row). line_hash adds the hash of the whole raw line (for the
-    duplicate check, so that it needs no pass of its own over the file).
+    extracted up to five times per row). With an e-mail or phone, a middle layer tests each
+    contact for a placeholder once (the contact and the placeholder flag both need the test).
+    line_hash adds the hash of the whole raw line (for the duplicate check, so that it needs no
+    pass of its own over the file).
     """
     t = src.types
     inner: dict[str, str] = {}  # parsed values and helpers (helpers start with an underscore)
     e: dict[str, str] = {}      # the canonical fields, from inner's columns
+    middle: dict[str, str] = {}  # the contacts' tests, from inner's columns
     inner["order_id"] = _text(cols["order_id"]) if "order_id" in cols else "NULL"
     e["order_id"] = "order_id"
     if "customer_id" in cols:
@@ -228,18 +231,20 @@ def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None,
     placeholders = []
     if "email" in cols:
         inner["_email"] = f"lower({_nfkc(_long_text(cols['email']))})"
-        fake = PLACEHOLDER_EMAIL.format(e="_email")
-        e["email"] = f"CASE WHEN contains(_email, '@') AND NOT {fake} THEN _email END"
-        placeholders.append(f"(contains(_email, '@') AND {fake})")
+        middle["_email_at"] = "contains(_email, '@')"
+        middle["_email_fake"] = PLACEHOLDER_EMAIL.format(e="_email")
+        e["email"] = "CASE WHEN _email_at AND NOT _email_fake THEN _email END"
+        placeholders.append("(_email_at AND _email_fake)")
     else:
         e["email"] = "NULL"
     if "phone" in cols:
         inner["_phone"] = _text(cols["phone"])
         inner["_digits"] = _digits_sql(cols["phone"])
         local = "CASE WHEN _digits LIKE '81%' AND length(_digits) >= 11 THEN '0' || _digits[3:] ELSE _digits END"
-        fake = PLACEHOLDER_PHONE.format(d="_digits")
-        e["phone"] = f"CASE WHEN _phone IS NOT NULL AND length(_digits) >= 9 AND NOT {fake} THEN {local} END"
-        placeholders.append(f"(_phone IS NOT NULL AND length(_digits) >= 9 AND {fake})")
+        middle["_phone_ok"] = "_phone IS NOT NULL AND length(_digits) >= 9"
+        middle["_phone_fake"] = PLACEHOLDER_PHONE.format(d="_digits")
+        e["phone"] = f"CASE WHEN _phone_ok AND NOT _phone_fake THEN {local} END"
+        placeholders.append("(_phone_ok AND _phone_fake)")
     else:
         e["phone"] = "NULL"
     e["placeholder_contact"] = f"coalesce({' OR '.join(placeholders)}, false)" if placeholders else "false"
@@ -279,8 +284,10 @@ def _typed_select(src: RawSource, cols: dict[str, str], date_format: str | None,
         inner["_line_hash"] = f"hash({', '.join(_ident(c) for c in src.columns)})"
         e["line_hash"] = "_line_hash"
     parsed = ", ".join(f"{expr} AS {name}" for name, expr in inner.items())
-    return (f"SELECT _row, {', '.join(f'{expr} AS {name}' for name, expr in e.items())} "
-            f"FROM (SELECT _row, {parsed} FROM raw)")
+    source = f"(SELECT _row, {parsed} FROM raw)"
+    if middle:
+        source = f"(SELECT *, {', '.join(f'{expr} AS {name}' for name, expr in middle.items())} FROM {source})"
+    return f"SELECT _row, {', '.join(f'{expr} AS {name}' for name, expr in e.items())} FROM {source}"
 
 
 def _fill_order_fields(fields: list[str]) -> str:
