@@ -676,12 +676,13 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
         working = f"read_parquet({_quote(str(classified))})"
     _flag_duplicates(con, working, raw_cols, rules["drop_duplicate_lines"])
     total_note = refuse_repeated_total(con, src.path, cols)
-    _merged_lines(con, _guest_maps(con, rules["identity_from_contact"], rules["max_members_per_contact"]))
+    merged = _guest_maps(con, rules["identity_from_contact"], rules["max_members_per_contact"])
+    _merged_lines(con, merged)
     netted = net_returns(con, "merged", rules["net_returns"])
     masked = screen_lines(con, working)  # before anything is written or counted
     con.execute(ORDERS_SQL)
 
-    ledger = _ledger(con, src, preset, cols, rules, netted)
+    ledger = _ledger(con, src, preset, cols, rules, netted, merged)
     ledger.missing_fields = missing_important(preset, cols)
     if total_note:
         ledger.problems.append(total_note)
@@ -696,17 +697,19 @@ def _ingest(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, rule
 
 
 def _ledger(con: duckdb.DuckDBPyConnection, src: RawSource, preset: Preset, cols: dict[str, str],
-            rules: dict[str, Any], netted: bool = False) -> Ledger:
+            rules: dict[str, Any], netted: bool = False, merged: bool = False) -> Ledger:
     # one grouping of the lines by reason gives the ledger lines, the identity counts of the kept
     # lines, the returns' figures and the problems' counts (each had a pass of its own); the
     # distinct members are counted over the merged kept rows only, so the key column of the other
-    # (nearly all) rows is never read
+    # (nearly all) rows is never read, and only when guests were merged (a DISTINCT aggregate
+    # doubles the cost of the grouping)
     aggregates = {
         "rows": "count(*)", "amount": "coalesce(sum(amount), 0)",
         "member_rows": "count(*) FILTER (WHERE has_member_id)",
         "by_email": "count(*) FILTER (WHERE merged_by_email)",
         "by_phone": "count(*) FILTER (WHERE merged_by_phone)",
-        "members_matched": "count(DISTINCT customer_key) FILTER (WHERE reason IS NULL AND (merged_by_email OR merged_by_phone))",
+        "members_matched": ("count(DISTINCT customer_key) FILTER (WHERE reason IS NULL AND (merged_by_email OR merged_by_phone))"
+                            if merged else "0"),
         **RETURN_AGGREGATES,
     }
     rows = con.execute(f"SELECT reason, {', '.join(aggregates.values())} FROM lines GROUP BY reason").fetchall()
