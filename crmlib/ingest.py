@@ -35,7 +35,13 @@ from .memory import check_memory, estimate_lines
 from .readers import QUOTED_NEWLINES, UNREADABLE_LINE_HINT, RawSource, open_raw
 from .redact import redact_example
 from .repeated_total import refuse_repeated_total
-from .returns import RETURN_AGGREGATES, net_returns, netted_lines, refunded_amount, returns_summary
+from .returns import (
+    RETURN_AGGREGATES,
+    net_returns,
+    netted_lines,
+    refunded_amount,
+    returns_summary,
+)
 from .screen import masked_file_name, screen_lines
 from .sql import sql_ident as _ident
 from .sql import sql_literal as _quote

@@ -466,7 +466,7 @@ def test_empty_line_scan_reads_only_as_far_as_the_examples(tmp_path, monkeypatch
     # counted by hand: record r is on line r + 1 (the header) + the empty lines before it.
     import duckdb
 
-    import crmlib.readers as readers
+    from crmlib import readers
     from crmlib.readers import open_raw
 
     n = 60_000
