@@ -430,9 +430,9 @@ DUPLICATE_FIRST = ("bad_date", "bad_amount")  # reasons that win over duplicate_
 
 
 def _flag_duplicates(con: duckdb.DuckDBPyConnection, working: str, raw_cols: str, enabled: bool) -> None:
-    """View `classified`: the working rows (working: a table, or read_parquet of a file), each line
-    that exactly repeats an earlier line
-    excluded as duplicate_line (unless its date or amount is unreadable, which is said first).
+    """View `classified`: the working rows (a table, or read_parquet of a file), each line that
+    exactly repeats an earlier line excluded as duplicate_line (unless its date or amount is
+    unreadable, which is said first).
 
     The classification wrote each raw line's hash, so the check costs one aggregation of that
     column; only lines whose hash repeats are compared column by column, in a second pass over

@@ -160,6 +160,7 @@ ZERO = Decimal("0.0000")  # what coalesce(sum(DECIMAL(18,4)), 0) gives over no r
 
 
 def _of(totals: dict[str | None, dict[str, Any]], reason: str | None, name: str, empty: Any = 0) -> Any:
+    """One aggregate of one reason (None: the kept lines); `empty` when no line has the reason."""
     return totals.get(reason, {}).get(name, empty)
 
 
