@@ -10,7 +10,15 @@ as-of yardstick, matching by customer id, moves for the three schemes).
 Peak memory is the child's peak RSS (generation included). Targets: under 10 s and 2 GB for
 5 million customers.
 
+--case chapter --processed DIR runs the segments chapter's own work on a processed folder in a
+child: the code cells of notebooks/02_segments.ipynb (customer base and classification, the
+profiles, the migration and the metrics; page output discarded), classifying afresh
+(reuse=False, the kept copy is written as in a report). Printed: wall and CPU seconds and the
+peak RSS per cell and in all, bytes per customer and the projection to 51M customers (the
+100M-order sample). The kept store is written into DIR/store/: run it on a copy.
+
     .venv/bin/python bench/segments.py [--sizes 1e6,5e6] [--check]
+    .venv/bin/python bench/segments.py --case chapter --processed /tmp/copy-of-processed
 """
 
 from __future__ import annotations
@@ -89,15 +97,86 @@ def child(args: dict) -> None:
     print(json.dumps({"seconds": time.perf_counter() - t0, "sums_ok": ok}))
 
 
+def _rss() -> tuple[int, int]:
+    """(current, peak) resident set size of this process in bytes (/proc/self/status)."""
+    values = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, kb = line.split()[:2]
+                values[key] = int(kb) * 1024
+    return values["VmRSS:"], values["VmHWM:"]
+
+
+def chapter_child(args: dict) -> None:
+    """In the child: run the segments notebook's code cells on a processed folder, cell by cell,
+    and print per cell the wall and CPU seconds, the RSS after it and the peak so far (JSON)."""
+    import contextlib
+    import io
+    import os
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "02_segments.ipynb", as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    scope: dict = {}
+    steps = []
+    for cell in cells:
+        source = cell.source
+        if "parameters" in cell.metadata.get("tags", []):
+            source += (f"\nprocessed_dir = {args['processed']!r}\nas_of = {args.get('as_of', '')!r}"
+                       f"\nlang = {args.get('lang', 'ja')!r}\nmetrics_path = ''")
+        source = source.replace("segment_customers(orders_path, resolve_as_of(orders_path, as_of), config)",
+                                "segment_customers(orders_path, resolve_as_of(orders_path, as_of), config,"
+                                " reuse=False)")
+        c0, t0 = time.process_time(), time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(source, "<cell>", "exec"), scope)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        import matplotlib.pyplot as plt
+        plt.close("all")
+        rss, peak = _rss()
+        first = next((line for line in cell.source.splitlines() if not line.startswith(("#", "from ", "import "))),
+                     "imports")
+        steps.append({"cell": first[:60], "wall": wall, "cpu": cpu, "rss": rss, "peak": peak})
+    customers = len(scope["seg"].customers)
+    print(json.dumps({"customers": customers, "steps": steps, "pid": os.getpid()}))
+
+
+def chapter_case(processed: str) -> int:
+    """The segments chapter on a processed folder: per-cell figures and the projection to 51M customers."""
+    r, peak = run_child(Path(__file__), {"task": "chapter", "processed": str(Path(processed).resolve())})
+    n = r["customers"]
+    rows = [[s["cell"], f"{s['wall']:.1f}", f"{s['cpu']:.1f}", f"{s['rss'] / MIB:,.0f}", f"{s['peak'] / MIB:,.0f}"]
+            for s in r["steps"]]
+    rows.append(["all", f"{sum(s['wall'] for s in r['steps']):.1f}", f"{sum(s['cpu'] for s in r['steps']):.1f}",
+                 "", f"{peak / MIB:,.0f}"])
+    print(f"Segments chapter (notebooks/02_segments.ipynb code cells) on {processed}: {n:,} customers")
+    print_table(["cell", "wall s", "CPU s", "RSS after MB", "peak so far MB"], rows)
+    per = peak / n
+    print(f"peak {peak / GIB:.2f} GB = {per:,.0f} bytes per customer; at 51M customers: "
+          f"{per * 51e6 / GIB:.1f} GB (the fixed part, about {r['steps'][0]['peak'] / MIB:,.0f} MB after the"
+          f" imports, included)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1e6,5e6", help="customers per case, e.g. 1e6,5e6")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--case", choices=("generated", "chapter"), default="generated",
+                        help="generated: the customer frames of --sizes; chapter: the segments notebook on --processed")
+    parser.add_argument("--processed", help="processed folder (orders.parquet) for --case chapter; it writes store/")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(json.loads(args.child))
+        task = json.loads(args.child)
+        (chapter_child if task["task"] == "chapter" else child)(task)
         return 0
+    if args.case == "chapter":
+        if not args.processed:
+            parser.error("--case chapter needs --processed DIR")
+        return chapter_case(args.processed)
 
     rows, missed = [], False
     for n in parse_sizes(args.sizes):

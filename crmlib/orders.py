@@ -46,6 +46,9 @@ def _new_database(threads: int | None, spill: Path) -> duckdb.DuckDBPyConnection
     database = duckdb.connect()
     database.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
     database.execute("SET preserve_insertion_order = false")  # every query orders its own result
+    # give the memory of a finished query back to the system: without it DuckDB's allocator keeps
+    # up to its cap (3 GB at 50M customers) resident while pandas works on the result
+    database.execute("SET allocator_background_threads = true")
     if threads:
         database.execute(f"SET threads = {int(threads)}")
     database.execute(f"SET temp_directory = {_quote(str(spill))}")
@@ -104,7 +107,11 @@ def query_arrow(sql: str, batch_rows: int = 1_000_000) -> pa.Table:
     con = connect()
     try:
         reader = con.sql(sql).to_arrow_reader(batch_rows)
-        return pa.Table.from_batches(list(reader), schema=reader.schema)
+        # each batch is copied into Arrow's own memory as it arrives: DuckDB's allocator then reuses
+        # one batch's memory for the next, where it kept the whole result resident after it was
+        # freed (at 5M customers 260 MB more after the conversion to pandas)
+        memory = pa.default_cpu_memory_manager()
+        return pa.Table.from_batches([batch.copy_to(memory) for batch in reader], schema=reader.schema)
     finally:
         con.close()
 

@@ -408,6 +408,30 @@ def test_migration_reuses_the_as_of_yardstick(migration_dir):
         [None if pd.isna(v) else v for v in got.astype(object)]
 
 
+
+def test_customer_base_of_only_the_customers_who_ordered_since(migration_dir):
+    # on 2024-10-03 (90 days before AS_OF) only 'back' and 'grow' had bought before and buy again
+    # later ('new' had not bought yet, 'gone' and 'same' did not buy again): their facts then, by hand
+    base = customer_base(migration_dir / "orders.parquet", dt.date(2024, 10, 3), ordered_until=AS_OF)
+    assert base["customer_id"].tolist() == ["back", "grow"]
+    assert base["recency_days"].tolist() == [400 - 90, 150 - 90]
+    assert base["orders"].tolist() == [1, 1] and base["revenue"].tolist() == [5000.0, 5000.0]
+    assert base["tenure_days"].tolist() == [0, 0]
+
+
+def test_migration_classifies_the_start_date_in_chunks(migration_dir, monkeypatch):
+    # chunks of 2 customers: the unchanged customers ('gone', 'same') fall in different chunks
+    monkeypatch.setattr("crmlib.store.segments.migration.CHUNK_ROWS", 2)
+    seg = segment_customers(migration_dir / "orders.parquet", AS_OF, {"cpm": {"spend": 70000}})
+    mig = segment_migration(seg)
+    assert mig.start_customers == 4
+    start = dict(zip(seg.customers["customer_id"], mig.classes["cpm"][0].astype(object)))
+    # by hand on 2024-10-03: back first (310 days) -> first_lapsed; gone first (210) -> first;
+    # grow first (60) -> first; same early (2 purchases 50 days apart, 60 days ago) -> early
+    assert pd.isna(start.pop("new"))
+    assert start == {"back": "first_lapsed", "gone": "first", "grow": "first", "same": "early"}
+
+
 # --- DuckDB facts, profiles, report text ------------------------------------------------------------
 
 

@@ -48,12 +48,22 @@ BASE_COLUMNS = ("customer_id", "first_order", "last_order", "orders", "purchases
                 "recency_days", "tenure_days")
 
 
-def customer_base(orders_path: Path | str, as_of: dt.date | str, merge_same_day: bool = True) -> pd.DataFrame:
-    """One row per customer with an order before as_of: orders, purchases, revenue, recency, tenure."""
+def customer_base(
+    orders_path: Path | str, as_of: dt.date | str, merge_same_day: bool = True,
+    *, ordered_until: dt.date | str | None = None,
+) -> pd.DataFrame:
+    """One row per customer with an order before as_of: orders, purchases, revenue, recency, tenure.
+
+    With ordered_until (after as_of), only the customers who also ordered from as_of to the day
+    before ordered_until: the few whose facts on as_of differ from those on ordered_until (the
+    segment migration reads the others off the later base)."""
     purchases = "count(*)" if merge_same_day else "sum(orders)"
+    src = orders_sql(orders_path, as_of)
+    if ordered_until is not None:
+        src = (f"{src} AND customer_id IN (SELECT customer_id FROM ({orders_sql(orders_path, ordered_until)}) "
+               f"WHERE ordered_at >= {as_timestamp(as_of)})")
     # typed in SQL and streamed out of DuckDB: 50 million customers never sit in its memory cap
-    frame = query_stream(BASE_SQL.format(src=orders_sql(orders_path, as_of), asof=as_timestamp(as_of),
-                                         purchases=purchases))
+    frame = query_stream(BASE_SQL.format(src=src, asof=as_timestamp(as_of), purchases=purchases))
     if frame["customer_id"].dtype != "str":
         frame["customer_id"] = frame["customer_id"].astype("str")
     return frame

@@ -86,6 +86,18 @@ def classify_customers(
     )
 
 
+def scheme_classes(
+    base: pd.DataFrame, settings: SegmentSettings, cuts: SegmentCuts, rules: list[RfmSegmentRule]
+) -> dict[str, pd.Categorical]:
+    """Only the three classes of classify_customers (rfm_segment, cpm_cell, ladder), computed the
+    same way, for a caller that needs no scores or frame (the migration's start date)."""
+    return {
+        "rfm_segment": rfm_segments(rfm_scores(base, cuts.rfm), rules).array,
+        "cpm_cell": cpm_cells(base, settings.cpm, cuts.cpm_spend.amount).array,
+        "ladder": ladder_stages(base, settings.ladder, cuts.ladder_spend_floor)["ladder"].array,
+    }
+
+
 def with_data_lapse(settings: SegmentSettings, orders_path: Path | str, day: dt.date) -> SegmentSettings:
     """The settings with the shop's one lapse window (crmlib.store.coverage) in cpm.active_days and
     ladder.lapse_days where the segments section sets neither. Precedence: those two keys, then the
@@ -177,4 +189,7 @@ def classify_on(segmentation: Segmentation, day: dt.date) -> pd.DataFrame:
     return classify_customers(base, segmentation.settings, segmentation.cuts, segmentation.rules)
 
 
-__all__ = ["SegmentCuts", "Segmentation", "classify_customers", "classify_on", "segment_customers", "segment_cuts"]
+__all__ = [
+    "SegmentCuts", "Segmentation", "classify_customers", "classify_on", "scheme_classes", "segment_customers",
+    "segment_cuts",
+]

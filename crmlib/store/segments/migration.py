@@ -21,14 +21,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..customers import customer_base
 from . import cpm, ladder
-from .classify import Segmentation, classify_on
+from .classify import Segmentation, scheme_classes
 from .settings import RfmSegmentRule
 
 NEW = "_new"  # row label of customers who had not bought yet (rule keys cannot start with '_')
 MOVES = ("new", "up", "stayed", "down", "lapsed", "returned")
 SCHEMES = ("rfm", "cpm", "ladder")
 SCHEME_COLUMNS = {"rfm": "rfm_segment", "cpm": "cpm_cell", "ladder": "ladder"}
+FACTS = ("orders", "purchases", "revenue", "recency_days", "tenure_days")  # what the classes read
+CHUNK_ROWS = 1_000_000  # as-of customers classified at a time for the start date (bounds the temporaries)
 
 
 @dataclass(frozen=True)
@@ -129,23 +132,62 @@ class Migration:
         return migration_moves(*self.classes[scheme], self.orders[scheme])
 
 
+def start_codes(segmentation: Segmentation, start_date: dt.date) -> tuple[dict[str, np.ndarray], int]:
+    """The class codes on start_date (-1 = no order yet) of every as-of customer, in the as-of
+    order, per class column; and how many customers had ordered before start_date.
+
+    A customer with no order from start_date on had the same orders on start_date as on the
+    as-of date: the same purchases, spend and tenure, and a recency shorter by the days between.
+    These (most customers) are classified from the as-of frame, a chunk at a time; only the
+    customers who ordered since start_date are aggregated again (DuckDB) and matched by id. The
+    classes are those classify_on(segmentation, start_date) gives, without a second frame of
+    every customer in memory."""
+    end, settings = segmentation.customers, segmentation.settings
+    n, days = len(end), (segmentation.as_of - start_date).days
+    codes = {column: np.full(n, -1, dtype=np.int8 if len(end[column].cat.categories) < 127 else np.int16)
+             for column in SCHEME_COLUMNS.values()}
+
+    def put(rows: np.ndarray, facts: pd.DataFrame) -> None:
+        for column, classes in scheme_classes(facts, settings, segmentation.cuts, segmentation.rules).items():
+            if list(classes.categories) != list(end[column].cat.categories):
+                raise ValueError("start and end classes must have the same categories")
+            codes[column][rows] = classes.codes
+
+    recent = (end["last_order"] >= pd.Timestamp(start_date)).to_numpy(dtype=bool)
+    for lo in range(0, n, CHUNK_ROWS):
+        hi = min(lo + CHUNK_ROWS, n)
+        same = ~recent[lo:hi]
+        facts = pd.DataFrame({column: end[column].to_numpy()[lo:hi][same] for column in FACTS})
+        facts["recency_days"] -= days
+        put(lo + np.flatnonzero(same), facts)
+    recent_rows = np.flatnonzero(recent)
+    changed = customer_base(segmentation.orders_path, start_date, settings.merge_same_day,
+                            ordered_until=segmentation.as_of)
+    if len(changed):
+        where = pc.index_in(pa.array(changed["customer_id"].astype("str")),
+                            value_set=pa.array(end["customer_id"].iloc[recent_rows].astype("str")))
+        if where.null_count:
+            raise ValueError("customers who ordered before the start date are missing on the as-of date")
+        put(recent_rows[where.to_numpy(zero_copy_only=False)], changed.loc[:, list(FACTS)])
+    return codes, n - len(recent_rows) + len(changed)
+
+
 def segment_migration(segmentation: Segmentation, days_before: int | None = None) -> Migration:
     """Classify the customers days_before (default: the settings') the as-of date and pair the classes."""
     days = days_before if days_before is not None else segmentation.settings.migration.days_before
     start_date = segmentation.as_of - dt.timedelta(days=days)
-    # only the ids and the three classes are kept: at 50M customers the rest of the start-date
-    # frame is several GB that the matching does not need
-    start = classify_on(segmentation, start_date).loc[:, ["customer_id", *SCHEME_COLUMNS.values()]]
     end = segmentation.customers
-    rows = match_rows(start, end)
+    codes, start_customers = start_codes(segmentation, start_date)
     classes = {
-        scheme: (aligned_start(start, end, column, rows), end[column]) for scheme, column in SCHEME_COLUMNS.items()
+        scheme: (pd.Series(pd.Categorical.from_codes(codes.pop(column), dtype=end[column].dtype), index=end.index,
+                           name=column), end[column])
+        for scheme, column in SCHEME_COLUMNS.items()
     }
     orders = {scheme: class_order(scheme, segmentation.rules) for scheme in SCHEMES}
-    return Migration(start_date, segmentation.as_of, len(start), classes, orders)
+    return Migration(start_date, segmentation.as_of, start_customers, classes, orders)
 
 
 __all__ = [
     "MOVES", "NEW", "SCHEMES", "SCHEME_COLUMNS", "ClassOrder", "Migration", "aligned_start", "class_order",
-    "match_rows", "migration_matrix", "migration_moves", "move_kinds", "segment_migration",
+    "match_rows", "migration_matrix", "migration_moves", "move_kinds", "segment_migration", "start_codes",
 ]
