@@ -97,7 +97,11 @@ def query_stream(sql: str, batch_rows: int = 1_000_000) -> pd.DataFrame:
     batches: DuckDB sorts and aggregates under its cap (spilling), and the result never has to
     fit in that cap, as it must for query() (50M customers are several GB). Columns must be
     VARCHAR, BIGINT, DOUBLE or TIMESTAMP (converted as query() would)."""
-    return query_arrow(sql, batch_rows).to_pandas(self_destruct=True)
+    import pyarrow as pa
+
+    frame = query_arrow(sql, batch_rows).to_pandas(self_destruct=True)
+    pa.default_memory_pool().release_unused()  # the freed Arrow batches: back to the system, not cached
+    return frame
 
 
 def query_arrow(sql: str, batch_rows: int = 1_000_000) -> pa.Table:

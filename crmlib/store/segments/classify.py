@@ -164,6 +164,8 @@ def _keep(path: Path, segmentation: Segmentation) -> None:
     table = pa.Table.from_pandas(segmentation.customers, preserve_index=True)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), CUTS_KEY: cuts.encode()})
     keep(path, lambda partial: pq.write_table(table, partial))
+    del table
+    pa.default_memory_pool().release_unused()  # the writer's buffers: back to the system, not cached
 
 
 def _read_kept(path: Path, orders_path: Path | str, day: dt.date, settings: SegmentSettings) -> Segmentation | None:
