@@ -181,7 +181,9 @@ def _read_kept(path: Path, orders_path: Path | str, day: dt.date, settings: Segm
         ladder_spend_floor=raw["ladder_spend_floor"],
         deciles=tuple(raw["deciles"]),
     )
-    customers = table.to_pandas()
+    customers = table.to_pandas(self_destruct=True)
+    del table
+    pa.default_memory_pool().release_unused()  # the file's Arrow buffers: back to the system, not cached
     return Segmentation(day, Path(orders_path), settings, settings.rfm.segment_rules(), cuts, customers)
 
 
