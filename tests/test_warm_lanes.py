@@ -226,3 +226,33 @@ def test_every_need_names_an_earlier_chapter():
     for chapter in CHAPTERS:
         for need in chapter.needs:
             assert priority[need] > priority[chapter.name]
+
+
+def test_a_chapter_is_finished_while_a_chapter_before_it_still_runs(fake, monkeypatch):
+    """Pages and customer lists are made as chapters finish, not in report order: the data check
+    (first in the report, last to run) must not hold back every other chapter's page and lists."""
+    from pathlib import Path
+
+    from crmlib.registry import Chapter
+    from crmlib.report import pipeline
+
+    seen: dict[str, bool] = {}
+    later_finished = threading.Event()
+
+    def run_chapter(job, cwd, kernel=None):
+        if job.chapter.name == "00_first":
+            seen["later page made while the first ran"] = later_finished.wait(5)
+        return job.chapter.name
+
+    monkeypatch.setattr(pipeline, "run_chapter", run_chapter)
+
+    def finish(job, outcome):
+        if job.chapter.name == "01_later":
+            later_finished.set()
+        return outcome.upper()
+
+    jobs = _jobs(Chapter("00_first", "", "", cost=1.0), Chapter("01_later", "", "", cost=2.0))
+    lanes = warm.KernelLanes("/tmp", 2)
+    assert pipeline._run_all(jobs, Path("/tmp"), 2, lanes, finish=finish) == ["00_FIRST", "01_LATER"]
+    lanes.join(5)
+    assert seen == {"later page made while the first ran": True}

@@ -16,7 +16,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,20 +277,28 @@ def _when_ready(jobs: list[_Job], submit: Callable[[_Job, float], Future], close
     return [results[job.chapter.name] for job in jobs]
 
 
-def _in_lanes(jobs: list[_Job], cwd: Path, lanes: Any) -> Iterator[nbformat.NotebookNode | ReportError]:
-    """Each chapter's outcome in report order, the chapters run by whichever warm kernel is free
+def _as_done(jobs: list[_Job], futures: list[Future]) -> Iterator[tuple[_Job, nbformat.NotebookNode | ReportError]]:
+    """(job, outcome) of each future as it finishes: a chapter's pages and lists need not wait
+    for a chapter before it in report order that is still running."""
+    job_of = dict(zip(futures, jobs))
+    for future in as_completed(futures):
+        yield job_of[future], _outcome(future.result)
+
+
+def _in_lanes(jobs: list[_Job], cwd: Path, lanes: Any) -> Iterator[tuple[_Job, nbformat.NotebookNode | ReportError]]:
+    """Each chapter's outcome as it finishes, the chapters run by whichever warm kernel is free
     (in run_priority order, each after the chapters it needs; see _when_ready)."""
     futures = _when_ready(
         jobs, lambda job, priority: lanes.submit(lambda kernel: run_chapter(job, cwd, kernel.prepare()), priority),
         # one report's kernels: each shuts down as soon as no chapter is left for it
         close=lanes.close, closed=lambda: lanes.closed)
-    for future in futures:
-        yield _outcome(future.result)
+    yield from _as_done(jobs, futures)
 
 
 def _outcomes(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
-              share_kernel: bool = True) -> Iterator[nbformat.NotebookNode | ReportError]:
-    """Each chapter's outcome in report order, as soon as it is known (see _run_all)."""
+              share_kernel: bool = True) -> Iterator[tuple[_Job, nbformat.NotebookNode | ReportError]]:
+    """(job, outcome) of each chapter as soon as it is known, in the order the chapters finish
+    (see _run_all)."""
     from .warm import KernelLanes
 
     if isinstance(kernel, KernelLanes):
@@ -298,16 +306,14 @@ def _outcomes(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
         return
     if kernel is not None:
         for job in jobs:
-            yield _outcome(lambda job=job: run_chapter(job, cwd, kernel.prepare()))
+            yield job, _outcome(lambda job=job: run_chapter(job, cwd, kernel.prepare()))
         return
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
-            yield _outcome(lambda job=job: run_chapter(job, cwd))
+            yield job, _outcome(lambda job=job: run_chapter(job, cwd))
         return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chapter") as pool:
-        futures = _when_ready(jobs, lambda job, priority: pool.submit(run_chapter, job, cwd))
-        for future in futures:
-            yield _outcome(future.result)
+        yield from _as_done(jobs, _when_ready(jobs, lambda job, priority: pool.submit(run_chapter, job, cwd)))
 
 
 def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None, share_kernel: bool = True, *,
@@ -324,9 +330,9 @@ def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None, shar
     finish = finish or (lambda job, outcome: outcome)
     post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chapter-finish")
     try:
-        done = [post.submit(finish, job, outcome)
-                for job, outcome in zip(jobs, _outcomes(jobs, cwd, workers, kernel, share_kernel))]
-        return [future.result() for future in done]
+        done = {id(job): post.submit(finish, job, outcome)
+                for job, outcome in _outcomes(jobs, cwd, workers, kernel, share_kernel)}
+        return [done[id(job)].result() for job in jobs]
     except BaseException:  # Ctrl-C, SIGTERM, a bug: the chapters not yet finished are dropped
         post.shutdown(wait=True, cancel_futures=True)
         raise
