@@ -31,8 +31,11 @@ def lazy_getattr(package: str, table: Mapping[str, str], modules: Mapping[str, s
                  ) -> Callable[[str], Any]:
     """The package's module-level __getattr__: import the name's module (relative to the package)
     on first access and keep the value in the package's namespace, so later lookups are plain.
-    ``modules`` names whole modules kept elsewhere ({"predictive": "..store.ltv.predictive"})."""
+    ``modules`` names whole modules kept elsewhere ({"predictive": "..store.ltv.predictive"}); any
+    other name that is one of the package's submodules is that submodule (``st.inputs``), as it
+    was when the package imported its submodules eagerly."""
     import sys
+    from importlib.util import find_spec
 
     def __getattr__(name: str) -> Any:
         home = table.get(name)
@@ -40,6 +43,8 @@ def lazy_getattr(package: str, table: Mapping[str, str], modules: Mapping[str, s
             value = getattr(import_module(home, package), name)
         elif modules and name in modules:
             value = import_module(modules[name], package)
+        elif not name.startswith("__") and find_spec(f"{package}.{name}") is not None:
+            value = import_module(f"{package}.{name}")
         else:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         setattr(sys.modules[package], name, value)
@@ -48,4 +53,16 @@ def lazy_getattr(package: str, table: Mapping[str, str], modules: Mapping[str, s
     return __getattr__
 
 
-__all__ = ["exports", "lazy_getattr"]
+def lazy_dir(package: str, table: Mapping[str, str], modules: Mapping[str, str] | None = None
+             ) -> Callable[[], list[str]]:
+    """The package's module-level __dir__: its names loaded so far and every lazy one, so tab
+    completion and help() list the API before first use."""
+    import sys
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(table) | set(modules or ()))
+
+    return __dir__
+
+
+__all__ = ["exports", "lazy_dir", "lazy_getattr"]

@@ -191,3 +191,23 @@ def test_every_lazy_export_resolves_to_what_it_names(package):
         value = getattr(module, name)
         assert not isinstance(value, type(module)), f"{package}.{name} is a module"
         assert getattr(value, "__name__", name) == name
+
+
+def test_a_fresh_lazy_package_gives_its_submodules_and_lists_its_names(tmp_path):
+    """In a new process: a submodule is reachable as the package's attribute before anything
+    imported it (the strategy notebook reads st.inputs.LOG_TEMPLATE), `from crmlib.segments import
+    exports` is the customer-list module (not the lazy table's helper of that name), and dir()
+    lists the lazy names (tab completion, help())."""
+    code = (
+        "import types\nimport crmlib.segments, crmlib.products\nimport crmlib.strategy as st\n"
+        "import crmlib.diagnosis as dg\n"
+        "assert isinstance(st.inputs, types.ModuleType) and st.inputs.LOG_TEMPLATE\n"
+        "assert isinstance(st.verification, types.ModuleType)\n"
+        "from crmlib.segments import exports as a\nfrom crmlib.products import exports as b\n"
+        "assert isinstance(a, types.ModuleType) and isinstance(b, types.ModuleType), (a, b)\n"
+        "assert 'leaky_bucket' in dir(dg) and 'write_strategy_exports' in dir(st)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -549,3 +549,16 @@ def test_a_return_counts_on_the_day_of_the_order_it_was_netted_against_not_as_a_
     x = _rows(frame)["X"]
     assert (x["eligible"], x["converted"]) == (2, 1)
     assert moves[["from_item", "to_item", "pairs"]].values.tolist() == [["X", "X", 1]]
+
+
+def test_the_sparse_pair_count_refuses_a_join_of_over_two_billion_rows():
+    """3,000 baskets of the same 1,000 items on both sides join into 3e9 (left, right) rows: far
+    over the 30M bound, so the SQL must take over (None). Counted in int32 the sum wrapped to
+    -1,294,967,296 and the product ran."""
+    import numpy as np
+
+    from crmlib.products.cooccur import pair_counts
+
+    slots = np.repeat(np.arange(3_000, dtype=np.int64), 1_000)
+    items = np.tile(np.arange(1_000, dtype=np.int64), 3_000)
+    assert pair_counts((slots, items), (slots, items), 3_000, 1_000, floor=1) is None

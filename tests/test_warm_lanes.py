@@ -256,3 +256,41 @@ def test_a_chapter_is_finished_while_a_chapter_before_it_still_runs(fake, monkey
     assert pipeline._run_all(jobs, Path("/tmp"), 2, lanes, finish=finish) == ["00_FIRST", "01_LATER"]
     lanes.join(5)
     assert seen == {"later page made while the first ran": True}
+
+
+@pytest.mark.parametrize("done_at_once", [("03_ltv",), ("02_segments", "03_ltv"), tuple(
+    c.name for c in __import__("crmlib.registry", fromlist=["CHAPTERS"]).CHAPTERS)])
+def test_each_chapter_is_submitted_once_even_when_it_is_done_at_submit(done_at_once):
+    """A chapter whose Future is already done when it is handed out (it failed at once, or a
+    synchronous runner) runs its callback at once: that callback must not hand out the rest of the
+    batch a second time, nor close and cancel what is running (it did, through the re-entrant lock)."""
+    from collections import Counter
+    from concurrent.futures import Future
+    from types import SimpleNamespace
+
+    from crmlib.registry import CHAPTERS
+    from crmlib.report.pipeline import _when_ready
+
+    calls: list[str] = []
+    closes: list[bool] = []
+    running: list[tuple[str, Future]] = []
+
+    def submit(job, priority):
+        calls.append(job.chapter.name)
+        future = Future()
+        future.set_running_or_notify_cancel()
+        if job.chapter.name in done_at_once:
+            future.set_result(job.chapter.name)
+        else:
+            running.append((job.chapter.name, future))
+        return future
+
+    results = _when_ready([SimpleNamespace(chapter=c) for c in CHAPTERS], submit,
+                          close=lambda: closes.append(True), closed=lambda: bool(closes))
+    while running:  # the others finish one by one, handing out what needed them
+        name, future = running.pop(0)
+        future.set_result(name)
+    assert Counter(calls) == Counter(c.name for c in CHAPTERS)  # each once
+    assert closes == [True]
+    assert not any(f.cancelled() for f in results)
+    assert [f.result(timeout=1) for f in results] == [c.name for c in CHAPTERS]

@@ -14,9 +14,11 @@ YAML imports this package for its settings model and must not load the analysis 
 
 from __future__ import annotations
 
-from ..lazy import exports, lazy_getattr
+from ..lazy import exports as _exports
+from ..lazy import lazy_dir as _lazy_dir
+from ..lazy import lazy_getattr as _lazy_getattr
 
-_EXPORTS = exports(__name__, {
+_EXPORTS = _exports(__name__, {
     "..store.purchases": ("Purchases", "Span", "analysis_periods", "open_purchases", "resolve_as_of"),
     ".cohorts": (
         "CohortTables", "cohort_metrics", "cohort_tables", "orders_takeaway", "retention_takeaway",
@@ -41,5 +43,6 @@ _EXPORTS = exports(__name__, {
     ".trends": ("monthly_trends", "trends_takeaway"),
 })
 
-__getattr__ = lazy_getattr(__name__, _EXPORTS)
+__getattr__ = _lazy_getattr(__name__, _EXPORTS)
+__dir__ = _lazy_dir(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 (the lazy table is the one list)

@@ -18,9 +18,11 @@ validate the `ltv:` section without loading scipy.
 
 from __future__ import annotations
 
-from ..lazy import exports, lazy_getattr
+from ..lazy import exports as _exports
+from ..lazy import lazy_dir as _lazy_dir
+from ..lazy import lazy_getattr as _lazy_getattr
 
-_EXPORTS = exports(__name__, {
+_EXPORTS = _exports(__name__, {
     "..store.ltv.settings": ("LTVSettings",),
     "..store.ltv.bgnbd": ("BGNBDFit", "fit_bgnbd"),
     "..store.ltv.pareto_nbd": ("ParetoNBDFit", "fit_pareto_nbd"),
@@ -35,5 +37,6 @@ _MODULES = {name: f"..store.ltv.{name}" for name in (
     "bgnbd", "clv", "fitting", "gamma_gamma", "historical", "pareto_nbd", "predictive", "settings", "summary",
     "validation")}
 
-__getattr__ = lazy_getattr(__name__, _EXPORTS, _MODULES)
+__getattr__ = _lazy_getattr(__name__, _EXPORTS, _MODULES)
+__dir__ = _lazy_dir(__name__, _EXPORTS, _MODULES)
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 (the lazy table is the one list)

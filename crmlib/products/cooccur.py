@@ -54,7 +54,9 @@ def pair_counts(left: tuple[np.ndarray, np.ndarray], right: tuple[np.ndarray, np
     too big for memory (the caller then runs its SQL)."""
     shape = (n_slots, n_items)
     lmat, rmat = _incidence(*left, shape), _incidence(*right, shape)
-    if int(np.dot(np.diff(lmat.indptr), np.diff(rmat.indptr))) > MAX_JOIN_ROWS:
+    # counted in int64: in int32 (scipy's indptr) a join of over 2**31 rows wraps around and
+    # passes the guard
+    if int(np.dot(np.diff(lmat.indptr).astype(np.int64), np.diff(rmat.indptr).astype(np.int64))) > MAX_JOIN_ROWS:
         return None
     counts = (lmat.T.tocsr() @ rmat).tocoo()
     keep = counts.data >= floor

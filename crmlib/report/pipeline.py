@@ -234,23 +234,29 @@ def _outcome(run: Any) -> nbformat.NotebookNode | ReportError:
         return exc
 
 
+def _cancelled(future: Future) -> None:
+    """Mark a job's Future that will never run as cancelled (its waiters are told)."""
+    future.cancel()
+    future.set_running_or_notify_cancel()
+
+
 def _when_ready(jobs: list[_Job], submit: Callable[[_Job, float], Future], close: Callable[[], None] = lambda: None,
                 closed: Callable[[], bool] = lambda: False) -> list[Future]:
     """Each job's Future (report order). A job is submitted once the chapters it needs
     (Chapter.needs, when they run too) are done, whether they succeeded or not (a chapter whose
     need failed computes the result itself), ready jobs highest run_priority first; close()
-    is called once every job is submitted."""
+    is called once every job is submitted. After a stop (closed(), or submit refusing), what was
+    not started is cancelled."""
     by_name = {job.chapter.name: job for job in jobs}
     needs = {name: [n for n in job.chapter.needs if n in by_name] for name, job in by_name.items()}
     priority = run_priority(job.chapter for job in jobs)
     results: dict[str, Future] = {name: Future() for name in by_name}
     started: set[str] = set()
-    lock = threading.RLock()  # a callback of a job already done runs at once, in the thread holding it
+    lock = threading.Lock()
 
     def copy(name: str, done: Future) -> None:
         if done.cancelled():
-            results[name].cancel()
-            results[name].set_running_or_notify_cancel()
+            _cancelled(results[name])
         elif done.exception() is not None:
             results[name].set_exception(done.exception())
         else:
@@ -258,18 +264,23 @@ def _when_ready(jobs: list[_Job], submit: Callable[[_Job, float], Future], close
         submit_ready()
 
     def submit_ready() -> None:
-        with lock:
-            ready = [name for name in by_name
-                     if name not in started and all(results[n].done() for n in needs[name])]
-            for name in sorted(ready, key=lambda n: -priority[n]):
-                started.add(name)
-                if closed():  # stopped (Ctrl-C, an error): what was not started is dropped
-                    results[name].cancel()
-                    results[name].set_running_or_notify_cancel()
-                    continue
-                submit(by_name[name], priority[name]).add_done_callback(lambda done, name=name: copy(name, done))
-            if len(started) == len(by_name) and ready:
+        submitted: list[tuple[str, Future]] = []
+        with lock:  # a batch is marked started before any callback can run (a job already done)
+            batch = sorted((name for name in by_name
+                            if name not in started and all(results[n].done() for n in needs[name])),
+                           key=lambda n: -priority[n])
+            started.update(batch)
+            for name in batch:
+                try:
+                    if closed():
+                        raise RuntimeError("stopped")
+                    submitted.append((name, submit(by_name[name], priority[name])))
+                except RuntimeError:  # stopped (Ctrl-C, an error): what was not started is dropped
+                    _cancelled(results[name])
+            if batch and len(started) == len(by_name):
                 close()
+        for name, future in submitted:
+            future.add_done_callback(lambda done, name=name: copy(name, done))
 
     submit_ready()
     if not by_name:

@@ -14,9 +14,11 @@ YAML imports this package for its settings model and must not load the analysis 
 
 from __future__ import annotations
 
-from ..lazy import exports, lazy_getattr
+from ..lazy import exports as _exports
+from ..lazy import lazy_dir as _lazy_dir
+from ..lazy import lazy_getattr as _lazy_getattr
 
-_EXPORTS = exports(__name__, {
+_EXPORTS = _exports(__name__, {
     "..store.segments.classify": (
         "Segmentation", "SegmentCuts", "classify_customers", "segment_customers", "segment_cuts",
     ),
@@ -31,5 +33,6 @@ _EXPORTS = exports(__name__, {
     "..store.segments.settings": ("SegmentSettings", "default_rfm_rules", "load_settings"),
 })
 
-__getattr__ = lazy_getattr(__name__, _EXPORTS)
+__getattr__ = _lazy_getattr(__name__, _EXPORTS)
+__dir__ = _lazy_dir(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 (the lazy table is the one list)

@@ -22,9 +22,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..lazy import exports, lazy_getattr
+from ..lazy import exports as _exports
+from ..lazy import lazy_dir as _lazy_dir
+from ..lazy import lazy_getattr as _lazy_getattr
 
-_EXPORTS = exports(__name__, {
+_EXPORTS = _exports(__name__, {
     ".goals": (
         "baseline_span", "current_values", "goal_plan", "goal_targets", "metric_history", "period_ending",
         "revenue_levers",
@@ -59,5 +61,6 @@ def write_strategy_exports(processed_dir: Path | str, as_of: Any, settings: dict
     write_plan_exports(seg, config, out_dir, lang)
 
 
-__getattr__ = lazy_getattr(__name__, _EXPORTS)
+__getattr__ = _lazy_getattr(__name__, _EXPORTS)
+__dir__ = _lazy_dir(__name__, _EXPORTS)
 __all__ = sorted([*_EXPORTS, "write_strategy_exports"])  # noqa: PLE0605 (the lazy table is the one list)
