@@ -294,3 +294,25 @@ def test_each_chapter_is_submitted_once_even_when_it_is_done_at_submit(done_at_o
     assert closes == [True]
     assert not any(f.cancelled() for f in results)
     assert [f.result(timeout=1) for f in results] == [c.name for c in CHAPTERS]
+
+
+def test_large_data_finishes_each_chapter_before_the_next_starts(monkeypatch):
+    """Above a million orders (overlap=False) a chapter's lists and page are made before the next
+    chapter's kernel starts: at 100M orders the lists of 51M customers (several GB) and the next
+    chapter's kernel had peaked together."""
+    from pathlib import Path
+
+    from crmlib.registry import Chapter
+    from crmlib.report import pipeline
+
+    log: list[str] = []
+    monkeypatch.setattr(pipeline, "run_chapter", lambda job, cwd, kernel=None: log.append(f"run {job.chapter.name}")
+                        or job.chapter.name)
+
+    def finish(job, outcome):
+        log.append(f"finish {outcome}")
+        return outcome
+
+    jobs = _jobs(Chapter("00_a", "", ""), Chapter("01_b", "", ""), Chapter("02_c", "", ""))
+    assert pipeline._run_all(jobs, Path("/tmp"), 1, finish=finish, overlap=False) == ["00_a", "01_b", "02_c"]
+    assert log == ["run 00_a", "finish 00_a", "run 01_b", "finish 01_b", "run 02_c", "finish 02_c"]

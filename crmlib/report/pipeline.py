@@ -328,17 +328,22 @@ def _outcomes(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None,
 
 
 def _run_all(jobs: list[_Job], cwd: Path, workers: int, kernel: Any = None, share_kernel: bool = True, *,
-             finish: Callable[[_Job, Any], Any] | None = None) -> list[Any]:
+             finish: Callable[[_Job, Any], Any] | None = None, overlap: bool = True) -> list[Any]:
     """Run chapter jobs; one result per job in report order: finish(job, outcome), where the
     outcome is the executed notebook or the ReportError of a chapter that failed (the others
     still run). finish (the chapter's exports and page) runs in a thread of its own while the
-    next chapters run in their kernels.
+    next chapters run in their kernels; with overlap=False (large data, chapters one after the
+    other) it runs before the next chapter starts, so the customer lists of 50M customers and the
+    next chapter's kernel never hold their gigabytes at the same time.
 
     kernel: a crmlib.report.warm.KernelLanes (chapters in whichever of its kernels is free), or a
     WarmKernel (a batch worker's: the chapters one after the other in it); without one, each
     chapter gets a new kernel, `workers` at a time (share_kernel is render_report's choice, kept
     in the signature for the tests that watch it)."""
     finish = finish or (lambda job, outcome: outcome)
+    if not overlap:
+        finished = {id(job): finish(job, outcome) for job, outcome in _outcomes(jobs, cwd, workers, kernel, share_kernel)}
+        return [finished[id(job)] for job in jobs]
     post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chapter-finish")
     try:
         done = {id(job): post.submit(finish, job, outcome)
@@ -697,7 +702,7 @@ def render_report(
 
         try:
             finished = _run_all(jobs, notebooks_dir, workers or default_workers(len(jobs)), kernel,
-                                share_kernel=small and share_kernel, finish=finish)
+                                share_kernel=small and share_kernel, finish=finish, overlap=small)
         except BaseException:
             if own is not None:
                 own.kill()
