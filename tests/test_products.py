@@ -562,3 +562,32 @@ def test_the_sparse_pair_count_refuses_a_join_of_over_two_billion_rows():
     slots = np.repeat(np.arange(3_000, dtype=np.int64), 1_000)
     items = np.tile(np.arange(1_000, dtype=np.int64), 3_000)
     assert pair_counts((slots, items), (slots, items), 3_000, 1_000, floor=1) is None
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_key_accounts_median_gap_is_duckdbs_median(seed):
+    """KEY_SQL takes each customer's median gap from the middle one or two sorted gaps (a window
+    DuckDB spills; median() per customer ran a 100M-order products chapter out of memory): on
+    random purchase days with odd and even gap counts and ties, every row equals the query with
+    median()."""
+    import duckdb
+
+    from crmlib.products.analysis import KEY_SQL
+
+    con = duckdb.connect()
+    con.execute(f"SELECT setseed({seed / 10})")
+    con.execute("""
+        CREATE TABLE days AS SELECT DISTINCT (random() * 300)::INT AS k,
+               DATE '2024-01-01' + (random() * 400)::INT AS day FROM range(6000)""")
+    con.execute("""
+        CREATE TABLE pu AS SELECT k, day, lag(day) OVER (PARTITION BY k ORDER BY day) AS prev_day,
+               (random() * 100)::DOUBLE + 1 AS revenue FROM days""")
+    con.execute("CREATE TABLE dim_customer AS SELECT DISTINCT k, 'C' || k AS customer_id FROM pu")
+    args = dict(min_purchases=2, as_of="DATE '2025-03-01'", value_days=365, factor=0.5, lapse_days=400)
+    reference = KEY_SQL.split("), v AS (")[1]
+    median_sql = ("WITH g AS (SELECT k, count(*) AS purchases, min(day) AS first_day, max(day) AS last_day, "
+                  "median(date_diff('day', prev_day, day)) AS median_gap FROM pu GROUP BY k "
+                  "HAVING count(*) >= {min_purchases}), v AS (" + reference)
+    expected = con.execute(median_sql.format(**args)).fetchall()
+    assert len(expected) > 20
+    assert con.execute(KEY_SQL.format(**args)).fetchall() == expected
