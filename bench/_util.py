@@ -134,3 +134,55 @@ def chapter_seconds(report: Path) -> dict[str, float]:
         nb = nbformat.read(path, as_version=4)
         out[path.stem] = float(nb.metadata.get("papermill", {}).get("duration") or 0.0)
     return out
+
+
+def rss() -> tuple[int, int]:
+    """(current, peak) resident set size of this process in bytes (/proc/self/status)."""
+    values = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, kb = line.split()[:2]
+                values[key] = int(kb) * 1024
+    return values["VmRSS:"], values["VmHWM:"]
+
+
+def run_notebook_cells(notebook: str, params: dict, replace: dict[str, str] | None = None,
+                       scope: dict | None = None) -> tuple[dict, list[dict]]:
+    """Run a chapter notebook's code cells in this process, one by one (page output discarded), with
+    `params` appended to its parameters cell and each `replace` pair applied to the sources; returns
+    (the namespace, per cell: its first line, wall and CPU seconds, RSS after it and the peak so far)."""
+    import contextlib
+    import io
+
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
+    scope = {} if scope is None else scope
+    steps = []
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        source = cell.source
+        if "parameters" in cell.metadata.get("tags", []):
+            source += "".join(f"\n{name} = {value!r}" for name, value in params.items())
+        for old, new in (replace or {}).items():
+            source = source.replace(old, new)
+        c0, t0 = time.process_time(), time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(source, "<cell>", "exec"), scope)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        import matplotlib.pyplot as plt
+        plt.close("all")
+        now, peak = rss()
+        first = next((line for line in cell.source.splitlines() if not line.startswith(("#", "from ", "import "))),
+                     "imports")
+        steps.append({"cell": first[:60], "wall": wall, "cpu": cpu, "rss": now, "peak": peak})
+    return scope, steps
+
+
+def cell_table(steps: list[dict], peak: int) -> None:
+    """Print run_notebook_cells' steps as a table, with a last row for the whole child."""
+    rows = [[s["cell"], f"{s['wall']:.1f}", f"{s['cpu']:.1f}", f"{s['rss'] / MIB:,.0f}", f"{s['peak'] / MIB:,.0f}"]
+            for s in steps]
+    rows.append(["all", f"{sum(s['wall'] for s in steps):.1f}", f"{sum(s['cpu'] for s in steps):.1f}",
+                 "", f"{peak / MIB:,.0f}"])
+    print_table(["cell", "wall s", "CPU s", "RSS after MB", "peak so far MB"], rows)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import GIB, MIB, label, parse_sizes, print_table, run_child  # noqa: E402
+from _util import GIB, MIB, cell_table, label, parse_sizes, print_table, run_child, run_notebook_cells  # noqa: E402
 
 TARGET_SECONDS = 10
 TARGET_BYTES = 2 * GIB
@@ -97,62 +97,26 @@ def child(args: dict) -> None:
     print(json.dumps({"seconds": time.perf_counter() - t0, "sums_ok": ok}))
 
 
-def _rss() -> tuple[int, int]:
-    """(current, peak) resident set size of this process in bytes (/proc/self/status)."""
-    values = {}
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                key, kb = line.split()[:2]
-                values[key] = int(kb) * 1024
-    return values["VmRSS:"], values["VmHWM:"]
-
-
 def chapter_child(args: dict) -> None:
     """In the child: run the segments notebook's code cells on a processed folder, cell by cell,
     and print per cell the wall and CPU seconds, the RSS after it and the peak so far (JSON)."""
-    import contextlib
-    import io
     import os
 
-    import nbformat
-
-    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "02_segments.ipynb", as_version=4)
-    cells = [c for c in nb.cells if c.cell_type == "code"]
-    scope: dict = {}
-    steps = []
-    for cell in cells:
-        source = cell.source
-        if "parameters" in cell.metadata.get("tags", []):
-            source += (f"\nprocessed_dir = {args['processed']!r}\nas_of = {args.get('as_of', '')!r}"
-                       f"\nlang = {args.get('lang', 'ja')!r}\nmetrics_path = ''")
-        source = source.replace("segment_customers(orders_path, resolve_as_of(orders_path, as_of), config)",
-                                "segment_customers(orders_path, resolve_as_of(orders_path, as_of), config,"
-                                " reuse=False)")
-        c0, t0 = time.process_time(), time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(source, "<cell>", "exec"), scope)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        import matplotlib.pyplot as plt
-        plt.close("all")
-        rss, peak = _rss()
-        first = next((line for line in cell.source.splitlines() if not line.startswith(("#", "from ", "import "))),
-                     "imports")
-        steps.append({"cell": first[:60], "wall": wall, "cpu": cpu, "rss": rss, "peak": peak})
-    customers = len(scope["seg"].customers)
-    print(json.dumps({"customers": customers, "steps": steps, "pid": os.getpid()}))
+    scope, steps = run_notebook_cells(
+        "02_segments.ipynb",
+        {"processed_dir": args["processed"], "as_of": args.get("as_of", ""), "lang": args.get("lang", "ja"),
+         "metrics_path": ""},
+        {"segment_customers(orders_path, resolve_as_of(orders_path, as_of), config)":
+         "segment_customers(orders_path, resolve_as_of(orders_path, as_of), config, reuse=False)"})
+    print(json.dumps({"customers": len(scope["seg"].customers), "steps": steps, "pid": os.getpid()}))
 
 
 def chapter_case(processed: str) -> int:
     """The segments chapter on a processed folder: per-cell figures and the projection to 51M customers."""
     r, peak = run_child(Path(__file__), {"task": "chapter", "processed": str(Path(processed).resolve())})
     n = r["customers"]
-    rows = [[s["cell"], f"{s['wall']:.1f}", f"{s['cpu']:.1f}", f"{s['rss'] / MIB:,.0f}", f"{s['peak'] / MIB:,.0f}"]
-            for s in r["steps"]]
-    rows.append(["all", f"{sum(s['wall'] for s in r['steps']):.1f}", f"{sum(s['cpu'] for s in r['steps']):.1f}",
-                 "", f"{peak / MIB:,.0f}"])
     print(f"Segments chapter (notebooks/02_segments.ipynb code cells) on {processed}: {n:,} customers")
-    print_table(["cell", "wall s", "CPU s", "RSS after MB", "peak so far MB"], rows)
+    cell_table(r["steps"], peak)
     per = peak / n
     print(f"peak {peak / GIB:.2f} GB = {per:,.0f} bytes per customer; at 51M customers: "
           f"{per * 51e6 / GIB:.1f} GB (the fixed part, about {r['steps'][0]['peak'] / MIB:,.0f} MB after the"
