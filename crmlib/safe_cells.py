@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .sql import sql_literal
+
 # whitespace, C0 controls and DEL, and the invisible characters a spreadsheet skips or trims
 _LEADING = ("\\x00-\\x20\\x7f\u0085\u00a0\u00ad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f"
             "\u205f-\u2064\u2066-\u206f\u3000\ufeff")
@@ -34,6 +36,11 @@ def neutralise_formulas(values: pd.Series) -> pd.Series:
     return text.where(~risky, "'" + text)
 
 
+def neutralise_sql(column: str) -> str:
+    """SQL for a text column with the same quote before a formula start (the CSV lists DuckDB writes)."""
+    return f"CASE WHEN regexp_matches({column}, {sql_literal(FORMULA_START)}) THEN '''' || {column} ELSE {column} END"
+
+
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of frame whose text (object/string) columns are neutralised; numbers untouched."""
     out = frame.copy()
@@ -45,4 +52,4 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-__all__ = ["FORMULA_START", "neutralise_formulas", "neutralise_frame"]
+__all__ = ["FORMULA_START", "neutralise_formulas", "neutralise_frame", "neutralise_sql"]

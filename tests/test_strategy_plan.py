@@ -342,3 +342,73 @@ def test_list_membership_marks_exactly_the_listed_ids() -> None:
     assert plan_mod.is_in(customers, {"a", "1", "zz"}).tolist() == [True, False, False, True, True]
     assert plan_mod.is_in(customers, pd.Series(["01"], dtype="str")).tolist() == [False, True, False, False, False]
     assert plan_mod.is_in(customers, set()).tolist() == [False] * 5
+
+
+# ---- the lists at scale: the same lists and baselines as the frame-by-frame definitions ---------------
+
+@pytest.fixture(scope="module")
+def generated_shop(tmp_path_factory):
+    """An ingested generated shop (3,000 customers, several years): every class and due list is populated."""
+    from crmlib.ingest import ingest_file
+    from crmlib.sample import write_sample
+
+    folder = tmp_path_factory.mktemp("plan-sample")
+    out = ingest_file(write_sample(folder / "orders.csv", n_customers=3000), preset="generic",
+                      out_dir=folder / "processed")
+    return out.orders_path, out.as_of
+
+
+PLAN_SEGMENTS = ["ladder:stage1", "ladder:lapsed", "cpm:top_lapsed", "cpm:first", "rfm:at_risk", "rfm:champions",
+                 "due:replenishment"]
+
+
+def test_baselines_and_lists_equal_the_frame_definitions(generated_shop, tmp_path: Path) -> None:
+    # the list source works on masks over the as-of customers (start codes, last orders); the
+    # definition it replaced classified every customer again on the earlier day and read who
+    # bought since from the orders: both are written out here with pandas and must agree exactly
+    from crmlib.safe_cells import neutralise_frame
+    from crmlib.store.segments.classify import classify_on
+    from crmlib.store.segments.migration import SCHEME_COLUMNS
+
+    path, as_of = generated_shop
+    seg = segment_customers(path, as_of)
+    source = plan_mod.ListSource(seg, 90, seg.settings.ladder.lapse_days)
+    then = classify_on(seg, source.then_day)
+    orders = pd.read_parquet(path, columns=["customer_id", "ordered_at"])
+    orders = orders[(orders["ordered_at"] < pd.Timestamp(as_of)) & orders["customer_id"].notna()]
+    buyers = set(orders.loc[orders["ordered_at"] >= pd.Timestamp(source.then_day), "customer_id"])
+    c = seg.customers
+    for segment in PLAN_SEGMENTS:
+        if segment == plan_mod.DUE:
+            now = set(plan_mod.due_customers(path, as_of, source.lapse_days))
+            earlier = list(plan_mod.due_customers(path, source.then_day, source.lapse_days))
+        else:
+            scheme, key = segment.split(":")
+            column = SCHEME_COLUMNS[scheme]
+            now = set(c.loc[c[column].astype(str) == key, "customer_id"])
+            earlier = then.loc[then[column].astype(str) == key, "customer_id"].tolist()
+        assert len(earlier) >= 5, segment  # the sample populates every list a year back
+        assert set(source.members(segment)) == now, segment
+        share = sum(i in buyers for i in earlier) / len(earlier)
+        assert source.baseline(segment, 1) == (pytest.approx(share, abs=1e-12), len(earlier)), segment
+        rows = c[c["customer_id"].isin(now)]
+        assert source.value(source.rows(segment)) == pytest.approx(rows["revenue"].sum() / rows["orders"].sum())
+
+    # the CSVs DuckDB writes are byte for byte those pandas wrote from the list frames
+    measures = [{"name": f"m{i}", "segment": s} for i, s in enumerate(PLAN_SEGMENTS)]
+    settings = load_settings({"plan": {"control_share": 0.2, "measures": measures}})
+    written = write_plan_exports(seg, settings, tmp_path, lang="en")
+    for measure, written_path in zip(settings.plan.measures, written):
+        rows = c[c["customer_id"].isin(set(source.members(measure.segment)))]
+        frame = pd.DataFrame({
+            "customer_id": rows["customer_id"].astype("str"),
+            "purchases": rows["purchases"].astype("int64"), "orders": rows["orders"].astype("int64"),
+            "revenue": rows["revenue"].astype("float64").round(2),
+            "last_order": pd.to_datetime(rows["last_order"]).dt.strftime("%Y-%m-%d"),
+            "recency_days": rows["recency_days"].astype("int64"),
+        })
+        frame.insert(1, "group", plan_mod.assign_groups(frame["customer_id"], measure.name, 0.2))
+        frame = frame.sort_values(["revenue", "customer_id"], ascending=[False, True], kind="stable")
+        expected = neutralise_frame(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+        assert written_path.read_bytes() == expected, measure.segment
+        assert len(frame) > 0

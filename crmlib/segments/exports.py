@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from ..errors import DataError
 from ..orders import connect
-from ..safe_cells import FORMULA_START, neutralise_formulas
+from ..safe_cells import neutralise_formulas, neutralise_sql
 from ..sql import sql_ident, sql_literal
 from ..store.segments.classify import Segmentation, segment_customers
 from ..store.segments.migration import SCHEME_COLUMNS
@@ -91,11 +91,6 @@ def list_table(seg: Segmentation, lang: str) -> pa.Table:
     return pa.table({name: pa.Array.from_pandas(pd.Series(make(), copy=False)) for name, make in columns.items()})
 
 
-def _safe(column: str) -> str:
-    """SQL for a text column with a quote before a leading formula character (as neutralise_formulas)."""
-    return f"CASE WHEN regexp_matches({column}, {sql_literal(FORMULA_START)}) THEN '''' || {column} ELSE {column} END"
-
-
 def list_sql(scheme: str, key: str, with_email: bool, first_name: str = "customer_id") -> str:
     """The rows of one segment's list, biggest spenders first (ties by customer id)."""
     selected = []
@@ -103,9 +98,9 @@ def list_sql(scheme: str, key: str, with_email: bool, first_name: str = "custome
         if name == "email" and not with_email:
             continue
         if name == "customer_id":
-            expr = _safe("l.customer_id")
+            expr = neutralise_sql("l.customer_id")
         elif name == "email":
-            expr = _safe("coalesce(c.email, '')")
+            expr = neutralise_sql("coalesce(c.email, '')")
         elif name == "rfm":
             expr = "CAST(l.rfm AS VARCHAR)"  # a code such as 545, text as before
         elif name in ("first_order", "last_order"):

@@ -31,8 +31,10 @@ import pyarrow.compute as pc
 
 from ..errors import ConfigError
 from ..orders import connect, orders_sql
-from ..store.segments.classify import Segmentation, classify_on
-from ..store.segments.migration import SCHEME_COLUMNS
+from ..safe_cells import neutralise_sql
+from ..sql import sql_ident
+from ..store.segments.classify import Segmentation
+from ..store.segments.migration import SCHEME_COLUMNS, start_codes
 from ..store.segments.names import class_names
 from . import business_case as bc
 from .settings import Plan, PlanMeasure, StrategySettings
@@ -55,10 +57,6 @@ WHERE purchases >= {min_purchases}
 ORDER BY customer_id
 """
 
-BUYERS_SQL = """
-SELECT DISTINCT customer_id FROM ({src})
-WHERE ordered_at >= TIMESTAMP '{start}' AND customer_id IS NOT NULL
-"""
 
 
 def suggested_measures(lang: str) -> list[PlanMeasure]:
@@ -88,11 +86,13 @@ def is_in(values: pd.Series, ids: Iterable[str]) -> np.ndarray:
     return pc.is_in(pa.array(values.astype("str"), type=text), value_set=wanted).to_numpy(zero_copy_only=False)
 
 
-def _members(classes: pd.DataFrame, segment: str) -> pd.Series:
-    """Ids of one scheme:class in a classified frame."""
-    scheme, key = segment.split(":", 1)
-    column = classes[SCHEME_COLUMNS[scheme]].astype("str")
-    return classes.loc[column == key, "customer_id"].astype("str")
+def class_rows(classes: pd.Series, key: str) -> np.ndarray:
+    """Which rows of a class column (categorical) hold the class key: compared as category codes,
+    so no text is made per customer (at 50M customers a text column is gigabytes)."""
+    categories = classes.cat.categories
+    if key not in categories:
+        return np.zeros(len(classes), dtype=bool)
+    return classes.cat.codes.to_numpy() == categories.get_loc(key)
 
 
 def check_segments(seg: Segmentation, measures: list[PlanMeasure]) -> None:
@@ -108,39 +108,45 @@ def check_segments(seg: Segmentation, measures: list[PlanMeasure]) -> None:
 
 
 class ListSource:
-    """Who is on each list now and on the day one horizon earlier (for the baseline), read once."""
+    """Who is on each list now and on the day one horizon earlier (for the baseline), as masks over
+    the segmentation's customers (every list is a subset of them): the earlier classes come from
+    the migration's start codes, and who bought since from the customers' last order, so no
+    second frame of every customer is made."""
 
     def __init__(self, seg: Segmentation, horizon_days: int, lapse_days: int) -> None:
         self.seg, self.lapse_days = seg, lapse_days
         self.then_day = seg.as_of - dt.timedelta(days=horizon_days)
-        self._then: pd.DataFrame | None = None
-        self._buyers: set[str] | None = None
-        self._due: dict[dt.date, pd.Series] = {}
+        self._then: dict[str, np.ndarray] | None = None
+        self._due: dict[dt.date, np.ndarray] = {}
 
-    def members(self, segment: str, then: bool = False) -> pd.Series:
-        """Ids on the list now (or on the earlier day)."""
+    def rows(self, segment: str, then: bool = False) -> np.ndarray:
+        """Which of the segmentation's customers are on the list now (or on the earlier day)."""
         day = self.then_day if then else self.seg.as_of
+        customers = self.seg.customers
         if segment == DUE:
             if day not in self._due:
-                self._due[day] = due_customers(self.seg.orders_path, day, self.lapse_days)
+                self._due[day] = is_in(customers["customer_id"], due_customers(self.seg.orders_path, day,
+                                                                               self.lapse_days))
             return self._due[day]
+        scheme, key = segment.split(":", 1)
+        column = SCHEME_COLUMNS[scheme]
         if not then:
-            return _members(self.seg.customers, segment)
+            return class_rows(customers[column], key)
         if self._then is None:
-            self._then = classify_on(self.seg, self.then_day)
-        return _members(self._then, segment) if len(self._then) else pd.Series([], dtype="str")
+            self._then = start_codes(self.seg, self.then_day)[0]
+        categories = customers[column].cat.categories
+        if key not in categories:
+            return np.zeros(len(customers), dtype=bool)
+        return self._then[column] == categories.get_loc(key)
 
-    def buyers(self) -> set[str]:
-        """Ids of the customers who bought from the earlier day to as_of."""
-        if self._buyers is None:
-            con = connect()
-            try:
-                frame = con.execute(BUYERS_SQL.format(src=orders_sql(self.seg.orders_path, self.seg.as_of),
-                                                      start=self.then_day.isoformat())).df()
-            finally:
-                con.close()
-            self._buyers = set(frame["customer_id"].astype("str"))
-        return self._buyers
+    def members(self, segment: str, then: bool = False) -> pd.Series:
+        """Ids on the list now (or on the earlier day), in the segmentation's order."""
+        ids = self.seg.customers["customer_id"]
+        return ids[self.rows(segment, then)].astype("str")
+
+    def bought_since(self) -> np.ndarray:
+        """Which customers bought from the earlier day to as_of (their last order on or after it)."""
+        return (self.seg.customers["last_order"] >= pd.Timestamp(self.then_day)).to_numpy(dtype=bool)
 
     def baseline(self, segment: str, min_customers: int) -> tuple[float | None, int]:
         """(share of the earlier list who bought within the horizon, customers it rests on); the
@@ -148,17 +154,17 @@ class ListSource:
         first = pd.to_datetime(self.seg.customers["first_order"]).min() if len(self.seg.customers) else None
         if first is None or pd.isna(first) or self.then_day <= first.date():  # the data does not reach back
             return None, 0
-        then = self.members(segment, then=True)
-        n = len(then)
+        then = self.rows(segment, then=True)
+        n = int(then.sum())
         if n < max(min_customers, 1):
             return None, n
-        return float(is_in(then, self.buyers()).mean()), n
+        return float(self.bought_since()[then].mean()), n
 
-    def value(self, ids: pd.Series) -> float | None:
+    def value(self, rows: np.ndarray) -> float | None:
         """The list's revenue per order before as_of."""
-        rows = self.seg.customers[is_in(self.seg.customers["customer_id"], ids)]
-        orders = float(rows["orders"].sum())
-        return float(rows["revenue"].sum()) / orders if orders > 0 else None
+        customers = self.seg.customers
+        orders = float(customers["orders"][rows].sum())
+        return float(customers["revenue"][rows].sum()) / orders if orders > 0 else None
 
 
 def verified_uplift(effects: list[pd.DataFrame], name: str | None) -> tuple[str, tuple[float, float, float] | None]:
@@ -199,11 +205,11 @@ def plan_measures(seg: Segmentation, plan: Plan, effects: list[pd.DataFrame], ma
     source = source or ListSource(seg, plan.horizon_days, lapse_days)
     rows = []
     for m in measures:  # one row per measure (a handful), each aggregate vectorised
-        ids = source.members(m.segment)
-        n = len(ids)
+        rows_on = source.rows(m.segment)
+        n = int(rows_on.sum())
         treated, control = bc.split(n, plan.control_share)
         p0, p0_n = source.baseline(m.segment, min_customers)
-        value = source.value(ids)
+        value = source.value(rows_on)
         status, trial = verified_uplift(effects, m.experiment)
         if trial is not None:
             low, mid, high, origin = *trial, "verified"
@@ -259,30 +265,55 @@ def action_plan(seg: Segmentation, settings: StrategySettings, lang: str) -> tup
     return frame, measures, source
 
 
+def control_rows(ids: pd.Series, measure: str, control_share: float) -> np.ndarray:
+    """Which of a list's customers are its control group: a reproducible random share of the list
+    (the lowest hashes of id and measure), the same whatever the list's order."""
+    if ids.empty:
+        return np.zeros(0, dtype=bool)
+    _, control = bc.split(len(ids), control_share)
+    keys = pd.util.hash_pandas_object(ids.astype("str") + "\x1f" + measure, index=False).to_numpy()
+    ranks = np.argsort(np.argsort(keys, kind="stable"), kind="stable")
+    return ranks < control
+
+
 def assign_groups(ids: pd.Series, measure: str, control_share: float) -> pd.Series:
     """'control' for a reproducible random share of the list (by a hash of id and measure), else 'treated'."""
     if ids.empty:
         return pd.Series([], dtype="str")
-    _, control = bc.split(len(ids), control_share)
-    keys = pd.util.hash_pandas_object(ids.astype("str") + "\x1f" + measure, index=False).to_numpy()
-    ranks = np.argsort(np.argsort(keys, kind="stable"), kind="stable")
-    return pd.Series(np.where(ranks < control, "control", "treated"), index=ids.index, dtype="str")
+    return pd.Series(np.where(control_rows(ids, measure, control_share), "control", "treated"), index=ids.index,
+                     dtype="str")
 
 
-def target_list(seg: Segmentation, source: ListSource, measure: PlanMeasure, control_share: float) -> pd.DataFrame:
-    """The list of one measure: customer_id (never an e-mail, phone or name), group (treated or
-    control), purchases, orders, revenue, last order day, days since; biggest spenders first."""
-    ids = source.members(measure.segment)
-    rows = seg.customers[is_in(seg.customers["customer_id"], ids)]
-    out = pd.DataFrame({
-        "customer_id": rows["customer_id"].astype("str"),
-        "purchases": rows["purchases"].astype("int64"), "orders": rows["orders"].astype("int64"),
-        "revenue": rows["revenue"].astype("float64").round(2),
-        "last_order": pd.to_datetime(rows["last_order"]).dt.strftime("%Y-%m-%d"),
-        "recency_days": rows["recency_days"].astype("int64"),
+GROUPS = ("treated", "control")  # a list's groups, by code (0 treated, 1 control)
+LIST_COLUMNS = ("customer_id", "group", "purchases", "orders", "revenue", "last_order", "recency_days")
+
+
+def list_rows(seg: Segmentation, source: ListSource, measure: PlanMeasure, control_share: float) -> pa.Table:
+    """The rows of one measure's list, unsorted, as a compact Arrow table (LIST_COLUMNS; last_order
+    a timestamp, revenue rounded to 2 decimals): list_sql sorts and formats them. Made column by
+    column from the list's rows only: a list can hold most of 50M customers."""
+    rows = source.rows(measure.segment)
+    c = seg.customers
+    ids = c["customer_id"][rows].astype("str").reset_index(drop=True)
+    return pa.table({
+        "customer_id": pa.array(ids, type=pa.large_string()),
+        "group": pa.DictionaryArray.from_arrays(pa.array(control_rows(ids, measure.name, control_share).astype(np.int8)),
+                                                pa.array(GROUPS)),
+        "purchases": pa.array(c["purchases"].to_numpy()[rows], type=pa.int64()),
+        "orders": pa.array(c["orders"].to_numpy()[rows], type=pa.int64()),
+        "revenue": pa.array(c["revenue"][rows].astype("float64").round(2).to_numpy(), type=pa.float64()),
+        "last_order": pa.array(pd.to_datetime(c["last_order"][rows]).to_numpy(), type=pa.timestamp("us")),
+        "recency_days": pa.array(c["recency_days"].to_numpy()[rows], type=pa.int64()),
     })
-    out.insert(1, "group", assign_groups(out["customer_id"], measure.name, control_share))
-    return out.sort_values(["revenue", "customer_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def list_sql(table: str, first_name: str = "customer_id") -> str:
+    """The list's rows as the CSV and the workbook show them: customer ids guarded against formulas
+    (crmlib.safe_cells), the last order as YYYY-MM-DD, biggest spenders first (ties by id)."""
+    group = sql_ident("group")
+    return (f"SELECT {neutralise_sql('l.customer_id')} AS {sql_ident(first_name)}, "
+            f"CAST(l.{group} AS VARCHAR) AS {group}, l.purchases, l.orders, l.revenue, strftime(l.last_order, '%Y-%m-%d') AS last_order, l.recency_days "
+            f"FROM {table} l ORDER BY l.revenue DESC, l.customer_id")
 
 
 def list_file(position: int, segment: str) -> str:
@@ -308,12 +339,14 @@ __all__ = [
     "action_plan",
     "assign_groups",
     "check_segments",
+    "control_rows",
     "due_customers",
     "list_file",
+    "list_rows",
+    "list_sql",
     "plan_effects",
     "plan_measures",
     "plan_vs_actual",
     "suggested_measures",
-    "target_list",
     "verified_uplift",
 ]

@@ -14,33 +14,48 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..safe_cells import neutralise_frame
+from ..orders import connect
+from ..sql import sql_literal
 from ..store.segments.classify import Segmentation
 from ..xlsx import write_xlsx
-from .plan import action_plan, list_file, target_list
+from .plan import action_plan, list_file, list_rows, list_sql
 from .plan_report import workbook_sheet
 from .settings import StrategySettings
 
 WORKBOOK = "action_plan.xlsx"
+BOM = "\ufeff"  # before the first header name, so DuckDB's CSV starts with the UTF-8 BOM
 
 
 def write_plan_exports(seg: Segmentation, settings: StrategySettings, out_dir: Path | str, lang: str = "ja") -> list[Path]:
-    """Write the lists and action_plan.xlsx into out_dir; returns the files written."""
+    """Write the lists and action_plan.xlsx into out_dir; returns the files written. DuckDB sorts
+    and writes each list from its compact table (crmlib.strategy.plan.list_rows), out of core."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frame, measures, source = action_plan(seg, settings, lang)
     written: list[Path] = []
-    lists = []
-    for position, measure in enumerate(measures, start=1):
-        table = neutralise_frame(target_list(seg, source, measure, settings.plan.control_share))
-        path = out_dir / list_file(position, measure.segment)
-        table.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
-        written.append(path)
-        lists.append((f"{position:02d} {measure.name}", table))
-    sheets = [("plan", workbook_sheet(frame, seg, [p.name for p in written], lang))]
-    if sum(len(table) for _, table in lists) <= settings.plan.xlsx_max_customers:
-        sheets += lists
-    written.append(write_xlsx(out_dir / WORKBOOK, sheets))
+    sheets: list[tuple[str, object]] = []
+    sizes = 0
+    con = connect(fresh=True)  # a database of its own: the setting below is database-wide
+    con.execute("SET preserve_insertion_order = true")  # COPY keeps the lists' ORDER BY
+    try:
+        for position, measure in enumerate(measures, start=1):
+            table = list_rows(seg, source, measure, settings.plan.control_share)
+            path = out_dir / list_file(position, measure.segment)
+            con.register("plan_list", table)
+            con.execute(f"COPY ({list_sql('plan_list', BOM + 'customer_id')}) TO {sql_literal(str(path))} "
+                        "(FORMAT csv, HEADER, NEW_LINE '\r\n')")
+            sizes += table.num_rows
+            if sizes <= settings.plan.xlsx_max_customers:  # the workbook's sheets, while it stays small
+                sheets.append((f"{position:02d} {measure.name}", con.execute(list_sql("plan_list")).df()))
+            con.unregister("plan_list")
+            del table
+            written.append(path)
+    finally:
+        con.close()
+    book = [("plan", workbook_sheet(frame, seg, [p.name for p in written], lang))]
+    if sizes <= settings.plan.xlsx_max_customers:
+        book += sheets
+    written.append(write_xlsx(out_dir / WORKBOOK, book))
     return written
 
 
