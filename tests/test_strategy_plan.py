@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from statistics import NormalDist
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow.parquet as pq
@@ -283,6 +284,17 @@ def test_control_groups_are_reproducible_and_sized() -> None:
     assert (groups == "control").sum() == 100
     assert groups.equals(plan_mod.assign_groups(ids, "F2", 0.1))  # the same list twice, the same hold-out
     assert not groups.equals(plan_mod.assign_groups(ids, "DM", 0.1))  # another measure, another draw
+
+
+def test_control_group_is_the_lowest_hashes_whatever_the_chunks(monkeypatch) -> None:
+    # the definition: rank every id of the list by the hash of id + measure (stable), hold out the
+    # lowest control_share; hashing a chunk at a time must not change who is held out
+    ids = pd.Series([f"c{i:04d}" for i in range(1000)], dtype="str")
+    keys = pd.util.hash_pandas_object(ids + "\x1f" + "F2", index=False).to_numpy()
+    ranks = np.argsort(np.argsort(keys, kind="stable"), kind="stable")
+    monkeypatch.setattr(plan_mod, "HASH_CHUNK", 7)
+    held_out = plan_mod.control_rows(ids, "F2", 0.1)
+    assert held_out.sum() == 100 and (held_out == (ranks < 100)).all()
 
 
 def test_plan_vs_actual_reads_matching_log_rows() -> None:

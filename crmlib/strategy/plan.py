@@ -41,6 +41,7 @@ from .settings import Plan, PlanMeasure, StrategySettings
 
 DUE = "due:replenishment"
 DUE_MIN_PURCHASES = 3
+HASH_CHUNK = 1_000_000  # list ids hashed at a time for the control group
 SUGGESTED = (("f2_follow_up", "ladder:stage1"), ("win_back", "cpm:top_lapsed"), ("replenishment", DUE))
 
 DUE_SQL = """
@@ -271,9 +272,13 @@ def control_rows(ids: pd.Series, measure: str, control_share: float) -> np.ndarr
     if ids.empty:
         return np.zeros(0, dtype=bool)
     _, control = bc.split(len(ids), control_share)
-    keys = pd.util.hash_pandas_object(ids.astype("str") + "\x1f" + measure, index=False).to_numpy()
-    ranks = np.argsort(np.argsort(keys, kind="stable"), kind="stable")
-    return ranks < control
+    text = ids.astype("str")
+    keys = np.concatenate([  # a million ids at a time: pandas hashes text as Python objects
+        pd.util.hash_pandas_object(text.iloc[lo:lo + HASH_CHUNK] + "\x1f" + measure, index=False).to_numpy()
+        for lo in range(0, len(text), HASH_CHUNK)])
+    held_out = np.zeros(len(keys), dtype=bool)
+    held_out[np.argsort(keys, kind="stable")[:control]] = True  # the lowest hashes, ties in list order
+    return held_out
 
 
 def assign_groups(ids: pd.Series, measure: str, control_share: float) -> pd.Series:
