@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 
 from crmlib.orders import customer_summary
@@ -59,3 +61,25 @@ def test_sessions_share_a_capped_database_but_not_their_tables():
     again = connect()  # closing sessions leaves the database usable
     assert again.execute("SELECT 41 + 1").fetchone()[0] == 42
     again.close()
+
+
+def test_spill_files_of_dead_processes_are_removed(tmp_path) -> None:
+    # a kernel killed mid-query leaves duckdb_temp_<pid>_... behind (20 GB after a 100M-order
+    # chapter failed); a new database removes those of processes that no longer run, and only those
+    import subprocess
+    import sys
+
+    from crmlib.orders import connect
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)  # exited: no process has this id now (unless reused within this test)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    stale = spill / f"duckdb_temp_{dead_pid}_0_storage_S64K-0.tmp"
+    alive = spill / f"duckdb_temp_{os.getpid()}_0_storage_S64K-0.tmp"
+    other = spill / "notes.txt"
+    for path in (stale, alive, other):
+        path.write_bytes(b"x")
+    con = connect(temp_dir=spill, fresh=True)
+    con.close()
+    assert not stale.exists() and alive.exists() and other.exists()
