@@ -109,6 +109,18 @@ def test_goal_plan_against_the_history(three_years: Path) -> None:
     assert plan["gap"].iloc[0] == pytest.approx(720.0)
 
 
+def test_goal_history_is_the_latest_period_without_goals(three_years: Path) -> None:
+    # without goals only the baseline is shown: the latest period (2023 revenue 12 x 150 = 1800),
+    # not the 13 month-ends the goals' feasibility reads; with goals the whole history
+    with open_purchases(three_years, D(2024, 1, 1)) as p:
+        alone = goals.goal_history(p, [], 12)
+        full = goals.goal_history(p, [Goal(metric="revenue", change=0.1)], 12)
+        current = goals.current_values(p, 12, 90, alone)
+    assert len(alone) == 1 and alone["end"].iloc[0] == D(2024, 1, 1) and alone["revenue"].iloc[0] == 1800.0
+    assert len(full) == 13
+    assert current == full.iloc[0].to_dict()
+
+
 def test_revenue_levers_close_the_gap(three_years: Path) -> None:
     # 2023: 12 orders of 150 by 12 new customers; gap 700
     with open_purchases(three_years, D(2024, 1, 1)) as p:

@@ -28,7 +28,7 @@ from ..lazy import lazy_getattr as _lazy_getattr
 
 _EXPORTS = _exports(__name__, {
     ".goals": (
-        "baseline_span", "current_values", "goal_plan", "goal_targets", "metric_history", "period_ending",
+        "baseline_span", "current_values", "goal_history", "goal_plan", "goal_targets", "metric_history", "period_ending",
         "revenue_levers",
     ),
     ".headline": ("headline_metrics",),
