@@ -19,12 +19,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from ..orders import connect, orders_sql
 from ..store.purchases import months_before
-from ..orders import connect, orders_sql, query
-from ..store.segments.classify import Segmentation, classify_on
-from ..store.segments.migration import SCHEME_COLUMNS
+from ..store.segments.classify import Segmentation
+from ..store.segments.migration import SCHEME_COLUMNS, start_codes
 from ..store.segments.names import display_order
 from .settings import MIN_CLASS_CUSTOMERS, Target
 
@@ -47,48 +50,79 @@ WHERE ordered_at >= TIMESTAMP '{start}' AND customer_id IS NOT NULL
 GROUP BY customer_id
 """
 
-
-def _revenue_since(seg: Segmentation, start: dt.date) -> pd.DataFrame:
-    """Revenue per customer from start to as_of (DuckDB over the orders)."""
-    return query(REVENUE_SQL.format(src=orders_sql(seg.orders_path, seg.as_of), start=start.isoformat()))
+CHUNK_ROWS = 1_000_000  # customers counted, or revenue rows read, at a time (bounds the temporaries)
+SUMS = ("customers", "revenue", "then_customers", "next_revenue")
 
 
 @dataclass(frozen=True)
 class Backtest:
-    """The customers' classes now and a year before as_of (every scheme), and the revenue per
-    customer from that earlier day to as_of: read once, grouped per scheme by class_values."""
+    """Per class column (SCHEME_COLUMNS) and class: the customers now and a year before as_of and
+    the revenue they brought in from that earlier day to as_of (SUMS); then_total is how many
+    customers had ordered before it (0: the data does not reach back, basis 'trailing'). Read
+    once by backtest, a few numbers per class: no per-customer frame outlives it."""
 
-    now: pd.DataFrame
-    then: pd.DataFrame
-    revenue: pd.DataFrame  # customer_id, revenue
+    start: dt.date
+    then_total: int
+    sums: dict[str, pd.DataFrame]  # class column -> SUMS indexed by the column's categories
+
+
+def _add_counts(total: np.ndarray, codes: np.ndarray, weights: np.ndarray | None = None) -> None:
+    """Add to total[1 + code] the rows (or the weights) per code, -1 (no class) in total[0];
+    a chunk at a time, so no 8-byte copy of every customer's code is made."""
+    for lo in range(0, len(codes), CHUNK_ROWS):
+        chunk = codes[lo:lo + CHUNK_ROWS].astype(np.int64) + 1
+        total += np.bincount(chunk, weights=None if weights is None else weights[lo:lo + CHUNK_ROWS],
+                             minlength=len(total))
+
+
+def _revenue_by_class(seg: Segmentation, start: dt.date,
+                      then: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per class column, the revenue from start to as_of summed by class now and by class then
+    (at 1 + code). Only the customers whose last order is on or after start have any; the DuckDB
+    aggregate's rows are matched to theirs by id (Arrow's hash lookup), a batch at a time."""
+    end = seg.customers
+    now = {column: end[column].cat.codes.to_numpy() for column in then}
+    sums = {column: (np.zeros(len(end[column].cat.categories) + 1), np.zeros(len(end[column].cat.categories) + 1))
+            for column in then}
+    recent = np.flatnonzero((end["last_order"] >= pd.Timestamp(start)).to_numpy(dtype=bool))
+    if not len(recent):
+        return sums
+    ids = pa.array(end["customer_id"].iloc[recent].astype("str"))
+    sql = REVENUE_SQL.format(src=orders_sql(seg.orders_path, seg.as_of), start=start.isoformat())
+    con = connect()
+    try:
+        for batch in con.sql(sql).to_arrow_reader(CHUNK_ROWS):
+            found = pc.index_in(pc.cast(batch.column(0), ids.type), value_set=ids)
+            if found.null_count:
+                raise ValueError("customers who ordered since the start date are missing on the as-of date")
+            rows = recent[found.to_numpy(zero_copy_only=False)]
+            revenue = pc.cast(batch.column(1), pa.float64()).to_numpy(zero_copy_only=False)
+            for column in then:
+                _add_counts(sums[column][0], now[column][rows], revenue)
+                _add_counts(sums[column][1], then[column][rows], revenue)
+    finally:
+        con.close()
+    return sums
 
 
 def backtest(seg: Segmentation, months: int = 12) -> Backtest:
-    """Classify the customers `months` months before as_of and read the revenue since (one DuckDB
-    aggregate, one classification)."""
+    """Classify the customers `months` months before as_of (migration.start_codes: the classes of
+    classify_on, without a second frame of every customer) and sum per class their customers and
+    their revenue since (one DuckDB aggregate)."""
     start = months_before(seg.as_of, months)
-    columns = ["customer_id", *SCHEME_COLUMNS.values()]
-    then = classify_on(seg, start)
-    return Backtest(seg.customers[columns], then[columns] if len(then) else then, _revenue_since(seg, start))
-
-
-CLASS_SQL = """
-SELECT c.cls AS class, count(*) AS customers, coalesce(sum(r.revenue), 0.0) AS revenue
-FROM classes c LEFT JOIN revenue r USING (customer_id)
-GROUP BY c.cls
-"""
-
-
-def _class_sums(frame: pd.DataFrame, column: str, revenue: pd.DataFrame) -> pd.DataFrame:
-    """Customers and their revenue per class (the join and sums in DuckDB: no per-row mapping)."""
-    classes = pd.DataFrame({"customer_id": frame["customer_id"], "cls": frame[column].astype(str)})
-    con = connect()
-    try:
-        con.register("classes", classes)
-        con.register("revenue", revenue)
-        return con.execute(CLASS_SQL).df().set_index("class")
-    finally:
-        con.close()
+    then, then_total = start_codes(seg, start)
+    revenue = _revenue_by_class(seg, start, then)
+    sums = {}
+    for column, codes in then.items():
+        categories = seg.customers[column].cat.categories
+        customers, then_customers = np.zeros(len(categories) + 1, np.int64), np.zeros(len(categories) + 1, np.int64)
+        _add_counts(customers, seg.customers[column].cat.codes.to_numpy())
+        _add_counts(then_customers, codes)
+        # index 0: no class (now: never; then: no order yet), left out as the classes' join did
+        sums[column] = pd.DataFrame({"customers": customers[1:], "revenue": revenue[column][0][1:],
+                                     "then_customers": then_customers[1:], "next_revenue": revenue[column][1][1:]},
+                                    index=pd.Index(list(categories), name="class"))
+    return Backtest(start, then_total, sums)
 
 
 def class_values(seg: Segmentation, scheme: str, months: int = 12, data: Backtest | None = None) -> pd.DataFrame:
@@ -96,19 +130,21 @@ def class_values(seg: Segmentation, scheme: str, months: int = 12, data: Backtes
     value per customer (see the module docstring); basis is 'backtest' or 'trailing'."""
     column = SCHEME_COLUMNS[scheme]
     data = data if data is not None else backtest(seg, months)
-    out = _class_sums(data.now, column, data.revenue)
-    if len(data.then):
-        forward = _class_sums(data.then, column, data.revenue).rename(
-            columns={"customers": "then_customers", "revenue": "next_revenue"})
-        out = out.join(forward, how="outer")
-        out["value"] = out["next_revenue"] / out["then_customers"].where(out["then_customers"] > 0)
+    sums = data.sums[column]
+    out = sums[["customers", "revenue"]].copy()
+    now = out["customers"] > 0
+    if data.then_total:
+        then = sums["then_customers"] > 0
+        out["then_customers"] = sums["then_customers"]
+        out["next_revenue"] = sums["next_revenue"].where(then)  # no customer a year before: no sum
+        out["value"] = out["next_revenue"] / out["then_customers"].where(then)
     else:
-        out["then_customers"], out["next_revenue"] = 0, 0.0
-        out["value"] = out["revenue"] / out["customers"].where(out["customers"] > 0)
+        out["then_customers"], out["next_revenue"] = 0, np.where(now, 0.0, np.nan)
+        out["value"] = out["revenue"] / out["customers"].where(now)
     out = out.reindex(display_order(seg, scheme))
     # the basis is the scheme's, not a class's: set after the reindex, so a class with no
     # customers now nor a year before (CDNOW's stage 1) has one too
-    out["basis"] = "backtest" if len(data.then) else "trailing"
+    out["basis"] = "backtest" if data.then_total else "trailing"
     out[["customers", "then_customers"]] = out[["customers", "then_customers"]].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].fillna(0.0)
     out.index.name = "class"
