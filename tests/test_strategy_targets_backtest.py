@@ -10,6 +10,7 @@ purchase less than 90 days old) is empty now but not a year before.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -133,6 +134,17 @@ def test_a_class_empty_now_but_not_a_year_before(sample_orders, tmp_path: Path) 
     stage1 = values["ladder"].loc["stage1"]
     assert stage1["customers"] == 0 and stage1["then_customers"] > 0 and stage1["value"] > 0
     assert_targets(seg, values)
+
+
+def test_customers_in_another_order_are_matched_by_id(sample_orders) -> None:
+    # the revenue rows come sorted by id, as customer_base sorts the customers; customers in
+    # another order are matched by id instead, with the same sums
+    orders_path, as_of = sample_orders
+    seg = segment_customers(orders_path, as_of, {}, reuse=False)
+    shuffled = dataclasses.replace(seg, customers=seg.customers.sample(frac=1.0, random_state=7))
+    for scheme in SCHEME_COLUMNS:
+        got, want = targets.class_values(shuffled, scheme), targets.class_values(seg, scheme)
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
 
 
 def test_the_backtest_builds_no_second_classification(sample_orders, monkeypatch: pytest.MonkeyPatch) -> None:

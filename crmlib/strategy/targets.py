@@ -17,6 +17,7 @@ of less than one customer (status 'no_movers') and a move up that is not worth m
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,7 @@ SELECT customer_id, sum(amount) AS revenue
 FROM ({src})
 WHERE ordered_at >= TIMESTAMP '{start}' AND customer_id IS NOT NULL
 GROUP BY customer_id
+ORDER BY customer_id
 """
 
 CHUNK_ROWS = 1_000_000  # customers counted, or revenue rows read, at a time (bounds the temporaries)
@@ -75,34 +77,63 @@ def _add_counts(total: np.ndarray, codes: np.ndarray, weights: np.ndarray | None
                              minlength=len(total))
 
 
-def _revenue_by_class(seg: Segmentation, start: dt.date,
-                      then: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per class column, the revenue from start to as_of summed by class now and by class then
-    (at 1 + code). Only the customers whose last order is on or after start have any; the DuckDB
-    aggregate's rows are matched to theirs by id (Arrow's hash lookup), a batch at a time."""
-    end = seg.customers
-    now = {column: end[column].cat.codes.to_numpy() for column in then}
-    sums = {column: (np.zeros(len(end[column].cat.categories) + 1), np.zeros(len(end[column].cat.categories) + 1))
-            for column in then}
-    recent = np.flatnonzero((end["last_order"] >= pd.Timestamp(start)).to_numpy(dtype=bool))
-    if not len(recent):
-        return sums
-    ids = pa.array(end["customer_id"].iloc[recent].astype("str"))
+class _Unaligned(Exception):
+    """The revenue rows are not in seg.customers' order (the customers then matched by id)."""
+
+
+def _revenue_rows(seg: Segmentation, start: dt.date, recent: np.ndarray,
+                  aligned: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(rows of seg.customers, their revenue from start to as_of), a DuckDB batch at a time.
+
+    Only the customers whose last order is on or after start (`recent`) have any, and each of them
+    has: sorted by id as customer_base sorts them, the aggregate's rows are those customers in
+    order (checked batch by batch; aligned=False matches them by id with Arrow's hash lookup)."""
+    ids = seg.customers["customer_id"]
+    value_set = None if aligned else pa.array(ids.iloc[recent].astype("str"))
     sql = REVENUE_SQL.format(src=orders_sql(seg.orders_path, seg.as_of), start=start.isoformat())
     con = connect()
     try:
+        lo = 0
         for batch in con.sql(sql).to_arrow_reader(CHUNK_ROWS):
-            found = pc.index_in(pc.cast(batch.column(0), ids.type), value_set=ids)
-            if found.null_count:
-                raise ValueError("customers who ordered since the start date are missing on the as-of date")
-            rows = recent[found.to_numpy(zero_copy_only=False)]
             revenue = pc.cast(batch.column(1), pa.float64()).to_numpy(zero_copy_only=False)
-            for column in then:
-                _add_counts(sums[column][0], now[column][rows], revenue)
-                _add_counts(sums[column][1], then[column][rows], revenue)
+            if aligned:
+                rows = recent[lo:lo + batch.num_rows]
+                expected = pa.array(ids.iloc[rows].astype("str"))
+                if len(rows) < batch.num_rows or not pc.all(pc.equal(pc.cast(batch.column(0), expected.type),
+                                                                      expected)).as_py():
+                    raise _Unaligned
+            else:
+                found = pc.index_in(pc.cast(batch.column(0), value_set.type), value_set=value_set)
+                if found.null_count:
+                    raise ValueError("customers who ordered since the start date are missing on the as-of date")
+                rows = recent[found.to_numpy(zero_copy_only=False)]
+            lo += batch.num_rows
+            yield rows, revenue
+        if aligned and lo != len(recent):
+            raise _Unaligned
     finally:
         con.close()
-    return sums
+
+
+def _revenue_by_class(seg: Segmentation, start: dt.date,
+                      then: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per class column, the revenue from start to as_of summed by class now and by class then
+    (at 1 + code), without a column of every customer's id or revenue."""
+    end = seg.customers
+    now = {column: end[column].cat.codes.to_numpy() for column in then}
+    recent = np.flatnonzero((end["last_order"] >= pd.Timestamp(start)).to_numpy(dtype=bool))
+    for aligned in (True, False):
+        sums = {column: (np.zeros(len(end[column].cat.categories) + 1),
+                         np.zeros(len(end[column].cat.categories) + 1)) for column in then}
+        try:
+            for rows, revenue in _revenue_rows(seg, start, recent, aligned):
+                for column in then:
+                    _add_counts(sums[column][0], now[column][rows], revenue)
+                    _add_counts(sums[column][1], then[column][rows], revenue)
+            return sums
+        except _Unaligned:
+            continue
+    raise AssertionError("unreachable: the matching by id does not raise _Unaligned")
 
 
 def backtest(seg: Segmentation, months: int = 12) -> Backtest:
@@ -122,6 +153,7 @@ def backtest(seg: Segmentation, months: int = 12) -> Backtest:
         sums[column] = pd.DataFrame({"customers": customers[1:], "revenue": revenue[column][0][1:],
                                      "then_customers": then_customers[1:], "next_revenue": revenue[column][1][1:]},
                                     index=pd.Index(list(categories), name="class"))
+    pa.default_memory_pool().release_unused()  # the ids' Arrow buffers: back to the system, not cached
     return Backtest(start, then_total, sums)
 
 
