@@ -136,6 +136,19 @@ def test_a_class_empty_now_but_not_a_year_before(sample_orders, tmp_path: Path) 
     assert_targets(seg, values)
 
 
+def test_small_chunks_give_the_same_figures(sample_orders, monkeypatch: pytest.MonkeyPatch) -> None:
+    # customers counted, classified and matched a few at a time (start_codes and the sums)
+    from crmlib.store.segments import migration
+
+    monkeypatch.setattr(migration, "CHUNK_ROWS", 37)
+    monkeypatch.setattr(targets, "CHUNK_ROWS", 53)
+    orders_path, as_of = sample_orders
+    seg = segment_customers(orders_path, as_of, {}, reuse=False)
+    assert len(seg.customers) > 10 * 53
+    for scheme in SCHEME_COLUMNS:
+        assert_same(seg, scheme)
+
+
 def test_customers_in_another_order_are_matched_by_id(sample_orders) -> None:
     # the revenue rows come sorted by id, as customer_base sorts the customers; customers in
     # another order are matched by id instead, with the same sums

@@ -142,6 +142,7 @@ def backtest(seg: Segmentation, months: int = 12) -> Backtest:
     their revenue since (one DuckDB aggregate)."""
     start = months_before(seg.as_of, months)
     then, then_total = start_codes(seg, start)
+    pa.default_memory_pool().release_unused()  # start_codes' freed Arrow buffers, before the next read
     revenue = _revenue_by_class(seg, start, then)
     sums = {}
     for column, codes in then.items():
@@ -153,7 +154,7 @@ def backtest(seg: Segmentation, months: int = 12) -> Backtest:
         sums[column] = pd.DataFrame({"customers": customers[1:], "revenue": revenue[column][0][1:],
                                      "then_customers": then_customers[1:], "next_revenue": revenue[column][1][1:]},
                                     index=pd.Index(list(categories), name="class"))
-    pa.default_memory_pool().release_unused()  # the ids' Arrow buffers: back to the system, not cached
+    pa.default_memory_pool().release_unused()  # the batches' Arrow buffers: back to the system, not cached
     return Backtest(start, then_total, sums)
 
 

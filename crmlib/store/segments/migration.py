@@ -164,11 +164,19 @@ def start_codes(segmentation: Segmentation, start_date: dt.date) -> tuple[dict[s
     changed = customer_base(segmentation.orders_path, start_date, settings.merge_same_day,
                             ordered_until=segmentation.as_of)
     if len(changed):
-        where = pc.index_in(pa.array(changed["customer_id"].astype("str")),
-                            value_set=pa.array(end["customer_id"].iloc[recent_rows].astype("str")))
-        if where.null_count:
+        # the as-of rows of the re-aggregated customers: the hash is of their ids, and the ids of
+        # those who ordered since are looked up a chunk at a time (no array of all their ids)
+        known = pa.array(changed["customer_id"].astype("str"))
+        rows = np.full(len(changed), -1, dtype=np.int64)
+        for lo in range(0, len(recent_rows), CHUNK_ROWS):
+            chunk = recent_rows[lo:lo + CHUNK_ROWS]
+            where = pc.index_in(pa.array(end["customer_id"].iloc[chunk].astype("str")), value_set=known)
+            found = where.is_valid().to_numpy(zero_copy_only=False)
+            rows[where.drop_null().to_numpy(zero_copy_only=False)] = chunk[found]
+        del known
+        if (rows < 0).any():
             raise ValueError("customers who ordered before the start date are missing on the as-of date")
-        put(recent_rows[where.to_numpy(zero_copy_only=False)], changed.loc[:, list(FACTS)])
+        put(rows, changed.loc[:, list(FACTS)])
     return codes, n - len(recent_rows) + len(changed)
 
 
