@@ -11,6 +11,7 @@ import datetime as dt
 import os
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from crmlib.errors import DataError
@@ -38,6 +39,20 @@ def test_kept_segmentation_equals_a_fresh_one_and_is_reused(shop, monkeypatch):
     pd.testing.assert_frame_equal(again.customers, first.customers)
     assert again.cuts == first.cuts
     assert again.customers["cpm_cell"].dtype == first.customers["cpm_cell"].dtype
+
+
+def test_the_kept_round_trip_gives_the_very_same_frame(shop):
+    fresh = segment_customers(shop, AS_OF, {"cpm": {"spend": 70000}}, reuse=False)
+    again = segment_customers(shop, AS_OF, {"cpm": {"spend": 70000}})
+    # strict: the same index class (a RangeIndex, not int64 values 0..n-1), dtypes, exact values
+    pd.testing.assert_frame_equal(again.customers, fresh.customers, check_exact=True, check_index_type=True,
+                                  check_column_type=True, check_categorical=True)
+    assert isinstance(fresh.customers.index, pd.RangeIndex) and isinstance(again.customers.index, pd.RangeIndex)
+    assert again.customers.dtypes.to_dict() == fresh.customers.dtypes.to_dict()
+    assert all(again.customers[c].cat.ordered for c in ("rfm_segment", "cpm_cell", "ladder"))
+    # the index is kept as metadata: the file holds the frame's columns and no 8-byte index column
+    (path,) = (shop.parent / "store").glob("segments-*.parquet")
+    assert pq.read_schema(path).names == list(fresh.customers.columns)
 
 
 def test_other_settings_or_new_orders_are_classified_again(shop):

@@ -18,5 +18,5 @@ def best_flags(processed_dir: Path | str, as_of: dt.date, settings: ProductSetti
     """One row per customer: customer_id, best (in the top CPM cell on as_of)."""
     segments = load_segment_settings(settings.context.get("segments") or {})
     seg = segment_customers(Path(processed_dir) / "orders.parquet", as_of, segments)
-    cells = seg.customers["cpm_cell"].astype("str")
-    return pd.DataFrame({"customer_id": seg.customers["customer_id"].astype("str"), "best": cells == BEST_CELL})
+    best = seg.customers["cpm_cell"] == BEST_CELL  # on the categorical's codes: no string per customer
+    return pd.DataFrame({"customer_id": seg.customers["customer_id"].astype("str"), "best": best})

@@ -106,7 +106,7 @@ def stage_conditions(seg: Segmentation, journey: Journey) -> dict[str, str]:
 
 def _stage_customers(seg: Segmentation, journey: Journey) -> dict[str, int]:
     """Customers at each stage on as_of (from the segments chapter's ladder)."""
-    ladder = seg.customers["ladder"].astype(str)
+    ladder = seg.customers["ladder"]  # counted on the categorical's codes: no string per customer
     counts = ladder.value_counts()
     arrival = int(((ladder == "stage1") & (seg.customers["recency_days"] <= journey.arrival_days)).sum())
     return {
