@@ -58,8 +58,9 @@ def synthetic_customers(n: int, seed: int = 20240401):
     ids = pc.binary_join_element_wise("C", pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), 9, "0"), "")
     return pd.DataFrame({
         "customer_id": pd.Series(pd.arrays.ArrowStringArray(ids)),
-        "first_order": first, "last_order": last, "orders": orders, "purchases": purchases,
-        "revenue": revenue, "recency_days": recency, "tenure_days": tenure,
+        "first_order": first, "last_order": last, "orders": orders.astype(np.int32),
+        "purchases": purchases.astype(np.int32), "revenue": revenue, "recency_days": recency.astype(np.int32),
+        "tenure_days": tenure.astype(np.int32),  # int32, as customer_base types them
     })
 
 

@@ -135,7 +135,7 @@ def query_stream(sql: str, batch_rows: int = 1_000_000) -> pd.DataFrame:
     """Run a query whose result is one row per customer and build pandas from streamed Arrow
     batches: DuckDB sorts and aggregates under its cap (spilling), and the result never has to
     fit in that cap, as it must for query() (50M customers are several GB). Columns must be
-    VARCHAR, BIGINT, DOUBLE or TIMESTAMP (converted as query() would)."""
+    VARCHAR, INTEGER, BIGINT, DOUBLE or TIMESTAMP without nulls (converted as query() would)."""
     import pyarrow as pa
 
     frame = query_arrow(sql, batch_rows).to_pandas(self_destruct=True)

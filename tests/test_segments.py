@@ -23,9 +23,10 @@ from crmlib.segments import (
 )
 from crmlib.segments import report as seg_report
 from crmlib.store.segments.classify import Segmentation
-from crmlib.store.segments.cpm import cpm_cells, cpm_spend_line, round_significant
+from crmlib.store.segments.cpm import CPM_DTYPE, cpm_cells, cpm_spend_line, round_significant
 from crmlib.store.segments.decile import decile_summary
 from crmlib.store.segments.ladder import ladder_spend_floor, ladder_stages
+from crmlib.segments.profiles import segment_profiles
 from crmlib.store.segments.migration import NEW, ClassOrder, class_order, move_kinds
 from crmlib.store.segments.rfm import rf_grid, rule_definition, segment_lookup
 from crmlib.store.segments.scoring import (
@@ -353,6 +354,18 @@ def write_orders(folder, rows: list[tuple[str, str, float]]) -> None:
     frame["channel"] = ["web", "app"] * (len(frame) // 2) + ["web"] * (len(frame) % 2)
     frame["category"] = "お茶"
     frame.to_parquet(folder / "orders.parquet", index=False)
+
+
+def test_profile_sums_of_int32_counts_stay_exact_past_two_to_the_31():
+    # customer_base's counts are int32: two customers of 2,000,000,000 orders each add up to
+    # 4,000,000,000, past int32's 2,147,483,647 (in int32 the sum would wrap to -294,967,296)
+    big = np.array([2_000_000_000, 2_000_000_000], dtype=np.int32)
+    customers = pd.DataFrame({"cpm_cell": pd.Categorical(["top", "top"], dtype=CPM_DTYPE), "revenue": [1.0, 2.0],
+                              "orders": big, "purchases": big, "recency_days": np.array([1, 3], dtype=np.int32)})
+    profile = segment_profiles(customers, "cpm_cell").set_index("segment")
+    assert profile.loc["top", "orders"] == 4_000_000_000 and profile.loc["top", "purchases"] == 4_000_000_000
+    assert profile.loc["top", "median_recency_days"] == 2.0
+    assert int(customers["orders"].sum()) == 4_000_000_000
 
 
 AS_OF = dt.date(2025, 1, 1)  # earlier date: 2024-10-03 (90 days before)

@@ -55,6 +55,19 @@ def test_the_kept_round_trip_gives_the_very_same_frame(shop):
     assert pq.read_schema(path).names == list(fresh.customers.columns)
 
 
+def test_counts_and_days_are_int32_and_monetary_is_no_copy_of_revenue(shop):
+    c = segment_customers(shop, AS_OF, {"cpm": {"spend": 70000}}).customers.set_index("customer_id")
+    narrowed = ("orders", "purchases", "recency_days", "tenure_days")
+    assert {column: str(c[column].dtype) for column in narrowed} == dict.fromkeys(narrowed, "int32")
+    assert "monetary" not in c.columns  # the total basis: M's value is the revenue column
+    # the migration shop by hand: 9 orders on 8 purchase days (grow's two orders of one day are one);
+    # grow: last order 60 days before as_of, first 150 days before (tenure 90)
+    assert (int(c["orders"].sum()), int(c["purchases"].sum())) == (9, 8)
+    assert (c.loc["grow", "recency_days"], c.loc["grow", "tenure_days"]) == (60, 90)
+    mean = segment_customers(shop, AS_OF, {"rfm": {"monetary": "mean"}}).customers.set_index("customer_id")
+    assert mean.loc["grow", "monetary"] == pytest.approx(11000 / 3)  # (5,000 + 5,000 + 1,000) / 3 orders
+
+
 def test_other_settings_or_new_orders_are_classified_again(shop):
     segment_customers(shop, AS_OF, {"cpm": {"spend": 70000}})
     other = segment_customers(shop, AS_OF, {"cpm": {"spend": 1000}})

@@ -9,6 +9,8 @@ Definitions (the as-of cut is exclusive: orders with ordered_at < as_of, as in c
   (equal spends stay equal, and quantile ties and bins are reproducible run to run);
 - tenure_days: days from the first to the last order's day.
 recency_days and tenure_days are computed exactly as in crmlib.orders.customer_summary.
+orders, purchases, recency_days and tenure_days are int32 (4 bytes a customer each, not 8: 2**31
+orders or days is out of reach); pandas and numpy add them up in int64, so their sums stay exact.
 Orders without a customer id or timestamp are left out.
 """
 
@@ -34,11 +36,11 @@ WITH days AS (  -- one row per customer and order day: the distinct days need no
 SELECT customer_id,
        min(first_at) AS first_order,
        max(last_at) AS last_order,
-       CAST(sum(orders) AS BIGINT) AS orders,
-       CAST({purchases} AS BIGINT) AS purchases,
+       CAST(sum(orders) AS INTEGER) AS orders,
+       CAST({purchases} AS INTEGER) AS purchases,
        CAST(coalesce(sum(revenue), 0) AS DOUBLE) AS revenue,
-       CAST(date_diff('day', max(day), CAST({asof} AS DATE)) AS BIGINT) AS recency_days,
-       CAST(date_diff('day', min(day), max(day)) AS BIGINT) AS tenure_days
+       CAST(date_diff('day', max(day), CAST({asof} AS DATE)) AS INTEGER) AS recency_days,
+       CAST(date_diff('day', min(day), max(day)) AS INTEGER) AS tenure_days
 FROM days
 GROUP BY customer_id
 ORDER BY customer_id
