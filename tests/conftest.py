@@ -213,3 +213,16 @@ def demo_report(installed: Installed, tmp_path_factory: pytest.TempPathFactory) 
 
     work = shared_across_workers(tmp_path_factory, "demo", render)
     return sorted((work / "reports" / "demo").glob("20*-*-*"))[-1]  # the later of its two as-of dates
+
+
+@pytest.fixture(scope="session")
+def simulated_orders(tmp_path_factory):
+    """(orders.parquet, as-of) of an ingested generated shop of 3,000 customers over several years:
+    every segment class and list is populated. Shared by the session: never change its files."""
+    from crmlib.ingest import ingest_file
+    from crmlib.sample import write_sample
+
+    folder = tmp_path_factory.mktemp("simulated-shop")
+    out = ingest_file(write_sample(folder / "orders.csv", n_customers=3000), preset="generic",
+                      out_dir=folder / "processed")
+    return out.orders_path, out.as_of

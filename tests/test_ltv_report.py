@@ -129,17 +129,6 @@ def test_figures_render(tiny_processed_dir):
     assert math.isclose(fig.axes[0].patches[0].get_height(), 0.1)
 
 
-@pytest.fixture(scope="module")
-def simulated_orders(tmp_path_factory):
-    from crmlib.ingest import ingest_file
-    from crmlib.sample import write_sample
-
-    folder = tmp_path_factory.mktemp("ltv-sample")
-    out = ingest_file(write_sample(folder / "orders.csv", n_customers=3000), preset="generic",
-                      out_dir=folder / "processed")
-    return out.orders_path, out.as_of
-
-
 def test_models_read_a_hash_sample_above_max_model_customers(simulated_orders):
     """1,000 of about 3,000 customers: exact counts per segment, means from the sample, totals scaled."""
     from crmlib.store.ltv.summary import rfm_summary

@@ -358,23 +358,11 @@ def test_list_membership_marks_exactly_the_listed_ids() -> None:
 
 # ---- the lists at scale: the same lists and baselines as the frame-by-frame definitions ---------------
 
-@pytest.fixture(scope="module")
-def generated_shop(tmp_path_factory):
-    """An ingested generated shop (3,000 customers, several years): every class and due list is populated."""
-    from crmlib.ingest import ingest_file
-    from crmlib.sample import write_sample
-
-    folder = tmp_path_factory.mktemp("plan-sample")
-    out = ingest_file(write_sample(folder / "orders.csv", n_customers=3000), preset="generic",
-                      out_dir=folder / "processed")
-    return out.orders_path, out.as_of
-
-
 PLAN_SEGMENTS = ["ladder:stage1", "ladder:lapsed", "cpm:top_lapsed", "cpm:first", "rfm:at_risk", "rfm:champions",
                  "due:replenishment"]
 
 
-def test_baselines_and_lists_equal_the_frame_definitions(generated_shop, tmp_path: Path) -> None:
+def test_baselines_and_lists_equal_the_frame_definitions(simulated_orders, tmp_path: Path) -> None:
     # the list source works on masks over the as-of customers (start codes, last orders); the
     # definition it replaced classified every customer again on the earlier day and read who
     # bought since from the orders: both are written out here with pandas and must agree exactly
@@ -382,7 +370,7 @@ def test_baselines_and_lists_equal_the_frame_definitions(generated_shop, tmp_pat
     from crmlib.store.segments.classify import classify_on
     from crmlib.store.segments.migration import SCHEME_COLUMNS
 
-    path, as_of = generated_shop
+    path, as_of = simulated_orders
     seg = segment_customers(path, as_of)
     source = plan_mod.ListSource(seg, 90, seg.settings.ladder.lapse_days)
     then = classify_on(seg, source.then_day)
