@@ -31,6 +31,7 @@ from ..display import write_names as write_display_names
 from ..errors import ChapterFailed, ReportError
 from ..i18n import t
 from ..ledger import Ledger
+from ..memory import release_freed_memory
 from ..metrics import plain, read_metrics, record_metrics, write_json_atomic
 from ..registry import CHAPTERS, Chapter, chapter_settings, resolve, select_chapters  # noqa: F401 (re-exported)
 from ..registry import run_priority
@@ -516,7 +517,10 @@ def _write_exports(chapter: Chapter, config: ClientConfig, processed_dir: Path, 
     # the settings the chapter's notebook got (its builder's: files resolved, other sections in context)
     settings = chapter_settings(config, chapter)
     staging = out_dir.parent / f".exports-{chapter.name}"
-    resolve(chapter.exports)(processed_dir, as_of, settings, staging, lang=config.lang)
+    try:
+        resolve(chapter.exports)(processed_dir, as_of, settings, staging, lang=config.lang)
+    finally:
+        release_freed_memory()  # the lists' frames, before the next chapter's kernel peaks beside us
     written = []
     for path in sorted(staging.rglob("*")) if staging.is_dir() else []:
         if path.is_file():

@@ -226,9 +226,11 @@ def open_purchases(
     if unknown:
         raise ValueError(f"unknown split attribute(s) {unknown}; choose from {', '.join(DIMENSIONS)}")
     day = resolve_as_of(orders_path, as_of)
-    # a database of its own: the purchase tables live as long as the chapter, and with their own
-    # memory cap they spill without squeezing the short queries that run beside them
-    con = connect(threads, temp_dir, fresh=True)
+    # a session (its temporary tables private to it) of the process's database: the purchase tables
+    # live as long as the chapter under the one memory cap the chapter's other queries share, and
+    # spill when those need the memory. A database of their own (until 2026-12-05) doubled what
+    # DuckDB could hold in a kernel: at 100M orders 3 GB of purchase tables beside 3 GB of queries
+    con = connect(threads, temp_dir)
     try:
         source = (f"(SELECT * FROM read_parquet({_quote(str(orders_path))}) "
                   f"WHERE ordered_at < {as_timestamp(day)} AND customer_id IS NOT NULL AND ordered_at IS NOT NULL)")
