@@ -117,8 +117,13 @@ def run_step(args: dict) -> tuple[dict, int, TreeSampler]:
         print(f"step {args['task']} failed with exit code {code} (negative: killed by that signal, "
               f"-9 is usually the out-of-memory killer); peak RSS {usage.ru_maxrss / 1024:,.0f} MB, "
               f"process tree peak {sampler.peak_total / MIB:,.0f} MB", flush=True)
-        for pid, (rss, name, seen) in sorted(sampler.peaks.items(), key=lambda kv: kv[1][2]):
+    else:
+        print(f"step {args['task']}: peak RSS by process (sampled), process tree peak "
+              f"{sampler.peak_total / MIB:,.0f} MB", flush=True)
+    for pid, (rss, name, seen) in sorted(sampler.peaks.items(), key=lambda kv: kv[1][2]):
+        if rss >= 50 * MIB or code != 0:  # Chromium's dozens of small helpers only when it failed
             print(f"  pid {pid} {name}: started at {seen:,.0f} s, peak {rss / MIB:,.0f} MB", flush=True)
+    if code != 0:
         raise SystemExit(1)
     return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss * 1024, sampler
 
