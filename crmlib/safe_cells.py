@@ -15,9 +15,15 @@ CSV lists (DuckDB) and the workbook (pandas) quote the same cells.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from .sql import sql_literal
+
+if TYPE_CHECKING:
+    import duckdb
 
 # whitespace, C0 controls and DEL, and the invisible characters a spreadsheet skips or trims
 _LEADING = ("\\x00-\\x20\\x7f\u0085\u00a0\u00ad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f"
@@ -41,6 +47,15 @@ def neutralise_sql(column: str) -> str:
     return f"CASE WHEN regexp_matches({column}, {sql_literal(FORMULA_START)}) THEN '''' || {column} ELSE {column} END"
 
 
+BOM = "\ufeff"  # put before a list's first header name, so DuckDB's CSV starts with the UTF-8 BOM
+
+
+def copy_list_csv(con: duckdb.DuckDBPyConnection, select: str, path: Path | str) -> None:
+    """Write a customer list as Excel opens it: DuckDB's COPY of the select (whose first column
+    name starts with BOM) with a header and CRLF line ends, in the select's order."""
+    con.execute(f"COPY ({select}) TO {sql_literal(str(path))} (FORMAT csv, HEADER, NEW_LINE '\r\n')")
+
+
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of frame whose text (object/string) columns are neutralised; numbers untouched."""
     out = frame.copy()
@@ -52,4 +67,4 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-__all__ = ["FORMULA_START", "neutralise_formulas", "neutralise_frame", "neutralise_sql"]
+__all__ = ["BOM", "FORMULA_START", "copy_list_csv", "neutralise_formulas", "neutralise_frame", "neutralise_sql"]

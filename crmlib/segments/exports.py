@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from ..errors import DataError
 from ..orders import connect
-from ..safe_cells import neutralise_formulas, neutralise_sql
+from ..safe_cells import BOM, copy_list_csv, neutralise_formulas, neutralise_sql
 from ..sql import sql_ident, sql_literal
 from ..store.segments.classify import Segmentation, segment_customers
 from ..store.segments.migration import SCHEME_COLUMNS
@@ -40,7 +40,6 @@ from ..xlsx import write_xlsx
 
 WORKBOOK = "segments.xlsx"
 SCHEME_PREFIX = {"rfm": "RFM", "cpm": "CPM", "ladder": "LAD"}
-BOM = "\ufeff"  # put before the first header name, so DuckDB's CSV starts with the UTF-8 BOM
 
 LIST_COLUMNS = ("customer_id", "email", "rfm_segment", "rfm_segment_key", "rfm", "r", "f", "m", "recency_days",
                 "purchases", "orders", "revenue", "first_order", "last_order", "cpm_cell", "ladder",
@@ -166,8 +165,7 @@ def write_segment_exports(
         for scheme, key, _ in lists:
             positions[scheme] = positions.get(scheme, 0) + 1
             path = out_dir / export_file_name(scheme, positions[scheme], key)
-            con.execute(f"COPY ({list_sql(scheme, key, with_email, BOM + 'customer_id')}) "
-                        f"TO {sql_literal(str(path))} (FORMAT csv, HEADER, NEW_LINE '\r\n')")
+            copy_list_csv(con, list_sql(scheme, key, with_email, BOM + "customer_id"), path)
             written.append(path)
         if table.num_rows <= settings.exports.xlsx_max_customers:
             sheets = [(title, con.execute(list_sql(scheme, key, with_email)).df()) for scheme, key, title in lists]
@@ -176,4 +174,4 @@ def write_segment_exports(
     finally:
         con.close()
 
-__all__ = ["BOM", "WORKBOOK", "export_file_name", "list_sql", "list_table", "write_segment_exports"]
+__all__ = ["WORKBOOK", "export_file_name", "list_sql", "list_table", "write_segment_exports"]

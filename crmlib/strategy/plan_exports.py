@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..orders import connect
-from ..sql import sql_literal
+from ..safe_cells import BOM, copy_list_csv
 from ..store.segments.classify import Segmentation
 from ..xlsx import write_xlsx
 from .plan import action_plan, list_file, list_rows, list_sql
@@ -23,7 +23,6 @@ from .plan_report import workbook_sheet
 from .settings import StrategySettings
 
 WORKBOOK = "action_plan.xlsx"
-BOM = "\ufeff"  # before the first header name, so DuckDB's CSV starts with the UTF-8 BOM
 
 
 def write_plan_exports(seg: Segmentation, settings: StrategySettings, out_dir: Path | str, lang: str = "ja") -> list[Path]:
@@ -42,8 +41,7 @@ def write_plan_exports(seg: Segmentation, settings: StrategySettings, out_dir: P
             table = list_rows(seg, source, measure, settings.plan.control_share)
             path = out_dir / list_file(position, measure.segment)
             con.register("plan_list", table)
-            con.execute(f"COPY ({list_sql('plan_list', BOM + 'customer_id')}) TO {sql_literal(str(path))} "
-                        "(FORMAT csv, HEADER, NEW_LINE '\r\n')")
+            copy_list_csv(con, list_sql("plan_list", BOM + "customer_id"), path)
             sizes += table.num_rows
             if sizes <= settings.plan.xlsx_max_customers:  # the workbook's sheets, while it stays small
                 sheets.append((f"{position:02d} {measure.name}", con.execute(list_sql("plan_list")).df()))
