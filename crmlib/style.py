@@ -35,17 +35,37 @@ def check_lang(lang: str) -> str:
     return lang
 
 
+# seaborn's theme (set_theme(style="whitegrid", context="notebook")) written out, so applying the
+# style imports neither seaborn nor scipy.stats, which seaborn loads (0.8 CPU-s in every kernel of
+# a run); tests/test_style.py checks it against seaborn's own axes_style and plotting_context.
+# Left out: "image.cmap" ("rocket", registered only by importing seaborn; every image here names
+# its colour map) and "font.family" (the report's font replaces it).
+THEME: dict[str, Any] = {
+    "figure.facecolor": "white", "axes.facecolor": "white", "axes.labelcolor": ".15", "text.color": ".15",
+    "xtick.direction": "out", "ytick.direction": "out", "xtick.color": ".15", "ytick.color": ".15",
+    "axes.axisbelow": True, "grid.linestyle": "-", "grid.color": ".8", "axes.grid": True, "axes.edgecolor": ".8",
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "xtick.top": False, "ytick.right": False, "xtick.bottom": False, "ytick.left": False,
+    "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True, "axes.spines.top": True,
+    "axes.linewidth": 1.25, "grid.linewidth": 1, "lines.linewidth": 1.5, "lines.markersize": 6,
+    "patch.linewidth": 1, "xtick.major.width": 1.25, "ytick.major.width": 1.25, "xtick.minor.width": 1,
+    "ytick.minor.width": 1, "xtick.major.size": 6, "ytick.major.size": 6, "xtick.minor.size": 4,
+    "ytick.minor.size": 4, "font.size": 12, "axes.labelsize": 12, "axes.titlesize": 12, "xtick.labelsize": 11,
+    "ytick.labelsize": 11, "legend.fontsize": 11, "legend.title_fontsize": 12,
+}
+
+
 def apply_style(lang: str) -> None:
-    """Set the shared seaborn theme, palette, size, PNG metadata, a Japanese-capable font, and
-    plain text (no mathtext) for every label."""
+    """Set the shared theme (seaborn's whitegrid, written out), palette, size, PNG metadata, a
+    Japanese-capable font, and plain text (no mathtext) for every label."""
     import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib on import)
-    import seaborn as sns
 
     check_lang(lang)
-    sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
-    # set_theme resets the font family, so the font comes after it
+    mpl.rcParams.update(THEME)
     mpl.rcParams.update(
         {
+            "axes.prop_cycle": mpl.cycler(color=[mpl.colors.to_rgb(c) for c in PALETTE]),
             "font.family": FONT_FAMILY,
             "axes.unicode_minus": False,  # IPAexGothic has no U+2212 minus glyph
             "figure.figsize": FIGSIZE,

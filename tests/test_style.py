@@ -183,3 +183,38 @@ def test_fmt_money_prose_variant_and_exact_tables():
     assert fmt_money(17_066_990, "JPY") == "¥17,066,990"  # tables keep the exact yen
     assert fmt_money(17_066_990, "JPY", "ja", prose=True) == "1,707万円"
     assert fmt_money(17_066_990, "JPY", "en", prose=True) == "¥17.1M"
+
+
+def test_written_out_theme_is_seaborns_whitegrid_notebook_theme() -> None:
+    """apply_style sets seaborn's theme without importing seaborn: the written-out rc values must
+    be those seaborn's set_theme(style="whitegrid", context="notebook", palette=PALETTE) sets."""
+    import seaborn as sns
+
+    from crmlib.style import PALETTE, THEME
+
+    expected = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
+    left_out = {"image.cmap", "font.family"}  # seaborn's own colour map; the report font replaces it
+    assert set(expected) - set(THEME) == left_out
+    assert {key: expected[key] for key in THEME} == THEME
+    with mpl.rc_context():
+        apply_style("en")
+        colours = [c["color"] for c in mpl.rcParams["axes.prop_cycle"]]
+    assert colours == list(sns.color_palette(PALETTE))
+
+
+def test_chapter_imports_leave_out_seaborn_scipy_stats_and_statsmodels() -> None:
+    """The chapters' import cells, which every kernel runs before its first chapter, load none of
+    the heavy modules only one chapter needs (about 0.8 CPU-s a kernel); they come on first use."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from crmlib.report.pipeline import default_notebooks_dir
+    from crmlib.report.warm import import_cells
+
+    code = import_cells(sorted(default_notebooks_dir().glob("0*.ipynb")))
+    heavy = ["seaborn", "scipy.stats", "scipy.optimize", "statsmodels"]
+    check = code + f"\nimport sys\nprint([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.strip().splitlines()[-1] == "[]"

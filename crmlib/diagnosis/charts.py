@@ -11,7 +11,6 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -192,7 +191,10 @@ def _one_renderer(fig: Figure) -> Iterator[None]:
 
 
 def cohort_heatmap(tables: CohortTables, kind: str, lang: str, currency: str) -> Figure:
-    """A cohort table as a heatmap: kind = 'retention', 'orders_per_customer' or 'revenue_per_customer'."""
+    """A cohort table as a heatmap: kind = 'retention', 'orders_per_customer' or 'revenue_per_customer'.
+    seaborn (and the scipy.stats it loads) is imported here, by the one chapter that draws with it."""
+    import seaborn as sns
+
     table = getattr(tables, kind)
     fig = Figure(figsize=(9.0, max(2.6, 0.32 * len(table) + 1.4)))
     if table.empty or table.isna().all().all() or not tables.sizes.sum():

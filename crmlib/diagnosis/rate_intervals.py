@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from scipy.stats import binomtest
-
 SMALL_SAMPLE = 400  # below this many customers a rate is shown with its 95% interval
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval of successes / n (n > 0)."""
+    """The Wilson score interval of successes / n (n > 0); scipy.stats is imported here, on first
+    use, not by every kernel that imports the diagnosis package."""
+    from scipy.stats import binomtest
+
     interval = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
     return float(interval.low), float(interval.high)
 

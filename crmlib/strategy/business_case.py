@@ -19,8 +19,22 @@ from __future__ import annotations
 
 import math
 
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import proportion_effectsize
+
+
+def _normal_power():
+    """statsmodels' power of a two-sample z test, imported on first use: statsmodels brings
+    scipy.stats, 0.7 CPU-s of imports that only a plan with measures needs, not every kernel and
+    not the process that writes the lists."""
+    from statsmodels.stats.power import NormalIndPower
+
+    return NormalIndPower()
+
+
+def _effect_size(p1: float, p0: float) -> float:
+    """Cohen's h of two shares (statsmodels' proportion_effectsize), imported on first use."""
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    return float(proportion_effectsize(p1, p0))
 
 
 def split(n: int, control_share: float) -> tuple[int, int]:
@@ -68,7 +82,7 @@ def sample_size(p0: float | None, uplift: float | None, control_share: float, al
     two shares; None when the uplift is not positive or the shares leave 0-1."""
     if p0 is None or uplift is None or uplift <= 0 or not 0 <= p0 < 1 or p0 + uplift > 1:
         return None
-    h = abs(float(proportion_effectsize(p0 + uplift, p0)))
+    h = abs(_effect_size(p0 + uplift, p0))
     ratio = control_share / (1 - control_share)  # control per treated customer
     return math.ceil(treated_needed(h, control_share, alpha, power) * (1 + ratio))
 
@@ -77,7 +91,7 @@ def treated_needed(h: float, control_share: float, alpha: float = 0.05, power: f
     """Treated customers a two-sided test needs to detect Cohen's effect size h, with
     control_share of the list as control (statsmodels NormalIndPower; ratio = control / treated)."""
     ratio = control_share / (1 - control_share)
-    return float(NormalIndPower().solve_power(effect_size=h, alpha=alpha, power=power, ratio=ratio,
+    return float(_normal_power().solve_power(effect_size=h, alpha=alpha, power=power, ratio=ratio,
                                               alternative="two-sided"))
 
 
@@ -87,7 +101,7 @@ def detectable_uplift(p0: float | None, n: int, control_share: float, alpha: flo
     treated, control = split(n, control_share)
     if p0 is None or not 0 <= p0 < 1 or treated < 2 or control < 2:
         return None
-    h = float(NormalIndPower().solve_power(nobs1=treated, alpha=alpha, power=power, ratio=control / treated,
+    h = float(_normal_power().solve_power(nobs1=treated, alpha=alpha, power=power, ratio=control / treated,
                                            alternative="two-sided"))
     # h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0)) solved for p1
     angle = h / 2 + math.asin(math.sqrt(p0))
