@@ -17,7 +17,7 @@ from crmlib.ltv import bgnbd, expected_clv, fit_bgnbd, fit_gamma_gamma, fit_pare
 from crmlib.store.ltv.fitting import compact_rows
 from crmlib.ltv.simulate import simulate_bgnbd, simulate_spend
 
-from datasets import CDNOW_SAMPLE, need
+from datasets import CDNOW_MASTER, CDNOW_SAMPLE, need
 
 
 def close(value: float, published: float, rel: float) -> bool:
@@ -222,3 +222,52 @@ def test_expected_clv_by_hand():
     discounted = expected_clv(bg, gg, summary, horizon_months=12, discount_rate=0.2, gross_margin=0.5)
     assert np.all(discounted["clv"] < 0.5 * plain["clv"])
     assert np.all(discounted["clv"] > 0.5 * plain["clv"] / 1.2)
+
+
+
+def _blas_threads() -> set[int]:
+    """The thread counts of the BLAS libraries loaded in this process."""
+    from threadpoolctl import threadpool_info
+
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+def test_pareto_nbd_fits_run_on_single_threaded_blas_beside_the_other_fits(simulated_orders, monkeypatch) -> None:
+    """The chapter fits Pareto/NBD on pool threads while the calling thread fits BG/NBD, and
+    threadpoolctl's limit is process-wide. Before: each fit set and lifted its own limit, so the
+    first to finish lifted it under the others, and a limit set from a pool thread was ignored by
+    OpenBLAS once one had been lifted; the Pareto/NBD fits ran on multi-threaded BLAS, whose sums
+    changed from run to run (CDNOW's alpha 13.6142 or 13.6143 in the consultant notes)."""
+    from crmlib.ltv import LTVSettings
+    from crmlib.store.ltv import fitting, predictive
+
+    before = _blas_threads()
+    if not before or before == {1}:
+        pytest.skip("BLAS runs on one thread here anyway (one core or a thread limit set)")
+    with fitting.single_threaded_blas():  # a limit set and lifted earlier in the process
+        pass
+    seen: list[set[int]] = []
+
+    def watched(*args, **kwargs):
+        result = fit_pareto_nbd(*args, **kwargs)
+        seen.append(_blas_threads())
+        return result
+
+    monkeypatch.setattr(predictive, "fit_pareto_nbd", watched)
+    result = predictive.predictive_ltv(*simulated_orders, LTVSettings())
+    assert result.fits, "the models were fitted"
+    assert seen == [{1}, {1}]  # the calibration and the full-history fit
+    assert _blas_threads() == before  # lifted once every fit has finished
+
+
+@need(CDNOW_MASTER)
+def test_pareto_nbd_parameters_are_the_same_run_after_run(tmp_path) -> None:
+    """The whole CDNOW file (23,570 customers) gives the same Pareto/NBD parameters to the last
+    digit, run after run, as the chapter fits them; before the fix its alpha moved in the fourth digit."""
+    from crmlib.ltv import LTVSettings
+    from crmlib.store.ltv import predictive
+
+    orders = ingest_file(CDNOW_MASTER, preset="cdnow", out_dir=tmp_path / "processed").orders_path
+    params = [predictive.predictive_ltv(orders, "1998-07-01", LTVSettings()).fits["pareto_nbd"].params
+              for _ in range(3)]
+    assert params[0] == params[1] == params[2]

@@ -14,6 +14,7 @@ central finite differences on the natural scale.
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -107,15 +108,38 @@ def compact_histories(summary: pd.DataFrame, weights: np.ndarray | None = None) 
     return compact_rows(weights, x=x, t_x=t_x, T=T)
 
 
+_BLAS_LOCK = threading.Lock()
+_blas_users = 0
+_blas_limit = None  # threadpoolctl's limit while any fit runs
+
+
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Run BLAS on one thread: the optimiser makes many tiny BLAS calls (4x4 matrices), and a
-    multi-threaded OpenBLAS waking its threads for each one is 5-15x slower on a busy machine."""
+    multi-threaded OpenBLAS waking its threads for each one is 5-15x slower on a busy machine.
+
+    The limit is process-wide and the LTV chapter fits its models on several threads at once: the
+    first fit to enter sets it, the last to leave lifts it. A fit that lifted it on leaving gave the
+    others multi-threaded BLAS part way through, whose sums differ from run to run (the Pareto/NBD
+    parameters of the same data changed in the fourth digit). Enter it in the thread that starts
+    the pool: OpenBLAS (0.3.30) ignores a limit set from another thread once a limit has been set
+    and lifted in the process."""
+    global _blas_users, _blas_limit
     if threadpool_limits is None:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _BLAS_LOCK:
+        if _blas_users == 0:
+            _blas_limit = threadpool_limits(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limit is not None:
+                _blas_limit.restore_original_limits()
+                _blas_limit = None
 
 
 @dataclass(frozen=True)

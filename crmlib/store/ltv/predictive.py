@@ -31,7 +31,7 @@ import pandas as pd
 
 from .bgnbd import BGNBDFit, fit_bgnbd
 from .clv import clv_by_segment, expected_clv
-from .fitting import compact_histories
+from .fitting import compact_histories, single_threaded_blas
 from .gamma_gamma import GammaGammaFit, fit_gamma_gamma, repeat_buyers
 from .pareto_nbd import ParetoNBDFit, fit_pareto_nbd
 from .historical import choose_period, first_purchase_grouping
@@ -140,7 +140,10 @@ def predictive_ltv(orders_path: Path | str, as_of: dt.date | str, settings: LTVS
     # Two cores: each Pareto/NBD fit (the slowest, started from its BG/NBD fit) runs on a thread
     # while the main thread goes on with the work that does not need it (numpy and scipy release
     # the GIL in the likelihoods); from a sample, the tracking curve's DuckDB query runs beside them.
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="ltv") as pool:
+    # BLAS goes single-threaded here, in the calling thread, before the pool starts: OpenBLAS
+    # ignores a limit set from a pool thread once one has been set and lifted in the process, and
+    # the fits' own limits then only count (fitting.single_threaded_blas).
+    with single_threaded_blas(), ThreadPoolExecutor(max_workers=3, thread_name_prefix="ltv") as pool:
         counts = pool.submit(tracking_counts, orders_path, as_of, cal_end) if day_counts is None else None
         cal_rows = compact_histories(calibration)  # the distinct (x, t_x, T) rows, shared below
         bg_cal = fit_bgnbd(calibration, with_se=False, rows=cal_rows)  # only the refitted models' errors are shown
