@@ -228,9 +228,44 @@ def test_key_accounts_by_hand(tmp_path):
     assert (h["median_gap"], h["days_since"], h["overdue_days"], h["value_at_risk"]) == (5, 30, 25, 3000)
 
 
+
+def test_key_accounts_leave_out_customers_past_the_shops_lapse_window(tmp_path):
+    """f is 193 days silent: slipping under a 365-day lapse, lapsed under the shop's 189 days (the
+    window the diagnosis, CPM and the ladder use), so the early-warning list must not hold f."""
+    from crmlib.products import report as pr
+    from crmlib.products.model import lapse_window
+
+    folder = _write(tmp_path / "key", KEY)
+    with open_lines(folder, AS_OF) as lines:
+        shop = key_accounts(lines, ProductSettings(), lapse_days=189)
+        wider = key_accounts(lines, ProductSettings(), lapse_days=193)  # 193 days since is not beyond 193
+    assert shop["customer_id"].tolist() == ["=h1"] and shop.attrs["lapse_days"] == 189
+    assert wider["customer_id"].tolist() == ["f", "=h1"]
+    # the window: key_accounts.lapse_days in the YAML, else diagnosis.lapse_days (the segments
+    # context), else the data check's measurement (test below)
+    assert lapse_window(folder, AS_OF, ProductSettings(context={"segments": {"lapse_days": 189}})) == 189
+    assert lapse_window(folder, AS_OF, ProductSettings(key_accounts={"lapse_days": 120},
+                                                       context={"segments": {"lapse_days": 189}})) == 120
+    assert "lapsed (more than 189 days since the last purchase)" in pr.key_takeaway(shop, ProductSettings(), "en", "JPY")
+    written = write_key_account_exports(folder, AS_OF, {"context": {"segments": {"lapse_days": 189}}},
+                                        tmp_path / "exports")
+    listed = pd.read_csv(written[0], dtype={"customer_id": str}, encoding="utf-8-sig")
+    assert listed["customer_id"].tolist() == ["'=h1"]
+
+
+def test_key_accounts_lapse_window_is_the_data_checks_without_a_yaml_value(simulated_orders):
+    from crmlib.products.model import lapse_window
+    from crmlib.store.coverage import LAPSE_DEFAULT, measure_coverage
+
+    orders, as_of = simulated_orders
+    measured = measure_coverage(orders, as_of).lapse_days
+    assert measured != LAPSE_DEFAULT  # measured from the shop's purchase gaps, not the fallback
+    assert lapse_window(orders.parent, as_of, ProductSettings()) == measured
+
+
 def test_key_account_exports_list_every_customer_with_the_formula_guard(tmp_path):
     folder = _write(tmp_path / "key", KEY)
-    written = write_key_account_exports(folder, AS_OF, {}, tmp_path / "exports")
+    written = write_key_account_exports(folder, AS_OF, {"key_accounts": {"lapse_days": 365}}, tmp_path / "exports")
     assert [p.name for p in written] == ["key_accounts.csv", "key_accounts.xlsx"]
     raw = written[0].read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..store.coverage import LAPSE_DEFAULT
 from ..store.ltv.verdict import ModelVerdict
 from . import cooccur
 from .data import ProductLines
@@ -374,23 +375,30 @@ ORDER BY value_at_risk DESC, c.customer_id
 """
 
 
-def key_accounts(lines: ProductLines, settings: ProductSettings, model: ModelVerdict | None = None) -> pd.DataFrame:
+def key_accounts(lines: ProductLines, settings: ProductSettings, model: ModelVerdict | None = None,
+                 lapse_days: int | None = None) -> pd.DataFrame:
     """Repeat customers slipping away (customer ids only). Without a model that passed the LTV
     chapter's validity gate: biggest value at risk first (the cycle rule only). With one: each
     customer's BG/NBD P(alive) from the same purchase days (x = purchases - 1, t_x = last - first,
     T = the day before as_of - first, in the model's time unit), biggest value at risk x P(alive) first.
 
+    A customer silent for more than lapse_days (model.lapse_window: the shop's lapse window unless
+    the YAML sets key_accounts.lapse_days; 365 when neither is given) has lapsed and is not listed.
+
     Columns: customer_id, purchases, first_day, last_day, median_gap, expected_day, days_since,
-    overdue_days, overdue_ratio, value_at_risk, p_alive (NaN without the model); attrs["model"].
+    overdue_days, overdue_ratio, value_at_risk, p_alive (NaN without the model); attrs["model"],
+    attrs["lapse_days"].
     """
     rule = settings.key_accounts
+    lapse = rule.lapse_days or lapse_days or LAPSE_DEFAULT
     frame = lines.query(KEY_SQL.format(min_purchases=int(rule.min_purchases), as_of=lines.as_of_sql,
                                        value_days=int(rule.value_days), factor=float(rule.overdue_factor),
-                                       lapse_days=int(rule.lapse_days)))
+                                       lapse_days=int(lapse)))
     frame["purchases"] = frame["purchases"].astype("int64")
     frame["days_since"] = frame["days_since"].astype("int64")
     frame["p_alive"] = float("nan")
     frame.attrs["model"] = model
+    frame.attrs["lapse_days"] = int(lapse)
     if model is None or not model.ok or frame.empty:
         return frame
     first, last = pd.to_datetime(frame["first_day"]), pd.to_datetime(frame["last_day"])

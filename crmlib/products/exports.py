@@ -20,7 +20,7 @@ from ..safe_cells import neutralise_frame
 from ..xlsx import write_xlsx
 from .analysis import key_accounts
 from .data import open_lines
-from .model import key_model
+from .model import key_model, lapse_window
 from .report import KEY_FILE
 from .settings import ProductSettings, load_settings
 
@@ -53,7 +53,8 @@ def write_key_account_exports(processed_dir: Path | str, as_of: dt.date | str, s
         return []
     day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
     with open_lines(processed_dir, day) as lines:
-        table = key_account_list(key_accounts(lines, config, key_model(processed_dir, day, config)))
+        table = key_account_list(key_accounts(lines, config, key_model(processed_dir, day, config),
+                                                lapse_window(processed_dir, day, config)))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / KEY_FILE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from ..store.coverage import measure_coverage
 from ..store.ltv.settings import LTVSettings
 from ..store.ltv.verdict import ModelVerdict, model_verdict
 from .settings import ProductSettings
@@ -17,3 +18,14 @@ def key_model(processed_dir: Path | str, as_of: dt.date, settings: ProductSettin
     if "ltv" not in settings.context:
         return None
     return model_verdict(Path(processed_dir) / "orders.parquet", as_of, LTVSettings.model_validate(settings.context["ltv"]))
+
+
+def lapse_window(processed_dir: Path | str, as_of: dt.date, settings: ProductSettings) -> int:
+    """Days since the last purchase beyond which a key account has lapsed: key_accounts.lapse_days
+    when the YAML sets it, else the shop's one lapse window (diagnosis.lapse_days, handed over with
+    the segments context, else the data check's measurement), so the early-warning list never holds
+    a customer the other chapters already count as lapsed."""
+    if settings.key_accounts.lapse_days is not None:
+        return int(settings.key_accounts.lapse_days)
+    shop = settings.context.get("segments", {}).get("lapse_days")
+    return int(shop) if shop else measure_coverage(Path(processed_dir) / "orders.parquet", as_of).lapse_days

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ..i18n import t
+from ..store.coverage import LAPSE_DEFAULT
 from ..style import fmt_date, fmt_int, fmt_money, fmt_num, fmt_pct
 from .analysis import VALUE_FALLBACK_DAYS
 from .settings import ProductSettings
@@ -282,6 +283,7 @@ def key_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str, curr
     if frame.empty:
         return t("products.key.empty", lang, **common)
     return t("products.key.takeaway", lang, **common, customers=fmt_int(len(frame)),
+             lapse=fmt_int(frame.attrs.get("lapse_days", LAPSE_DEFAULT)),
              value=fmt_money(frame["value_at_risk"].sum(), currency, lang, prose=True), days=rule.value_days, file=KEY_FILE)
 
 

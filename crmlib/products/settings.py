@@ -27,7 +27,9 @@ class KeyAccounts(_Strict):
     min_purchases: int = Field(3, ge=2, le=50, description="purchases needed for a customer's own cycle (median gap)")
     overdue_factor: float = Field(1.5, ge=1.0, le=10.0,
                                   description="slipping when the days since the last purchase reach this many median gaps")
-    lapse_days: int = Field(365, ge=30, le=3650, description="beyond this many days since the last purchase: lapsed, not slipping")
+    lapse_days: int | None = Field(None, ge=30, le=3650,
+                                   description="beyond this many days since the last purchase: lapsed, not slipping; "
+                                               "unset: the shop's one lapse window (diagnosis.lapse_days, else the data check's)")
     value_days: int = Field(365, ge=30, le=730, description="value at risk: the customer's revenue in this many days before as_of")
     report_rows: int = Field(20, ge=1, le=200, description="rows of the list shown in the report (the export has all)")
 
