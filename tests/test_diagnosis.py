@@ -347,7 +347,7 @@ def test_purchase_funnel(shop, shop_orders):
     assert list(dg.purchase_funnel(shop_orders, steps=4)["customers"]) == [7, 4, 2, 1]
     en = dg.funnel_takeaway(funnel, "en")
     assert en.startswith("42.9% of the 7 customers have not made a second purchase (57.1% have bought twice "
-                         "so far, with no time limit: not the windowed F2 conversion of section 8); "
+                         "so far, with no time limit: not the windowed F2 conversion of section 1.8); "
                          "of those who did, 50.0% went on to a third")
 
 

@@ -228,9 +228,9 @@ def test_strategy_chapter_findings():
     found = {f.rule: f for f in _summary({"strategy": strategy}, max_findings=12)}
     goals = found["strategy_goals"]
     assert goals.alert and goals.headline == "目標3件中2件"
-    assert "目標3件のうち2件「年間売上 前年比130%、F2転換率（90日以内）」は" in goals.text
+    assert "目標3件のうち2件「年間売上 前年比130%、F2転換率（90日以内・直近期間の初回購入者）」は" in goals.text
     en = {f.rule: f for f in _summary({"strategy": strategy}, max_findings=12, lang="en")}["strategy_goals"]
-    assert en.headline == "2 of 3 goals" and ": 年間売上 前年比130%, F2 conversion (90 days)." in en.text
+    assert en.headline == "2 of 3 goals" and ": 年間売上 前年比130%, F2 conversion (90 days, the latest period's first-time buyers)." in en.text
     assert goals.href == "04_strategy.html#goals"
     trial = found["strategy_experiment"]
     assert not trial.alert and trial.headline == "+8.0 pt"

@@ -226,6 +226,22 @@ def test_treated_vs_control_by_hand(tmp_path: Path) -> None:
     assert did["high"] - did["difference"] == pytest.approx(1.959964 * se_did, rel=1e-5)
 
 
+
+def test_effect_counts_name_only_who_was_left_out() -> None:
+    """The comparison's sentence mentions customers left out or ids not found only when there are
+    some: never "0 whose window has not ended" (「0人は除いています」)."""
+    from crmlib.strategy.report import effect_counts
+
+    effect = pd.DataFrame({"outcome": ["bought"], "n_treated": [1200], "n_control": [300]})
+    effect.attrs.update(name="F2 mail", incomplete=0, unknown=0, window=60)
+    assert effect_counts(effect, "ja") == "「F2 mail」：実施群1,200人と対照群300人を比較しました。"
+    assert effect_counts(effect, "en") == "F2 mail: 1,200 treated and 300 control customers compared."
+    effect.attrs.update(incomplete=25, unknown=3)
+    ja = effect_counts(effect, "ja")
+    assert "比較しました。60日間の観測期間がまだ終わっていない25人は除いています。注文データに見つからないID 3件" in ja
+    assert "compared. 25 whose 60-day window has not ended yet are left out. 3 ids not found" in effect_counts(effect, "en")
+
+
 def test_the_sample_trial_effect_is_recovered(tmp_path: Path) -> None:
     """The generator builds in TRIAL.effect; the verification's 95% interval must hold it."""
     from crmlib.ingest import ingest_file

@@ -347,11 +347,16 @@ def effect_table(effect: pd.DataFrame, lang: str, currency: str) -> pd.DataFrame
 
 
 def effect_counts(effect: pd.DataFrame, lang: str) -> str:
-    """Who was compared and who was left out."""
+    """Who was compared and who was left out (a clause only when someone was: never "0 left out")."""
     r = effect.iloc[0]
-    return t(f"{K}.effect.counts", lang, name=effect.attrs["name"], treated=fmt_int(r["n_treated"]),
-             control=fmt_int(r["n_control"]), unknown=fmt_int(effect.attrs["unknown"]),
-             incomplete=fmt_int(effect.attrs["incomplete"]), window=effect.attrs["window"])
+    sentences = [t(f"{K}.effect.counts", lang, name=effect.attrs["name"], treated=fmt_int(r["n_treated"]),
+                   control=fmt_int(r["n_control"]))]
+    if effect.attrs["incomplete"]:
+        sentences.append(t(f"{K}.effect.counts_incomplete", lang, incomplete=fmt_int(effect.attrs["incomplete"]),
+                           window=effect.attrs["window"]))
+    if effect.attrs["unknown"]:
+        sentences.append(t(f"{K}.effect.counts_unknown", lang, unknown=fmt_int(effect.attrs["unknown"])))
+    return t(f"{K}.sentence_gap", lang).join(sentences)
 
 
 def effect_pending(effect: pd.DataFrame, lang: str) -> str:
