@@ -165,3 +165,24 @@ def test_the_run_time_parts_that_lost_a_report_are_all_in_the_catalogs(lang: str
     assert {f"strategy.effect.outcomes.{o}" for o in ("bought", "revenue", "bought_did", "revenue_did")} <= keys
     assert {f"strategy.effect.col_{g}" for g in ("treated", "control")} <= keys  # effect_pending's group
     assert {f"strategy.journey.stages.{s}" for s in STAGES} <= keys
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_numbered_headings_are_unique_within_each_catalog_file(lang: str) -> None:
+    """A page numbers its sections from the catalog's headings ("4. 基本指標"); two headings of one
+    file with the same number gave the data check two sections 0.4."""
+    import yaml
+
+    for path in sorted((ROOT / "crmlib" / "messages" / lang).glob("*.yaml")):
+        numbers: dict[str, list[str]] = {}
+
+        def walk(node: dict, trail: tuple[str, ...]) -> None:
+            for key, value in node.items():
+                if isinstance(value, dict):
+                    walk(value, (*trail, str(key)))
+                elif str(key).startswith("heading") and isinstance(value, str):
+                    if (match := re.match(r"^(\d+(?:\.\d+)*)\.?\s", value)):
+                        numbers.setdefault(match.group(1), []).append(".".join((*trail, str(key))))
+
+        walk(yaml.safe_load(path.read_text(encoding="utf-8")), ())
+        assert {n: keys for n, keys in numbers.items() if len(keys) > 1} == {}, path.name

@@ -121,6 +121,38 @@ def test_trailing_equals_the_first_definition(sample_orders) -> None:
     assert_targets(seg, values)
 
 
+
+def test_a_year_back_inside_the_first_look_back_is_not_a_backtest(sample_orders, tmp_path: Path) -> None:
+    """The data starts 9 days before the day a year back (as Online Retail's does): every customer
+    then has at most 9 days of history, long-standing accounts look new, and what those classes
+    spent since is no value of today's classes. The value per customer is each class's own revenue
+    of the last twelve months per customer, as when the data does not reach a year back, and the
+    basis says why ('censored')."""
+    orders_path, as_of = sample_orders
+    start = months_before(as_of, 12)
+    table = pq.read_table(orders_path)
+    ordered = table.column("ordered_at").to_pandas()
+    keep = (ordered >= pd.Timestamp(start - dt.timedelta(days=9))).to_numpy()
+    pq.write_table(table.filter(keep), tmp_path / "orders.parquet")
+    seg = segment_customers(tmp_path / "orders.parquet", as_of, {}, reuse=False)
+    for scheme in SCHEME_COLUMNS:
+        got = targets.class_values(seg, scheme).set_index("class")
+        assert got["basis"].eq("censored").all(), scheme
+        assert got["then_customers"].eq(0).all()
+        now = got["customers"] > 0
+        np.testing.assert_allclose(got.loc[now, "value"], got.loc[now, "revenue"] / got.loc[now, "customers"], rtol=1e-12)
+    # the trailing values: revenue since the day a year back per customer now, from the orders by hand
+    orders = pd.read_parquet(tmp_path / "orders.parquet")
+    since = (orders["ordered_at"] >= pd.Timestamp(start)) & (orders["ordered_at"] < pd.Timestamp(as_of))
+    spent = orders[since].groupby("customer_id")["amount"].sum()
+    ladder = seg.customers[["customer_id", "ladder"]].copy()
+    ladder["spent"] = ladder["customer_id"].map(spent).fillna(0.0)
+    by_hand = ladder.groupby(ladder["ladder"].astype(str))["spent"].mean()
+    got = targets.class_values(seg, "ladder").set_index("class")["value"]
+    for key, value in by_hand.items():
+        assert got[key] == pytest.approx(value, rel=1e-9), key
+
+
 def test_a_class_empty_now_but_not_a_year_before(sample_orders, tmp_path: Path) -> None:
     orders_path, as_of = sample_orders
     table = pq.read_table(orders_path)

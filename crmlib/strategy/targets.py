@@ -5,7 +5,12 @@ classified a year before as_of (with today's yardstick, as in the migration tabl
 revenue each class brought in the twelve months that followed, per customer (customers who did
 not buy count as zero). value at stake = customers now x that value; gain = move_share x
 customers x (value of the next class - value of this class). When the data does not reach a year
-back, the classes' own revenue of the last twelve months per customer stands in (basis 'trailing').
+back, the classes' own revenue of the last twelve months per customer stands in (basis 'trailing');
+so it does when a year back lies before the coverage model's observed_from (basis 'censored'):
+then every customer has at most one look-back of history, long-standing accounts look like
+first-time buyers, and what the year-ago classes spent since is no value of today's classes
+(Online Retail: "stage 1" a year ago, 9 days into the data, were wholesale accounts worth 8-11x
+what stage 1 spends).
 
 A value per customer resting on fewer than `min_customers` customers (the class a year before
 for the backtest, the class now for 'trailing') is too few to project money on (issue #16): the
@@ -26,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..orders import connect, orders_sql
+from ..store.coverage import measure_coverage
 from ..store.purchases import months_before
 from ..store.segments.classify import Segmentation
 from ..store.segments.migration import SCHEME_COLUMNS, start_codes
@@ -60,12 +66,14 @@ SUMS = ("customers", "revenue", "then_customers", "next_revenue")
 class Backtest:
     """Per class column (SCHEME_COLUMNS) and class: the customers now and a year before as_of and
     the revenue they brought in from that earlier day to as_of (SUMS); then_total is how many
-    customers had ordered before it (0: the data does not reach back, basis 'trailing'). Read
-    once by backtest, a few numbers per class: no per-customer frame outlives it."""
+    customers had ordered before it (0: the data does not reach back, basis 'trailing'; or it does,
+    but start lies before the coverage's observed_from: censored). Read once by backtest, a few
+    numbers per class: no per-customer frame outlives it."""
 
     start: dt.date
     then_total: int
     sums: dict[str, pd.DataFrame]  # class column -> SUMS indexed by the column's categories
+    censored: bool = False  # start lies inside the data's first look-back: the classes then are not comparable
 
 
 def _add_counts(total: np.ndarray, codes: np.ndarray, weights: np.ndarray | None = None) -> None:
@@ -141,6 +149,9 @@ def backtest(seg: Segmentation, months: int = 12) -> Backtest:
     classify_on, without a second frame of every customer) and sum per class their customers and
     their revenue since (one DuckDB aggregate)."""
     start = months_before(seg.as_of, months)
+    observed_from = measure_coverage(seg.orders_path, seg.as_of,
+                                     merge_same_day=seg.settings.merge_same_day).observed_from
+    censored = start < observed_from
     then, then_total = start_codes(seg, start)
     pa.default_memory_pool().release_unused()  # start_codes' freed Arrow buffers, before the next read
     revenue = _revenue_by_class(seg, start, then)
@@ -155,7 +166,7 @@ def backtest(seg: Segmentation, months: int = 12) -> Backtest:
                                      "then_customers": then_customers[1:], "next_revenue": revenue[column][1][1:]},
                                     index=pd.Index(list(categories), name="class"))
     pa.default_memory_pool().release_unused()  # the batches' Arrow buffers: back to the system, not cached
-    return Backtest(start, then_total, sums)
+    return Backtest(start, 0 if censored else then_total, sums, censored=censored and then_total > 0)
 
 
 def class_values(seg: Segmentation, scheme: str, months: int = 12, data: Backtest | None = None) -> pd.DataFrame:
@@ -177,7 +188,7 @@ def class_values(seg: Segmentation, scheme: str, months: int = 12, data: Backtes
     out = out.reindex(display_order(seg, scheme))
     # the basis is the scheme's, not a class's: set after the reindex, so a class with no
     # customers now nor a year before (CDNOW's stage 1) has one too
-    out["basis"] = "backtest" if data.then_total else "trailing"
+    out["basis"] = "backtest" if data.then_total else "censored" if data.censored else "trailing"
     out[["customers", "then_customers"]] = out[["customers", "then_customers"]].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].fillna(0.0)
     out.index.name = "class"
