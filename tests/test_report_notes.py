@@ -40,6 +40,37 @@ def test_split_notes_moves_sentences_asides_and_unfilled_cells():
     assert notes[3].text == "記入してください：購入の決め手"
 
 
+
+def test_a_section_left_empty_by_its_guidance_says_so_on_the_clients_page():
+    """Online Retail has no execution log, experiment or survey: each section's only paragraph is
+    the guidance that moves to the consultant's notes, and the client saw bare headings (4.5,
+    4.6.1, 4.7). A heading followed by its own subsection, a table or a figure is not empty."""
+    import html as html_lib
+
+    from crmlib.i18n import t
+
+    def page(lang: str) -> str:
+        def note(key: str) -> str:
+            text = t(key, lang, template="execution_log_template.csv")
+            return f'<div><p class="crm-note">{html_lib.escape(text)}</p></div>'
+
+        return ('<main><div><h2 id="log">4.5 Execution log</h2></div>' + note("strategy.log.guidance") +
+                '<div><h2 id="kpis">4.6 KPIs</h2></div><div><table><tr><td>Revenue</td></tr></table></div>'
+                '<div><h3 id="effect">4.6.1 Effect verification</h3></div>' + note("strategy.effect.guidance") +
+                '<div><h2 id="journey">4.3 Journey</h2></div><div><h3 id="map">4.3.1 Map</h3></div><img src="x.png">'
+                '<div><h2 id="nps">4.7 NPS</h2></div>' + note("strategy.nps.guidance") + '</main>')
+
+    client, notes = split_notes(page("en"), "04_strategy", "en")
+    empty = '<p class="crm-empty">Not covered in this report: there is no record for this step yet.</p>'
+    assert client.count(empty) == 3
+    for section in ('4.5 Execution log</h2>', '4.6.1 Effect verification</h3>', '4.7 NPS</h2>'):
+        assert section + empty in client
+    assert "4.6 KPIs</h2>" + empty not in client and "4.3 Journey</h2>" + empty not in client
+    assert len(notes) == 3 and "strategy." not in client
+    ja, _ = split_notes(page("ja"), "04_strategy", "ja")
+    assert ja.count("この項目は、対象となる記録がまだないため、今回のレポートでは扱っていません。") == 3
+
+
 def test_a_block_marked_for_the_consultant_moves_whole_with_its_table():
     """nbtools.consultant_table / consultant_note: the LTV model's parameter table and checks."""
     from crmlib.report.nbtools import table_html

@@ -144,8 +144,30 @@ def split_notes(page: str, chapter: str, lang: str) -> tuple[str, list[Note]]:
         notes.extend(Note(chapter, heading[0], text, unfilled) for text, unfilled in moved)
         return f"<td{match.group(5) or ''}>{kept if _plain(kept) else DASH}</td>"
 
-    body = _BLOCK.sub(block, page[start:end])
+    body = fill_empty_sections(_BLOCK.sub(block, page[start:end]), lang)
     return page[:start] + body + page[end:], notes
+
+
+_HEADING = re.compile(r'<h([23]) id="[^"]*">.*?</h\1>', re.S)
+EMPTY = "crm-empty"  # the class of the sentence that stands in a section left with nothing
+
+
+def fill_empty_sections(body: str, lang: str) -> str:
+    """A section left with nothing under its heading (its only paragraph was guidance for the
+    consultant: no execution log, experiment or survey yet) says so in one sentence, instead of
+    an empty heading. A heading followed by its own subsections is not empty."""
+    headings = list(_HEADING.finditer(body))
+    sentence = f'<p class="{EMPTY}">{html.escape(t("report.section_empty", lang))}</p>'
+    out, last = [], 0
+    for i, match in enumerate(headings):
+        following = headings[i + 1] if i + 1 < len(headings) else None
+        between = body[match.end():following.start() if following else len(body)]
+        deeper = following is not None and int(following.group(1)) > int(match.group(1))
+        if not deeper and not _plain(between) and "<img" not in between and "<table" not in between:
+            out.append(body[last:match.end()] + sentence)
+            last = match.end()
+    out.append(body[last:])
+    return "".join(out)
 
 
 SUMMARY = "index"  # the chapter name of notes taken from the executive summary (index.html)
