@@ -54,7 +54,7 @@ def test_ledger_table_and_takeaway(tiny_processed_dir):
     assert table.iloc[:, 2].tolist() == ["¥9,700", "¥8,500", "¥1,000", "¥200"]
     en = datacheck.ledger_takeaway(ledger, "en", "JPY")
     assert en.startswith("Of 10 input rows (¥9,700), 7 rows (¥8,500) are analysed and 3 rows (¥1,200)")
-    assert "for 2 reason(s)" in en and "reconcile exactly" in en
+    assert "(number of reasons: 2)" in en and "reconcile exactly" in en
     broken = dataclasses.replace(ledger, kept_rows=6)
     assert "row difference 1" in datacheck.ledger_takeaway(broken, "en", "JPY")
     assert "行数の差 1" in datacheck.ledger_takeaway(broken, "ja", "JPY")

@@ -214,7 +214,7 @@ def test_monthly_trends(shop):
     assert trends["revenue"].sum() == 680.0 + 7260.0
     en = dg.trends_takeaway(trends.reset_index(), "en", "JPY")
     # December 2024: E 60 (new); December 2023 had no orders -> no year-on-year change
-    assert en == "In Dec 2024, the latest full month, revenue was ¥60; existing customers brought 0.0% of it and 1 customer(s) were new."
+    assert en == "In Dec 2024, the latest full month, revenue was ¥60; existing customers brought 0.0% of it, and new customers numbered 1."
 
 
 def test_partial_last_month(orders_path):

@@ -191,3 +191,15 @@ def test_stratum_weights_by_hand():
     weights = predictive.stratum_weights(summary, population, "quarter", "first_channel")
     assert weights.tolist() == [5.0, 5.0, 5.0, 3.0, 3.0]
     assert weights.sum() == population["customers"].sum()
+
+
+def test_the_open_frequency_bucket_reads_as_or_more() -> None:
+    """The last bucket of the holdout-by-frequency table is '7+': the sentence says 7回以上 / 7 or
+    more, not 「7+回の顧客」."""
+    from crmlib.ltv.text import frequency_takeaway
+
+    table = pd.DataFrame({"bucket": ["0", "1", "7+"], "customers": [900, 300, 219],
+                          "actual": [0.2, 0.8, 6.0], "bgnbd": [0.25, 0.7, 4.1]})
+    assert "リピート購入が7回以上の顧客（219人）" in frequency_takeaway(table, "ja")
+    assert "customers with 7 or more repeat purchases" in frequency_takeaway(table, "en")
+    assert "リピート購入が1回の顧客（300人）" in frequency_takeaway(table.iloc[:2], "ja")

@@ -290,7 +290,10 @@ def tracking_takeaway(errors: dict[str, dict[str, float]], calibration_end, as_o
 def frequency_takeaway(table: pd.DataFrame, lang: str) -> str:
     """The frequency bucket where BG/NBD's holdout prediction is furthest from the actual mean."""
     row = table.loc[(table["bgnbd"] - table["actual"]).abs().idxmax()]
-    return t("ltv.frequency.takeaway", lang, bucket=row["bucket"], customers=fmt_int(row["customers"]),
+    bucket = str(row["bucket"])  # "3", or "7+" for the last, open bucket
+    plus = bucket.endswith("+")
+    bucket = t(f"ltv.frequency.bucket{'_plus' if plus else ''}", lang, n=bucket.removesuffix("+"))
+    return t("ltv.frequency.takeaway", lang, bucket=bucket, customers=fmt_int(row["customers"]),
              actual=fmt_num(row["actual"], 2), predicted=fmt_num(row["bgnbd"], 2))
 
 
