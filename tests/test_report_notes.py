@@ -61,14 +61,14 @@ def test_a_section_left_empty_by_its_guidance_says_so_on_the_clients_page():
                 '<div><h2 id="nps">4.7 NPS</h2></div>' + note("strategy.nps.guidance") + '</main>')
 
     client, notes = split_notes(page("en"), "04_strategy", "en")
-    empty = '<p class="crm-empty">Not covered in this report: there is no record for this step yet.</p>'
+    empty = '<p class="crm-empty">Not covered in this report: the data or settings it needs are not there yet.</p>'
     assert client.count(empty) == 3
     for section in ('4.5 Execution log</h2>', '4.6.1 Effect verification</h3>', '4.7 NPS</h2>'):
         assert section + empty in client
     assert "4.6 KPIs</h2>" + empty not in client and "4.3 Journey</h2>" + empty not in client
     assert len(notes) == 3 and "strategy." not in client
     ja, _ = split_notes(page("ja"), "04_strategy", "ja")
-    assert ja.count("この項目は、対象となる記録がまだないため、今回のレポートでは扱っていません。") == 3
+    assert ja.count("この項目は、必要なデータまたは設定がまだないため、今回のレポートでは扱っていません。") == 3
 
 
 def test_a_block_marked_for_the_consultant_moves_whole_with_its_table():
