@@ -12,6 +12,7 @@ look-back is left-censored.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -237,3 +238,27 @@ def test_the_journey_map_and_the_diagnosis_give_one_f2(processed, coverage, days
                                   observed_from=coverage.observed_from).set_index("stage")
     assert (journey.loc["first_purchase", "eligible"], journey.loc["first_purchase", "converted"]) == \
         (len(eligible), converted) == (1383, 530)
+
+
+def test_the_leaky_bucket_finding_weighs_customers_not_a_year_against_a_quarter(purchases, coverage):
+    """Online Retail's last full quarter (July to September 2011): 961 customers lapsed, 653 came
+    in new and 448 came back, so the active base grew (2,214 -> 2,354). The old finding weighed the
+    lapsed customers' year of spend (£635.5K) against the new ones' quarter (£343.8K) and called it
+    an alert: "lapses cancel out acquisition". Now it states both and alerts only when the base shrinks."""
+    kpis = dg.headline_kpis(purchases, months=12)
+    f2 = dg.f2_conversion(purchases, [30, 90, 365])
+    bucket = dg.leaky_bucket(purchases, "quarter", coverage.lapse_days, 8)
+    metrics = {"coverage": coverage.as_metrics(), "diagnosis": dg.headline_metrics(kpis, f2, bucket, extra={
+        "f2_headline": dg.f2_headline(f2, 30), "min_customers": 30, "observed_from": coverage.observed_from})}
+    # as the summary reads them, from metrics.json: plain numbers, dates as text
+    metrics = json.loads(json.dumps(metrics, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    flows = metrics["diagnosis"]["leaky_bucket"]
+    assert (flows["lost"], flows["new"], flows["reactivated"]) == (961, 653, 448)
+    assert flows["active_end"] == flows["active_start"] + 653 + 448 - 961 > flows["active_start"]
+    assert flows["lost_revenue"] > flows["new_revenue"]  # what the old rule weighed
+    found = {f.rule: f for f in executive_summary(metrics, ReportSettings(max_findings=12), lang="en",
+                                                  currency="GBP", chapters=["00_data_check", "01_diagnosis"])}
+    bucket_finding = found["leaky_bucket"]
+    assert bucket_finding.alert is False and "cancel out" not in bucket_finding.text
+    assert bucket_finding.text.startswith("In the last full quarter (2011-07-01 to 2011-09-30), 961 customers lapsed")
+    assert "(active customers 2,214 to 2,354)" in bucket_finding.text

@@ -42,7 +42,9 @@ SHOP = {
             "365": {"eligible": 120, "converted": 30, "rate": 30 / 120},
         },
         "leaky_bucket": {"lost": 40, "lost_revenue": 480000.0, "new": 30, "new_revenue": 300000.0,
-                         "lapse_days": 365, "period": "quarter", "warmup": False, "active_start": 150},
+                         "reactivated": 5, "active_start": 150, "active_end": 145,  # 150 + 30 + 5 - 40
+                         "period_start": "2024-10-01", "period_end": "2025-01-01",
+                         "lapse_days": 365, "period": "quarter", "warmup": False},
         "kpis": {
             "current": {"covered": True, "split_observable": True, "customers": 200, "revenue": 2000000.0,
                         "existing_revenue_share": 700000 / 2000000},
@@ -89,7 +91,8 @@ def test_numbers_in_the_japanese_sentences():
     bucket = found["leaky_bucket"]
     # money in prose as a consultant writes it: 480,000 -> 48万円, 300,000 -> 30万円
     assert bucket.headline == "48万円" and "40人が離脱" in bucket.text and "30万円" in bucket.text
-    assert "直近の四半期" in bucket.text and "新規顧客30人" in bucket.text
+    assert "直近の四半期（2024年10月1日〜2024年12月31日）" in bucket.text and "新規顧客30人" in bucket.text
+    assert "復帰顧客5人" in bucket.text and "稼働顧客は150人から145人に減って" in bucket.text
     assert "35.0%" in found["repeat_revenue"].text and "40.0%" in found["repeat_revenue"].text
     trend = found["revenue_trend"]
     assert "200万円" in trend.text and "250万円" in trend.text and "20.0%減りました" in trend.text
@@ -108,7 +111,8 @@ def test_english_sentences_carry_the_same_numbers():
     found = {f.rule: f for f in _summary(lang="en")}
     assert "25.0%" in found["f2_conversion"].text and "30 of 120" in found["f2_conversion"].text
     assert "down 20.0%" in found["revenue_trend"].text
-    assert "In the last quarter, 40 customers lapsed" in found["leaky_bucket"].text
+    assert "In the last full quarter (2024-10-01 to 2024-12-31), 40 customers lapsed" in found["leaky_bucket"].text
+    assert "active customers fell from 150 to 145" in found["leaky_bucket"].text
     for finding in found.values():
         assert not any("\u3040" <= c <= "\u9fff" for c in finding.text), finding.text
 
@@ -117,7 +121,9 @@ def test_observations_when_nothing_is_wrong():
     shop = copy.deepcopy(SHOP)
     shop["diagnosis"]["f2_conversion"]["365"].update(converted=48, rate=48 / 120)  # 40.0% >= 30%
     shop["diagnosis"]["f2_headline"].update(converted=48, rate=48 / 120)
-    shop["diagnosis"]["leaky_bucket"]["new_revenue"] = 600000.0  # new customers outweigh the leak
+    # new and returning customers outnumber the lapsed (35 + 10 > 40): the base grew, whatever the
+    # lapsed customers' year of spend against the new ones' quarter (Online Retail's case)
+    shop["diagnosis"]["leaky_bucket"].update(new=35, reactivated=10, active_end=155)
     found = {f.rule: f for f in _summary(shop)}
     assert found["f2_conversion"].alert is False and "目安の30.0%に届いています" in found["f2_conversion"].text
     assert found["leaky_bucket"].alert is False

@@ -36,22 +36,29 @@ def _f2_conversion(m: Metrics, settings: SummarySettings) -> Assessment | None:
 
 @finding_rule("leaky_bucket", chapter="01_diagnosis", anchor="bucket", priority=85,
               needs=("diagnosis.leaky_bucket.lost", "diagnosis.leaky_bucket.lost_revenue",
-                     "diagnosis.leaky_bucket.new", "diagnosis.leaky_bucket.new_revenue"), headline="lost_revenue",
+                     "diagnosis.leaky_bucket.new", "diagnosis.leaky_bucket.new_revenue",
+                     "diagnosis.leaky_bucket.reactivated", "diagnosis.leaky_bucket.active_end"),
+              headline="lost_revenue",
               requires=(sample("diagnosis.leaky_bucket.active_start", FLOOR),), nonzero=("lost",))
 def _leaky_bucket(m: Metrics, settings: SummarySettings) -> Assessment | None:
-    """The revenue that left with lapsed customers in the last period, against what new ones brought."""
+    """The customers who lapsed in the last full period against those who came in (new and back):
+    an alert when the active base shrank. The lapsed customers' spend of their last year and the
+    new customers' spend in the period are stated, not weighed: a year's spend against a quarter's
+    said "lapses cancel out acquisition" of Online Retail's quarter in which the base grew 6%."""
     b = "diagnosis.leaky_bucket."
     if m.get(b + "warmup") or not m.get(b + "lost"):
         return None
-    lost, new = m.get(b + "lost_revenue"), m.get(b + "new_revenue")
-    leaking = lost > new
-    # no new customers at all (a closed customer base, or acquisition stopped): nothing to weigh
-    # the lapses against, so the sentence says that instead of "lapses cancel out acquisition"
-    variant = "no_new" if not m.get(b + "new") else ("leaking" if leaking else "covered")
-    return Assessment(leaking, {
-        "lost": Count(m.get(b + "lost")), "lost_revenue": Money(lost), "new": Count(m.get(b + "new")),
-        "new_revenue": Money(new), "lapse_days": m.get(b + "lapse_days"),
-        "period": m.get(b + "period") or "quarter",
+    lost, came = m.get(b + "lost"), m.get(b + "new") + m.get(b + "reactivated")
+    shrinking = lost > came
+    # no new customers at all (a closed customer base, or acquisition stopped): the sentence says
+    # that instead of comparing with acquisition
+    variant = "no_new" if not m.get(b + "new") else ("leaking" if shrinking else "covered")
+    return Assessment(shrinking, {
+        "lost": Count(lost), "lost_revenue": Money(m.get(b + "lost_revenue")), "new": Count(m.get(b + "new")),
+        "new_revenue": Money(m.get(b + "new_revenue")), "reactivated": Count(m.get(b + "reactivated")),
+        "active_start": Count(m.get(b + "active_start")), "active_end": Count(m.get(b + "active_end")),
+        "lapse_days": m.get(b + "lapse_days"), "period": m.get(b + "period") or "quarter",
+        "period_start": m.get(b + "period_start"), "period_end": m.get(b + "period_end"),
     }, variant)
 
 

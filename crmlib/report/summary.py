@@ -8,6 +8,7 @@ report, asks each for its assessment, words it from the catalogs and ranks the f
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,7 @@ from ..findings import (  # noqa: F401 (re-exported: the plug-in API lives in cr
     FINDING_RULES, Assessment, Count, Finding, FindingRule, Metrics, Money, Pct, Words, finding_rule,
 )
 from ..i18n import t
-from ..style import fmt_int, fmt_money, fmt_pct
+from ..style import fmt_date, fmt_int, fmt_money, fmt_pct
 from .settings import ReportSettings
 
 
@@ -33,6 +34,18 @@ def format_value(value: Any, currency: str, lang: str) -> str:
         return t("common.list_separator", lang).join(
             item if isinstance(item, str) else t(item[0], lang, **item[1]) for item in value)
     return str(value)
+
+
+def _period(values: dict[str, Any], lang: str) -> str:
+    """'the last quarter', with its dates when the rule gives them (period_end is exclusive):
+    the last *full* quarter of a report as of 10 December is July to September."""
+    kind = values["period"]
+    start, end = values.get("period_start"), values.get("period_end")
+    if not start or not end:
+        return t(f"summary.period_{kind}", lang)
+    first = dt.date.fromisoformat(str(start)[:10])
+    last = dt.date.fromisoformat(str(end)[:10]) - dt.timedelta(days=1)
+    return t(f"summary.period_{kind}_dates", lang, start=fmt_date(first, lang), end=fmt_date(last, lang))
 
 
 def _substantive(assessment: Assessment, rule: FindingRule) -> bool:
@@ -70,7 +83,7 @@ def executive_summary(
         key = rule.message_key(assessment.variant)
         shown = {k: format_value(v, currency, lang) for k, v in assessment.values.items()}
         if "period" in shown:
-            shown["period"] = t(f"summary.period_{shown['period']}", lang)
+            shown["period"] = _period(assessment.values, lang)
         headline = rule.headline if rule.headline in shown else next(iter(shown), "")
         found.append(Finding(
             rule=rule.name, chapter=rule.chapter, anchor=rule.anchor, alert=assessment.alert,
