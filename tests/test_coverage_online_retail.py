@@ -262,3 +262,31 @@ def test_the_leaky_bucket_finding_weighs_customers_not_a_year_against_a_quarter(
     assert bucket_finding.alert is False and "cancel out" not in bucket_finding.text
     assert bucket_finding.text.startswith("In the last full quarter (2011-07-01 to 2011-09-30), 961 customers lapsed")
     assert "(active customers 2,214 to 2,354)" in bucket_finding.text
+
+
+def test_the_strategy_neither_splits_nor_projects_a_period_inside_the_look_back(purchases, days, expected):
+    """The strategy's last 12 months start on 2010-12-10, nine days into the data: its F2 counts only
+    first purchases on or after observed_from (by hand below; it counted wholesale accounts of many
+    years, 42.0% against the diagnosis' 38.3%), its tables show no new/existing split (3,753 "new"
+    against 497 existing) and no scenario is built on it."""
+    from crmlib import strategy as st
+    from crmlib.strategy import report, scenario_report
+    from crmlib.strategy import scenarios as sc
+
+    as_of = expected["as_of"].date()
+    current = st.kpi_values(purchases, st.baseline_span(as_of, 12), 90)
+    assert current["split_observable"] is False
+    firsts = _firsts(days)
+    start = pd.Timestamp(st.baseline_span(as_of, 12).start)
+    eligible = firsts[(firsts["first"] >= max(start, expected["observed_from"]))
+                      & (firsts["first"] + pd.Timedelta(days=90) < expected["as_of"])]
+    converted = eligible[(eligible["second"] - eligible["first"]).dt.days <= 90]
+    assert (current["f2_eligible"], current["f2_converted"]) == (len(eligible), len(converted))
+    table = report.baseline_table(current, "en", "GBP", 12).set_index(report.t("strategy.goals.col_metric", "en"))
+    now = table.columns[0]
+    assert table.loc["New customers", now] == "—" and table.loc["Existing customers", now] == "—"
+    assert table.loc["Revenue", now] != "—"
+    assert "not told apart" in report.split_note(current, lang="en")
+    base = sc.Baseline.from_values(current, 12)
+    assert "no scenario is computed" in scenario_report.unavailable(base, "en")
+    assert "新規と既存を区別できない" in scenario_report.unavailable(base, "ja")

@@ -42,6 +42,27 @@ def metric_value(metric: str, value: Any, currency: str, lang: str | None = None
     return fmt_int(value)
 
 
+SPLIT_METRICS = frozenset({"new_customers", "new_revenue", "new_orders", "new_frequency", "new_aov",
+                           "existing_customers", "existing_revenue", "existing_orders", "existing_frequency",
+                           "existing_aov", "existing_revenue_share"})
+
+
+def shown(values: dict[str, Any], metric: str) -> Any:
+    """A period's value of a metric as the report may show it: None for a new/existing figure of a
+    period that starts inside the data's first look-back (split_observable false), where customers
+    of many years look new (Online Retail's last 12 months: 3,753 "new" against 497 existing)."""
+    if metric in SPLIT_METRICS and not values.get("split_observable", True):
+        return None
+    return values.get(metric)
+
+
+def split_note(*periods: dict[str, Any], lang: str) -> str | None:
+    """Why the new/existing rows read '—', when any of the periods cannot tell them apart."""
+    if all(p.get("split_observable", True) for p in periods):
+        return None
+    return t(f"{K}.split_unobservable", lang)
+
+
 def metric_change(metric: str, value: Any) -> str:
     """A required or observed change: points for rates, percent otherwise."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -81,7 +102,7 @@ GOAL_METRICS = ("revenue", "orders", "customers", "new_customers", "existing_cus
 def baseline_table(values: dict[str, Any], lang: str, currency: str, months: int) -> pd.DataFrame:
     """Today's value of every goal metric (shown when no goal is set)."""
     f2 = int(values.get("f2_window", 90))
-    rows = [[metric_name(m, lang, f2), metric_value(m, values.get(m), currency, lang)] for m in GOAL_METRICS]
+    rows = [[metric_name(m, lang, f2), metric_value(m, shown(values, m), currency, lang)] for m in GOAL_METRICS]
     return pd.DataFrame(rows, columns=[t(f"{K}.goals.col_metric", lang), t(f"{K}.goals.col_now", lang, months=months)])
 
 
@@ -298,7 +319,7 @@ def kpi_tree_table(baseline: dict[str, Any], actual: dict[str, Any], targets: di
     k = f"{K}.kpis"
     rows = []
     for metric, depth in TREE_ROWS:
-        b, a = baseline.get(metric), actual.get(metric)
+        b, a = shown(baseline, metric), shown(actual, metric)
         change = None if b in (None, 0) or a is None or not baseline.get("covered", True) else a / b - 1
         rows.append(["\u3000" * depth + metric_name(metric, lang), metric_value(metric, b, currency, lang),
                      metric_value(metric, a, currency, lang), metric_change(metric, change),
@@ -315,6 +336,10 @@ def kpi_takeaway(baseline: dict[str, Any], actual: dict[str, Any], lang: str, cu
     if not baseline.get("covered", True):
         return t(f"{K}.kpis.partial", lang)
     change = actual["revenue"] - baseline["revenue"]
+    if not (baseline.get("split_observable", True) and actual.get("split_observable", True)):
+        return t(f"{K}.kpis.takeaway_no_split", lang, actual=fmt_money(actual["revenue"], currency, lang, prose=True),
+                 baseline=fmt_money(baseline["revenue"], currency, lang, prose=True),
+                 change=metric_change("revenue", actual["revenue"] / baseline["revenue"] - 1 if baseline["revenue"] else None))
     return t(f"{K}.kpis.takeaway", lang, actual=fmt_money(actual["revenue"], currency, lang, prose=True),
              baseline=fmt_money(baseline["revenue"], currency, lang, prose=True),
              change=metric_change("revenue", actual["revenue"] / baseline["revenue"] - 1 if baseline["revenue"] else None),

@@ -129,6 +129,16 @@ def _goal_cell(metric: str, gap: Any, lang: str, currency: str) -> str:
     return t(f"{K}.reached" if gap >= 0 else f"{K}.short", lang, amount=amount)
 
 
+def unavailable(base: Baseline, lang: str) -> str | None:
+    """Why no scenario is computed: the data does not cover the baseline period, or it cannot tell
+    its new customers from existing ones (the scenarios add the two up); None when they can be."""
+    if not base.covered:
+        return t("strategy.scenarios.partial", lang, months=base.months)
+    if not base.split:
+        return t("strategy.scenarios.not_split", lang, months=base.months)
+    return None
+
+
 def scenario_notes(base: Baseline, defaults: dict[str, frozenset[str]], lang: str) -> list[str]:
     """What the table assumes and what is missing: the model in one sentence, the default mark,
     retention not measured, the gross margin and the CPA not given (each with the setting, a

@@ -77,6 +77,7 @@ class Baseline:
     gross_margin: float | None = None
     cpa: float | None = None
     covered: bool = True  # the data covers the whole baseline period
+    split: bool = True  # new and existing customers can be told apart in it (split_observable)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], months: int, gross_margin: float | None = None,
@@ -88,7 +89,8 @@ class Baseline:
                    retention=_num(values.get("retention")), reactivated=_num(values.get("reactivated_customers")),
                    existing_customers=get("existing_customers"), existing_frequency=get("existing_frequency"),
                    existing_aov=get("existing_aov"), revenue=get("revenue"), gross_margin=_num(gross_margin),
-                   cpa=_num(cpa), covered=bool(values.get("covered", True)))
+                   cpa=_num(cpa), covered=bool(values.get("covered", True)),
+                   split=bool(values.get("split_observable", True)))
 
 
 def baseline_figures(base: Baseline) -> dict[str, float | None]:

@@ -6,7 +6,10 @@ existing customers = prior customers x retention + reactivated customers
 A period is a Span of calendar days before as_of; new customers made their first purchase ever
 in it, existing customers bought before it and again in it (as crmlib.diagnosis.kpis, whose
 revenue, customers and repeat rate these figures equal). f2_rate: first-time customers of the
-period whose f2 window ended before the period's end, share with a second purchase within it.
+period whose f2 window ended before the period's end and whose first purchase is observable
+(crmlib.store.coverage: on or after observed_from), share with a second purchase within it.
+New and existing customers are told apart only when split_observable (the period starts on or
+after observed_from); the figures are computed either way, and the report shows them only then.
 retention: the share of the prior period's customers (the equally long period just before) who
 bought again in this one (retained customers); the other existing customers had not bought in
 the prior period (reactivated). None when the data does not reach back to the prior period's
@@ -36,7 +39,7 @@ F2_SQL = """
 SELECT count(*) AS eligible,
        count(*) FILTER (WHERE date_diff('day', first_day, second_day) <= {window}) AS converted
 FROM firsts
-WHERE first_day >= DATE '{start}' AND first_day + {window} < DATE '{end}'
+WHERE first_day >= DATE '{start}' AND first_day + {window} < DATE '{end}' AND ({observable})
 """
 
 RETENTION_SQL = """
@@ -82,7 +85,7 @@ def kpi_values(purchases: Purchases, span: Span, f2_window: int = 90) -> dict[st
     base = period_kpis(purchases, span)
     row = purchases.query(TREE_SQL.format(start=span.start.isoformat(), span=span.sql())).iloc[0]
     f2 = purchases.query(F2_SQL.format(window=int(f2_window), start=span.start.isoformat(),
-                                       end=span.end.isoformat())).iloc[0]
+                                       end=span.end.isoformat(), observable=purchases.observable_sql)).iloc[0]
     new_c, new_o, new_r = int(row["new_customers"]), int(row["new_orders"]), float(row["new_revenue"])
     ex_c, ex_o, ex_r = int(row["existing_customers"]), int(row["existing_orders"]), float(row["existing_revenue"])
     return {
