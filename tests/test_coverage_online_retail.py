@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -290,3 +291,32 @@ def test_the_strategy_neither_splits_nor_projects_a_period_inside_the_look_back(
     base = sc.Baseline.from_values(current, 12)
     assert "no scenario is computed" in scenario_report.unavailable(base, "en")
     assert "新規と既存を区別できない" in scenario_report.unavailable(base, "ja")
+
+
+def test_the_strategy_notebook_reads_the_coverage(processed, days, expected):
+    """The wiring: the strategy notebook's own cells, up to its goals, on Online Retail. Its
+    purchases knew no observed_from before, so the chapter split and counted F2 as if the data
+    began with the shop."""
+    import contextlib
+    import io
+
+    import nbformat
+
+    notebook = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "04_strategy.ipynb", as_version=4)
+    scope: dict = {}
+    for cell in (c for c in notebook.cells if c.cell_type == "code"):
+        source = cell.source
+        if "parameters" in cell.metadata.get("tags", []):
+            source += f"\nprocessed_dir = {str(processed)!r}\nlang = 'en'\ncurrency = 'GBP'"
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(source, "<04_strategy>", "exec"), scope)
+        if "current" in scope:
+            break
+    current = scope["current"]
+    assert scope["purchases"].observed_from == expected["observed_from"].date()
+    assert current["split_observable"] is False
+    firsts = _firsts(days)
+    start = pd.Timestamp(current["start"])
+    eligible = firsts[(firsts["first"] >= max(start, expected["observed_from"]))
+                      & (firsts["first"] + pd.Timedelta(days=90) < expected["as_of"])]
+    assert current["f2_eligible"] == len(eligible)
