@@ -7,7 +7,7 @@ Where the time goes is read from the reports themselves: each executed notebook 
 duration (papermill metadata); the rest of a client's time is ingest, exports, HTML and waiting.
 
     .venv/bin/python bench/batch.py [--clients 20] [--orders 5e4] [--workers 2] [--broken 1]
-                                    [--cold] [--check]
+                                    [--cold] [--workload full|issue] [--check]
 
 --cold starts a new kernel for every notebook (as `crm-workbook run` does above a million orders) instead of one warm
 kernel per worker, to show what the warm kernel saves. The generated exports are cached in
@@ -32,9 +32,13 @@ from _util import OUT, ROOT, chapter_seconds, label, parse_sizes, print_table  #
 TARGET_SECONDS_PER_CLIENT = 2.5
 
 
-def make_clients(n_clients: int, n_orders: int, broken: int) -> Path:
-    """Client YAMLs and their generated exports (cached); the first `broken` clients lack the
-    order date column."""
+ISSUE_CHAPTERS = "00_data_check,01_diagnosis,02_segments,03_ltv,04_strategy"
+ISSUE_REPORT = "report: {deck: false, pdf: false}\n"
+
+
+def make_clients(n_clients: int, n_orders: int, broken: int, extra: str = "") -> Path:
+    """Client YAMLs (plus the `extra` YAML lines) and their generated exports (cached); the first
+    `broken` clients lack the order date column."""
     import hashlib
 
     import pyarrow.csv as pacsv
@@ -59,7 +63,7 @@ def make_clients(n_clients: int, n_orders: int, broken: int) -> Path:
                 pacsv.write_csv(table.drop_columns(["ordered_at"]), bad)
             data = bad
         (configs / f"{name}.yaml").write_text(
-            f"name: {name}\ntitle: {name}\ndata: {data}\npreset: generic\nlang: ja\n", encoding="utf-8")
+            f"name: {name}\ntitle: {name}\ndata: {data}\npreset: generic\nlang: ja\n{extra}", encoding="utf-8")
     return configs
 
 
@@ -70,18 +74,23 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--broken", type=int, default=1, help="clients broken on purpose")
     parser.add_argument("--cold", action="store_true", help="a new kernel per notebook (no warm kernel)")
+    parser.add_argument("--workload", choices=["full", "issue"], default="full",
+                        help="full: every chapter, the deck and the PDF (the defaults); issue: what issue 18's "
+                             "3.7-3.8 s baseline ran (the five chapters before products, no deck, no PDF)")
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
     args = parser.parse_args()
     n_orders = parse_sizes(args.orders)[0]
 
     t0 = time.perf_counter()
-    configs = make_clients(args.clients, n_orders, args.broken)
+    issue = args.workload == "issue"
+    configs = make_clients(args.clients, n_orders, args.broken, ISSUE_REPORT if issue else "")
     print(f"{args.clients} clients x {label(n_orders)} orders ready in {time.perf_counter() - t0:.1f}s "
           f"({args.broken} broken on purpose)", flush=True)
     run = OUT / "batch_run"
     shutil.rmtree(run, ignore_errors=True)
     cmd = [sys.executable, "-m", "crmlib.cli", "batch", str(configs), "--workers", str(args.workers),
            "--data-dir", str(run / "data"), "--reports-dir", str(run / "reports")]
+    cmd += ["--chapters", ISSUE_CHAPTERS] if issue else []
     env = {**os.environ, **({"CRM_BATCH_COLD": "1"} if args.cold else {})}
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -123,7 +132,8 @@ def main() -> int:
     print_table(
         ["case", "clients", "ok", "failed", "exit", "wall s", "s per client", "CPU s per client", "target",
          "load 1m"],
-        [[f"{args.clients} x {label(n_orders)} orders, {args.workers} workers{' (cold)' if args.cold else ''}",
+        [[f"{args.clients} x {label(n_orders)} orders, {args.workers} workers{' (cold)' if args.cold else ''}"
+          f"{', issue 18 workload' if issue else ''}",
           str(len(clients)), str(len(ok)), str(len(failed)), str(proc.returncode), f"{wall:.1f}",
           f"{per_client:.2f}", f"{cpu / len(clients):.2f}", f"< {TARGET_SECONDS_PER_CLIENT:g}",
           f"{load_before:.1f} -> {load_after:.1f}"]])
