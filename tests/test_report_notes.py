@@ -201,3 +201,21 @@ def test_the_model_parameter_table_is_in_the_notes_not_on_the_ltv_page(demo_repo
     notes = (demo_report / "consultant" / "notes.html").read_text(encoding="utf-8")
     assert 'id="params"' in page and "crm-consultant" not in page and "Gamma-Gammaの前提" not in page
     assert "Gamma-Gammaの前提" in notes and notes.count("<table") >= 2  # the notes list and the parameters
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_targets_note_leaves_no_dangling_example_on_the_clients_page(lang):
+    """The YAML example moves to the consultant's notes with its whole sentence: the client read
+    "Name the segments to work on, e.g." before."""
+    import html as html_lib
+
+    from crmlib.i18n import t
+
+    # quotes stay raw inside a paragraph, as the exported page writes them
+    note = html_lib.escape(t("strategy.targets.defaults_note", lang), quote=False)
+    client, notes = split_notes(f'<main><h2 id="targets">4.2 Targets</h2><p class="crm-note">{note}</p></main>',
+                                "04_strategy", lang)
+    kept = re.sub(r"<[^>]+>", "", client.split("</h2>")[1]).strip()
+    assert kept in ("No targets are set; the table shows every ladder stage.",
+                    "ターゲットが未設定のため、ロイヤルティラダーの全段階を表示しています。")
+    assert any("move_share" in n.text for n in notes)

@@ -36,7 +36,7 @@ def test_tiny_shop_has_no_money_projection(tiny_processed_dir: Path) -> None:
     assert values["gain"].isna().all() and values["value_at_stake"].isna().all()
     assert set(values["status"]) <= {"too_few", "no_next"}
     table = report.targets_table(values, seg, "en", "JPY")
-    assert all(cell.startswith("too few customers (") for cell in table["Value per customer (next 12 months)"])
+    assert all(cell.startswith("too few customers (") for cell in table["Value per customer (its last 12 months)"])
     assert "too few" in report.targets_takeaway(values, seg, "en", "JPY")
     assert "顧客が少なすぎます" in report.targets_table(values, seg, "ja", "JPY").iloc[0, 3]
 

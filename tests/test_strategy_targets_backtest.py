@@ -151,6 +151,11 @@ def test_a_year_back_inside_the_first_look_back_is_not_a_backtest(sample_orders,
     got = targets.class_values(seg, "ladder").set_index("class")["value"]
     for key, value in by_hand.items():
         assert got[key] == pytest.approx(value, rel=1e-9), key
+    # the table's header says whose twelve months the value is
+    from crmlib.strategy import report
+
+    table = report.targets_table(targets.target_values(seg, targets.default_targets(seg)), seg, "en", "JPY")
+    assert "Value per customer (its last 12 months)" in table.columns
 
 
 def test_a_class_empty_now_but_not_a_year_before(sample_orders, tmp_path: Path) -> None:

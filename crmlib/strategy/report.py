@@ -164,7 +164,10 @@ def targets_table(values: pd.DataFrame, seg: Segmentation, lang: str, currency: 
         _class_label(seg, r["scheme"], r["next_key"], lang), fmt_pct(r["move_share"], 0),
         _gain_cell(r, lang, currency),
     ] for _, r in values.iterrows()]  # one row per target segment
-    cols = ["segment", "customers", "revenue", "value", "stake", "next", "share", "gain"]
+    # the value is what the class a year ago spent since (backtest), else the class's own last
+    # twelve months (trailing, censored): the header says which
+    recent = len(values) and values["basis"].iloc[0] != "backtest"
+    cols = ["segment", "customers", "revenue", "value_recent" if recent else "value", "stake", "next", "share", "gain"]
     return pd.DataFrame(rows, columns=[t(f"{k}.col_{c}", lang) for c in cols])
 
 
