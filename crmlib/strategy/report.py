@@ -335,19 +335,20 @@ def kpi_tree_table(baseline: dict[str, Any], actual: dict[str, Any], targets: di
 
 
 def kpi_takeaway(baseline: dict[str, Any], actual: dict[str, Any], lang: str, currency: str) -> str:
-    """Revenue against the baseline and the new/existing split of the change."""
+    """Revenue against the baseline and, when both periods tell them apart, the new/existing split
+    of the change."""
     if not baseline.get("covered", True):
         return t(f"{K}.kpis.partial", lang)
-    change = actual["revenue"] - baseline["revenue"]
+    revenue = {"actual": fmt_money(actual["revenue"], currency, lang, prose=True),
+               "baseline": fmt_money(baseline["revenue"], currency, lang, prose=True),
+               "change": metric_change("revenue", actual["revenue"] / baseline["revenue"] - 1 if baseline["revenue"] else None)}
     if not (baseline.get("split_observable", True) and actual.get("split_observable", True)):
-        return t(f"{K}.kpis.takeaway_no_split", lang, actual=fmt_money(actual["revenue"], currency, lang, prose=True),
-                 baseline=fmt_money(baseline["revenue"], currency, lang, prose=True),
-                 change=metric_change("revenue", actual["revenue"] / baseline["revenue"] - 1 if baseline["revenue"] else None))
-    return t(f"{K}.kpis.takeaway", lang, actual=fmt_money(actual["revenue"], currency, lang, prose=True),
-             baseline=fmt_money(baseline["revenue"], currency, lang, prose=True),
-             change=metric_change("revenue", actual["revenue"] / baseline["revenue"] - 1 if baseline["revenue"] else None),
-             new_change=_signed(fmt_money(actual["new_revenue"] - baseline["new_revenue"], currency, lang, prose=True)),
-             existing_change=_signed(fmt_money(change - (actual["new_revenue"] - baseline["new_revenue"]), currency, lang, prose=True)))
+        return t(f"{K}.kpis.takeaway_no_split", lang, **revenue)
+    change = actual["revenue"] - baseline["revenue"]
+    new_change = actual["new_revenue"] - baseline["new_revenue"]
+    return t(f"{K}.kpis.takeaway", lang, **revenue,
+             new_change=_signed(fmt_money(new_change, currency, lang, prose=True)),
+             existing_change=_signed(fmt_money(change - new_change, currency, lang, prose=True)))
 
 
 def _effect_value(outcome: str, value: Any, currency: str, difference: bool = False) -> str:
