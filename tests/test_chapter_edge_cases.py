@@ -66,6 +66,33 @@ def test_cdnow_targets_note(tmp_path: Path) -> None:
     assert report.targets_note(table, True, "ja")
 
 
+
+@need(CDNOW_SAMPLE)
+def test_a_closed_cohort_splits_new_and_existing_exactly(tmp_path: Path) -> None:
+    """CDNOW's customers all made their first purchase in January-March 1997. Its last 12 months
+    (1997-07-01 on) start before observed_from, but nobody was first seen between the two: every
+    customer of the period is an existing one, so the split is exact (0 new), not unknown. A span
+    starting on 1997-02-01 holds first purchases before observed_from: unknown."""
+    from crmlib.diagnosis import open_purchases
+    from crmlib.ingest import ingest_file
+    from crmlib.store.coverage import measure_coverage
+    from crmlib.store.kpis import period_kpis
+    from crmlib.store.purchases import Span
+
+    result = ingest_file(CDNOW_SAMPLE, preset="cdnow", out_dir=tmp_path / "p")
+    orders = pd.read_parquet(result.out_dir / "orders.parquet", columns=["customer_id", "ordered_at"])
+    first = orders.groupby("customer_id")["ordered_at"].min()
+    assert first.max() < pd.Timestamp("1997-04-01")  # the closed cohort
+    coverage = measure_coverage(result.out_dir / "orders.parquet", result.as_of)
+    assert coverage.observed_from > dt.date(1997, 7, 1)
+    with open_purchases(result.out_dir / "orders.parquet", result.as_of) as purchases:
+        purchases.observed_from = coverage.observed_from
+        last_year = period_kpis(purchases, Span(dt.date(1997, 7, 1), result.as_of))
+        assert last_year["split_observable"] is True and last_year["new_customers"] == 0
+        bought = orders[(orders["ordered_at"] >= pd.Timestamp("1997-07-01"))]["customer_id"].nunique()
+        assert last_year["existing_customers"] == bought
+        assert purchases.splits_new(Span(dt.date(1997, 2, 1), dt.date(1998, 2, 1))) is False
+
 # ---- 2. an experiment that cannot be compared yet; an execution log with no rows ----------------
 
 def _effect(tmp_path: Path, groups: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:

@@ -88,9 +88,15 @@ class Purchases:
         return "TRUE" if self.observed_from is None else f"first_day >= DATE '{self.observed_from.isoformat()}'"
 
     def splits_new(self, span: Span) -> bool:
-        """True when every customer first seen in the span is observably new (it starts on or after
-        observed_from), so new and existing customers can be told apart in it."""
-        return self.observed_from is None or span.start >= self.observed_from
+        """True when every customer first seen in the span is observably new, so new and existing
+        customers can be told apart in it: the span starts on or after observed_from, or no
+        customer was first seen between its start and observed_from (a closed cohort such as
+        CDNOW's, whose every first purchase is in its first quarter: its later periods have exactly
+        0 new customers, not an unknown number)."""
+        if self.observed_from is None or span.start >= self.observed_from:
+            return True
+        return not self.scalar(f"SELECT count(*) FROM firsts WHERE first_day >= DATE '{span.start.isoformat()}' "
+                               f"AND first_day < DATE '{self.observed_from.isoformat()}'")
 
     def covers(self, span: Span) -> bool:
         """True when the data reaches back to the span's first day (an earlier start is unknown)."""
