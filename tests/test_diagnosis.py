@@ -264,6 +264,25 @@ def test_active_customers_match_a_direct_count(shop):
     assert bucket.loc[pd.Timestamp("2024-04-01"), "active_end"] == 4
 
 
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_bucket_charts_legend_does_not_run_into_its_title(shop, lang):
+    """Beside the left-aligned title, the legend ran into the English one ("Customers gained and
+    lost per period" under "New, Returning, Lost, Net change" on Online Retail's page)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from crmlib.diagnosis import charts
+    from crmlib.style import apply_style
+
+    apply_style(lang)
+    fig = charts.bucket_chart(dg.leaky_bucket(shop, period="quarter", lapse_days=90), lang)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    flows = fig.axes[0]
+    title, legend = flows.title.get_window_extent(renderer), flows.get_legend().get_window_extent(renderer)
+    assert not title.overlaps(legend)
+    assert not legend.overlaps(flows.get_window_extent(renderer))  # nor into the bars
+
+
 def test_leaky_bucket_takeaway_and_metrics(shop):
     bucket = dg.leaky_bucket(shop, "quarter", 365, periods=4)
     en = dg.bucket_takeaway(bucket, "en", "JPY")

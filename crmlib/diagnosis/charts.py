@@ -129,13 +129,15 @@ def bucket_chart(bucket: pd.DataFrame, lang: str) -> Figure:
                           rotation=45 if len(bucket) > 4 else 0, ha="right" if len(bucket) > 4 else "center")
     flows.grid(axis="x", visible=False)
     flows.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: fmt_int(abs(value))))
-    flows.set_title(t("diagnosis.bucket.chart_flows", lang), loc="left")
+    # the legend sits on its own line between the title and the axes: beside the title it ran
+    # into the English one ("Customers gained and lost per period")
+    flows.set_title(t("diagnosis.bucket.chart_flows", lang), loc="left", pad=16)
     handles = [Patch(color=NEW, label=t("diagnosis.bucket.flow_new", lang)),
                Patch(color=REACTIVATED, label=t("diagnosis.bucket.flow_reactivated", lang)),
                Patch(color=LOST, label=t("diagnosis.bucket.flow_lost", lang))]
-    flows.legend(handles=[*handles, *flows.get_legend_handles_labels()[0]], loc="lower right",
-                 bbox_to_anchor=(1.0, 1.0), ncol=4, frameon=False, fontsize=7, handlelength=1.2,
-                 columnspacing=0.8)
+    flows.legend(handles=[*handles, *flows.get_legend_handles_labels()[0]], loc="lower left",
+                 bbox_to_anchor=(0.0, 1.0), ncol=4, frameon=False, fontsize=7, handlelength=1.2,
+                 columnspacing=0.8, borderaxespad=0.2)
 
     row = last_full_period(bucket)
     if row is not None:
@@ -161,7 +163,7 @@ def bucket_chart(bucket: pd.DataFrame, lang: str) -> Figure:
                              rotation=45, ha="right")
         fall.grid(axis="x", visible=False)
         _count_axis(fall)
-        fall.set_title(period_label(row["period"], unit, lang), loc="left")
+        fall.set_title(period_label(row["period"], unit, lang), loc="left", pad=16)  # level with the flows title
     else:
         fall.set_axis_off()
     return fig
