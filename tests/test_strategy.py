@@ -133,6 +133,24 @@ def test_revenue_levers_close_the_gap(three_years: Path) -> None:
     assert "existing_frequency" not in levers.index  # no existing customers in 2023
 
 
+
+def test_revenue_levers_need_new_and_existing_told_apart(three_years: Path) -> None:
+    """A period that starts inside the data's first look-back (observed_from after its start) has
+    no new-customer, F2 or existing-frequency lever: its "new" customers may be old accounts. The
+    sentence then gives the orders alone, never "0 new customers" or "— points"."""
+    from crmlib.strategy import report
+
+    with open_purchases(three_years, D(2024, 1, 1)) as p:
+        p.observed_from = D(2023, 6, 1)  # 2023 starts before it
+        values = kpi_values(p, Span(D(2023, 1, 1), D(2024, 1, 1)), 90)
+    assert values["split_observable"] is False
+    levers = goals.revenue_levers(values, 700.0)
+    assert levers["lever"].tolist() == ["orders", "aov"]
+    assert levers.set_index("lever").loc["orders", "delta"] == pytest.approx(700 / 150)
+    text = report.levers_takeaway(levers, values, 700.0, "ja", "JPY")
+    assert text == "700円のギャップを埋めるには、現状の客単価150円で注文を5件上積みする必要があります。"
+
+
 # ---- journey and service ----------------------------------------------------------------------
 
 def test_journey_rows_of_the_tiny_case(tiny_processed_dir: Path) -> None:

@@ -169,10 +169,13 @@ def revenue_levers(values: dict[str, Any], gap: float) -> pd.DataFrame:
     """Ways to close a revenue gap through the KPI tree, each lever alone, the others held:
     more orders at today's AOV, a higher AOV at today's orders, more new customers at today's
     revenue per new customer, existing customers buying more often at today's existing AOV, and
-    the F2 points among the period's new customers that many extra second purchases would be."""
+    the F2 points among the period's new customers that many extra second purchases would be.
+    The last three need new and existing customers told apart: not for a period that starts
+    inside the data's first look-back (split_observable false)."""
     revenue, orders, aov = values["revenue"], values["orders"], values["aov"]
-    new_c, new_r = values["new_customers"], values["new_revenue"]
-    ex_r, ex_freq = values["existing_revenue"], values["existing_frequency"]
+    split = values.get("split_observable", True)
+    new_c, new_r = (values["new_customers"], values["new_revenue"]) if split else (0, 0.0)
+    ex_r, ex_freq = (values["existing_revenue"], values["existing_frequency"]) if split else (0.0, None)
     rows = []
     if aov:
         extra_orders = gap / aov

@@ -141,10 +141,13 @@ def levers_table(levers: pd.DataFrame, lang: str, currency: str) -> pd.DataFrame
 def levers_takeaway(levers: pd.DataFrame, values: dict[str, Any], gap: float, lang: str, currency: str) -> str:
     """The revenue gap as extra orders and as F2 points."""
     by = levers.set_index("lever")
-    points = by.loc["f2_points", "delta"] if "f2_points" in by.index else None
+    if "f2_points" not in by.index:  # no new customers, or none told apart from existing ones
+        return t(f"{K}.levers.takeaway_orders", lang, gap=fmt_money(gap, currency, lang, prose=True),
+                 orders=fmt_int(by.loc["orders", "delta"]), aov=fmt_money(values["aov"], currency, lang, prose=True))
+    points = by.loc["f2_points", "delta"]
     return t(f"{K}.levers.takeaway", lang, gap=fmt_money(gap, currency, lang, prose=True), orders=fmt_int(by.loc["orders", "delta"]),
              aov=fmt_money(values["aov"], currency, lang, prose=True), new_customers=fmt_int(values["new_customers"]),
-             points=MISSING if points is None else fmt_num(points * 100, 1))
+             points=fmt_num(points * 100, 1))
 
 
 # ---- 2. targets -------------------------------------------------------------------------------
