@@ -626,3 +626,22 @@ def test_the_key_accounts_median_gap_is_duckdbs_median(seed):
     expected = con.execute(median_sql.format(**args)).fetchall()
     assert len(expected) > 20
     assert con.execute(KEY_SQL.format(**args)).fetchall() == expected
+
+
+def test_the_entry_product_finding_names_its_window_and_lower_bound():
+    """The summary's entry-product line rests on a sample (Online Retail: n = 31): it gives the F2
+    window and the interval's lower bound, which is above the shop's F2 for the line to appear."""
+    from crmlib.report.settings import ReportSettings
+    from crmlib.report.summary import executive_summary
+
+    metrics = {"products": {"entry": {"window_days": 90, "shop_rate": 0.383, "shop_eligible": 1383,
+                                      "top": [{"item": "CHALKBOARD", "n": 31, "rate": 0.677, "low": 0.50, "lift": 1.77}]}}}
+    found = {f.rule: f for f in executive_summary(metrics, ReportSettings(), lang="en", currency="GBP",
+                                                  chapters=["05_products"])}
+    assert "(F2 within 90 days 67.7%, n = 31, lower bound 50.0%)" in found["products_entry"].text
+    ja = {f.rule: f for f in executive_summary(metrics, ReportSettings(), lang="ja", currency="GBP",
+                                               chapters=["05_products"])}
+    assert "（90日以内のF2転換率67.7%、n=31、下限50.0%）" in ja["products_entry"].text
+    metrics["products"]["entry"]["top"][0]["low"] = 0.30  # the interval reaches the shop's F2: no line
+    assert "products_entry" not in {f.rule for f in executive_summary(metrics, ReportSettings(), lang="en",
+                                                                     currency="GBP", chapters=["05_products"])}

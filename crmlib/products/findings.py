@@ -38,4 +38,5 @@ def _entry(m: Metrics, settings: SummarySettings) -> Assessment | None:
         return None
     best = top[0]
     return Assessment(False, {"item": best["item"] or "—", "lift": f"{best['lift']:.2f}", "rate": Pct(best["rate"]),
-                              "n": Count(best["n"])})
+                              "n": Count(best["n"]), "days": m.get("products.entry.window_days") or 90,
+                              "low": Pct(best["low"])})
