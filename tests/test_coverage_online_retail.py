@@ -241,7 +241,7 @@ def test_the_journey_map_and_the_diagnosis_give_one_f2(processed, coverage, days
         (len(eligible), converted) == (1383, 530)
 
 
-def test_the_leaky_bucket_finding_weighs_customers_not_a_year_against_a_quarter(purchases, coverage):
+def test_the_leaky_bucket_finding_weighs_customers_not_a_year_against_a_quarter(purchases, coverage, days, expected):
     """Online Retail's last full quarter (July to September 2011): 961 customers lapsed, 653 came
     in new and 448 came back, so the active base grew (2,214 -> 2,354). The old finding weighed the
     lapsed customers' year of spend (£635.5K) against the new ones' quarter (£343.8K) and called it
@@ -254,6 +254,17 @@ def test_the_leaky_bucket_finding_weighs_customers_not_a_year_against_a_quarter(
     # as the summary reads them, from metrics.json: plain numbers, dates as text
     metrics = json.loads(json.dumps(metrics, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
     flows = metrics["diagnosis"]["leaky_bucket"]
+    # the quarter's flows by hand from the purchase days (crmlib.diagnosis.bucket's definitions)
+    start, end = pd.Timestamp("2011-07-01"), pd.Timestamp("2011-10-01")
+    lapse = pd.Timedelta(days=expected["lapse"])
+    first_in = days[(days["day"] >= start) & (days["day"] < end) & (days["prev"].isna() | (days["prev"] < start))]
+    new = int(first_in["prev"].isna().sum())
+    back = int((first_in["day"] - first_in["prev"] > lapse).sum())
+    lapsing = days[(days["next"].isna() | (days["next"] - days["day"] > lapse)) & (days["day"] + lapse < expected["as_of"])]
+    lost = int(((lapsing["day"] + lapse >= start) & (lapsing["day"] + lapse < end)).sum())
+    before = days[(days["day"] < start) & (days["next"].isna() | (days["next"] >= start))]
+    active = int((start - before["day"] < lapse).sum())
+    assert (flows["lost"], flows["new"], flows["reactivated"], flows["active_start"]) == (lost, new, back, active)
     assert (flows["lost"], flows["new"], flows["reactivated"]) == (961, 653, 448)
     assert flows["active_end"] == flows["active_start"] + 653 + 448 - 961 > flows["active_start"]
     assert flows["lost_revenue"] > flows["new_revenue"]  # what the old rule weighed
@@ -297,21 +308,7 @@ def test_the_strategy_notebook_reads_the_coverage(processed, days, expected):
     """The wiring: the strategy notebook's own cells, up to its goals, on Online Retail. Its
     purchases knew no observed_from before, so the chapter split and counted F2 as if the data
     began with the shop."""
-    import contextlib
-    import io
-
-    import nbformat
-
-    notebook = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "04_strategy.ipynb", as_version=4)
-    scope: dict = {}
-    for cell in (c for c in notebook.cells if c.cell_type == "code"):
-        source = cell.source
-        if "parameters" in cell.metadata.get("tags", []):
-            source += f"\nprocessed_dir = {str(processed)!r}\nlang = 'en'\ncurrency = 'GBP'"
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(source, "<04_strategy>", "exec"), scope)
-        if "current" in scope:
-            break
+    scope = _run_cells("04_strategy.ipynb", processed, until="current")
     current = scope["current"]
     assert scope["purchases"].observed_from == expected["observed_from"].date()
     assert current["split_observable"] is False
@@ -320,3 +317,34 @@ def test_the_strategy_notebook_reads_the_coverage(processed, days, expected):
     eligible = firsts[(firsts["first"] >= max(start, expected["observed_from"]))
                       & (firsts["first"] + pd.Timedelta(days=90) < expected["as_of"])]
     assert current["f2_eligible"] == len(eligible)
+
+
+
+def _run_cells(name: str, processed: Path, until: str) -> dict:
+    """A notebook's code cells on the processed data, in this process, until `until` is defined."""
+    import contextlib
+    import io
+
+    import nbformat
+
+    notebook = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / name, as_version=4)
+    scope: dict = {}
+    for cell in (c for c in notebook.cells if c.cell_type == "code"):
+        source = cell.source
+        if "parameters" in cell.metadata.get("tags", []):
+            source += f"\nprocessed_dir = {str(processed)!r}\nlang = 'en'\ncurrency = 'GBP'"
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(source, f"<{name}>", "exec"), scope)
+        if until in scope:
+            return scope
+    raise AssertionError(f"{name} never defines {until}")
+
+
+def test_the_workshop_simulator_reads_the_coverage_as_the_chapter_does(processed, expected):
+    """The simulator says it works as the strategy chapter: on Online Retail's last 12 months it
+    must not simulate next year from a new/existing split the data cannot make."""
+    from crmlib.strategy import scenario_report
+
+    scope = _run_cells("workshop_simulator.ipynb", processed, until="base")
+    assert scope["current"]["split_observable"] is False
+    assert "no scenario is computed" in scenario_report.unavailable(scope["base"], "en")
