@@ -166,8 +166,14 @@ def test_two_runs_on_one_client_do_not_overlap(clients, tmp_path):
     try:
         lock = tmp_path / "data" / "processed" / ".gamma.lock"
         _wait_for(lambda: lock.is_file() and f"pid {first.pid} " in lock.read_text(), 60, "the lock", first)
-        second = _cli(args)
-        out, err = second.communicate(timeout=60)
+        # the first run (its whole group: kernels too) waits, lock held, while the second tries:
+        # otherwise a small client's run may end before the second one reaches the lock
+        os.killpg(first.pid, signal.SIGSTOP)
+        try:
+            second = _cli(args)
+            out, err = second.communicate(timeout=60)
+        finally:
+            os.killpg(first.pid, signal.SIGCONT)
         assert second.returncode == 1, (out, err)
         assert f"error: another run on client gamma is in progress (pid {first.pid} on " in err
         assert f"remove {lock}" in err

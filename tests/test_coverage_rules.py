@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crmlib.diagnosis import f2_headline, wilson_interval
+from crmlib.diagnosis import f2_headline
+from crmlib.intervals import wilson_interval
 from crmlib.diagnosis.funnel import f2_table
 from crmlib.strategy.report import journey_takeaway
 

@@ -333,25 +333,34 @@ def test_cohort_tables(shop):
 
 
 
-def test_cohort_heatmap_measures_its_labels_with_one_renderer(shop, monkeypatch):
-    """seaborn measures every tick label for overlaps; with a renderer per label (matplotlib's
-    default on a figure without a canvas) a heatmap made dozens of full-size Agg buffers. One
-    shared renderer measures the same: the PNG is byte-identical to the per-label way."""
-    import contextlib
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("cohorts, months", [(6, 4), (12, 12), (12, 60)])
+def test_cohort_heatmap_draws_what_seaborn_draws(shop, monkeypatch, lang, cohorts, months):
+    """The heatmap is drawn without seaborn (which loads scipy.stats: 0.8 CPU-s of the diagnosis
+    kernel) and gives seaborn.heatmap's PNG byte for byte: colours, masked cells, the text colour
+    on dark cells, the colour bar, labels (61 month columns are thinned as seaborn thins them)."""
+    import importlib
+
+    import seaborn as sns
 
     from crmlib.charts import figure_png
-    from crmlib.diagnosis import charts
     from crmlib.style import apply_style
 
-    apply_style("en")
-    tables = dg.cohort_tables(shop, cohorts=6, months=4)
-    fig = charts.cohort_heatmap(tables, "retention", "en", "JPY")
-    labels = [*fig.axes[0].get_xticklabels(), *fig.axes[0].get_yticklabels()]
-    measured = {id(label._renderer) for label in labels if label._renderer is not None}
-    assert len(labels) == 5 + 6 and len(measured) == 1  # months 0-4, 6 cohorts
-    shared = figure_png(fig)
-    monkeypatch.setattr(charts, "_one_renderer", lambda fig: contextlib.nullcontext())
-    assert figure_png(charts.cohort_heatmap(tables, "retention", "en", "JPY")) == shared
+    charts = importlib.import_module("crmlib.diagnosis.charts")
+
+    def seaborns(ax, data, annot, mask, yticklabels, *, cmap, vmin, vmax, cbar_kws):
+        sns.heatmap(data, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax, annot=annot, fmt="", annot_kws={"fontsize": 6.5},
+                    cbar_kws=cbar_kws, linewidths=0.4, linecolor="white", yticklabels=yticklabels, mask=mask)
+
+    apply_style(lang)
+    tables = dg.cohort_tables(shop, cohorts=cohorts, months=months)
+    for kind in ("retention", "orders_per_customer", "revenue_per_customer"):
+        ours = figure_png(charts.cohort_heatmap(tables, kind, lang, "JPY"))
+        with monkeypatch.context() as patch:
+            patch.setattr(charts, "heatmap", seaborns)
+            assert figure_png(charts.cohort_heatmap(tables, kind, lang, "JPY")) == ours, kind
+    fig = charts.cohort_heatmap(tables, "retention", lang, "JPY")
+    assert len(fig.axes[0].get_xticklabels()) == (31 if months == 60 else months + 1)
 
 # --- funnel and F2 ------------------------------------------------------------------------------
 

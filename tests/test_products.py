@@ -36,7 +36,7 @@ from crmlib.products import (
     write_key_account_exports,
 )
 from crmlib.products.settings import ProductSettings
-from crmlib.products.stats import difference_interval, wilson
+from crmlib.intervals import difference_interval, wilson
 
 LINES_SCHEMA = pa.schema([
     ("order_id", pa.string()), ("customer_id", pa.string()), ("ordered_at", pa.timestamp("us")),

@@ -33,7 +33,6 @@ _EXPORTS = _exports(__name__, {
         "funnel_takeaway", "purchase_funnel", "segment_table", "segment_takeaway", "segment_window",
     ),
     ".headline": ("headline_metrics",),
-    ".rate_intervals": ("wilson_interval",),
     ".intervals": ("gap_histogram", "intervals_table", "intervals_takeaway", "purchase_intervals"),
     ".kpis": ("headline_kpis", "kpi_table", "kpi_takeaway", "period_kpis"),
     ".bucket": ("bucket_metrics", "bucket_takeaway", "leaky_bucket"),

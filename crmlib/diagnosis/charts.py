@@ -6,9 +6,7 @@ retained customers blue, new orange, reactivated green, lost red.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.colors import to_rgba
@@ -169,34 +167,53 @@ def bucket_chart(bucket: pd.DataFrame, lang: str) -> Figure:
     return fig
 
 
-@contextmanager
-def _one_renderer(fig: Figure) -> Iterator[None]:
-    """Within the block, every text of a canvas-less figure is measured with one Agg renderer.
+def relative_luminance(rgba: np.ndarray) -> np.ndarray:
+    """The WCAG relative luminance of RGBA colours (one per row), as seaborn's heatmap reads it."""
+    rgb = np.asarray(rgba, dtype=float)[:, :3]
+    rgb = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return rgb @ np.array([0.2126, 0.7152, 0.0722])
 
-    seaborn's heatmap measures each tick label to see whether the labels overlap; without a
-    canvas matplotlib makes a new full-size renderer for every label it measures (a third of the
-    heatmap's cost, and about 2 MB each, kept by the label). The size and dpi do not change in
-    between, so one renderer measures the same."""
-    renderer = None
 
-    def shared():
-        nonlocal renderer
-        if renderer is None:
-            renderer = Figure._get_renderer(fig)
-        return renderer
+def _tick_every(ax, count: int) -> int:
+    """Label every n-th column so that the labels fit the axes' width, as seaborn's "auto" ticks do."""
+    width = ax.get_window_extent().transformed(ax.figure.dpi_scale_trans.inverted()).width
+    tick, = ax.xaxis.set_ticks([0])
+    fits = int(width // (tick.label1.get_size() / 72))
+    return count // fits + 1 if fits >= 1 else max(count, 1)
 
-    fig._get_renderer = shared  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        del fig._get_renderer
+
+def heatmap(ax, data: pd.DataFrame, annot: np.ndarray, mask: np.ndarray, yticklabels: list[str], *, cmap: str,
+            vmin: float, vmax: float | None, cbar_kws: dict) -> None:
+    """seaborn.heatmap(data, annot=annot, fmt="", mask=mask, linewidths=0.4, linecolor="white",
+    annot_kws={"fontsize": 6.5}) as matplotlib calls, without importing seaborn: seaborn loads
+    scipy.stats (0.8 CPU-s of the diagnosis kernel for this one chart) and draws the whole figure
+    once more to see whether tick labels overlap. Here the cohort labels ("2010-12 (948)") always
+    lie flat and the month numbers never overlap, which is what seaborn ends up with for them
+    (tests/test_diagnosis.py compares the pixels with seaborn's)."""
+    values = np.ma.masked_where(mask | data.isna().to_numpy(), data.to_numpy(dtype=float))
+    top = np.nanmax(values.filled(np.nan)) if vmax is None else vmax
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    mesh = ax.pcolormesh(values, cmap=mpl.colormaps[cmap], vmin=vmin, vmax=top, linewidths=0.4, edgecolor="white")
+    ax.set(xlim=(0, values.shape[1]), ylim=(0, values.shape[0]))
+    ax.invert_yaxis()
+    colorbar = ax.figure.colorbar(mesh, None, ax, **cbar_kws)
+    colorbar.outline.set_linewidth(0)
+    every = _tick_every(ax, values.shape[1])
+    ax.set(xticks=np.arange(0, values.shape[1], every) + 0.5, yticks=np.arange(values.shape[0]) + 0.5)
+    ax.set_xticklabels(data.columns.to_numpy()[::every])
+    ax.set_yticklabels(yticklabels, rotation="horizontal", va="center")
+    mesh.update_scalarmappable()
+    dark = relative_luminance(mesh.get_facecolors()) <= 0.408
+    rows, columns = values.shape
+    for index in np.flatnonzero(~np.ma.getmaskarray(values).ravel()):
+        row, column = divmod(int(index), columns)
+        ax.text(column + 0.5, row + 0.5, str(annot[row, column]), color="w" if dark[index] else ".15",
+                ha="center", va="center", fontsize=6.5)
 
 
 def cohort_heatmap(tables: CohortTables, kind: str, lang: str, currency: str) -> Figure:
-    """A cohort table as a heatmap: kind = 'retention', 'orders_per_customer' or 'revenue_per_customer'.
-    seaborn (and the scipy.stats it loads) is imported here, by the one chapter that draws with it."""
-    import seaborn as sns
-
+    """A cohort table as a heatmap: kind = 'retention', 'orders_per_customer' or 'revenue_per_customer'."""
     table = getattr(tables, kind)
     fig = Figure(figsize=(9.0, max(2.6, 0.32 * len(table) + 1.4)))
     if table.empty or table.isna().all().all() or not tables.sizes.sum():
@@ -216,12 +233,8 @@ def cohort_heatmap(tables: CohortTables, kind: str, lang: str, currency: str) ->
         annot = table.map(lambda v: "" if pd.isna(v) else compact_money(v, currency, lang))
         vmax, cmap, fmt_bar = None, "Oranges", FuncFormatter(lambda v, _p: compact_money(v, currency, lang))
     labels = [f"{cohort_month_label(c, lang)} ({fmt_int(n)})" for c, n in zip(table.index, tables.sizes)]
-    with _one_renderer(fig):
-        sns.heatmap(data.astype(float), ax=ax, cmap=cmap, vmin=0, vmax=vmax, annot=annot.to_numpy(), fmt="",
-                    annot_kws={"fontsize": 6.5},
-                    cbar_kws={"format": fmt_bar, "shrink": 0.8} if fmt_bar else {"shrink": 0.8},
-                    linewidths=0.4, linecolor="white", yticklabels=labels,
-                    mask=table.isna().to_numpy() & data.isna().to_numpy())
+    heatmap(ax, data.astype(float), annot.to_numpy(), table.isna().to_numpy() & data.isna().to_numpy(), labels,
+            cmap=cmap, vmin=0, vmax=vmax, cbar_kws={"format": fmt_bar, "shrink": 0.8} if fmt_bar else {"shrink": 0.8})
     if kind == "retention":  # month 0 is uncoloured, so seaborn leaves its cells unlabelled
         for row, observed in enumerate(table[0].notna()):
             if observed:

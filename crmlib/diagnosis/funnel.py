@@ -21,9 +21,11 @@ import pandas as pd
 
 from ..display import display_value
 from ..i18n import t
-from ..style import fmt_int, fmt_pct
+from ..intervals import wilson_interval
 from ..store.purchases import Purchases
-from .rate_intervals import SMALL_SAMPLE, wilson_interval
+from ..style import fmt_int, fmt_pct
+
+SMALL_SAMPLE = 400  # below this many customers a rate is shown with its 95% interval
 
 FUNNEL_SQL = """
 SELECT n AS step, count(*) AS customers

@@ -40,7 +40,7 @@ from ..store.ltv.verdict import ModelVerdict
 from . import cooccur
 from .data import ProductLines
 from .settings import ProductSettings
-from .stats import difference_interval, wilson
+from ..intervals import difference_interval, wilson
 
 ITEM = {"product": "p", "category": "c"}  # the code column of pl
 NAMES = {"product": "SELECT p AS code, product AS name FROM dim_product",

@@ -48,6 +48,7 @@ from .settings import ReportSettings, load_report_settings, logo_data_uri
 from .limits import data_limits
 from .summary import executive_summary
 from .tracking import tracking_block, tracking_section
+from .warm import default_notebooks_dir, report_kernels, report_lanes  # noqa: F401 (re-exported)
 
 NOTES_PAGE = "consultant/notes.html"  # the consultant's; never linked from the client's pages
 
@@ -66,14 +67,6 @@ class _Job:
     source: Path
     output: Path
     parameters: dict[str, Any]
-
-
-def default_notebooks_dir() -> Path:
-    """The chapter notebooks: crmlib/notebooks/ in an installed package (setup.py copies them
-    there), else notebooks/ of the source checkout (crmlib/report/ -> repository root)."""
-    package = Path(__file__).resolve().parents[1]
-    installed = package / "notebooks"
-    return installed if installed.is_dir() else package.parent / "notebooks"
 
 
 def chapter_parameters(
@@ -189,37 +182,10 @@ def default_workers(jobs: int) -> int:
     return max(1, min(jobs, 4, (os.cpu_count() or 1) // 2))
 
 
-def _cores() -> int:
-    """The CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def report_lanes(jobs: int) -> int:
-    """Warm kernels for a report's chapters: one per core, at most 4 and one per chapter. A
-    small client's chapter spends most of its time in one Python thread, so two cores run two
-    chapters at once; each kernel pays its start and imports once (during the ingest, for `run`)."""
-    return max(1, min(jobs, 4, _cores()))
-
-
 # Up to this many orders, chapters run one after the other share a warm kernel. Above it a
 # chapter takes far longer than a kernel start, and a new kernel per chapter starts with none of
 # the memory the chapter before it held (a 100M-order chapter peaks at several GB).
 WARM_KERNEL_MAX_ORDERS = 1_000_000
-
-
-def report_kernels(notebooks_dir: Path, chapters: list[str] | None = None, count: int | None = None):
-    """Warm kernels for one report (crmlib.report.warm.KernelLanes), started now, in the
-    background, with the chapters' imports run in them: `run` makes them before its ingest."""
-    from .warm import KernelLanes, import_cells
-
-    selected = select_chapters(chapters)
-    notebooks_dir = Path(notebooks_dir).resolve()
-    preload = import_cells(notebooks_dir / f"{chapter.name}.ipynb" for chapter in selected)
-    # kernel errors reach the terminal, as with the kernels nbclient starts
-    return KernelLanes(notebooks_dir, count or report_lanes(len(selected)), preload=preload, stderr=None)
 
 
 def _order_count(processed_dir: Path) -> int:

@@ -34,6 +34,8 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from ..registry import select_chapters
+
 # Errors only in the kernel's log; and no input history on disk (~/.ipython/.../history.sqlite),
 # as nbclient does for the kernels it starts: the cells carry the client's paths and parameters
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]
@@ -256,4 +258,37 @@ class KernelLanes:
             thread.join(timeout)
 
 
-__all__ = ["KernelLanes", "WarmKernel", "import_cells"]
+def default_notebooks_dir() -> Path:
+    """The chapter notebooks: crmlib/notebooks/ in an installed package (setup.py copies them
+    there), else notebooks/ of the source checkout (crmlib/report/ -> repository root)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "notebooks"
+    return installed if installed.is_dir() else package.parent / "notebooks"
+
+
+def _cores() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def report_lanes(jobs: int) -> int:
+    """Warm kernels for a report's chapters: one per core, at most 4 and one per chapter. A
+    small client's chapter spends most of its time in one Python thread, so two cores run two
+    chapters at once; each kernel pays its start and imports once (during the ingest, for `run`)."""
+    return max(1, min(jobs, 4, _cores()))
+
+
+def report_kernels(notebooks_dir: Path, chapters: list[str] | None = None, count: int | None = None):
+    """Warm kernels for one report (crmlib.report.warm.KernelLanes), started now, in the
+    background, with the chapters' imports run in them: `run` makes them before its ingest."""
+    selected = select_chapters(chapters)
+    notebooks_dir = Path(notebooks_dir).resolve()
+    preload = import_cells(notebooks_dir / f"{chapter.name}.ipynb" for chapter in selected)
+    # kernel errors reach the terminal, as with the kernels nbclient starts
+    return KernelLanes(notebooks_dir, count or report_lanes(len(selected)), preload=preload, stderr=None)
+
+
+__all__ = ["KernelLanes", "WarmKernel", "default_notebooks_dir", "import_cells", "report_kernels", "report_lanes"]

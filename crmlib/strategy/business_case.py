@@ -11,30 +11,41 @@ treated = n - control contacted:
   the cost (ROI = 0).
 Sample size: the customers a two-sided test of two shares (baseline p0 against p0 + uplift,
 Cohen's arcsine effect size h) needs at the given significance and power, with the plan's
-control share, from statsmodels (NormalIndPower, proportion_effectsize). The detectable uplift
-is the smallest rise the list as it is can verify.
+control share: the power of that z test (statsmodels' NormalIndPower) solved in closed form plus
+Newton steps, so that no run imports statsmodels and scipy.stats for it (0.6 CPU-s in the
+report process and again in the strategy chapter's kernel; tests/test_business_case.py checks it
+against statsmodels and Cohen's tables). The detectable uplift is the smallest rise the list as
+it is can verify.
 """
 
 from __future__ import annotations
 
 import math
 
+from ..intervals import STANDARD_NORMAL
 
 
-def _normal_power():
-    """statsmodels' power of a two-sample z test, imported on first use: statsmodels brings
-    scipy.stats, 0.7 CPU-s of imports that only a plan with measures needs, not every kernel and
-    not the process that writes the lists."""
-    from statsmodels.stats.power import NormalIndPower
-
-    return NormalIndPower()
+def effect_size(p1: float, p0: float) -> float:
+    """Cohen's h of two shares: 2 asin(sqrt(p1)) - 2 asin(sqrt(p0))."""
+    return 2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p0))
 
 
-def _effect_size(p1: float, p0: float) -> float:
-    """Cohen's h of two shares (statsmodels' proportion_effectsize), imported on first use."""
-    from statsmodels.stats.proportion import proportion_effectsize
-
-    return float(proportion_effectsize(p1, p0))
+def power_distance(alpha: float = 0.05, power: float = 0.80) -> float:
+    """The distance x = h sqrt(n_eff) at which a two-sided z test at alpha has the given power:
+    the root of Phi(x - c) + Phi(-x - c) = power (c the two-sided critical value), from the
+    one-sided start c + z_power; Newton steps add the far tail's tiny share."""
+    critical = STANDARD_NORMAL.inv_cdf(1 - alpha / 2)
+    x = critical + STANDARD_NORMAL.inv_cdf(power)
+    for _ in range(50):
+        gap = STANDARD_NORMAL.cdf(x - critical) + STANDARD_NORMAL.cdf(-x - critical) - power
+        slope = STANDARD_NORMAL.pdf(x - critical) - STANDARD_NORMAL.pdf(x + critical)
+        if slope <= 0:
+            break
+        step = gap / slope
+        x -= step
+        if abs(step) < 1e-13 * max(1.0, abs(x)):
+            break
+    return x
 
 
 def split(n: int, control_share: float) -> tuple[int, int]:
@@ -82,17 +93,18 @@ def sample_size(p0: float | None, uplift: float | None, control_share: float, al
     two shares; None when the uplift is not positive or the shares leave 0-1."""
     if p0 is None or uplift is None or uplift <= 0 or not 0 <= p0 < 1 or p0 + uplift > 1:
         return None
-    h = abs(_effect_size(p0 + uplift, p0))
+    h = abs(effect_size(p0 + uplift, p0))
     ratio = control_share / (1 - control_share)  # control per treated customer
     return math.ceil(treated_needed(h, control_share, alpha, power) * (1 + ratio))
 
 
 def treated_needed(h: float, control_share: float, alpha: float = 0.05, power: float = 0.80) -> float:
     """Treated customers a two-sided test needs to detect Cohen's effect size h, with
-    control_share of the list as control (statsmodels NormalIndPower; ratio = control / treated)."""
+    control_share of the list as control: n_eff = (x / h)^2 and n_eff = treated x ratio / (1 + ratio),
+    ratio = control / treated (statsmodels' NormalIndPower.solve_power for nobs1)."""
     ratio = control_share / (1 - control_share)
-    return float(_normal_power().solve_power(effect_size=h, alpha=alpha, power=power, ratio=ratio,
-                                              alternative="two-sided"))
+    n_eff = (power_distance(alpha, power) / h) ** 2
+    return n_eff * (1 + ratio) / ratio
 
 
 def detectable_uplift(p0: float | None, n: int, control_share: float, alpha: float = 0.05,
@@ -101,12 +113,12 @@ def detectable_uplift(p0: float | None, n: int, control_share: float, alpha: flo
     treated, control = split(n, control_share)
     if p0 is None or not 0 <= p0 < 1 or treated < 2 or control < 2:
         return None
-    h = float(_normal_power().solve_power(nobs1=treated, alpha=alpha, power=power, ratio=control / treated,
-                                           alternative="two-sided"))
+    n_eff = treated * control / (treated + control)  # 1 / (1 / treated + 1 / control)
+    h = power_distance(alpha, power) / math.sqrt(n_eff)
     # h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0)) solved for p1
     angle = h / 2 + math.asin(math.sqrt(p0))
     return None if angle >= math.pi / 2 else math.sin(angle) ** 2 - p0
 
 
-__all__ = ["break_even_uplift", "campaign_cost", "detectable_uplift", "expected_revenue", "gross_profit", "roi",
-           "sample_size", "split", "treated_needed"]
+__all__ = ["break_even_uplift", "campaign_cost", "detectable_uplift", "effect_size", "expected_revenue", "gross_profit",
+           "power_distance", "roi", "sample_size", "split", "treated_needed"]

@@ -1,19 +1,24 @@
-"""Intervals for shares, vectorised: Wilson's score interval and Newcombe's interval of a difference.
+"""Intervals for shares: Wilson's score interval and Newcombe's interval of a difference.
 
 Both are the textbook forms (Wilson 1927; Newcombe 1998, method 10), written over numpy arrays
-because the tables hold hundreds of products (scipy's binomtest works one share at a time).
+because the products' tables hold hundreds of shares (scipy's binomtest works one share at a
+time, and importing scipy.stats costs a chapter's kernel 0.6 CPU-s; tests/test_intervals.py
+checks these against it and against Newcombe's published intervals). The normal quantile is the
+standard library's (statistics.NormalDist, Wichura's AS 241, as exact as scipy's ndtri).
 """
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
-from scipy.special import ndtri
+
+STANDARD_NORMAL = NormalDist()
 
 
 def z_value(confidence: float) -> float:
-    """The two-sided normal quantile of a confidence level (0.95 -> 1.96): scipy.special's ndtri,
-    which scipy.stats.norm.ppf calls, without importing scipy.stats."""
-    return float(ndtri(0.5 + confidence / 2))
+    """The two-sided normal quantile of a confidence level (0.95 -> 1.96)."""
+    return STANDARD_NORMAL.inv_cdf(0.5 + confidence / 2)
 
 
 def wilson(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -40,3 +45,12 @@ def difference_interval(k1, n1, k2, n2, confidence: float = 0.95) -> tuple[np.nd
     low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
     return low, high
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval (low, high) of one share, successes / n (n > 0)."""
+    low, high = wilson([int(successes)], [int(n)], confidence)
+    return float(low[0]), float(high[0])
+
+
+__all__ = ["STANDARD_NORMAL", "difference_interval", "wilson", "wilson_interval", "z_value"]
