@@ -1,8 +1,8 @@
 """A small, fast .xlsx writer for customer lists: one sheet per frame, header row frozen, no styling.
 
 openpyxl writes about 50,000 cells a second on a 2-core machine (the demo's 19,000 customers with 18
-columns took 18 s); this writer builds each sheet's SpreadsheetML with vectorised pandas string
-operations and streams it into the zip, so a list costs about as much as its CSV. It writes the
+columns took 18 s); this writer builds each sheet's SpreadsheetML with Arrow's vectorised string
+kernels and streams it into the zip, so a list costs about as much as its CSV. It writes the
 minimal valid package (content types, relationships, workbook, one minimal style, worksheets);
 text cells are inline strings (no shared-string table), with a quote before a leading = + - @
 (formula injection), numbers are plain values. Tests read
@@ -16,8 +16,10 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from .safe_cells import neutralise_formulas
+from .safe_cells import FORMULA_START
 
 MAX_ROWS = 1_048_576  # rows per sheet in Excel, header included
 SHEET_NAME_LIMIT = 31
@@ -46,11 +48,17 @@ STYLES = (
 )
 
 
-def escape_text(values: pd.Series) -> pd.Series:
+def escape_text(values: pd.Series) -> pa.Array:
     """Text made safe for XML content: & < > escaped, characters XML 1.0 forbids removed."""
-    text = values.astype("str").str.replace(_ILLEGAL_PATTERN, "", regex=True)  # a str pattern runs in pyarrow
-    return text.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False) \
-        .str.replace(">", "&gt;", regex=False).str.replace("\r", "&#13;", regex=False)  # XML reads a bare CR as LF
+    return _escape(pa.array(values.astype("str"), type=pa.string()))
+
+
+def _escape(text: pa.Array) -> pa.Array:
+    """escape_text on an Arrow text array (Arrow's kernels: a pandas call per step cost ten times more)."""
+    text = pc.replace_substring_regex(text, _ILLEGAL_PATTERN, "")
+    for plain, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):  # XML reads a bare CR as LF
+        text = pc.replace_substring(text, plain, entity)
+    return text
 
 
 def _escape_attr(text: str) -> str:
@@ -81,19 +89,23 @@ def sheet_name(text: str, taken: set[str]) -> str:
     return name
 
 
-def _cells(values: pd.Series, letter: str, rows: pd.Series) -> pd.Series:
-    """One column's <c> elements for a block of rows (numbers as values, the rest as inline text)."""
-    ref = f'<c r="{letter}' + rows
+def _cells(values: pd.Series, letter: str, rows: pa.Array) -> pa.Array:
+    """One column's <c> elements for a block of rows (numbers as values, the rest as inline text),
+    joined element-wise by Arrow."""
+    ref = f'<c r="{letter}'
     if values.dtype.kind in "iub":
-        return ref + '"><v>' + values.astype("int64").astype("str") + "</v></c>"
+        number = pa.array(values.astype("int64").astype("str"), type=pa.string())
+        return pc.binary_join_element_wise(ref, rows, '"><v>', number, "</v></c>", "")
     if values.dtype.kind == "f":
-        finite = values.notna() & (values.abs() != float("inf"))
-        text = ref + '"><v>' + values.astype("str") + "</v></c>"
-        return text.where(finite, "")
+        finite = pa.array((values.notna() & (values.abs() != float("inf"))).to_numpy(dtype=bool))
+        number = pa.array(values.astype("str"), type=pa.string())
+        return pc.if_else(finite, pc.binary_join_element_wise(ref, rows, '"><v>', number, "</v></c>", ""), "")
     # inline strings are never evaluated, but a user who edits the cell would turn '=...' into
     # a live formula: neutralised as in the CSV lists
-    text = escape_text(neutralise_formulas(values.fillna("")))
-    return ref + '" t="inlineStr"><is><t xml:space="preserve">' + text + "</t></is></c>"
+    text = pa.array(values.fillna("").astype("str"), type=pa.string())
+    text = pc.if_else(pc.match_substring_regex(text, FORMULA_START), pc.binary_join_element_wise("'", text, ""), text)
+    return pc.binary_join_element_wise(ref, rows, '" t="inlineStr"><is><t xml:space="preserve">', _escape(text),
+                                       "</t></is></c>", "")
 
 
 def _sheet_chunks(frame: pd.DataFrame):
@@ -105,15 +117,14 @@ def _sheet_chunks(frame: pd.DataFrame):
            'state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><sheetData>')
     header = pd.Series([str(c) for c in frame.columns], dtype="str")
     cells = [f'<c r="{letter}1" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
-             for letter, text in zip(letters, escape_text(header))]
+             for letter, text in zip(letters, escape_text(header).to_pylist())]
     yield '<row r="1">' + "".join(cells) + "</row>"
     for start in range(0, len(frame), _CHUNK):
         block = frame.iloc[start:start + _CHUNK]
-        rows = pd.Series(range(start + 2, start + 2 + len(block)), index=block.index).astype("str")
-        row = '<row r="' + rows + '">'
-        for letter, column in zip(letters, block.columns):
-            row = row + _cells(block[column], letter, rows)
-        yield "".join((row + "</row>").tolist())
+        rows = pc.cast(pa.array(range(start + 2, start + 2 + len(block)), type=pa.int64()), pa.string())
+        cells = [_cells(block[column], letter, rows) for letter, column in zip(letters, block.columns)]
+        row = pc.binary_join_element_wise('<row r="', rows, '">', *cells, "</row>", "")
+        yield "".join(row.to_pylist())
     yield "</sheetData></worksheet>"
 
 
