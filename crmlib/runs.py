@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import importlib
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +56,6 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
         from .fingerprint import report_fingerprint, up_to_date_report
         from .ingest import ingest_client
         from .locks import ClientLock, clean_leftovers, lock_path
-        from .report.pipeline import WARM_KERNEL_MAX_ORDERS, render_report
 
         cfg = load_config(config_path)
         processed_root, reports_root = Path(data_dir) / "processed", Path(reports_dir)
@@ -79,7 +80,15 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
                     lanes.kill()
                 return RunResult(cfg.name, "skipped", existing, time.perf_counter() - started)
             log(f"[{cfg.name}] ingesting {cfg.data_path().name} ...")
+            # the report's modules (papermill, nbconvert: 0.3 CPU-s) load while DuckDB, which
+            # releases the GIL, reads the orders
+            loading = threading.Thread(target=importlib.import_module, args=("crmlib.report.pipeline",),
+                                       name="import-pipeline", daemon=True)
+            loading.start()
             result = ingest_client(cfg, processed_root)
+            loading.join()
+            from .report.pipeline import WARM_KERNEL_MAX_ORDERS, render_report
+
             led = result.ledger
             if lanes is not None and led.orders > WARM_KERNEL_MAX_ORDERS:
                 # large data: a new kernel per chapter (render_report), so stop these now
