@@ -7,7 +7,10 @@ run and of every process it waited for (its Jupyter kernel, Chromium; ``os.wait4
 of the whole process tree (``/proc`` sampled every 50 ms) and each notebook's own duration
 (papermill's record); then the fastest run and the range (target: under 6 s wall).
 
-    .venv/bin/python bench/report.py [--runs 3] [--pdf default|off] [--config YAML] [--check]
+    .venv/bin/python bench/report.py [--runs 3] [--pdf default|off] [--workload full|issue] [--config YAML] [--check]
+
+--workload issue runs what issue 18's "about 10 s" measured: the five chapters before products,
+no deck and no PDF (the example YAML with `report: {deck: false, pdf: false}`).
 
 The machine's load changes wall times a lot (a shared 2-core machine): compare CPU seconds, which
 the load disturbs least, and take the minimum of several runs. Needs the shared datasets
@@ -35,23 +38,29 @@ TARGET_SECONDS = 6.0
 ONLINE_RETAIL = "online_retail/online_retail_2010-12-01_2011-12-09.csv.gz"
 
 
-def client_yaml(folder: Path) -> Path:
+ISSUE_CHAPTERS = "00_data_check,01_diagnosis,02_segments,03_ltv,04_strategy"
+
+
+def client_yaml(folder: Path, issue: bool = False) -> Path:
     """examples/online-retail.yaml with the data file's absolute path (the example's relative
-    path holds only from a checkout beside the shared datasets)."""
+    path holds only from a checkout beside the shared datasets); issue: no deck, no PDF."""
     data = datasets_dir() / ONLINE_RETAIL
     text = (ROOT / "examples" / "online-retail.yaml").read_text(encoding="utf-8")
     lines = [f"data: {data}" if line.startswith("data:") else line for line in text.splitlines()]
+    if issue:
+        lines.append("report: {deck: false, pdf: false}")
     path = folder / "online-retail.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-def one_run(config: Path, work: Path, env: dict[str, str]) -> dict:
+def one_run(config: Path, work: Path, env: dict[str, str], chapters: str | None = None) -> dict:
     """One cold run in a fresh data and reports folder: wall, CPU, tree peak, notebook seconds."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     cmd = [sys.executable, "-m", "crmlib.cli", "run", str(config),
            "--data-dir", str(work / "data"), "--reports-dir", str(work / "reports")]
+    cmd += ["--chapters", chapters] if chapters else []
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = TreeSampler(proc.pid, every=0.05, report_every=1e9)
@@ -81,6 +90,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pdf", choices=["default", "off"], default="default",
                         help="off: CRM_REPORT_PDF=0 (no Chromium print unless the YAML asks for it)")
+    parser.add_argument("--workload", choices=["full", "issue"], default="full",
+                        help="issue: the five chapters before products, no deck, no PDF (issue 18's baseline)")
     parser.add_argument("--config", help="another client YAML (default: examples/online-retail.yaml)")
     parser.add_argument("--work", help="scratch folder (default: a temporary folder)")
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
@@ -94,11 +105,12 @@ def main() -> int:
         env["CRM_REPORT_PDF"] = "0"
     scratch = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="crm-bench-report-"))
     try:
-        config = Path(args.config).resolve() if args.config else client_yaml(scratch)
+        issue = args.workload == "issue"
+        config = Path(args.config).resolve() if args.config else client_yaml(scratch, issue)
         runs = []
         for i in range(args.runs):
             load = os.getloadavg()[0]
-            r = one_run(config, scratch / "run", env)
+            r = one_run(config, scratch / "run", env, ISSUE_CHAPTERS if issue else None)
             r["load"] = (load, os.getloadavg()[0])
             runs.append(r)
             print(f"run {i + 1}: {r['wall']:.2f} s wall, {r['cpu']:.2f} CPU-s, tree peak {r['peak'] / MIB:,.0f} MB, "
@@ -113,7 +125,8 @@ def main() -> int:
     peaks = sorted(r["peak"] for r in runs)
     print()
     print_table(["case", "runs", "wall s (min)", "wall range", "CPU s range", "tree peak MB", "target"], [[
-        f"Online Retail, cold run{' (no PDF)' if args.pdf == 'off' else ''}", str(len(runs)),
+        f"Online Retail, cold run{' (no PDF)' if args.pdf == 'off' else ''}"
+        f"{', issue 18 workload' if args.workload == 'issue' else ''}", str(len(runs)),
         f"{walls[0]:.2f}", f"{walls[0]:.2f}-{walls[-1]:.2f}", f"{cpus[0]:.2f}-{cpus[-1]:.2f}",
         f"{peaks[0] / MIB:,.0f}-{peaks[-1] / MIB:,.0f}", f"< {TARGET_SECONDS:.0f} s"]])
     print(json.dumps({"wall": walls, "cpu": cpus, "peak_mb": [p / MIB for p in peaks]}))
