@@ -362,6 +362,30 @@ def test_cohort_heatmap_draws_what_seaborn_draws(shop, monkeypatch, lang, cohort
     fig = charts.cohort_heatmap(tables, "retention", lang, "JPY")
     assert len(fig.axes[0].get_xticklabels()) == (31 if months == 60 else months + 1)
 
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_quartile_labels_of_the_gap_histogram_sit_above_the_bars(shop, lang):
+    """The 25% / median / 75% labels hang from the top of the histogram; no bar reaches into them
+    (the demo's median label was drawn over its tallest bar)."""
+    import importlib
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.patches import Rectangle
+
+    from crmlib.style import apply_style
+
+    charts = importlib.import_module("crmlib.diagnosis.charts")
+    apply_style(lang)
+    intervals, histogram = dg.purchase_intervals(shop), dg.gap_histogram(shop)
+    fig = charts.interval_chart(histogram, intervals, lang)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    left = fig.axes[0]
+    labels = [text.get_window_extent(renderer) for text in left.texts]
+    bars = [patch.get_window_extent(renderer) for patch in left.patches if isinstance(patch, Rectangle)]
+    assert len(labels) == 3 and bars
+    assert not [(label, bar) for label in labels for bar in bars if label.overlaps(bar)]
+
+
 # --- funnel and F2 ------------------------------------------------------------------------------
 
 

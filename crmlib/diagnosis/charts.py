@@ -23,6 +23,7 @@ from .bucket import last_full_period, period_label
 EXISTING, NEW, REACTIVATED, LOST = PALETTE[0], PALETTE[1], PALETTE[2], HIGHLIGHT
 UNSPLIT = PALETTE[6]  # months too close to the data's start to tell new from existing customers
 BAR_DAYS = 20  # bar width on a monthly date axis
+MARK_LABEL_ROOM = 0.32  # top share of the gap histogram kept free for the quartile labels
 
 
 def compact_money(value: float, currency: str, lang: str) -> str:
@@ -292,6 +293,9 @@ def interval_chart(histogram: pd.DataFrame, intervals: pd.DataFrame, lang: str) 
             left.annotate(t(f"diagnosis.intervals.mark_{key}", lang, days=fmt_num(value, 0)), (value, 1.0),
                           xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right", fontsize=7,
                           color=HIGHLIGHT, bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
+        # the marks' labels hang from the top: the bars stay below them (the demo's median label sat
+        # on its tallest bar)
+        left.set_ylim(0, float(histogram["share"].max()) / (1 - MARK_LABEL_ROOM))
     left.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     left.set_xlabel(t("diagnosis.intervals.axis_days", lang))
     left.set_ylabel(t("diagnosis.intervals.axis_share", lang))
