@@ -5,7 +5,8 @@ per notebook; a report has four notebooks and a batch dozens of reports. A warm 
 once. Before each notebook the kernel's namespace is cleared (``%reset -f``) and open figures
 closed, so a notebook cannot lean on a variable another one left; only imported modules (and
 their caches) carry over. The kernel is restarted after ``max_notebooks`` notebooks to bound its
-memory, and whenever it died.
+memory, and whenever it died. A report's lanes of two kernels or more fork them from a zygote
+that ran the chapters' imports once (crmlib.report.zygote, Linux).
 
 One kernel client (its sockets) is kept open across the notebooks as well: each new client
 waits for the kernel to answer on every channel, a fifth of a second or more while the
@@ -22,6 +23,7 @@ import os
 import queue
 import subprocess
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
@@ -92,8 +94,9 @@ class WarmKernel:
     """One python3 kernel reused for many notebooks; use as a context manager."""
 
     def __init__(self, cwd: Path | str, *, kernel_name: str = "python3", max_notebooks: int = 200,
-                 stderr: Any = subprocess.DEVNULL) -> None:
+                 stderr: Any = subprocess.DEVNULL, zygote: Any = None) -> None:
         self.cwd = str(cwd)
+        self.zygote = zygote  # a crmlib.report.zygote.Zygote to fork the kernel from, or None
         self.kernel_name = kernel_name
         self.max_notebooks = max_notebooks
         self.stderr = stderr
@@ -103,6 +106,14 @@ class WarmKernel:
 
     def _start(self) -> None:
         self.manager = _TrackingKernelManager(kernel_name=self.kernel_name)
+        if self.zygote is not None:
+            from .zygote import ZygoteProvisioner
+
+            self.manager.kernel_id = str(uuid.uuid4())
+            provisioner = ZygoteProvisioner(kernel_id=self.manager.kernel_id, kernel_spec=self.manager.kernel_spec,
+                                            parent=self.manager)
+            provisioner.zygote, provisioner.quiet = self.zygote, self.stderr is subprocess.DEVNULL
+            self.manager.provisioner = provisioner
         # the kernel's own log lines (TCP warning, shutdown noise) go to `stderr` (by default
         # nowhere); it logs errors only, so a kernel that shares the terminal shows no warnings
         run_sync(self.manager.start_kernel)(cwd=self.cwd, stderr=self.stderr,
@@ -155,6 +166,13 @@ class WarmKernel:
         self.shutdown(now=kind is not None and not issubclass(kind, Exception))
 
 
+def zygote_forks() -> bool:
+    """Whether report kernels are forked from a zygote: on Linux, unless CRM_KERNEL_ZYGOTE=0."""
+    from .zygote import FORKS
+
+    return FORKS and os.environ.get("CRM_KERNEL_ZYGOTE", "1") != "0"
+
+
 def import_cells(notebooks: Iterable[Path]) -> str:
     """The code the chapter notebooks run before their parameters cell (their imports), joined:
     run in a kernel before the notebooks, it takes the imports' seconds off their own time."""
@@ -185,7 +203,17 @@ class KernelLanes:
 
     def __init__(self, cwd: Path | str, count: int, *, preload: str = "", stderr: Any = None) -> None:
         self.count = max(1, count)
-        self.kernels = [WarmKernel(cwd, stderr=stderr) for _ in range(self.count)]
+        # two kernels or more, each running the chapters' imports: fork them from one process
+        # that ran the imports once (crmlib.report.zygote; Linux)
+        self.zygote = None
+        if preload and self.count > 1 and zygote_forks():
+            from .zygote import Zygote
+
+            try:
+                self.zygote = Zygote(preload, str(cwd), stderr=stderr)
+            except OSError:  # no fork server: the kernels start as usual
+                self.zygote = None
+        self.kernels = [WarmKernel(cwd, stderr=stderr, zygote=self.zygote) for _ in range(self.count)]
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()  # (-priority, sequence, item)
         self._sequence = itertools.count()
         self._now = False
@@ -250,12 +278,16 @@ class KernelLanes:
         self.close()
         for kernel in self.kernels:
             kernel.kill()
+        if self.zygote is not None:
+            self.zygote.kill()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the kernels to be shut down (after close() or kill()); bounded by nbclient's
         timeouts (a cell, a shutdown), and a killed kernel ends its lane at once."""
         for thread in self._threads:
             thread.join(timeout)
+        if self.zygote is not None and not any(thread.is_alive() for thread in self._threads):
+            self.zygote.close()  # every kernel it forked is shut down
 
 
 def default_notebooks_dir() -> Path:

@@ -1,0 +1,241 @@
+"""Report kernels forked from one process that imported the chapters' modules once (Linux).
+
+A report's chapters run in two warm kernels (crmlib.report.warm.KernelLanes), and each kernel
+imports pandas, matplotlib, DuckDB and the chapters' modules before its first chapter: 1.2-1.5
+CPU-s a kernel, paid twice on a two-core machine while the ingest needs the same cores. The
+zygote is a plain Python process that runs those imports once and then forks a kernel on
+request; a forked kernel starts with every module loaded (copy-on-write memory) and costs
+about a tenth of a started one.
+
+The zygote holds no threads, sockets or DuckDB connections when it forks (imports create
+none; OpenBLAS re-creates its workers after a fork). It exits when its parent closes the request
+pipe or dies; a kernel it forked runs in a session of its own, as jupyter_client's do, and
+exits when the zygote is gone (ipykernel's parent poller watches the zygote's pid). Anything
+unexpected (no fork, a custom kernel command, a dead zygote) falls back to jupyter_client's own
+launch: the zygote saves time, it is never needed.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+
+FORKS = sys.platform.startswith("linux")  # fork without exec is unsafe on macOS; Windows has none
+LAUNCHER = ["-m", "ipykernel_launcher"]
+# ipykernel makes the inline backend matplotlib's default in every kernel it starts, before
+# matplotlib is imported: the zygote imports matplotlib, so it sets the same first
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+class Zygote:
+    """A child process that ran `preload` (the chapters' import cells) and forks kernels."""
+
+    def __init__(self, preload: str, cwd: str, stderr: Any = None) -> None:
+        replies, self._reply_end = os.pipe()
+        env = {**os.environ, "MPLBACKEND": os.environ.get("MPLBACKEND") or INLINE_BACKEND,
+               "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "crmlib.report.zygote", str(self._reply_end)], stdin=subprocess.PIPE,
+            stderr=stderr, cwd=cwd, env=env, pass_fds=(self._reply_end,), text=True)
+        os.close(self._reply_end)
+        self._replies = os.fdopen(replies, "r", encoding="utf-8")
+        self._lock = threading.Lock()
+        self._send({"preload": preload})
+
+    def _send(self, message: dict) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def fork(self, cmd: list[str], env: dict[str, str], cwd: str, quiet: bool) -> int:
+        """Fork a kernel running `cmd`'s ipykernel arguments; its pid. OSError when the zygote is gone."""
+        with self._lock:
+            if self.process.poll() is not None:
+                raise OSError("the kernel zygote has ended")
+            try:
+                self._send({"argv": cmd, "env": env, "cwd": cwd, "quiet": quiet})
+                reply = self._replies.readline()
+            except (OSError, ValueError) as exc:
+                raise OSError(f"the kernel zygote did not answer: {exc}") from None
+            if not reply:
+                raise OSError("the kernel zygote has ended")
+            return int(json.loads(reply)["pid"])
+
+    def close(self) -> None:
+        """End the zygote (its kernels end with it, once they notice)."""
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._replies.close()
+
+    def kill(self) -> None:
+        """Kill the zygote at once (Ctrl-C, SIGTERM)."""
+        try:
+            self.process.kill()
+        except OSError:
+            pass
+
+
+def forkable(cmd: list[str]) -> bool:
+    """Whether a kernel command is the standard ipykernel launch the zygote reproduces."""
+    return FORKS and len(cmd) >= 3 and cmd[1:3] == LAUNCHER
+
+
+class ForkedKernel:
+    """The Popen-like handle jupyter_client needs for a kernel that is the zygote's child, not ours."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """None while the kernel runs; 0 once it has ended (its exit status goes to the zygote)."""
+        if self.returncode is None and not _running(self.pid):
+            self.returncode = 0
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout or 0)
+            time.sleep(0.01)
+        return self.returncode or 0
+
+    def send_signal(self, signum: int) -> None:
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """A process that exists and is not a zombie (/proc: Linux only, as the fork)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+class ZygoteProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, launching through the zygote when it can."""
+
+    zygote: Zygote | None = None
+    quiet: bool = False
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        if self.zygote is None or not forkable(cmd):
+            return await super().launch_kernel(cmd, **kwargs)
+        env = dict(kwargs.get("env") or os.environ)
+        cwd = str(kwargs.get("cwd") or os.getcwd())
+        try:
+            pid = self.zygote.fork(cmd, env, cwd, self.quiet)
+        except OSError:
+            return await super().launch_kernel(cmd, **kwargs)
+        self.process = ForkedKernel(pid)
+        self.pid, self.pgid, self.cwd = pid, pid, cwd  # the kernel leads a session (and group) of its own
+        return self.connection_info
+
+
+# ------------------------------------------------------------------ the zygote process itself
+
+
+def _reap(_signum: int, _frame: Any) -> None:
+    """Collect the exit status of every kernel that ended (no zombies)."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _kernel(request: dict, reply_fd: int) -> None:
+    """In the forked child: become the kernel `request` describes; never returns."""
+    code = 1
+    try:
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the kernel's interrupts
+        os.close(reply_fd)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        if request.get("quiet"):
+            os.dup2(null, 2)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        # the parent poller ends the kernel when the zygote (its parent) is gone
+        sys.argv = ["ipykernel_launcher", *request["argv"][3:], f"--IPKernelApp.parent_handle={os.getppid()}"]
+        from ipykernel import kernelapp
+
+        kernelapp.launch_new_instance()
+        code = 0
+    except BaseException:  # noqa: BLE001 (the kernel's end, whatever it is)
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def serve(reply_fd: int) -> None:
+    """Read the preload, run it, then fork a kernel for each request line; exits at end of input."""
+    # Ctrl-C in the terminal reaches the whole process group: the run stops the zygote itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.path and (sys.path[0] in ("", os.getcwd())):
+        del sys.path[0]  # as ipykernel_launcher does: the notebooks' folder is not a package root
+    first = json.loads(sys.stdin.readline() or "{}")
+    try:
+        exec(compile(first.get("preload", ""), "<chapters' imports>", "exec"), {"__name__": "__crm_preload__"})
+    except Exception:  # noqa: BLE001 (a failing import fails its chapter, with the chapter's message)
+        pass
+    import ipykernel.kernelapp  # noqa: F401  (the kernel's own modules, loaded once too)
+
+    # what the imports made stays out of the collector's walks, so neither the zygote nor a
+    # kernel writes to those objects' pages (which would copy them into every kernel)
+    gc.collect()
+    gc.freeze()
+    signal.signal(signal.SIGCHLD, _reap)
+    replies = os.fdopen(reply_fd, "w", encoding="utf-8")
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _kernel(request, reply_fd)
+        replies.write(json.dumps({"pid": pid}) + "\n")
+        replies.flush()
+    os._exit(0)  # no teardown of the modules: the run waits for this exit
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
+
+
+__all__ = ["FORKS", "ForkedKernel", "Zygote", "ZygoteProvisioner", "forkable"]

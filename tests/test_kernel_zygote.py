@@ -1,0 +1,94 @@
+"""Report kernels forked from the zygote (crmlib.report.zygote): real kernels, a few seconds each.
+
+What must hold: the kernels are the zygote's children and find its imports loaded; they run a
+notebook as a started kernel does (the inline matplotlib backend, the notebooks' folder as the
+working directory); shutting the lanes down or killing them leaves no process behind; and
+without the zygote (CRM_KERNEL_ZYGOTE=0, or a zygote that died) kernels start as usual.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
+
+from crmlib.report import warm, zygote
+
+pytestmark = pytest.mark.skipif(not zygote.FORKS, reason="the zygote forks on Linux only")
+
+PROBE = ("import os, sys, matplotlib\n"
+         "print(os.getppid(), 'json' in sys.modules and 'pandas' in sys.modules, matplotlib.get_backend(), os.getcwd())")
+
+
+def _probe(kernel: warm.WarmKernel) -> list[str]:
+    nb = new_notebook(cells=[new_code_cell(PROBE)])
+    NotebookClient(nb, km=kernel.prepare(), timeout=60).execute()
+    return nb.cells[0].outputs[0]["text"].split()
+
+
+def _gone(pid: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not zygote._running(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_lanes_fork_their_kernels_from_one_zygote_and_leave_nothing_behind(tmp_path):
+    lanes = warm.KernelLanes(tmp_path, 2, preload="import pandas")
+    try:
+        assert lanes.zygote is not None
+        outputs = [lanes.submit(_probe).result(timeout=120) for _ in range(2)]
+        kernels = [kernel.manager.provisioner.process for kernel in lanes.kernels]
+        assert all(isinstance(process, zygote.ForkedKernel) for process in kernels)
+        for parent, preloaded, backend, cwd in outputs:
+            assert int(parent) == lanes.zygote.process.pid  # forked, not started
+            assert preloaded == "True"  # the zygote's imports came with the fork
+            assert backend == zygote.INLINE_BACKEND  # as ipykernel sets it in the kernels it starts
+            assert os.path.samefile(cwd, tmp_path)
+        pids = [process.pid for process in kernels] + [lanes.zygote.process.pid]
+    finally:
+        lanes.close()
+        lanes.join(60)
+    assert all(_gone(pid) for pid in pids)
+
+
+def test_killed_lanes_kill_the_kernels_and_the_zygote(tmp_path):
+    lanes = warm.KernelLanes(tmp_path, 2, preload="import pandas")
+    busy = [lanes.submit(_probe) for _ in range(2)]
+    for future in busy:
+        future.result(timeout=120)
+    pids = [kernel.manager.provisioner.process.pid for kernel in lanes.kernels] + [lanes.zygote.process.pid]
+    lanes.kill()
+    lanes.join(30)
+    assert all(_gone(pid) for pid in pids)
+
+
+def test_kernels_start_as_usual_without_the_zygote(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRM_KERNEL_ZYGOTE", "0")
+    lanes = warm.KernelLanes(tmp_path, 2, preload="import json")
+    try:
+        assert lanes.zygote is None
+        parent, *_ = lanes.submit(_probe).result(timeout=120)
+        assert int(parent) == os.getpid()
+    finally:
+        lanes.close()
+        lanes.join(60)
+
+
+def test_a_dead_zygote_falls_back_to_a_started_kernel(tmp_path):
+    spare = zygote.Zygote("", str(tmp_path))
+    spare.kill()
+    spare.process.wait(10)
+    kernel = warm.WarmKernel(tmp_path, stderr=None, zygote=spare)
+    try:
+        parent, *_ = _probe(kernel)
+        assert int(parent) == os.getpid()  # jupyter_client's own launch
+        assert not isinstance(kernel.manager.provisioner.process, zygote.ForkedKernel)
+    finally:
+        kernel.shutdown()
+        spare.close()
