@@ -92,3 +92,16 @@ def test_a_dead_zygote_falls_back_to_a_started_kernel(tmp_path):
     finally:
         kernel.shutdown()
         spare.close()
+
+
+def test_a_zygote_stuck_in_its_imports_is_killed_and_the_kernel_started(tmp_path, monkeypatch):
+    monkeypatch.setattr(zygote, "READY_SECONDS", 1.0)
+    stuck = zygote.Zygote("import time\ntime.sleep(60)", str(tmp_path))
+    kernel = warm.WarmKernel(tmp_path, stderr=None, zygote=stuck)
+    try:
+        parent, *_ = _probe(kernel)
+        assert int(parent) == os.getpid()
+        assert stuck.process.wait(10) is not None  # killed, not left sleeping
+    finally:
+        kernel.shutdown()
+        stuck.close()

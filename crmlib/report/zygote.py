@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -29,7 +30,9 @@ from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 
-FORKS = sys.platform.startswith("linux")  # fork without exec is unsafe on macOS; Windows has none
+# fork without exec is unsafe on macOS and Windows has none; /proc tells a forked kernel's end
+FORKS = sys.platform.startswith("linux") and os.path.exists("/proc/self/stat")
+READY_SECONDS = 120.0  # the zygote's imports and a fork; past this the kernel is started as usual
 LAUNCHER = ["-m", "ipykernel_launcher"]
 # ipykernel makes the inline backend matplotlib's default in every kernel it starts, before
 # matplotlib is imported: the zygote imports matplotlib, so it sets the same first
@@ -63,6 +66,10 @@ class Zygote:
                 raise OSError("the kernel zygote has ended")
             try:
                 self._send({"argv": cmd, "env": env, "cwd": cwd, "quiet": quiet})
+                ready, _, _ = select.select([self._replies], [], [], READY_SECONDS)
+                if not ready:  # stuck in its imports: not worth waiting for
+                    self.kill()
+                    raise OSError(f"the kernel zygote did not answer within {READY_SECONDS:.0f} s")
                 reply = self._replies.readline()
             except (OSError, ValueError) as exc:
                 raise OSError(f"the kernel zygote did not answer: {exc}") from None
