@@ -348,3 +348,19 @@ def test_the_workshop_simulator_reads_the_coverage_as_the_chapter_does(processed
     scope = _run_cells("workshop_simulator.ipynb", processed, until="base")
     assert scope["current"]["split_observable"] is False
     assert "no scenario is computed" in scenario_report.unavailable(scope["base"], "en")
+
+
+def test_a_baseline_before_the_data_shows_no_figures(processed, expected):
+    """4.6 set Online Retail's last year against a baseline year that starts before the data:
+    £301,106.87 from its last 9 days beside £7,979,840.08 read as a 26-fold rise."""
+    from crmlib.strategy import report
+
+    scope = _run_cells("04_strategy.ipynb", processed, until="baseline")
+    baseline, current = scope["baseline"], scope["current"]
+    assert pd.Timestamp(baseline["start"]) < expected["start"] <= pd.Timestamp(baseline["end"])
+    assert baseline["covered"] is False
+    table = report.kpi_tree_table(baseline, current, {}, "en", "GBP").set_index("KPI")
+    assert set(table.iloc[:, 0]) == {"—"}  # no partial baseline figure, no change
+    assert set(table["Change"]) == {"—"}
+    assert table.iloc[0, 1].startswith("£")  # the actual year stays
+    assert "not shown" in report.kpi_takeaway(baseline, current, "en", "GBP")
