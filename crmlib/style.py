@@ -188,18 +188,20 @@ def fmt_date(value: dt.date | dt.datetime | Any, lang: str) -> str:
     return day.isoformat()
 
 
-def short_label(text: str, limit: int) -> str:
-    """A label of at most `limit` characters for a chart axis: a longer one ends in "…", cut at a
-    word break when one falls in its last third ("NATURAL SLATE RECTANGLE…", not "…RECTANGLE CHAL");
-    tables show the whole name."""
+def short_label(text: str, limit: int, lang: str = "ja") -> str:
+    """A label of at most `limit` characters for a chart axis: a longer one ends in an ellipsis,
+    cut at a word break when one falls in its last third ("NATURAL SLATE RECTANGLE...", not
+    "...RECTANGLE CHAL"); tables show the whole name. Japanese text ends in "…" (the charts'
+    Japanese font centres it, as Japanese is written), English in "...", which sits on the line."""
     text = str(text)
     if len(text) <= limit:
         return text
-    head = text[: max(limit - 1, 1)]
+    ellipsis = "…" if lang == "ja" else "..."
+    head = text[: max(limit - len(ellipsis), 1)]
     space = head.rfind(" ")
     if text[len(head)] != " " and space >= len(head) * 2 // 3:  # not already at a word's end
         head = head[:space]
-    return head.rstrip(" ,、・-/") + "…"
+    return head.rstrip(" ,、・-/") + ellipsis
 
 
 def fmt_month(value: dt.date | dt.datetime | Any, lang: str) -> str:

@@ -30,7 +30,7 @@ def entry_chart(frame: pd.DataFrame, top_n: int, level: str, lang: str) -> Figur
     errors = np.vstack([rate - rows["low"].to_numpy(dtype="float64"), rows["high"].to_numpy(dtype="float64") - rate])
     ax.barh(y, rate, color=PALETTE[0], xerr=errors, error_kw={"ecolor": "#555555", "capsize": 2, "lw": 0.8})
     ax.axvline(frame.attrs["shop_rate"], color=PALETTE[1], lw=1.5, ls="--", label=t("products.entry.chart_shop", lang))
-    ax.set_yticks(y, [short_label(item_label(v, lang), LABEL_CHARS) for v in rows["item"]])
+    ax.set_yticks(y, [short_label(item_label(v, lang), LABEL_CHARS, lang) for v in rows["item"]])
     ax.xaxis.set_major_formatter(lambda value, _pos: fmt_pct(value, 0))
     ax.set_xlim(0, 1 if rows.empty else min(1.0, float(rows["high"].max()) * 1.1 + 0.02))
     ax.set_title(t("products.entry.chart_title", lang, days=frame.attrs["window"], level=level))
