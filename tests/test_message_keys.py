@@ -186,3 +186,30 @@ def test_numbered_headings_are_unique_within_each_catalog_file(lang: str) -> Non
 
         walk(yaml.safe_load(path.read_text(encoding="utf-8")), ())
         assert {n: keys for n, keys in numbers.items() if len(keys) > 1} == {}, path.name
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_chapter_numbers_its_sections_in_page_order(lang: str) -> None:
+    """The headings a chapter notebook shows (nb.heading(t("..."))) are numbered 1, 2, ... in the
+    order of the page, a sub-section n.1, n.2 ... under its section: the products chapter's ten
+    sections had no numbers ("入口商品" where every other chapter reads "4.1 目標設定")."""
+    import nbformat
+
+    from crmlib.i18n import catalog
+
+    messages = catalog(lang)
+    for path in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+        source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        keys = re.findall(r'nb\.heading\(\s*t\(\s*"([^"]+)"', source)
+        assert keys, path.name
+        expected_top, sub = 0, 0
+        for key in keys:
+            match = re.match(r"^(\d+)(?:\.(\d+))?\.?\s", messages[key])
+            assert match, f"{path.name}: {key} is not numbered: {messages[key]!r}"
+            top, part = int(match.group(1)), match.group(2)
+            if part is None:
+                expected_top, sub = expected_top + 1, 0
+                assert top == expected_top, f"{path.name}: {key} is section {top}, expected {expected_top}"
+            else:
+                sub += 1
+                assert (top, int(part)) == (expected_top, sub), f"{path.name}: {key} reads {top}.{part}"
