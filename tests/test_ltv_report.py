@@ -203,3 +203,18 @@ def test_the_open_frequency_bucket_reads_as_or_more() -> None:
     assert "リピート購入が7回以上の顧客（219人）" in frequency_takeaway(table, "ja")
     assert "customers with 7 or more repeat purchases" in frequency_takeaway(table, "en")
     assert "リピート購入が1回の顧客（300人）" in frequency_takeaway(table.iloc[:2], "ja")
+
+
+def test_two_models_with_one_answer_are_not_offered_as_a_second_check():
+    """Online Retail's holdout: 4,545 repeat purchases, BG/NBD and Pareto/NBD both predicted 3,407
+    (both fitted as if no customer dropped out); the page offered Pareto/NBD "for comparison"."""
+    from crmlib.ltv import text
+
+    errors = {"bgnbd": {"actual": 4545, "predicted": 3407.2, "error": 3407.2 / 4545 - 1},
+              "pareto_nbd": {"actual": 4545, "predicted": 3406.9, "error": 3406.9 / 4545 - 1}}
+    same = text.tracking_takeaway(errors, pd.Timestamp("2011-09-07"), pd.Timestamp("2011-12-10"), "en")
+    assert "predicted the same 3,407 (error -25.0%)" in same and "no second check" in same
+    assert "同じ3,407回" in text.tracking_takeaway(errors, pd.Timestamp("2011-09-07"), pd.Timestamp("2011-12-10"), "ja")
+    errors["pareto_nbd"] = {"actual": 4545, "predicted": 4100.0, "error": 4100 / 4545 - 1}
+    apart = text.tracking_takeaway(errors, pd.Timestamp("2011-09-07"), pd.Timestamp("2011-12-10"), "en")
+    assert "Pareto/NBD, for comparison, predicted 4,100 (error -9.8%)." in apart

@@ -282,8 +282,11 @@ def tracking_takeaway(errors: dict[str, dict[str, float]], calibration_end, as_o
                    predicted=fmt_num(bg["predicted"], 0), error=signed_pct(bg["error"]))]
     if "pareto_nbd" in errors:
         second = errors["pareto_nbd"]
-        sentences.append(t("ltv.tracking.second_model", lang, predicted=fmt_num(second["predicted"], 0),
-                           error=signed_pct(second["error"])))
+        # the same whole number of purchases (Online Retail: both 3,407, both fitted as if no
+        # customer dropped out): two lines on one another check nothing
+        same = round(second["predicted"]) == round(bg["predicted"])
+        sentences.append(t(f"ltv.tracking.second_model{'_same' if same else ''}", lang,
+                           predicted=fmt_num(second["predicted"], 0), error=signed_pct(second["error"])))
     return _join(lang, *sentences)
 
 
