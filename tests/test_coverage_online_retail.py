@@ -364,3 +364,24 @@ def test_a_baseline_before_the_data_shows_no_figures(processed, expected):
     assert set(table["Change"]) == {"—"}
     assert table.iloc[0, 1].startswith("£")  # the actual year stays
     assert "not shown" in report.kpi_takeaway(baseline, current, "en", "GBP")
+
+
+def test_days_to_the_second_purchase_count_only_observable_first_purchases(purchases, days, expected):
+    """1.10 counted the data's first-to-second gap of every customer, also of accounts first seen
+    in the data's first purchase cycle, whose "second purchase" may be their tenth (57 days there,
+    where the journey map, on observable customers, had 49)."""
+    firsts = _firsts(days)
+    observable = firsts[(firsts["first"] >= expected["observed_from"]) & firsts["second"].notna()]
+    gaps = (observable["second"] - observable["first"]).dt.days
+    intervals = dg.purchase_intervals(purchases, steps=4).set_index("step")
+    assert intervals.loc[1, "gaps"] == len(gaps)
+    for q, column in ((0.25, "p25"), (0.5, "p50"), (0.75, "p75")):
+        assert intervals.loc[1, column] == pytest.approx(gaps.quantile(q))
+    histogram = dg.gap_histogram(purchases, 1, 365, 7)
+    assert histogram["gaps"].sum() == len(gaps)
+    text = dg.intervals_takeaway(intervals.reset_index(), histogram, "en")
+    assert f"These are the {len(gaps):,} second purchases of customers first seen on or after 2011-03-22" in text
+    assert expected["observed_from"] == pd.Timestamp("2011-03-22")
+    none = intervals.reset_index().assign(gaps=lambda f: f["gaps"] * 0)  # no observable second purchase
+    none.attrs = dict(intervals.attrs)
+    assert "first seen on or after 2011-03-22 yet" in dg.intervals_takeaway(none, histogram, "en")

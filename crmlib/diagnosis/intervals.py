@@ -4,7 +4,10 @@ gap = days from a customer's purchase n to purchase n+1 (calendar days; purchase
 purchases.py, so the gap is at least 1 day when same-day orders are merged). Percentiles are
 linear interpolations between the sorted gaps (as numpy/pandas quantile). Recent customers have
 not had time for long gaps yet, so the distribution leans slightly short; the share of gaps
-beyond the histogram's range is reported.
+beyond the histogram's range is reported. Only customers whose first purchase the data shows
+(purchases.observed_from) count: for a customer first seen within the data's first purchase
+cycle, the data's "second purchase" may be the tenth (Online Retail's 1.10 had 57 days where the
+journey map, on observable customers, had 49).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..i18n import t
-from ..style import fmt_int, fmt_num, fmt_pct
+from ..style import fmt_date, fmt_int, fmt_num, fmt_pct
 from ..store.purchases import Purchases
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -23,14 +26,14 @@ SELECT least(n - 1, {steps}) AS step,
        count(*) AS gaps,
        avg(gap) AS mean,
        quantile_cont(gap, {quantiles}) AS q
-FROM (SELECT n, date_diff('day', prev_day, day) AS gap FROM purchases WHERE n >= 2)
+FROM (SELECT n, date_diff('day', prev_day, day) AS gap FROM purchases WHERE n >= 2 AND ({observable}))
 GROUP BY GROUPING SETS ((step), ())
 """
 
 HISTOGRAM_SQL = """
 SELECT least(date_diff('day', prev_day, day), {cap}) AS gap, count(*) AS gaps
 FROM purchases
-WHERE n = {n}
+WHERE n = {n} AND ({observable})
 GROUP BY 1
 """
 
@@ -38,7 +41,8 @@ GROUP BY 1
 def purchase_intervals(purchases: Purchases, steps: int = 4) -> pd.DataFrame:
     """Per step (1 = first to second purchase ... steps = that step and all later ones pooled)
     and for all steps (step 0): number of gaps, mean and the 10/25/50/75/90th percentile days."""
-    frame = purchases.query(INTERVALS_SQL.format(steps=int(steps), quantiles=list(QUANTILES)))
+    frame = purchases.query(INTERVALS_SQL.format(steps=int(steps), quantiles=list(QUANTILES),
+                                                  observable=purchases.observable_sql))
     frame["step"] = frame["step"].fillna(0).astype("int64")
     names = [f"p{int(q * 100)}" for q in QUANTILES]
     rows = [q if isinstance(q, (list, tuple, np.ndarray)) else [np.nan] * len(QUANTILES) for q in frame["q"]]
@@ -46,7 +50,14 @@ def purchase_intervals(purchases: Purchases, steps: int = 4) -> pd.DataFrame:
     out = pd.concat([frame.drop(columns="q"), quantiles], axis=1)
     out = out.sort_values("step", key=lambda s: s.replace(0, np.iinfo("int64").max)).reset_index(drop=True)
     out.attrs["steps"] = int(steps)
+    out.attrs["observed_from"] = _censored_before(purchases)
     return out
+
+
+def _censored_before(purchases: Purchases):
+    """The day from which first purchases are observable, when earlier customers are left out."""
+    seen = purchases.observed_from
+    return seen if seen is not None and purchases.data_start is not None and seen > purchases.data_start else None
 
 
 def gap_histogram(purchases: Purchases, step: int = 1, max_days: int = 365, bin_days: int = 7) -> pd.DataFrame:
@@ -54,7 +65,7 @@ def gap_histogram(purchases: Purchases, step: int = 1, max_days: int = 365, bin_
     gaps, share; max_days is rounded down to whole bins (365 days in weeks: 364), and gaps of
     that many days or more fall in the last bin (open-ended: bin_end is missing)."""
     cap = int(bin_days) * max(1, int(max_days) // int(bin_days))
-    raw = purchases.query(HISTOGRAM_SQL.format(cap=cap, n=int(step) + 1))
+    raw = purchases.query(HISTOGRAM_SQL.format(cap=cap, n=int(step) + 1, observable=purchases.observable_sql))
     edges = list(range(0, cap + 1, int(bin_days)))
     counts = np.zeros(len(edges), dtype="int64")
     if len(raw):
@@ -96,16 +107,22 @@ def intervals_takeaway(intervals: pd.DataFrame, histogram: pd.DataFrame, lang: s
     """One sentence: median and quartiles of first-to-second purchase days, as follow-up timing
     (none on fewer than min_customers second purchases)."""
     first = intervals[intervals["step"] == 1]
+    seen = intervals.attrs.get("observed_from")
     if first.empty or not first["gaps"].iloc[0]:
+        if seen is not None:  # second purchases there may be, but no observable first purchase
+            return t("diagnosis.intervals.empty_censored", lang, observed_from=fmt_date(seen, lang))
         return t("diagnosis.intervals.empty", lang)
     if first["gaps"].iloc[0] < min_customers:
         return t("diagnosis.too_few_sentence", lang, n=fmt_int(first["gaps"].iloc[0]), floor=fmt_int(min_customers))
     row = first.iloc[0]
     days = lambda v: fmt_num(v, 0)  # noqa: E731
     beyond = float(histogram["share"].iloc[-1]) if len(histogram) else 0.0
-    return t(
+    text = t(
         "diagnosis.intervals.takeaway",
         lang,
         p25=days(row["p25"]), p50=days(row["p50"]), p75=days(row["p75"]), p90=days(row["p90"]),
         beyond=fmt_pct(beyond), max_days=fmt_int(histogram["bin_start"].iloc[-1]) if len(histogram) else "—",
     )
+    if seen is None:
+        return text
+    return text + t("diagnosis.intervals.observable", lang, n=fmt_int(row["gaps"]), observed_from=fmt_date(seen, lang))
