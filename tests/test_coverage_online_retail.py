@@ -381,6 +381,7 @@ def test_days_to_the_second_purchase_count_only_observable_first_purchases(purch
     assert histogram["gaps"].sum() == len(gaps)
     text = dg.intervals_takeaway(intervals.reset_index(), histogram, "en")
     assert f"These are the {len(gaps):,} second purchases of customers first seen on or after 2011-03-22" in text
+    assert gaps.max() < 364 and "come back only after" not in text  # no "0.0% come back after 364 days"
     assert expected["observed_from"] == pd.Timestamp("2011-03-22")
     none = intervals.reset_index().assign(gaps=lambda f: f["gaps"] * 0)  # no observable second purchase
     none.attrs = dict(intervals.attrs)

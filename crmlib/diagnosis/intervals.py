@@ -118,7 +118,7 @@ def intervals_takeaway(intervals: pd.DataFrame, histogram: pd.DataFrame, lang: s
     days = lambda v: fmt_num(v, 0)  # noqa: E731
     beyond = float(histogram["share"].iloc[-1]) if len(histogram) else 0.0
     text = t(
-        "diagnosis.intervals.takeaway",
+        f"diagnosis.intervals.takeaway{'' if beyond > 0 else '_within'}",  # no "0.0% come back after ..."
         lang,
         p25=days(row["p25"]), p50=days(row["p50"]), p75=days(row["p75"]), p90=days(row["p90"]),
         beyond=fmt_pct(beyond), max_days=fmt_int(histogram["bin_start"].iloc[-1]) if len(histogram) else "—",
