@@ -645,3 +645,20 @@ def test_the_entry_product_finding_names_its_window_and_lower_bound():
     metrics["products"]["entry"]["top"][0]["low"] = 0.30  # the interval reaches the shop's F2: no line
     assert "products_entry" not in {f.rule for f in executive_summary(metrics, ReportSettings(), lang="en",
                                                                      currency="GBP", chapters=["05_products"])}
+
+
+def test_the_transition_table_shows_the_move_its_takeaway_names():
+    """The demo's 5.3 showed 15 re-buys of one product (the largest lifts) while its takeaway named
+    本革ミニ財布 -> 帆布トートバッグ, which the table did not show: re-buys now take at most half the rows."""
+    from crmlib.products import report as pr
+
+    lifts = [27.0, 21.3, 21.0, 20.2, 18.1, 16.3, 15.9, 8.14, 3.0]
+    moves = pd.DataFrame({"from_item": list("abcdefgWX"), "to_item": list("abcdefgTY"), "lift": lifts,
+                          "same": [True] * 7 + [False, False], "pairs": [20] * 9, "support": [0.01] * 9,
+                          "confidence": [0.1] * 9})
+    settings = SETTINGS.model_copy(update={"top_n": 6, "min_pairs": 20})
+    table = pr.transitions_table(moves, settings, "en")
+    assert len(table) == 6 and "T" in set(table.iloc[:, 1])  # the named move is a row
+    assert list(table.iloc[:, 0]) == ["a", "b", "c", "d", "W", "X"]  # 4 re-buys (lift order), then the 2 moves
+    text = pr.transitions_takeaway(moves, settings, "en")
+    assert text.startswith("After W, the next purchase holds T 8.14 times") and "77.8% of the pairs seen 20 times" in text

@@ -115,9 +115,19 @@ def category_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str)
              worst=item_label(worst["item"], lang), worst_rate=fmt_pct(worst["rate"]))
 
 
+def shown_transitions(frame: pd.DataFrame, top_n: int) -> pd.DataFrame:
+    """The top_n transitions by lift, at most half of them the same item again (when other pairs
+    qualify): re-buys of one product have the largest lifts, and filled the demo's table (15 of
+    15) while its takeaway named a move to another product the table did not show."""
+    same, other = frame[frame["same"]], frame[~frame["same"]]
+    keep_same = max(top_n // 2, top_n - len(other))
+    rows = pd.concat([same.head(keep_same), other.head(top_n - min(len(same), keep_same))])
+    return rows.sort_values("lift", ascending=False, kind="stable")
+
+
 def transitions_table(frame: pd.DataFrame, settings: ProductSettings, lang: str, by: str = "product") -> pd.DataFrame:
-    """The top_n transitions by lift, formatted (the same item again is marked)."""
-    rows = frame.head(settings.top_n)
+    """The transitions shown (shown_transitions), formatted (the same item again is marked)."""
+    rows = shown_transitions(frame, settings.top_n)
     to = [item_label(b, lang) + (" " + t("products.label.same", lang) if same else "")
           for b, same in zip(rows["to_item"], rows["same"])]
     return pd.DataFrame({
@@ -134,12 +144,11 @@ def transitions_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: s
     """The strongest move to another product, and how much of the table is the same product again."""
     if frame.empty:
         return t("products.transitions.empty", lang, floor=fmt_int(settings.min_pairs))
-    shown = frame.head(settings.top_n)
     cross = frame[~frame["same"]]
     top = cross.iloc[0] if not cross.empty else frame.iloc[0]
     return t("products.transitions.takeaway", lang, a=item_label(top["from_item"], lang), b=item_label(top["to_item"], lang),
              lift=fmt_num(top["lift"]), confidence=fmt_pct(top["confidence"]), pairs=fmt_int(top["pairs"]),
-             same_share=fmt_pct(shown["same"].mean()))
+             same_share=fmt_pct(frame["same"].mean()), floor=fmt_int(settings.min_pairs))
 
 
 def category_transitions_takeaway(frame: pd.DataFrame, settings: ProductSettings, lang: str) -> str:
