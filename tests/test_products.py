@@ -662,3 +662,25 @@ def test_the_transition_table_shows_the_move_its_takeaway_names():
     assert list(table.iloc[:, 0]) == ["a", "b", "c", "d", "W", "X"]  # 4 re-buys (lift order), then the 2 moves
     text = pr.transitions_takeaway(moves, settings, "en")
     assert text.startswith("After W, the next purchase holds T 8.14 times") and "77.8% of the pairs seen 20 times" in text
+
+
+def test_lines_without_product_names_get_no_product_tables(tmp_path, hand):
+    """CDNOW's lines carry only an amount: every product table read "?" ("?の次の購入では、?が…1.00
+    倍"). The notebook shows the chapter's product sections only when the lines name two products."""
+    from pathlib import Path
+
+    import nbformat
+
+    from crmlib.i18n import t
+
+    assert hand.named_products() == 3  # X, Y, Z
+    nameless = [(*row[:3], None, None, None, *row[6:]) for row in HAND]
+    with open_lines(_write(tmp_path / "nameless", nameless), AS_OF) as lines:
+        assert lines.named_products() == 0
+        assert transitions(lines, SETTINGS, "product")["from_item"].tolist() == ["?"]  # what was shown
+    notebook = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "05_products.ipynb", as_version=4)
+    guarded = [c.source for c in notebook.cells if c.cell_type == "code" and "products.label.no_products" in c.source]
+    sections = ("entry_products(lines, config, \"product\")", "transitions(lines, config, \"product\")",
+                "stage=2", "basket_pairs(", "replenishment(", "best_customer_products(")
+    assert all(any(name in source and "if named:" in source for source in guarded) for name in sections)
+    assert t("products.label.no_products", "ja").startswith("データに記録されている商品")

@@ -86,6 +86,11 @@ class ProductLines:
         """Run one aggregate query on the session's tables and return pandas."""
         return self.con.execute(sql).df()
 
+    def named_products(self) -> int:
+        """How many products the lines name ('?' stands for a product line with neither a name nor
+        a code: CDNOW's lines carry only an amount)."""
+        return int(self.con.execute("SELECT count(*) FILTER (WHERE product <> '?') FROM dim_product").fetchone()[0])
+
     def close(self) -> None:
         """Close the session (its temporary tables go with it)."""
         self.con.close()
