@@ -43,13 +43,13 @@ class Zygote:
     """A child process that ran `preload` (the chapters' import cells) and forks kernels."""
 
     def __init__(self, preload: str, cwd: str, stderr: Any = None) -> None:
-        replies, self._reply_end = os.pipe()
+        replies, reply_end = os.pipe()
         env = {**os.environ, "MPLBACKEND": os.environ.get("MPLBACKEND") or INLINE_BACKEND,
                "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "crmlib.report.zygote", str(self._reply_end)], stdin=subprocess.PIPE,
-            stderr=stderr, cwd=cwd, env=env, pass_fds=(self._reply_end,), text=True)
-        os.close(self._reply_end)
+            [sys.executable, "-m", "crmlib.report.zygote", str(reply_end)], stdin=subprocess.PIPE,
+            stderr=stderr, cwd=cwd, env=env, pass_fds=(reply_end,), text=True)
+        os.close(reply_end)  # the zygote's end of the reply pipe
         self._replies = os.fdopen(replies, "r", encoding="utf-8")
         self._lock = threading.Lock()
         self._send({"preload": preload})
