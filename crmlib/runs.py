@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, CrmError
+from .memory import freeze_imports, pause_collector, resume_collector
 
 
 @dataclass
@@ -51,6 +52,7 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
         # (pandas, papermill: 0.8 s), reads the configuration and ingests the orders (a run that
         # stops early, up to date or on bad input, kills them)
         kernel = lanes = report_kernels(notebooks_dir, chapters)
+    pause_collector()  # until the report's modules are imported (freeze_imports)
     try:
         from .config import load_config
         from .fingerprint import report_fingerprint, up_to_date_report
@@ -61,6 +63,7 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
         processed_root, reports_root = Path(data_dir) / "processed", Path(reports_dir)
         requested = parse_as_of(as_of)
     except BaseException:
+        resume_collector()
         if lanes is not None:
             lanes.kill()
             lanes.join()
@@ -87,6 +90,7 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
             loading.start()
             result = ingest_client(cfg, processed_root)
             loading.join()
+            freeze_imports()
             from .report.pipeline import WARM_KERNEL_MAX_ORDERS, render_report
 
             led = result.ledger
@@ -114,6 +118,7 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
             lanes.kill()
         raise
     finally:
+        resume_collector()  # a run that stopped before freeze_imports (up to date, bad input)
         if lanes is not None:
             lanes.close()
             lanes.join()  # every kernel shut down before the run returns

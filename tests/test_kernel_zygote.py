@@ -19,8 +19,9 @@ from crmlib.report import warm, zygote
 
 pytestmark = pytest.mark.skipif(not zygote.FORKS, reason="the zygote forks on Linux only")
 
-PROBE = ("import os, sys, matplotlib\n"
-         "print(os.getppid(), 'json' in sys.modules and 'pandas' in sys.modules, matplotlib.get_backend(), os.getcwd())")
+PROBE = ("import gc, os, sys, matplotlib\n"
+         "print(os.getppid(), 'json' in sys.modules and 'pandas' in sys.modules, matplotlib.get_backend(), "
+         "gc.isenabled(), gc.get_freeze_count() > 0, os.getcwd())")
 
 
 def _probe(kernel: warm.WarmKernel) -> list[str]:
@@ -45,10 +46,13 @@ def test_lanes_fork_their_kernels_from_one_zygote_and_leave_nothing_behind(tmp_p
         outputs = [lanes.submit(_probe).result(timeout=120) for _ in range(2)]
         kernels = [kernel.manager.provisioner.process for kernel in lanes.kernels]
         assert all(isinstance(process, zygote.ForkedKernel) for process in kernels)
-        for parent, preloaded, backend, cwd in outputs:
+        for parent, preloaded, backend, collecting, frozen, cwd in outputs:
             assert int(parent) == lanes.zygote.process.pid  # forked, not started
             assert preloaded == "True"  # the zygote's imports came with the fork
             assert backend == zygote.INLINE_BACKEND  # as ipykernel sets it in the kernels it starts
+            # the zygote imports with the collector off and freezes what it imported; each
+            # kernel collects again (or a chapter's garbage cycles would never be freed)
+            assert (collecting, frozen) == ("True", "True")
             assert os.path.samefile(cwd, tmp_path)
         pids = [process.pid for process in kernels] + [lanes.zygote.process.pid]
     finally:
