@@ -6,21 +6,24 @@ Call crmlib.style.apply_style(lang) first; figure_png gives byte-identical PNGs 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import matplotlib as mpl
 import matplotlib.dates as mdates
 import pandas as pd
-from matplotlib.ticker import MaxNLocator
+from matplotlib.artist import Artist
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.patches import Patch
 from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 
+from .agg_canvas import ReportCanvas
 from .i18n import t
 from .style import DPI, HIGHLIGHT, PALETTE, fmt_int, fmt_month
-
 
 # zlib level of the report PNGs: 1 instead of Pillow's 6 gives the same pixels, files 3-8%
 # larger, in about 60% of the encoding time (a report has about twenty figures)
@@ -34,7 +37,7 @@ def tight_bbox(fig: Figure, dpi: int = DPI) -> Bbox | str:
     one-off fig.tight_layout() the engine is a placeholder that lays out nothing."""
     if not isinstance(fig.get_layout_engine(), (type(None), PlaceHolderLayoutEngine)):
         return "tight"
-    canvas = FigureCanvasAgg(fig)
+    canvas = ReportCanvas(fig)  # savefig draws on it too: the labels are measured once
     original = fig.dpi
     try:
         fig.dpi = dpi
@@ -60,8 +63,20 @@ def plain_text(fig: Figure) -> None:
     """Draw every text of the figure as it is, never as mathtext: a data value with a '$' pair
     (a channel "US$ price, 10% off $") would be garbled or fail to parse. apply_style sets the
     same for texts made later (text.parse_math)."""
-    for text in fig.findobj(Text):
+    for text in _texts(fig):
         text.set_parse_math(False)
+
+
+def _texts(artist: Artist) -> Iterator[Text]:
+    """The Text artists of a figure as they are. fig.findobj asks each axis for its ticks, which
+    runs the tick locators and makes the ticks (a tenth of a figure's drawing time); ticks made
+    later, while figure_png draws, take text.parse_math from its rc_context."""
+    if isinstance(artist, Text):
+        yield artist
+    children = ([artist.label, artist.offsetText, *artist.majorTicks, *artist.minorTicks]
+                if isinstance(artist, Axis) else artist.get_children())
+    for child in children:
+        yield from _texts(child)
 
 
 BAR_DAYS = 20  # bar width on a monthly date axis; bars start on the 1st of the month

@@ -158,6 +158,44 @@ def test_figure_png_crops_like_matplotlibs_tight_bbox():
             assert (_pixels(figure_png(fig)) == _pixels(_matplotlib_tight_png(reference))).all()
 
 
+def _labelled_grid() -> Figure:
+    """A heatmap's worth of small labels, a rotated axis, a two-line title and a legend: the texts
+    the shared measurements (crmlib.agg_canvas) must measure exactly as matplotlib does."""
+    import numpy as np
+
+    fig = Figure(figsize=(6.0, 3.0))
+    ax = fig.subplots()
+    values = np.arange(24, dtype=float).reshape(4, 6)
+    ax.imshow(values, cmap="Blues", aspect="auto")
+    for (row, col), value in np.ndenumerate(values):
+        ax.text(col, row, f"{value / 23:.0%}", ha="center", va="center", fontsize=6.5)
+    ax.set_xticks(range(6), [f"2024年{m}月" for m in range(1, 7)], rotation=45, ha="right")
+    ax.set_yticks(range(4), ["初回 (1,234)", "2回目", "3回目", "休眠顧客"])
+    ax.set_title("継続率(F2転換率)\nsecond line, 10% off $", loc="left")
+    ax.plot([0, 5], [0, 3], label="trend")
+    ax.legend(loc="upper right", fontsize=7)
+    return fig
+
+
+def test_report_pngs_measure_text_as_matplotlib_does_in_any_font():
+    """figure_png measures each label once per process (crmlib.agg_canvas): the pixels stay
+    matplotlib's own, byte for byte, also when the font or size changes between figures."""
+    shapes = {}
+    with mpl.rc_context(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # DejaVu Sans has no kana: boxes, as in matplotlib
+        apply_style("ja")
+        # the same FontProperties ("sans-serif") names another font once the rc list changes
+        for family, size in (("IPAexGothic", 10.0), ("DejaVu Sans", 10.0), ("IPAexGothic", 12.0)):
+            mpl.rcParams.update({"font.family": "sans-serif", "font.sans-serif": [family], "font.size": size})
+            for make in (_labelled_grid, _outside_figure):
+                ours, reference = _pixels(figure_png(make())), _pixels(_matplotlib_tight_png(make()))
+                assert ours.shape == reference.shape, (family, size, make.__name__)
+                assert (ours == reference).all(), (family, size, make.__name__)
+                shapes[family, size, make.__name__] = ours.shape
+    # the fonts and sizes crop differently: no measurement was reused across them
+    assert len({shape for (*_, name), shape in shapes.items() if name == "_labelled_grid"}) == 3
+
+
 @pytest.mark.parametrize(
     ("value", "currency", "lang", "expected"),
     [
