@@ -91,7 +91,9 @@ def main() -> int:
     cmd = [sys.executable, "-m", "crmlib.cli", "batch", str(configs), "--workers", str(args.workers),
            "--data-dir", str(run / "data"), "--reports-dir", str(run / "reports")]
     cmd += ["--chapters", ISSUE_CHAPTERS] if issue else []
-    env = {**os.environ, **({"CRM_BATCH_COLD": "1"} if args.cold else {})}
+    # this checkout's crmlib in the batch and in its kernels (which otherwise import the installed one)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           **({"CRM_BATCH_COLD": "1"} if args.cold else {})}
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     errors = OUT / "batch_stderr.txt"

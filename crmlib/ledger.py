@@ -10,9 +10,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Exclusion reasons in the order they are tested: a row gets the first reason that applies.
 REASONS: dict[str, dict[str, str]] = {
@@ -94,6 +95,8 @@ class Ledger:
 
     def to_frame(self, lang: str = "en") -> pd.DataFrame:
         """The ledger as a small table: input, kept, each exclusion reason; rows and amount."""
+        import pandas as pd  # here: a run's process imports pandas beside DuckDB's first read
+
         label = {"en": ("Input (all rows)", "Kept for analysis"), "ja": ("元データ（全行）", "分析対象")}[lang]
         records = [("input", label[0], self.input_rows, self.input_amount)]
         records.append(("kept", label[1], self.kept_rows, self.kept_amount))

@@ -16,8 +16,6 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 
@@ -25,6 +23,9 @@ def plain(value: Any, where: str = "value") -> Any:
     """A JSON-ready copy: numpy/Decimal -> int/float, dates -> ISO text, NaN -> None."""
     if value is None or isinstance(value, (bool, str)):
         return value
+    import numpy as np  # here: reading metrics (the run's own process) needs neither
+    import pandas as pd
+
     if value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, np.bool_):

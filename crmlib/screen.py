@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 
 import duckdb
-import pandas as pd
 
 from .contact_shapes import CANDIDATE_SQL_PATTERN, mask_contacts
 from .sql import sql_literal
@@ -36,6 +35,8 @@ def screen_lines(con: duckdb.DuckDBPyConnection, classified: str) -> dict[str, i
     candidates = con.execute(
         "SELECT " + ", ".join(f"[x FOR x IN list(DISTINCT {c}) IF regexp_matches(x, {pattern})]" for c in SCREENED)
         + f" FROM {classified}").fetchone()
+    import pandas as pd  # here: imported beside DuckDB's first read of the file (runs.run_client)
+
     masks: dict[str, pd.DataFrame] = {}
     for column, found in zip(SCREENED, candidates):
         pairs = [(v, mask_contacts(v)) for v in found or []]  # the few candidates (None: no rows)

@@ -11,9 +11,6 @@ import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-import matplotlib as mpl
-import pandas as pd
-
 LANGS = ("ja", "en")
 FONT_FAMILY = "IPAexGothic"
 
@@ -59,6 +56,7 @@ THEME: dict[str, Any] = {
 def apply_style(lang: str) -> None:
     """Set the shared theme (seaborn's whitegrid, written out), palette, size, PNG metadata, a
     Japanese-capable font, and plain text (no mathtext) for every label."""
+    import matplotlib as mpl  # here, not at the top: the run's own process formats numbers without it
     import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib on import)
 
     check_lang(lang)
@@ -83,6 +81,8 @@ def apply_style(lang: str) -> None:
 
 def _is_missing(value: Any) -> bool:
     """True for None, NaN, NaT and pd.NA, which print as a dash."""
+    import pandas as pd  # here: reading a client YAML (crmlib.i18n) needs no pandas
+
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # array-likes are not missing scalars

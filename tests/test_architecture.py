@@ -176,6 +176,23 @@ def test_reading_a_client_yaml_loads_no_analysis_module(tmp_path):
     assert done.stdout.strip() == "[]"
 
 
+def test_a_run_starts_its_ingest_before_importing_pandas(tmp_path):
+    """`run` imports what it needs up to the ingest, then pandas, pyarrow and the report's modules
+    in a thread while DuckDB reads the orders (crmlib.runs): reading the YAML and the modules of
+    the ingest, the lock and the fingerprint must not import pandas (0.3 s before the ingest),
+    numpy, pyarrow or matplotlib."""
+    code = (
+        "import sys\nimport crmlib.cli, crmlib.runs, crmlib.ingest, crmlib.fingerprint, crmlib.locks, "
+        "crmlib.report.warm\nfrom crmlib.config import load_config\n"
+        f"load_config({str(Path(__file__).resolve().parents[1] / 'examples' / 'online-retail.yaml')!r})\n"
+        "print(sorted(m for m in ('pandas', 'numpy', 'pyarrow', 'matplotlib') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("package", LAZY_PACKAGES)
 def test_every_lazy_export_resolves_to_what_it_names(package):
     """Each public name of a chapter package imports from its module; none is also a submodule's
