@@ -62,6 +62,9 @@ class Chapter:
     needs: tuple[str, ...] = ()
     # its usual seconds on a small client (bench/report.py), so the longest work starts first
     cost: float = 1.0
+    # modules its code imports on first use, which a report's warm kernels import with the
+    # notebooks' import cells, before the orders are read (crmlib.report.warm.report_kernels)
+    preload: tuple[str, ...] = ()
 
     def title(self, lang: str) -> str:
         """The chapter title in the report language."""
@@ -125,6 +128,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         records=(("ltv", "crmlib.ltv.metrics:LTVMetrics"),),
         settings_model="crmlib.store.ltv.settings:LTVSettings",
         findings="crmlib.ltv.findings", cost=1.5,
+        preload=("scipy.optimize",),  # the models' fits: 0.3 CPU-s to import
         overview=(
             _column("m_annual_ltv", "ltv.annual_ltv", "money"),
             _column("m_clv_mean", "ltv.clv.mean", "money"),

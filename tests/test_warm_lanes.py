@@ -116,6 +116,23 @@ def test_import_cells_are_the_code_before_each_parameters_cell(tmp_path):
     assert code == "import pandas as pd\nfrom crmlib import charts\nimport numpy"
 
 
+def test_the_preload_adds_the_modules_chapters_import_on_first_use(tmp_path):
+    from crmlib.registry import Chapter
+
+    params = new_code_cell("lang = 'ja'", metadata={"tags": ["parameters"]})
+    for name, first in (("a", "import json"), ("b", "import json\nimport csv")):
+        nbformat.write(new_notebook(cells=[new_code_cell(first), params]), tmp_path / f"{name}.ipynb")
+    models = Chapter("a", "A", "A", preload=("scipy.optimize", "email"))
+    other = Chapter("b", "B", "B", preload=("email",))
+    # the import cells first, then each module once, each on a line of its own
+    assert warm.report_preload(tmp_path, [models, other]) == (
+        "import json\nimport json\nimport csv\nimport scipy.optimize\nimport email")
+    assert "scipy" not in warm.report_preload(tmp_path, [other])
+    # the report's LTV chapter: its fits import scipy.optimize (0.3 CPU-s) unless the kernel did
+    ltv = [chapter for chapter in warm.select_chapters(None) if chapter.name == "03_ltv"]
+    assert warm.report_preload(warm.default_notebooks_dir(), ltv).endswith("\nimport scipy.optimize")
+
+
 def test_the_reset_frees_figures_before_it_freezes_the_survivors():
     # figures closed first, then the reset's collection, then gc.freeze (in that order: a figure
     # frozen before it was collected would never be freed)

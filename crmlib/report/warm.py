@@ -36,7 +36,7 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from ..registry import select_chapters
+from ..registry import Chapter, select_chapters
 
 # Errors only in the kernel's log; and no input history on disk (~/.ipython/.../history.sqlite),
 # as nbclient does for the kernels it starts: the cells carry the client's paths and parameters
@@ -318,9 +318,20 @@ def report_kernels(notebooks_dir: Path, chapters: list[str] | None = None, count
     background, with the chapters' imports run in them: `run` makes them before its ingest."""
     selected = select_chapters(chapters)
     notebooks_dir = Path(notebooks_dir).resolve()
-    preload = import_cells(notebooks_dir / f"{chapter.name}.ipynb" for chapter in selected)
     # kernel errors reach the terminal, as with the kernels nbclient starts
-    return KernelLanes(notebooks_dir, count or report_lanes(len(selected)), preload=preload, stderr=None)
+    return KernelLanes(notebooks_dir, count or report_lanes(len(selected)),
+                       preload=report_preload(notebooks_dir, selected), stderr=None)
 
 
-__all__ = ["KernelLanes", "WarmKernel", "default_notebooks_dir", "import_cells", "report_kernels", "report_lanes"]
+def report_preload(notebooks_dir: Path, chapters: Iterable[Chapter]) -> str:
+    """The code a report's warm kernels run before its chapters: the notebooks' import cells, then
+    the modules the chapters import on first use (Chapter.preload), last, so that one failing
+    to import stops no other."""
+    chapters = list(chapters)
+    code = import_cells(Path(notebooks_dir) / f"{chapter.name}.ipynb" for chapter in chapters)
+    modules = dict.fromkeys(module for chapter in chapters for module in chapter.preload)
+    return code + "".join(f"\nimport {module}" for module in modules)
+
+
+__all__ = ["KernelLanes", "WarmKernel", "default_notebooks_dir", "import_cells", "report_kernels", "report_lanes",
+           "report_preload"]
