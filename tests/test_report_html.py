@@ -72,3 +72,21 @@ def test_index_html_escapes_and_links():
     assert '<a href="00_data_check.html">Data check</a>' in page
     assert "As of 2024-05-01" in page and "Made with crmlib 9.9" in page
     assert external_urls(page) == [] and '"Hiragino' in page  # CSS inlined unescaped
+
+
+def test_warm_pages_compiles_the_exporter_and_changes_no_page():
+    """`run` renders one small page in its import thread (warm_pages) so the first chapter page
+    does not compile the templates while the chapters run; a page is the same either way."""
+    from crmlib.report import html
+
+    nb = new_notebook(cells=[new_markdown_cell("## 売上 & trends"), new_code_cell("", outputs=[
+        new_output("display_data", data={"text/html": "<table><tr><td>1,707万円 &lt; 2</td></tr></table>"})])])
+    kwargs = dict(lang="ja", chapter_title="診断", client_title="Shop", as_of="2024-04-01", version="1",
+                  number=1, embed=False)
+    html._exporter.cache_clear()
+    cold = chapter_html(nb, **kwargs)
+    html._exporter.cache_clear()
+    html.warm_pages("ja")
+    compiled = html._exporter.cache_info().currsize
+    assert chapter_html(nb, **kwargs) == cold
+    assert compiled == 1 and html._exporter.cache_info().hits >= 1  # the warmed exporter served the page
