@@ -202,7 +202,7 @@ _FROZEN = False
 
 def pause_collector() -> None:
     """Stop automatic garbage collection while a run imports its modules (until freeze_imports):
-    each full collection during the imports walked every object imported so far (0.2-0.3 CPU-s
+    each full collection during the imports walked every object imported so far (0.3-0.4 CPU-s
     of a cold run). Only before a process's first freeze_imports."""
     if not _FROZEN:
         import gc
