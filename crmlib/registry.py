@@ -63,7 +63,7 @@ class Chapter:
     # its usual seconds on a small client (bench/report.py), so the longest work starts first
     cost: float = 1.0
     # modules its code imports on first use, which a report's warm kernels import with the
-    # notebooks' import cells, before the orders are read (crmlib.report.warm.report_kernels)
+    # notebooks' import cells, before the orders are read (crmlib.report.warm.report_preload)
     preload: tuple[str, ...] = ()
 
     def title(self, lang: str) -> str:

@@ -217,7 +217,8 @@ def warm_pages(lang: str) -> None:
     (0.2-0.3 CPU-s of the first page's 0.25)."""
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-    # an entity and non-ASCII text: BeautifulSoup (in nbconvert) builds its entity tables on the first
+    # an entity and non-ASCII text: BeautifulSoup (in nbconvert) builds its entity tables the
+    # first time a page has them
     table = ("<h2 id='a'>a</h2><table class='dataframe'><tr><th>a &amp; b</th></tr>"
              "<tr><td>1 – 日本 &lt; ✓</td></tr></table>")
     cell = new_code_cell("", outputs=[new_output("display_data", data={"text/html": table})])
