@@ -9,7 +9,6 @@ import io
 from collections.abc import Iterator
 
 import matplotlib as mpl
-import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axis import Axis
@@ -89,7 +88,8 @@ def _month_axis(ax, months: pd.Series, lang: str) -> None:
     ax.set_xticks([m + pd.Timedelta(days=BAR_DAYS / 2) for m in ticks])
     ax.set_xticklabels([fmt_month(m, lang) for m in ticks], rotation=45 if len(ticks) > 6 else 0,
                        ha="right" if len(ticks) > 6 else "center")
-    ax.xaxis.set_minor_locator(mdates.MonthLocator())
+    # no minor ticks per month: the theme draws no tick marks and no minor grid, so they showed
+    # nothing and cost a month's worth of tick artists (a third of the data check's figure)
     ax.grid(axis="x", visible=False)
 
 
