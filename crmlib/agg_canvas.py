@@ -58,6 +58,8 @@ class ReportRenderer(RendererAgg):
 
     def __init__(self, width: float, height: float, dpi: float) -> None:
         super().__init__(width, height, dpi)
+        # the rc settings as they are when the renderer is made: figure_png makes its renderers
+        # inside one rc_context, so they cannot change while one is in use
         self._rc = _rc_key()
 
     def get_text_width_height_descent(self, s: str, prop: FontProperties, ismath: Any) -> tuple[float, float, float]:

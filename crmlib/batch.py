@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -42,6 +42,9 @@ class BatchTask:
     chapters: list[str] | None = None
     warm: bool = True  # a warm kernel per worker (False: a new kernel per notebook)
     notebooks_dir: str | None = None
+    # run in a worker process of its own, one client at a time (not on a Dask worker's threads):
+    # the run may pause the process's garbage collector (runs.run_client's own_process)
+    own_process: bool = False
 
 
 @dataclass
@@ -129,7 +132,7 @@ def run_task(task: BatchTask) -> dict[str, Any]:
             kernel = _warm_kernel(notebooks) if task.warm else None
             result = run_client(task.config, data_dir=task.data_dir, reports_dir=task.reports_dir,
                                 as_of=task.as_of, force=task.force, kernel=kernel, notebooks_dir=notebooks,
-                                chapters=task.chapters, share_kernel=task.warm)
+                                chapters=task.chapters, share_kernel=task.warm, own_process=task.own_process)
             outcome.status, outcome.report = result.status, str(result.report)
         except CrmError as exc:
             print(f"error: {exc.message}" + (f"\nWhat to do: {exc.hint}" if exc.hint else ""))
@@ -188,7 +191,8 @@ def _local_results(tasks: list[BatchTask], workers: int,
         round_start = time.time() - 1.0  # file times can lag the clock a little
         pool = ProcessPoolExecutor(max_workers=1 if isolated else min(workers, len(batch)), mp_context=context)
         try:
-            futures = {pool.submit(fn, task): task for task in batch}
+            # each worker process runs one client at a time, so a run may pause its collector
+            futures = {pool.submit(fn, replace(task, own_process=True)): task for task in batch}
             for future in as_completed(futures):
                 task = futures[future]
                 try:

@@ -154,11 +154,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 def run_client(config_path: Path, *, data_dir: Path, reports_dir: Path, as_of: str | None = None,
                force: bool = True, chapters: list[str] | None = None, kernel: Any = None) -> Path:
     """Ingest a client's file and render its report; returns the report folder (crmlib.runs).
-    kernel: a crmlib.report.warm.WarmKernel the chapters run in (the demo's two reports share one)."""
+    kernel: a crmlib.report.warm.WarmKernel the chapters run in (the demo's two reports share one).
+    The CLI's process does nothing else meanwhile (runs.run_client's own_process)."""
     from .runs import run_client as guarded_run
 
     return guarded_run(config_path, data_dir=data_dir, reports_dir=reports_dir, as_of=as_of, force=force,
-                       chapters=chapters, kernel=kernel).report
+                       chapters=chapters, kernel=kernel, own_process=True).report
 
 
 def cmd_run(args: argparse.Namespace) -> int:

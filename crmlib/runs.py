@@ -37,9 +37,14 @@ def _log_to_stdout(message: str) -> None:
 def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Path | str,
                as_of: str | None = None, force: bool = False, kernel: Any = None,
                notebooks_dir: Path | None = None, chapters: list[str] | None = None,
-               log: Callable[[str], None] = _log_to_stdout, share_kernel: bool = True) -> RunResult:
+               log: Callable[[str], None] = _log_to_stdout, share_kernel: bool = True,
+               own_process: bool = False) -> RunResult:
     """Ingest a client's file and render its report, unless a report with the same fingerprint
-    exists (force: always). Holds the client's lock throughout; raises CrmError subclasses."""
+    exists (force: always). Holds the client's lock throughout; raises CrmError subclasses.
+
+    own_process: the run is all this process does (`crm-workbook run`, a batch worker process),
+    so the garbage collector pauses while it imports and ingests and its imports are then frozen
+    (crmlib.memory); never where other runs or work share the process (Dask's worker threads)."""
     from .registry import select_chapters
     from .report.warm import default_notebooks_dir, report_kernels
 
@@ -52,7 +57,8 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
         # (pandas, papermill: 0.8 s), reads the configuration and ingests the orders (a run that
         # stops early, up to date or on bad input, kills them)
         kernel = lanes = report_kernels(notebooks_dir, chapters)
-    pause_collector()  # until the report's modules are imported (freeze_imports)
+    if own_process:
+        pause_collector()  # until the report's modules are imported (freeze_imports)
     try:
         from .config import load_config
         from .fingerprint import report_fingerprint, up_to_date_report
@@ -63,7 +69,8 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
         processed_root, reports_root = Path(data_dir) / "processed", Path(reports_dir)
         requested = parse_as_of(as_of)
     except BaseException:
-        resume_collector()
+        if own_process:
+            resume_collector()
         if lanes is not None:
             lanes.kill()
             lanes.join()
@@ -88,9 +95,12 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
             loading = threading.Thread(target=_load_report_modules, args=(cfg.lang,),
                                        name="import-pipeline", daemon=True)
             loading.start()
-            result = ingest_client(cfg, processed_root)
-            loading.join()
-            freeze_imports()
+            try:
+                result = ingest_client(cfg, processed_root)
+            finally:  # after a failed ingest too: a batch worker's next client must not compile
+                loading.join()  # the same page templates beside this thread
+            if own_process:
+                freeze_imports()
             from .report.pipeline import WARM_KERNEL_MAX_ORDERS, render_report
 
             led = result.ledger
@@ -118,7 +128,8 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
             lanes.kill()
         raise
     finally:
-        resume_collector()  # a run that stopped before freeze_imports (up to date, bad input)
+        if own_process:
+            resume_collector()  # a run that stopped before freeze_imports (up to date, bad input)
         if lanes is not None:
             lanes.close()
             lanes.join()  # every kernel shut down before the run returns

@@ -1,10 +1,13 @@
 """The garbage collector around a run's imports (crmlib.memory.pause_collector / freeze_imports).
 
-A run stops automatic collection while it imports its modules and reads the orders, then freezes
-what exists (the collector no longer walks the imported modules) and collects again. What must
-hold: the collector is back on after every run, the ones that fail early included, and the
-freeze happens once per process (a batch worker runs many clients). Each case runs in a fresh
-interpreter: a freeze cannot be undone in the test process.
+A run that is all its process does (`crm-workbook run`, a batch worker process) stops automatic
+collection while it imports its modules and reads the orders, then collects once, freezes what
+exists (the collector no longer walks the imported modules) and turns collection back on. What
+must hold: the collector is back on after every run, the ones that fail early included; the
+freeze happens once per process (a batch worker runs many clients); garbage in reference cycles
+from before the freeze is freed, not frozen; a run that shares its process (Dask's worker
+threads) leaves the collector alone. Each case runs in a fresh interpreter: a freeze cannot be
+undone in the test process.
 """
 
 from __future__ import annotations
@@ -29,14 +32,23 @@ def test_the_collector_is_off_while_importing_then_frozen_once_and_on():
         memory.pause_collector()
         paused = gc.isenabled()
         import pandas  # noqa: F401
+        import weakref
+
+        class Workbook:  # a cycle, as an Excel reader's workbook and its sheets make
+            pass
+        book = Workbook()
+        book.sheet = {"parent": book}
+        alive = weakref.ref(book)
+        del book
         memory.freeze_imports()
+        freed = alive() is None  # collected before the freeze, not kept for the process's life
         frozen = gc.get_freeze_count()
         memory.pause_collector()  # a later client of the same process: no second pause or freeze
         second = gc.isenabled()
         memory.freeze_imports()
-        print(paused, frozen > 10_000, second, gc.get_freeze_count() == frozen, gc.isenabled())
+        print(paused, freed, frozen > 10_000, second, gc.get_freeze_count() == frozen, gc.isenabled())
     """)
-    assert out == ["False", "True", "True", "True", "True"]
+    assert out == ["False", "True", "True", "True", "True", "True"]
 
 
 @pytest.mark.parametrize("yaml, error", [
@@ -52,8 +64,27 @@ def test_a_run_that_fails_early_leaves_the_collector_on(tmp_path, yaml, error):
         from crmlib.runs import run_client
         try:
             run_client({str(config)!r}, data_dir={str(tmp_path / 'data')!r},
-                       reports_dir={str(tmp_path / 'reports')!r}, share_kernel=False)
+                       reports_dir={str(tmp_path / 'reports')!r}, share_kernel=False, own_process=True)
         except CrmError as exc:
             print(type(exc).__name__, gc.isenabled())
     """)
     assert out[-2:] == [error, "True"]
+
+
+def test_a_run_that_shares_its_process_leaves_the_collector_alone(tmp_path):
+    # on Dask, runs share a worker process's threads: one run's pause must not stop another's
+    # collections, nor its end restart a collector someone else had stopped
+    config = tmp_path / "shop.yaml"
+    config.write_text("name: shop\ndata: missing.csv\npreset: generic\n", encoding="utf-8")
+    out = _python(f"""
+        import gc
+        from crmlib.errors import CrmError
+        from crmlib.runs import run_client
+        gc.disable()
+        try:
+            run_client({str(config)!r}, data_dir={str(tmp_path / 'data')!r},
+                       reports_dir={str(tmp_path / 'reports')!r}, share_kernel=False)
+        except CrmError as exc:
+            print(type(exc).__name__, gc.isenabled(), gc.get_freeze_count())
+    """)
+    assert out[-3:] == ["InputFileError", "False", "0"]
