@@ -6,7 +6,10 @@ Call crmlib.style.apply_style(lang) first; figure_png gives byte-identical PNGs 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
 
 import matplotlib as mpl
 import pandas as pd
@@ -51,11 +54,43 @@ def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
     """The figure as PNG bytes without a 'Software' stamp, so equal figures give equal bytes;
     cropped as bbox_inches="tight" crops."""
     buffer = io.BytesIO()
-    with mpl.rc_context({"text.parse_math": False}):  # tick labels made while drawing: plain too
+    with mpl.rc_context({"text.parse_math": False}), _ticks_once(fig):  # tick labels made while drawing: plain too
         plain_text(fig)
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=tight_bbox(fig, dpi), metadata={"Software": None},
                     pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     return buffer.getvalue()
+
+
+@contextmanager
+def _ticks_once(fig: Figure) -> Iterator[None]:
+    """Each axis places and labels its ticks once for the crop's measuring pass and the draw
+    (matplotlib's Axis._update_ticks runs the locator and formatter in both): 5-10% of a figure's
+    drawing, the same pixels (tests/test_style.py). Only without a live layout engine, where
+    neither the view limits nor the axes' sizes (which set how many ticks fit) change between
+    the two; left as matplotlib has it if a release renames the method."""
+    live_layout = not isinstance(fig.get_layout_engine(), (type(None), PlaceHolderLayoutEngine))
+    if live_layout or not hasattr(Axis, "_update_ticks"):
+        yield
+        return
+    axes = [axis for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)]
+    for axis in axes:
+        axis._update_ticks = _first_result(partial(Axis._update_ticks, axis))
+    try:
+        yield
+    finally:
+        for axis in axes:
+            del axis._update_ticks
+
+
+def _first_result(compute: Callable[[], Any]) -> Callable[[], Any]:
+    """compute, called once: later calls return what the first one did."""
+    kept: list = []
+
+    def once() -> Any:
+        if not kept:
+            kept.append(compute())
+        return kept[0]
+    return once
 
 
 def plain_text(fig: Figure) -> None:
