@@ -6,10 +6,9 @@ Call crmlib.style.apply_style(lang) first; figure_png gives byte-identical PNGs 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
-from typing import Any
+from functools import cache, partial
 
 import matplotlib as mpl
 import pandas as pd
@@ -35,9 +34,8 @@ PNG_COMPRESS_LEVEL = 1
 def tight_bbox(fig: Figure, dpi: int = DPI) -> Bbox | str:
     """The padded bounding box savefig(bbox_inches="tight") would crop to, measured without the
     layout-only draw savefig does first (a third of a figure's cost). That draw is needed only
-    with a live layout engine (constrained, tight): then "tight" is returned as it is. After a
-    one-off fig.tight_layout() the engine is a placeholder that lays out nothing."""
-    if not isinstance(fig.get_layout_engine(), (type(None), PlaceHolderLayoutEngine)):
+    with a live layout engine (constrained, tight): then "tight" is returned as it is."""
+    if _live_layout(fig):
         return "tight"
     canvas = ReportCanvas(fig)  # savefig draws on it too: the labels are measured once
     original = fig.dpi
@@ -54,7 +52,8 @@ def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
     """The figure as PNG bytes without a 'Software' stamp, so equal figures give equal bytes;
     cropped as bbox_inches="tight" crops."""
     buffer = io.BytesIO()
-    with mpl.rc_context({"text.parse_math": False}), _ticks_once(fig):  # tick labels made while drawing: plain too
+    # tick labels made while drawing are plain text too (the rc setting)
+    with mpl.rc_context({"text.parse_math": False}), _ticks_once(fig):
         plain_text(fig)
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=tight_bbox(fig, dpi), metadata={"Software": None},
                     pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
@@ -68,13 +67,12 @@ def _ticks_once(fig: Figure) -> Iterator[None]:
     drawing, the same pixels (tests/test_style.py). Only without a live layout engine, where
     neither the view limits nor the axes' sizes (which set how many ticks fit) change between
     the two; left as matplotlib has it if a release renames the method."""
-    live_layout = not isinstance(fig.get_layout_engine(), (type(None), PlaceHolderLayoutEngine))
-    if live_layout or not hasattr(Axis, "_update_ticks"):
+    if _live_layout(fig) or not hasattr(Axis, "_update_ticks"):
         yield
         return
     axes = [axis for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)]
     for axis in axes:
-        axis._update_ticks = _first_result(partial(Axis._update_ticks, axis))
+        axis._update_ticks = cache(partial(Axis._update_ticks, axis))  # the first call's ticks
     try:
         yield
     finally:
@@ -82,15 +80,10 @@ def _ticks_once(fig: Figure) -> Iterator[None]:
             del axis._update_ticks
 
 
-def _first_result(compute: Callable[[], Any]) -> Callable[[], Any]:
-    """compute, called once: later calls return what the first one did."""
-    kept: list = []
-
-    def once() -> Any:
-        if not kept:
-            kept.append(compute())
-        return kept[0]
-    return once
+def _live_layout(fig: Figure) -> bool:
+    """Whether a layout engine (constrained, tight) moves the axes at every draw; after a one-off
+    fig.tight_layout() the engine is a placeholder that lays out nothing."""
+    return not isinstance(fig.get_layout_engine(), (type(None), PlaceHolderLayoutEngine))
 
 
 def plain_text(fig: Figure) -> None:

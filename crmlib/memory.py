@@ -17,6 +17,8 @@ import os
 import re
 import resource
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,6 +234,21 @@ def freeze_imports() -> None:
         gc.freeze()
         _FROZEN = True
     gc.enable()
+
+
+@contextmanager
+def collector_paused(active: bool) -> Iterator[Callable[[], None]]:
+    """A run's imports and ingest without automatic collections (pause_collector); yields the call
+    that ends the pause (freeze_imports), and the collector is on again however the run ends.
+    active=False, for a run that shares its process: nothing is switched, the call does nothing."""
+    if not active:
+        yield lambda: None
+        return
+    pause_collector()
+    try:
+        yield freeze_imports
+    finally:
+        resume_collector()
 
 
 def release_freed_memory() -> None:

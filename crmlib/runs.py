@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, CrmError
-from .memory import freeze_imports, pause_collector, resume_collector
+from .memory import collector_paused
 
 
 @dataclass
@@ -57,83 +57,78 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
         # (pandas, papermill: 0.8 s), reads the configuration and ingests the orders (a run that
         # stops early, up to date or on bad input, kills them)
         kernel = lanes = report_kernels(notebooks_dir, chapters)
-    if own_process:
-        pause_collector()  # until the report's modules are imported (freeze_imports)
-    try:
-        from .config import load_config
-        from .fingerprint import report_fingerprint, up_to_date_report
-        from .ingest import ingest_client
-        from .locks import ClientLock, clean_leftovers, lock_path
+    # no automatic collections while the run imports and ingests (crmlib.memory), however it ends
+    with collector_paused(own_process) as freeze:
+        try:
+            from .config import load_config
+            from .fingerprint import report_fingerprint, up_to_date_report
+            from .ingest import ingest_client
+            from .locks import ClientLock, clean_leftovers, lock_path
 
-        cfg = load_config(config_path)
-        processed_root, reports_root = Path(data_dir) / "processed", Path(reports_dir)
-        requested = parse_as_of(as_of)
-    except BaseException:
-        if own_process:
-            resume_collector()
-        if lanes is not None:
-            lanes.kill()
-            lanes.join()
-        raise
-    current = processed_root  # the folder being written (for an error that names no file)
-    try:
-        # two locks: the processed data and the reports may live under different roots
-        with ClientLock(lock_path(processed_root, cfg.name), cfg.name), \
-                ClientLock(reports_root / cfg.name / ".lock", cfg.name):
-            for path in clean_leftovers(processed_root, reports_root, cfg.name):
-                log(f"[{cfg.name}] cleaned up after an interrupted run: {path.name}")
-            fingerprint = report_fingerprint(cfg, notebooks_dir, requested, selected)
-            existing = None if force else up_to_date_report(reports_root, cfg.name, fingerprint)
-            if existing is not None:
-                log(f"[{cfg.name}] report up to date (same data, configuration and code): {existing}")
-                if lanes is not None:
-                    lanes.kill()
-                return RunResult(cfg.name, "skipped", existing, time.perf_counter() - started)
-            log(f"[{cfg.name}] ingesting {cfg.data_path().name} ...")
-            # the report's modules (pandas, papermill, nbconvert: 1.0 CPU-s) load, and its page
-            # templates compile, while DuckDB, which releases the GIL, reads the orders
-            loading = threading.Thread(target=_load_report_modules, args=(cfg.lang,),
-                                       name="import-pipeline", daemon=True)
-            loading.start()
-            try:
-                result = ingest_client(cfg, processed_root)
-            finally:  # after a failed ingest too: a batch worker's next client must not compile
-                loading.join()  # the same page templates beside this thread
-            if own_process:
-                freeze_imports()
-            from .report.pipeline import WARM_KERNEL_MAX_ORDERS, render_report
-
-            led = result.ledger
-            if lanes is not None and led.orders > WARM_KERNEL_MAX_ORDERS:
-                # large data: a new kernel per chapter (render_report), so stop these now
-                lanes.close()
-                kernel = None
-            log(f"[{cfg.name}] {led.input_rows:,} rows -> {led.kept_rows:,} kept, {led.orders:,} orders, "
-                f"{led.customers:,} customers")
-            # the digest of the bytes the ingest actually read (the file may have changed since)
-            fingerprint["data_sha256"] = led.source.get("sha256") or fingerprint["data_sha256"]
-            when = requested or cfg.as_of or result.as_of
-            log(f"[{cfg.name}] rendering report as of {when} ...")
-            current = reports_root / cfg.name
-            folder = render_report(cfg, result.out_dir, when, reports_root, notebooks_dir, chapters,
-                                   fingerprint=fingerprint, kernel=kernel, share_kernel=share_kernel)
-    except OSError as exc:  # a read-only folder or a full disk is the user's to fix, not a bug
-        folders = {reports_root / cfg.name: "--reports-dir", processed_root: "--data-dir"}
-        mapped = folder_error(exc, folders, current)
-        if mapped is None:
+            cfg = load_config(config_path)
+            processed_root, reports_root = Path(data_dir) / "processed", Path(reports_dir)
+            requested = parse_as_of(as_of)
+        except BaseException:
+            if lanes is not None:
+                lanes.kill()
+                lanes.join()
             raise
-        raise mapped from None
-    except BaseException:
-        if lanes is not None:
-            lanes.kill()
-        raise
-    finally:
-        if own_process:
-            resume_collector()  # a run that stopped before freeze_imports (up to date, bad input)
-        if lanes is not None:
-            lanes.close()
-            lanes.join()  # every kernel shut down before the run returns
-    return RunResult(cfg.name, "ok", folder, time.perf_counter() - started)
+        current = processed_root  # the folder being written (for an error that names no file)
+        try:
+            # two locks: the processed data and the reports may live under different roots
+            with ClientLock(lock_path(processed_root, cfg.name), cfg.name), \
+                    ClientLock(reports_root / cfg.name / ".lock", cfg.name):
+                for path in clean_leftovers(processed_root, reports_root, cfg.name):
+                    log(f"[{cfg.name}] cleaned up after an interrupted run: {path.name}")
+                fingerprint = report_fingerprint(cfg, notebooks_dir, requested, selected)
+                existing = None if force else up_to_date_report(reports_root, cfg.name, fingerprint)
+                if existing is not None:
+                    log(f"[{cfg.name}] report up to date (same data, configuration and code): {existing}")
+                    if lanes is not None:
+                        lanes.kill()
+                    return RunResult(cfg.name, "skipped", existing, time.perf_counter() - started)
+                log(f"[{cfg.name}] ingesting {cfg.data_path().name} ...")
+                # the report's modules (pandas, papermill, nbconvert: 1.0 CPU-s) load, and its page
+                # templates compile, while DuckDB, which releases the GIL, reads the orders
+                loading = threading.Thread(target=_load_report_modules, args=(cfg.lang,),
+                                           name="import-pipeline", daemon=True)
+                loading.start()
+                try:
+                    result = ingest_client(cfg, processed_root)
+                finally:  # after a failed ingest too: a batch worker's next client must not compile
+                    loading.join()  # the same page templates beside this thread
+                freeze()  # the imports done: out of the collector's walks from now on
+                from .report.pipeline import WARM_KERNEL_MAX_ORDERS, render_report
+
+                led = result.ledger
+                if lanes is not None and led.orders > WARM_KERNEL_MAX_ORDERS:
+                    # large data: a new kernel per chapter (render_report), so stop these now
+                    lanes.close()
+                    kernel = None
+                log(f"[{cfg.name}] {led.input_rows:,} rows -> {led.kept_rows:,} kept, {led.orders:,} orders, "
+                    f"{led.customers:,} customers")
+                # the digest of the bytes the ingest actually read (the file may have changed since)
+                fingerprint["data_sha256"] = led.source.get("sha256") or fingerprint["data_sha256"]
+                when = requested or cfg.as_of or result.as_of
+                log(f"[{cfg.name}] rendering report as of {when} ...")
+                current = reports_root / cfg.name
+                folder = render_report(cfg, result.out_dir, when, reports_root, notebooks_dir, chapters,
+                                       fingerprint=fingerprint, kernel=kernel, share_kernel=share_kernel)
+        except OSError as exc:  # a read-only folder or a full disk is the user's to fix, not a bug
+            folders = {reports_root / cfg.name: "--reports-dir", processed_root: "--data-dir"}
+            mapped = folder_error(exc, folders, current)
+            if mapped is None:
+                raise
+            raise mapped from None
+        except BaseException:
+            if lanes is not None:
+                lanes.kill()
+            raise
+        finally:
+            if lanes is not None:
+                lanes.close()
+                lanes.join()  # every kernel shut down before the run returns
+        return RunResult(cfg.name, "ok", folder, time.perf_counter() - started)
 
 
 def _load_report_modules(lang: str) -> None:
