@@ -15,6 +15,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -93,8 +94,8 @@ def _cells(values: pd.Series, letter: str, rows: pa.Array) -> pa.Array:
     """One column's <c> elements for a block of rows (numbers as values, the rest as inline text),
     joined element-wise by Arrow."""
     ref = f'<c r="{letter}'
-    if values.dtype.kind in "iub":
-        number = pa.array(values.astype("int64").astype("str"), type=pa.string())
+    if values.dtype.kind in "iub":  # Arrow's integer text is pandas' (and skips a pandas call per step)
+        number = pc.cast(pa.array(values.to_numpy(dtype="int64")), pa.string())
         return pc.binary_join_element_wise(ref, rows, '"><v>', number, "</v></c>", "")
     if values.dtype.kind == "f":
         finite = pa.array((values.notna() & (values.abs() != float("inf"))).to_numpy(dtype=bool))
@@ -102,10 +103,23 @@ def _cells(values: pd.Series, letter: str, rows: pa.Array) -> pa.Array:
         return pc.if_else(finite, pc.binary_join_element_wise(ref, rows, '"><v>', number, "</v></c>", ""), "")
     # inline strings are never evaluated, but a user who edits the cell would turn '=...' into
     # a live formula: neutralised as in the CSV lists
-    text = pa.array(values.fillna("").astype("str"), type=pa.string())
+    if isinstance(values.dtype, pd.StringDtype):  # already Arrow text: no round trip through pandas
+        text = pc.fill_null(pc.cast(pa.array(values.array), pa.string()), "")
+    else:
+        text = pa.array(values.fillna("").astype("str"), type=pa.string())
     text = pc.if_else(pc.match_substring_regex(text, FORMULA_START), pc.binary_join_element_wise("'", text, ""), text)
     return pc.binary_join_element_wise(ref, rows, '" t="inlineStr"><is><t xml:space="preserve">', _escape(text),
                                        "</t></is></c>", "")
+
+
+def _joined(text: pa.Array) -> memoryview:
+    """The values of an Arrow text array without nulls, concatenated as UTF-8: its data buffer
+    between the first and the last offset (no Python string per row)."""
+    if not len(text):
+        return memoryview(b"")
+    width = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    offsets = np.frombuffer(text.buffers()[1], dtype=width, count=len(text) + 1, offset=width(0).itemsize * text.offset)
+    return memoryview(text.buffers()[2])[int(offsets[0]):int(offsets[-1])]
 
 
 def _sheet_chunks(frame: pd.DataFrame):
@@ -114,18 +128,17 @@ def _sheet_chunks(frame: pd.DataFrame):
     last = f"{letters[-1]}{len(frame) + 1}" if letters else "A1"
     yield (f'{_HEAD}<worksheet xmlns="{_NS}" xmlns:r="{_REL}"><dimension ref="A1:{last}"/>'
            '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
-           'state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><sheetData>')
+           'state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><sheetData>').encode()
     header = pd.Series([str(c) for c in frame.columns], dtype="str")
     cells = [f'<c r="{letter}1" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
              for letter, text in zip(letters, escape_text(header).to_pylist())]
-    yield '<row r="1">' + "".join(cells) + "</row>"
+    yield ('<row r="1">' + "".join(cells) + "</row>").encode()
     for start in range(0, len(frame), _CHUNK):
         block = frame.iloc[start:start + _CHUNK]
         rows = pc.cast(pa.array(range(start + 2, start + 2 + len(block)), type=pa.int64()), pa.string())
         cells = [_cells(block[column], letter, rows) for letter, column in zip(letters, block.columns)]
-        row = pc.binary_join_element_wise('<row r="', rows, '">', *cells, "</row>", "")
-        yield "".join(row.to_pylist())
-    yield "</sheetData></worksheet>"
+        yield _joined(pc.binary_join_element_wise('<row r="', rows, '">', *cells, "</row>", ""))
+    yield b"</sheetData></worksheet>"
 
 
 def write_xlsx(path: Path | str, sheets: list[tuple[str, pd.DataFrame]]) -> Path:
@@ -169,7 +182,7 @@ def write_xlsx(path: Path | str, sheets: list[tuple[str, pd.DataFrame]]) -> Path
         for i, (_, frame) in enumerate(parts, start=1):
             with book.open(f"xl/worksheets/sheet{i}.xml", "w") as sheet:
                 for piece in _sheet_chunks(frame):
-                    sheet.write(piece.encode("utf-8"))
+                    sheet.write(piece)
     return path
 
 
