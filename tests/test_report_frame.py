@@ -175,6 +175,25 @@ def test_embedded_font_bytes_do_not_depend_on_the_clock():
     assert subset_woff(set("基準日")) == first
 
 
+def test_the_subset_draws_the_fonts_own_outlines_within_its_bounds():
+    from fontTools.ttLib import TTFont
+
+    from crmlib.report.fonts import font_path, subset_woff
+
+    text = "現状診断の休眠顧客"
+    full, part = TTFont(str(font_path())), TTFont(io.BytesIO(subset_woff(set(text))))
+    for char in text:
+        source, kept = full["glyf"][full.getBestCmap()[ord(char)]], part["glyf"][part.getBestCmap()[ord(char)]]
+        assert list(kept.getCoordinates(part["glyf"])[0]) == list(source.getCoordinates(full["glyf"])[0])
+        assert part["hmtx"][part.getBestCmap()[ord(char)]] == full["hmtx"][full.getBestCmap()[ord(char)]]
+        # the bounds kept from the whole font (not recalculated for the subset) hold every glyph
+        head, glyph = part["head"], kept
+        assert head.xMin <= glyph.xMin and head.yMin <= glyph.yMin
+        assert glyph.xMax <= head.xMax and glyph.yMax <= head.yMax
+        assert glyph.numberOfContours <= part["maxp"].maxContours
+    assert part["hhea"].ascent == full["hhea"].ascent and part["hhea"].descent == full["hhea"].descent
+
+
 def test_a_missing_logo_stops_the_report_before_any_notebook_runs(tiny_processed_dir, tmp_path):
     import datetime as dt
 
