@@ -13,6 +13,7 @@ import json
 import re
 import typing
 import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -238,6 +239,14 @@ def parse_config(data: Any, source: Path | str = "<config>") -> ClientConfig:
         )
     config.source_path = Path(source) if str(source) != "<config>" else None
     return config
+
+
+def yaml_lapse_days(config: Any) -> int | None:
+    """The client's lapse window from the YAML (diagnosis.lapse_days), None when unset: the one place
+    that reads it, so the data check, the diagnosis, CPM, the ladder and the strategy chapter agree."""
+    section = getattr(config, "diagnosis", None) or {}
+    value = section.get("lapse_days") if isinstance(section, Mapping) else getattr(section, "lapse_days", None)
+    return None if value is None else int(value)
 
 
 def load_config(path: Path | str) -> ClientConfig:

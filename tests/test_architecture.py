@@ -183,8 +183,12 @@ def test_a_run_starts_its_ingest_before_importing_pandas(tmp_path):
     numpy, pyarrow or matplotlib."""
     code = (
         "import sys\nimport crmlib.cli, crmlib.runs, crmlib.ingest, crmlib.fingerprint, crmlib.locks, "
-        "crmlib.report.warm\nfrom crmlib.config import load_config\n"
-        f"load_config({str(Path(__file__).resolve().parents[1] / 'examples' / 'online-retail.yaml')!r})\n"
+        "crmlib.report.warm\nfrom crmlib.config import load_config\nfrom crmlib.registry import select_chapters\n"
+        f"config = load_config({str(Path(__file__).resolve().parents[1] / 'examples' / 'online-retail.yaml')!r})\n"
+        # what run_client does before the ingest: the fingerprint reads every chapter's settings
+        # (the segments' lapse window from diagnosis.lapse_days once imported the coverage model)
+        "crmlib.fingerprint.report_fingerprint(config, crmlib.report.warm.default_notebooks_dir(), None, "
+        "[c.name for c in select_chapters(None)])\n"
         "print(sorted(m for m in ('pandas', 'numpy', 'pyarrow', 'matplotlib') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..config import yaml_lapse_days  # the one reader of diagnosis.lapse_days (no pandas: the fingerprint reads it)
 from ..ledger import Ledger
 from ..numbers import ratio
 from ..orders import connect, orders_sql
@@ -128,14 +128,6 @@ class Coverage:
             out[key] = out[key].isoformat()
         out["censored_share"] = ratio(self.censored_customers, self.customers)
         return out
-
-
-def yaml_lapse_days(config: Any) -> int | None:
-    """The client's lapse window from the YAML (diagnosis.lapse_days), None when unset: the one place
-    that reads it, so the data check, the diagnosis, CPM, the ladder and the strategy chapter agree."""
-    section = getattr(config, "diagnosis", None) or {}
-    value = section.get("lapse_days") if isinstance(section, Mapping) else getattr(section, "lapse_days", None)
-    return None if value is None else int(value)
 
 
 def _ledger_no_customer(orders_path: Path) -> float:

@@ -40,6 +40,7 @@ from pydantic import (
     model_validator,
 )
 
+from ...config import yaml_lapse_days
 from ...errors import ConfigError
 from ...i18n import catalog
 from ...style import LANGS
@@ -376,8 +377,6 @@ def report_settings(config: Any) -> dict[str, Any]:
         raise ConfigError("key 'segments.lapse_days': the lapse window is one for the whole report.",
                           hint="write it as diagnosis.lapse_days (the segments chapter uses it too), or set "
                                "segments.cpm.active_days and segments.ladder.lapse_days for CPM and the ladder alone")
-    from ..coverage import yaml_lapse_days  # here: the coverage module loads pandas, a YAML needs none
-
     lapse = yaml_lapse_days(config)
     return section if lapse is None else {**section, "lapse_days": lapse}
 
