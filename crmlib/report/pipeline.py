@@ -36,6 +36,7 @@ from ..metrics import plain, read_metrics, record_metrics, write_json_atomic
 from ..registry import CHAPTERS, Chapter, chapter_settings, resolve, select_chapters  # noqa: F401 (re-exported)
 from ..registry import run_priority
 from .deck import DECK_NAME, write_deck
+from .engine import engine_name
 from .failures import Failure, failed_section, failure_notebook
 from .fonts import embed_fonts
 from .html import (
@@ -141,6 +142,7 @@ def run_chapter(job: _Job, cwd: Path, kernel: Any = None) -> nbformat.NotebookNo
             str(job.source),
             str(job.output),
             parameters=job.parameters,
+            engine_name=engine_name(),  # one request per notebook (crmlib.report.engine)
             kernel_name=KERNEL,
             progress_bar=False,
             log_output=False,

@@ -1,0 +1,81 @@
+"""crmlib.report.engine: a notebook run in one request gives the cells what papermill's own
+engine (nbclient, a request per cell) gives them: the same outputs in the same order, the same
+execution counts, the same failure."""
+
+import nbformat
+import papermill
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from papermill.exceptions import PapermillExecutionError
+
+from crmlib.report.engine import NAME
+
+CELLS = [
+    new_markdown_cell("# a chapter"),
+    new_code_cell("greeting = 'hello'", metadata={"tags": ["parameters"]}),
+    new_code_cell("import sys\nfrom IPython.display import HTML, display\nprint(greeting)\nprint('again')"),
+    new_code_cell("sys.stderr.write('careful\\n')\ndisplay(HTML('<b>1</b>'))\nprint('after the display')"),
+    new_code_cell(""),  # empty: not run
+    new_code_cell("40 + 2"),
+    new_code_cell("40 + 3;"),  # a trailing ';' shows nothing
+    new_code_cell("x = _ + 1\nx"),  # _ is the last result, as in a kernel
+    new_code_cell("%config InlineBackend.figure_formats = ['png']\nimport matplotlib.pyplot as plt\n"
+                  "plt.plot([1, 2, 3])\nNone"),  # an open figure is shown after the cell (inline backend)
+    new_code_cell("print('done')"),
+]
+
+
+def _run(tmp_path, engine: str, cells=CELLS, parameters=None):
+    """The notebook executed by papermill with `engine` (a new kernel)."""
+    source, output = tmp_path / f"in-{engine}.ipynb", tmp_path / f"out-{engine}.ipynb"
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                      "language": "python"}}), source)
+    return papermill.execute_notebook(str(source), str(output), parameters=parameters, engine_name=engine,
+                                      kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+
+
+def _cells(nb):
+    """(execution count, outputs without per-run metadata) of every cell."""
+    return [(cell.get("execution_count"), [dict(output) for output in cell.get("outputs", [])]) for cell in nb.cells]
+
+
+def test_one_request_gives_the_cells_what_a_request_per_cell_gives(tmp_path):
+    ours, theirs = (_run(tmp_path, engine, parameters={"greeting": "hi"}) for engine in (NAME, "nbclient"))
+    assert _cells(ours) == _cells(theirs)
+    cells = _cells(ours)
+    # worked out by hand: the injected parameters cell follows the parameters cell
+    assert [c.source for c in ours.cells][2] == '# Parameters\ngreeting = "hi"\n'
+    assert cells[3][1] == [{"output_type": "stream", "name": "stdout", "text": "hi\nagain\n"}]
+    kinds = [(o["output_type"], o.get("name")) for o in cells[4][1]]
+    assert kinds == [("stream", "stderr"), ("display_data", None), ("stream", "stdout")]
+    assert cells[5] == (None, [])  # the empty cell
+    assert cells[6][1][0]["data"]["text/plain"] == "42" and cells[6][1][0]["execution_count"] == cells[6][0]
+    assert cells[7][1] == []
+    assert cells[8][1][0]["data"]["text/plain"] == "43"  # _ was 42: the ';' cell did not set it
+    assert [o["output_type"] for o in cells[9][1]] == ["display_data"] and "image/png" in cells[9][1][0]["data"]
+    assert cells[10][1] == [{"output_type": "stream", "name": "stdout", "text": "done\n"}]
+    counts = [count for count, _ in cells if count is not None]
+    assert counts == list(range(counts[0], counts[0] + len(counts)))  # one each, in order
+    assert ours.metadata.papermill.exception is None
+
+
+@pytest.mark.parametrize("engine", [NAME, "nbclient"])
+def test_a_failing_cell_stops_the_notebook_with_papermills_error(tmp_path, engine):
+    cells = [new_code_cell("print('before')"), new_code_cell("1 / 0"), new_code_cell("print('never')"),
+             new_code_cell("def broken(:\n    pass")]
+    with pytest.raises(PapermillExecutionError) as failure:
+        _run(tmp_path, engine, cells)
+    assert (failure.value.cell_index, failure.value.ename) == (1, "ZeroDivisionError")
+    assert failure.value.source == "1 / 0"
+    nb = nbformat.read(tmp_path / f"out-{engine}.ipynb", as_version=4)
+    ran = [cell for cell in nb.cells if cell.cell_type == "code"]
+    # papermill puts its error banner first; the cell after the failing one never ran
+    assert ran[0].outputs[0]["text"] == "before\n"
+    assert ran[1].outputs[0]["output_type"] == "error" and ran[1].metadata.papermill.exception is True
+    assert ran[2].get("execution_count") is None and ran[2].outputs == []
+
+
+def test_a_syntax_error_is_the_cells_failure(tmp_path):
+    with pytest.raises(PapermillExecutionError) as failure:
+        _run(tmp_path, NAME, [new_code_cell("x = 1"), new_code_cell("def broken(:\n    pass")])
+    assert (failure.value.cell_index, failure.value.ename) == (1, "SyntaxError")
