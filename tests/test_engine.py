@@ -25,13 +25,13 @@ CELLS = [
 ]
 
 
-def _run(tmp_path, engine: str, cells=CELLS, parameters=None):
+def _run(tmp_path, engine: str, cells=CELLS, parameters=None, **kwargs):
     """The notebook executed by papermill with `engine` (a new kernel)."""
     source, output = tmp_path / f"in-{engine}.ipynb", tmp_path / f"out-{engine}.ipynb"
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                       "language": "python"}}), source)
     return papermill.execute_notebook(str(source), str(output), parameters=parameters, engine_name=engine,
-                                      kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+                                      kernel_name="python3", progress_bar=False, cwd=str(tmp_path), **kwargs)
 
 
 def _cells(nb):
@@ -79,3 +79,59 @@ def test_a_syntax_error_is_the_cells_failure(tmp_path):
     with pytest.raises(PapermillExecutionError) as failure:
         _run(tmp_path, NAME, [new_code_cell("x = 1"), new_code_cell("def broken(:\n    pass")])
     assert (failure.value.cell_index, failure.value.ename) == (1, "SyntaxError")
+
+
+def _outputs(tmp_path, engine, cells, **kwargs):
+    """Every cell's outputs (a failure: the PapermillExecutionError instead)."""
+    try:
+        return _cells(_run(tmp_path, engine, cells, **kwargs))
+    except PapermillExecutionError as exc:
+        return (exc.cell_index, exc.ename)
+
+
+def test_displays_are_checked_cleaned_updated_and_cleared_as_nbclient_does(tmp_path):
+    cells = [
+        new_code_cell("from IPython.display import display, clear_output\n"
+                      "display({'text/plain': 'nan'}, metadata={'x': float('nan')}, raw=True)"),  # cleaned
+        new_code_cell("h = display('first', display_id='d')\nprint('a')"),
+        new_code_cell("h.update('second')\nclear_output(wait=True)"),  # the update reaches the cell above
+        new_code_cell("print('kept')\nclear_output(wait=True)\nprint('after')"),
+    ]
+    def shown(outputs):  # jupyter_client also warns on stderr about the NaN it cleaned: pages show no stderr
+        return [(count, [o for o in outs if o.get("name") != "stderr"]) for count, outs in outputs]
+
+    assert shown(_outputs(tmp_path, NAME, cells)) == shown(_outputs(tmp_path, "nbclient", cells))
+    second = _cells(_run(tmp_path, NAME, cells))
+    assert second[0][1][0]["metadata"] == {"x": "nan"}
+    assert second[1][1][0]["data"]["text/plain"] == "'second'" and second[3][1][0]["text"] == "after\n"
+    broken = [new_code_cell("print(1)"), new_code_cell("display({'text/plain': 'x'}, metadata={'o': object()}, "
+                                                       "raw=True)"), new_code_cell("print(2)")]
+    assert _outputs(tmp_path, NAME, broken) == _outputs(tmp_path, "nbclient", broken) == (1, "ValueError")
+
+
+def test_a_stream_kept_by_an_earlier_notebook_writes_into_the_running_cell(tmp_path):
+    """A logging handler made in one notebook of a warm kernel prints into a later notebook's cell."""
+    from crmlib.report.warm import WarmKernel
+
+    first = [new_code_cell("import logging, sys\nlogging.getLogger('crm-test').addHandler(logging.StreamHandler(sys.stdout))")]
+    second = [new_code_cell("import logging\nlogging.getLogger('crm-test').warning('hello')")]
+    seen = {}
+    for engine in (NAME, "nbclient"):
+        with WarmKernel(tmp_path, stderr=None) as kernel:
+            for name, cells in (("a", first), ("b", second)):
+                source = tmp_path / f"{name}.ipynb"
+                nbformat.write(new_notebook(cells=cells), source)
+                nb = papermill.execute_notebook(str(source), str(tmp_path / f"{name}-out.ipynb"), engine_name=engine,
+                                                kernel_name="python3", progress_bar=False, km=kernel.prepare())
+            seen[engine] = [dict(o) for o in nb.cells[0].outputs]
+    assert seen[NAME] == seen["nbclient"] == [{"output_type": "stream", "name": "stdout", "text": "hello\n"}]
+
+
+def test_kernel_times_a_time_limit_and_top_level_await(tmp_path):
+    nb = _run(tmp_path, NAME, [new_code_cell("import time\ntime.sleep(0.4)"), new_code_cell("x = 1")])
+    assert nb.cells[0].metadata.papermill.duration >= 0.4 > nb.cells[1].metadata.papermill.duration
+    # nbclient's time limit is per cell: such a run goes cell by cell (two cells of 0.6 s, 1 s each)
+    slow = [new_code_cell("import time\ntime.sleep(0.6)"), new_code_cell("time.sleep(0.6)")]
+    assert len(_cells(_run(tmp_path, NAME, slow, execution_timeout=1))) == 2
+    awaited = [new_code_cell("import asyncio\nawait asyncio.sleep(0)\n'awaited'")]
+    assert _cells(_run(tmp_path, NAME, awaited))[0][1][0]["data"]["text/plain"] == "'awaited'"

@@ -4,7 +4,8 @@ crmlib.report.engine).
 Each cell runs through IPython's own run_cell, as an execute request would run it (magics,
 history, execution counts, the post-execute hooks that show open figures); what it prints,
 displays, returns and raises is kept in nbformat's output shapes instead of being sent as
-messages, and all of it goes back as one display output when the notebook is done or a cell has
+messages, checked as the kernel's messages would be (JSON, cleaned as jupyter_client cleans
+them), and all of it goes back as one display output when the notebook is done or a cell has
 failed. This module runs in the kernel: it imports only IPython and jupyter_client, which any
 kernel has.
 """
@@ -14,40 +15,72 @@ from __future__ import annotations
 import io
 import json
 import sys
+import time
 from typing import Any
 
 from IPython import get_ipython
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
-from jupyter_client.jsonutil import json_default
+from jupyter_client.jsonutil import json_clean, json_default
 
 MIME = "application/x-crm-workbook-cells"  # the one output that carries every cell's outputs
 
 
+def _sendable(content: dict[str, Any]) -> dict[str, Any]:
+    """`content` as the kernel's message would carry it: as it is when it is JSON, else cleaned
+    as jupyter_client cleans a message (NaN as text, bytes as base64); raises where sending would."""
+    try:
+        json.dumps(content, default=json_default, ensure_ascii=False, allow_nan=False)
+        return content
+    except (TypeError, ValueError):
+        cleaned = json_clean(content)
+        json.dumps(cleaned, default=json_default, ensure_ascii=False, allow_nan=False)
+        return cleaned
+
+
 class _Sink:
-    """The outputs of the cell now running, in the order the cell made them."""
+    """The outputs of the cell now running, in the order the cell made them, and the notebook's
+    displays by display id (update_display changes them in any cell, as nbclient does)."""
 
     def __init__(self) -> None:
         self.outputs: list[dict[str, Any]] = []
+        self.clear_first = False  # clear_output(wait=True): clear when the next output comes
+        self.by_id: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, output: dict[str, Any]) -> None:
+        if self.clear_first:
+            self.outputs.clear()
+            self.clear_first = False
+        self.outputs.append(output)
 
     def stream(self, name: str, text: str) -> None:
         """Text on stdout or stderr; runs of the same stream are one output, as a kernel's
-        buffered stream messages are within a cell."""
-        last = self.outputs[-1] if self.outputs else None
+        buffered stream messages mostly are within a cell."""
+        last = self.outputs[-1] if self.outputs and not self.clear_first else None
         if last is not None and last["output_type"] == "stream" and last["name"] == name:
             last["text"] += text
         else:
-            self.outputs.append({"output_type": "stream", "name": name, "text": text})
+            self.add({"output_type": "stream", "name": name, "text": text})
 
 
 class _Stream(io.TextIOBase):
-    """sys.stdout or sys.stderr while a cell runs."""
+    """sys.stdout or sys.stderr while the cells run; after them (an object kept a reference, as a
+    logging handler does) it writes to whatever sys.stdout or sys.stderr is then: the kernel's
+    own stream, or the capture of a later notebook's cell, where nbclient would show it too."""
 
-    def __init__(self, sink: _Sink, name: str) -> None:
+    def __init__(self, sink: _Sink, name: str, kernel_stream: Any) -> None:
         super().__init__()
-        self._sink, self._name = sink, name
+        self._sink: _Sink | None = sink
+        self._name, self._kernel_stream = name, kernel_stream
 
     encoding = "utf-8"
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return getattr(self._kernel_stream, "name", f"<{self._name}>")
+
+    def fileno(self) -> int:
+        return self._kernel_stream.fileno()
 
     def writable(self) -> bool:
         return True
@@ -55,23 +88,47 @@ class _Stream(io.TextIOBase):
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if self._sink is None:
+            current = getattr(sys, self._name)
+            return (current if current is not self else self._kernel_stream).write(text)
         if text:
             self._sink.stream(self._name, text)
         return len(text)
 
+    def flush(self) -> None:
+        if self._sink is None:
+            self._kernel_stream.flush()
+
+    def release(self) -> None:
+        """The cells are done: write to the kernel's stream from now on."""
+        self._sink = None
+
 
 class _Displays(DisplayPublisher):
-    """display() while a cell runs: a display_data output each."""
+    """display() while the cells run: a display_data output each; update_display and
+    clear_output as nbclient applies them."""
 
     def __init__(self, sink: _Sink, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._sink = sink
 
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False) -> None:  # noqa: ANN001
-        self._sink.outputs.append({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+        content = _sendable({"data": data, "metadata": metadata or {}})
+        display_id = (transient or {}).get("display_id")
+        if update:
+            for output in self._sink.by_id.get(display_id, []):
+                output["data"], output["metadata"] = content["data"], content["metadata"]
+            return
+        output = {"output_type": "display_data", **content}
+        if display_id is not None:
+            self._sink.by_id.setdefault(display_id, []).append(output)
+        self._sink.add(output)
 
     def clear_output(self, wait: bool = False) -> None:
-        self._sink.outputs.clear()
+        if wait:
+            self._sink.clear_first = True
+        else:
+            self._sink.outputs.clear()
 
 
 class _Results(DisplayHook):
@@ -86,51 +143,77 @@ class _Results(DisplayHook):
         pass
 
     def write_format_data(self, format_dict, md_dict=None) -> None:  # noqa: ANN001
-        self._sink.outputs.append({"output_type": "execute_result", "execution_count": self.prompt_count,
-                                   "data": format_dict, "metadata": md_dict or {}})
+        content = _sendable({"data": format_dict, "metadata": md_dict or {}})
+        self._sink.add({"output_type": "execute_result", "execution_count": self.prompt_count, **content})
 
     def finish_displayhook(self) -> None:
         pass
 
 
-def _run(shell: Any, cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each cell's outputs and execution count, up to and including the first failing cell that
-    may not fail."""
+def _error(exc: BaseException, traceback: list[str]) -> dict[str, Any]:
+    """An error output."""
+    return {"output_type": "error", "ename": type(exc).__name__, "evalue": str(exc), "traceback": traceback}
+
+
+def _run(shell: Any, cells: list[dict[str, Any]], done: list[dict[str, Any]]) -> None:
+    """Run the cells, appending each one's outputs, execution count and times to `done`, up to
+    and including the first failing cell that may not fail. Whatever ends the run between two
+    cells or inside the capture (an interrupt, a failure to clean an output) is the failure of
+    the cell that was running; the kernel's streams and hooks are back in place either way."""
     sink = _Sink()
+    streams = (_Stream(sink, "stdout", sys.stdout), _Stream(sink, "stderr", sys.stderr))
     shown = _Displays(sink, shell=shell)
     results = _Results(sink, shell=shell, cache_size=shell.displayhook.cache_size)
 
     def error(etype, evalue, stb) -> None:  # noqa: ANN001 (IPython's _showtraceback hook)
-        sink.outputs.append({"output_type": "error", "ename": str(etype.__name__), "evalue": str(evalue),
-                             "traceback": stb})
+        sink.add({"output_type": "error", "ename": str(etype.__name__), "evalue": str(evalue), "traceback": stb})
 
     saved = (sys.stdout, sys.stderr, sys.displayhook, shell.display_pub)
-    sys.stdout, sys.stderr = _Stream(sink, "stdout"), _Stream(sink, "stderr")
+    own_hook = shell.__dict__.get("_showtraceback")  # ipykernel sets one on the instance
+    sys.stdout, sys.stderr = streams
     sys.displayhook, shell.display_pub = results, shown
-    shell._showtraceback = error  # the instance's hook, in place of the kernel's error message
-    done: list[dict[str, Any]] = []
+    shell._showtraceback = error
+    position = 0  # the cell running or about to run
     try:
-        for cell in cells:
-            sink.outputs = []
-            count = shell.execution_count
+        for position, cell in enumerate(cells):
+            sink.outputs, sink.clear_first = [], False
+            entry = {"index": cell["index"], "execution_count": shell.execution_count, "outputs": sink.outputs,
+                     "failed": False, "start": time.time(), "end": None}
+            done.append(entry)
             outcome = shell.run_cell(cell["source"], store_history=True)
-            failed = not outcome.success
-            done.append({"index": cell["index"], "execution_count": count, "outputs": sink.outputs,
-                         "failed": failed})
-            if failed and not cell["may_fail"]:
+            entry["end"], entry["outputs"], entry["failed"] = time.time(), sink.outputs, not outcome.success
+            if entry["failed"] and not cell["may_fail"]:
                 break
+    except BaseException as exc:  # noqa: BLE001 (between cells or in the capture: that cell's failure)
+        if not done or done[-1]["index"] != cells[position]["index"] or done[-1]["end"] is not None:
+            ran_last = bool(done) and done[-1]["index"] == cells[position]["index"]
+            position += ran_last  # the cell before had finished: the interrupt is the next one's
+            if position >= len(cells):
+                return
+            done.append({"index": cells[position]["index"], "execution_count": shell.execution_count,
+                         "outputs": [], "failed": True, "start": time.time(), "end": None})
+        entry = done[-1]
+        entry["end"], entry["failed"] = time.time(), True
+        entry["outputs"] = [*entry["outputs"], _error(exc, [])]
     finally:
-        del shell._showtraceback
         sys.stdout, sys.stderr, sys.displayhook, shell.display_pub = saved
-    return done
+        if own_hook is None:
+            del shell._showtraceback
+        else:
+            shell._showtraceback = own_hook
+        for stream in streams:
+            stream.release()
 
 
 def run_cells(payload: str) -> None:
     """Run the cells of `payload` (JSON: [{index, source, may_fail}]) and display every cell's
-    outputs as one output of MIME type MIME (JSON text)."""
+    outputs, execution count and times (start, end: seconds since the epoch) as one output of
+    MIME type MIME (JSON text)."""
     shell = get_ipython()
-    done = _run(shell, json.loads(payload))
-    shell.display_pub.publish({MIME: json.dumps(done, default=json_default)}, metadata={})
+    done: list[dict[str, Any]] = []
+    _run(shell, json.loads(payload), done)
+    text = json.dumps(done, default=json_default, ensure_ascii=False, allow_nan=False)
+    shell.display_pub.publish({MIME: text}, metadata={})
 
 
 __all__ = ["MIME", "run_cells"]
