@@ -46,7 +46,7 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
     so the garbage collector pauses while it imports and ingests and its imports are then frozen
     (crmlib.memory); never where other runs or work share the process (Dask's worker threads)."""
     from .registry import select_chapters
-    from .report.warm import default_notebooks_dir, report_kernels
+    from .report.kernel_plan import default_notebooks_dir, early_zygote
 
     started = time.perf_counter()
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir())
@@ -55,8 +55,12 @@ def run_client(config_path: Path | str, *, data_dir: Path | str, reports_dir: Pa
     if kernel is None and share_kernel:
         # they start first, and import the chapters' modules while this process imports its own
         # (pandas, papermill: 0.8 s), reads the configuration and ingests the orders (a run that
-        # stops early, up to date or on bad input, kills them)
-        kernel = lanes = report_kernels(notebooks_dir, chapters)
+        # stops early, up to date or on bad input, kills them); the process they are forked from
+        # starts before this one imports Jupyter (0.3 s)
+        zygote = early_zygote(notebooks_dir, len(selected))
+        from .report.warm import report_kernels
+
+        kernel = lanes = report_kernels(notebooks_dir, chapters, zygote=zygote)
     # no automatic collections while the run imports and ingests (crmlib.memory), however it ends
     with collector_paused(own_process) as freeze:
         try:

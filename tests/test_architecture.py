@@ -176,6 +176,19 @@ def test_reading_a_client_yaml_loads_no_analysis_module(tmp_path):
     assert done.stdout.strip() == "[]"
 
 
+def test_the_kernels_zygote_starts_before_jupyter_is_imported(tmp_path):
+    """`run` starts the zygote its kernels are forked from before it imports jupyter_client and
+    nbformat (0.3 s): planning the kernels and starting the zygote import neither."""
+    code = (
+        "import sys\nimport crmlib.runs\nfrom crmlib.report import kernel_plan, zygote\n"
+        "print(sorted(m for m in ('jupyter_client', 'nbformat', 'nbclient', 'pandas') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 def test_a_run_starts_its_ingest_before_importing_pandas(tmp_path):
     """`run` imports what it needs up to the ingest, then pandas, pyarrow and the report's modules
     in a thread while DuckDB reads the orders (crmlib.runs): reading the YAML and the modules of

@@ -109,3 +109,33 @@ def test_a_zygote_stuck_in_its_imports_is_killed_and_the_kernel_started(tmp_path
     finally:
         kernel.shutdown()
         stuck.close()
+
+
+def test_a_zygote_started_early_forks_once_it_has_its_imports(tmp_path):
+    """`run` starts the zygote before it has read the notebooks (kernel_plan.early_zygote): it
+    forks nothing before its preload, then the lanes given it send the preload and fork from it."""
+    early = zygote.Zygote(None, str(tmp_path))
+    with pytest.raises(OSError, match="not been given its imports"):
+        early.fork(["python", "-m", "ipykernel_launcher"], dict(os.environ), str(tmp_path), True)
+    lanes = warm.KernelLanes(tmp_path, 2, preload="import json", zygote=early)
+    try:
+        assert lanes.zygote is early
+        parent, preloaded, *_ = lanes.submit(_probe).result(timeout=120)
+        assert int(parent) == early.process.pid and preloaded == "True"  # BASE_IMPORTS brought pandas
+        with pytest.raises(OSError, match="has its imports already"):
+            early.send_preload("import json")
+    finally:
+        lanes.close()
+        lanes.join(60)
+    assert _gone(early.process.pid)
+
+
+def test_lanes_that_need_no_zygote_end_the_one_started_early(tmp_path):
+    early = zygote.Zygote(None, str(tmp_path))
+    lanes = warm.KernelLanes(tmp_path, 1, preload="import json", zygote=early)  # one kernel: started, not forked
+    try:
+        assert lanes.zygote is None
+        assert _gone(early.process.pid)
+    finally:
+        lanes.close()
+        lanes.join(60)

@@ -37,6 +37,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 from ..registry import Chapter, select_chapters
+from .kernel_plan import default_notebooks_dir, forks_kernels, report_lanes, zygote_forks  # noqa: F401 (re-exported)
 
 # Errors only in the kernel's log; and no input history on disk (~/.ipython/.../history.sqlite),
 # as nbclient does for the kernels it starts: the cells carry the client's paths and parameters
@@ -107,7 +108,7 @@ class WarmKernel:
     def _start(self) -> None:
         self.manager = _TrackingKernelManager(kernel_name=self.kernel_name)
         if self.zygote is not None:
-            from .zygote import ZygoteProvisioner
+            from .zygote_provisioner import ZygoteProvisioner
 
             self.manager.kernel_id = str(uuid.uuid4())
             provisioner = ZygoteProvisioner(kernel_id=self.manager.kernel_id, kernel_spec=self.manager.kernel_spec,
@@ -166,13 +167,6 @@ class WarmKernel:
         self.shutdown(now=kind is not None and not issubclass(kind, Exception))
 
 
-def zygote_forks() -> bool:
-    """Whether report kernels are forked from a zygote: on Linux, unless CRM_KERNEL_ZYGOTE=0."""
-    from .zygote import FORKS
-
-    return FORKS and os.environ.get("CRM_KERNEL_ZYGOTE", "1") != "0"
-
-
 def import_cells(notebooks: Iterable[Path]) -> str:
     """The code the chapter notebooks run before their parameters cell (their imports), joined:
     run in a kernel before the notebooks, it takes the imports' seconds off their own time."""
@@ -201,18 +195,26 @@ class KernelLanes:
     namespace (WarmKernel.prepare).
     """
 
-    def __init__(self, cwd: Path | str, count: int, *, preload: str = "", stderr: Any = None) -> None:
+    def __init__(self, cwd: Path | str, count: int, *, preload: str = "", stderr: Any = None,
+                 zygote: Any = None) -> None:
         self.count = max(1, count)
         # two kernels or more, each running the chapters' imports: fork them from one process
-        # that ran the imports once (crmlib.report.zygote; Linux)
+        # that ran the imports once (crmlib.report.zygote; Linux), the one given if it was
+        # started early (kernel_plan.early_zygote), which gets the imports now
         self.zygote = None
-        if preload and self.count > 1 and zygote_forks():
+        if preload and forks_kernels(self.count):
             from .zygote import Zygote
 
             try:
-                self.zygote = Zygote(preload, str(cwd), stderr=stderr)
+                if zygote is not None:
+                    zygote.send_preload(preload)
+                    self.zygote, zygote = zygote, None
+                else:
+                    self.zygote = Zygote(preload, str(cwd), stderr=stderr)
             except OSError:  # no fork server: the kernels start as usual
                 self.zygote = None
+        if zygote is not None:  # started early but not needed after all
+            zygote.close()
         self.kernels = [WarmKernel(cwd, stderr=stderr, zygote=self.zygote) for _ in range(self.count)]
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()  # (-priority, sequence, item)
         self._sequence = itertools.count()
@@ -290,37 +292,16 @@ class KernelLanes:
             self.zygote.close()  # every kernel it forked is shut down
 
 
-def default_notebooks_dir() -> Path:
-    """The chapter notebooks: crmlib/notebooks/ in an installed package (setup.py copies them
-    there), else notebooks/ of the source checkout (crmlib/report/ -> repository root)."""
-    package = Path(__file__).resolve().parents[1]
-    installed = package / "notebooks"
-    return installed if installed.is_dir() else package.parent / "notebooks"
-
-
-def _cores() -> int:
-    """The CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def report_lanes(jobs: int) -> int:
-    """Warm kernels for a report's chapters: one per core, at most 4 and one per chapter. A
-    small client's chapter spends most of its time in one Python thread, so two cores run two
-    chapters at once; each kernel pays its start and imports once (during the ingest, for `run`)."""
-    return max(1, min(jobs, 4, _cores()))
-
-
-def report_kernels(notebooks_dir: Path, chapters: list[str] | None = None, count: int | None = None):
+def report_kernels(notebooks_dir: Path, chapters: list[str] | None = None, count: int | None = None,
+                   zygote: Any = None):
     """Warm kernels for one report (crmlib.report.warm.KernelLanes), started now, in the
-    background, with the chapters' imports run in them: `run` makes them before its ingest."""
+    background, with the chapters' imports run in them: `run` makes them before its ingest
+    (zygote: one kernel_plan.early_zygote started)."""
     selected = select_chapters(chapters)
     notebooks_dir = Path(notebooks_dir).resolve()
     # kernel errors reach the terminal, as with the kernels nbclient starts
     return KernelLanes(notebooks_dir, count or report_lanes(len(selected)),
-                       preload=report_preload(notebooks_dir, selected), stderr=None)
+                       preload=report_preload(notebooks_dir, selected), stderr=None, zygote=zygote)
 
 
 def report_preload(notebooks_dir: Path, chapters: Iterable[Chapter]) -> str:

@@ -18,6 +18,7 @@ launch: the zygote saves time, it is never needed.
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import select
@@ -28,8 +29,6 @@ import threading
 import time
 from typing import Any
 
-from jupyter_client.provisioning import LocalProvisioner
-
 # fork without exec is unsafe on macOS and Windows has none; /proc tells a forked kernel's end
 FORKS = sys.platform.startswith("linux") and os.path.exists("/proc/self/stat")
 READY_SECONDS = 120.0  # the zygote's imports and a fork; past this the kernel is started as usual
@@ -37,12 +36,17 @@ LAUNCHER = ["-m", "ipykernel_launcher"]
 # ipykernel makes the inline backend matplotlib's default in every kernel it starts, before
 # matplotlib is imported: the zygote imports matplotlib, so it sets the same first
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+# what every chapter's kernel imports, whatever the chapters: the zygote imports these first
+BASE_IMPORTS = ("ipykernel.kernelapp", "pandas", "duckdb", "matplotlib.pyplot")
 
 
 class Zygote:
     """A child process that ran `preload` (the chapters' import cells) and forks kernels."""
 
-    def __init__(self, preload: str, cwd: str, stderr: Any = None) -> None:
+    def __init__(self, preload: str | None, cwd: str, stderr: Any = None) -> None:
+        """Start the zygote; it imports what every kernel needs (BASE_IMPORTS) and then runs
+        `preload`, sent now or later (send_preload: kernel_plan.early_zygote starts it before
+        the notebooks are read)."""
         replies, reply_end = os.pipe()
         env = {**os.environ, "MPLBACKEND": os.environ.get("MPLBACKEND") or INLINE_BACKEND,
                "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
@@ -52,7 +56,20 @@ class Zygote:
         os.close(reply_end)  # the zygote's end of the reply pipe
         self._replies = os.fdopen(replies, "r", encoding="utf-8")
         self._lock = threading.Lock()
-        self._send({"preload": preload})
+        self._preloaded = False
+        if preload is not None:
+            self.send_preload(preload)
+
+    def send_preload(self, preload: str) -> None:
+        """Give the zygote the chapters' imports to run before it forks (once); OSError when it is gone."""
+        with self._lock:
+            if self._preloaded:
+                raise OSError("the kernel zygote has its imports already")
+            try:
+                self._send({"preload": preload})
+            except ValueError as exc:  # its pipe was closed
+                raise OSError(f"the kernel zygote is gone: {exc}") from None
+            self._preloaded = True
 
     def _send(self, message: dict) -> None:
         assert self.process.stdin is not None
@@ -64,6 +81,8 @@ class Zygote:
         with self._lock:
             if self.process.poll() is not None:
                 raise OSError("the kernel zygote has ended")
+            if not self._preloaded:
+                raise OSError("the kernel zygote has not been given its imports")
             try:
                 self._send({"argv": cmd, "env": env, "cwd": cwd, "quiet": quiet})
                 ready, _, _ = select.select([self._replies], [], [], READY_SECONDS)
@@ -149,26 +168,6 @@ def _running(pid: int) -> bool:
         return False
 
 
-class ZygoteProvisioner(LocalProvisioner):
-    """jupyter_client's local provisioner, launching through the zygote when it can."""
-
-    zygote: Zygote | None = None
-    quiet: bool = False
-
-    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
-        if self.zygote is None or not forkable(cmd):
-            return await super().launch_kernel(cmd, **kwargs)
-        env = dict(kwargs.get("env") or os.environ)
-        cwd = str(kwargs.get("cwd") or os.getcwd())
-        try:
-            pid = self.zygote.fork(cmd, env, cwd, self.quiet)
-        except OSError:
-            return await super().launch_kernel(cmd, **kwargs)
-        self.process = ForkedKernel(pid)
-        self.pid, self.pgid, self.cwd = pid, pid, cwd  # the kernel leads a session (and group) of its own
-        return self.connection_info
-
-
 # ------------------------------------------------------------------ the zygote process itself
 
 
@@ -219,8 +218,13 @@ def serve(reply_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.path and (sys.path[0] in ("", os.getcwd())):
         del sys.path[0]  # as ipykernel_launcher does: the notebooks' folder is not a package root
-    first = json.loads(sys.stdin.readline() or "{}")
     gc.disable()  # no collections during the imports (0.3 CPU-s); frozen as they are below
+    for module in BASE_IMPORTS:  # while the run reads its notebooks and the preload is on its way
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 (a chapter that needs it says so)
+            pass
+    first = json.loads(sys.stdin.readline() or "{}")
     try:
         exec(compile(first.get("preload", ""), "<chapters' imports>", "exec"), {"__name__": "__crm_preload__"})
     except Exception:  # noqa: BLE001 (a failing import fails its chapter, with the chapter's message)
@@ -247,4 +251,4 @@ if __name__ == "__main__":
     serve(int(sys.argv[1]))
 
 
-__all__ = ["FORKS", "ForkedKernel", "Zygote", "ZygoteProvisioner", "forkable"]
+__all__ = ["BASE_IMPORTS", "FORKS", "ForkedKernel", "Zygote", "forkable"]
