@@ -158,10 +158,14 @@ def tracking_from_counts(
         "holdout": (start + pd.to_timedelta(ends, unit="D")) > pd.Timestamp(cal_end),
         "actual": actual,
     })
-    # age at each period end of every first-purchase day: (end - 1 - first day) days (as T in rfm_summary)
-    age = (ends[:, None] - 1 - first_days[None, :]) / time_unit_days
+    # age at each period end of every first-purchase day: (end - 1 - first day) days (as T in rfm_summary);
+    # each model's curve is evaluated once per whole day of age (a few hundred values, not one per
+    # period and first day: the hypergeometric function was a sixth of the chapter's model time)
+    days = ends[:, None] - 1 - first_days[None, :]
+    grid = np.arange(max(int(days.max(initial=-1)), 0) + 1) / time_unit_days
     for name, model in models.items():
-        expected = np.where(age >= 0, model.expected_purchases_new(np.maximum(age, 0.0)), 0.0)
+        curve = model.expected_purchases_new(grid)
+        expected = np.where(days >= 0, curve[np.maximum(days, 0)], 0.0)
         out[name] = expected @ first_n
     return out
 
