@@ -25,22 +25,45 @@ CELLS = [
 ]
 
 
-def _run(tmp_path, engine: str, cells=CELLS, parameters=None, **kwargs):
-    """The notebook executed by papermill with `engine` (a new kernel)."""
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    """One warm kernel per engine for the module (a kernel start costs 1-2 s), as a report's are."""
+    from crmlib.report.warm import WarmKernel
+
+    started = {engine: WarmKernel(tmp_path_factory.mktemp("kernel")) for engine in (NAME, "nbclient")}
+    yield started
+    for kernel in started.values():
+        kernel.shutdown()
+
+
+def _run(kernels, tmp_path, engine: str, cells=CELLS, parameters=None, **kwargs):
+    """The notebook executed by papermill with `engine`, in that engine's warm kernel."""
     source, output = tmp_path / f"in-{engine}.ipynb", tmp_path / f"out-{engine}.ipynb"
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                       "language": "python"}}), source)
     return papermill.execute_notebook(str(source), str(output), parameters=parameters, engine_name=engine,
-                                      kernel_name="python3", progress_bar=False, cwd=str(tmp_path), **kwargs)
+                                      kernel_name="python3", progress_bar=False, km=kernels[engine].prepare(),
+                                      **kwargs)
 
 
 def _cells(nb):
-    """(execution count, outputs without per-run metadata) of every cell."""
-    return [(cell.get("execution_count"), [dict(output) for output in cell.get("outputs", [])]) for cell in nb.cells]
+    """(execution count from the notebook's first, outputs) of every cell: the warm kernels have
+    run other notebooks before, so counts are compared from each notebook's start."""
+    counts = [cell.get("execution_count") for cell in nb.cells if cell.get("execution_count") is not None]
+    first = counts[0] - 1 if counts else 0
+
+    def relative(output):
+        output = dict(output)
+        if output.get("execution_count") is not None:
+            output["execution_count"] -= first
+        return output
+
+    return [(None if cell.get("execution_count") is None else cell["execution_count"] - first,
+             [relative(output) for output in cell.get("outputs", [])]) for cell in nb.cells]
 
 
-def test_one_request_gives_the_cells_what_a_request_per_cell_gives(tmp_path):
-    ours, theirs = (_run(tmp_path, engine, parameters={"greeting": "hi"}) for engine in (NAME, "nbclient"))
+def test_one_request_gives_the_cells_what_a_request_per_cell_gives(kernels, tmp_path):
+    ours, theirs = (_run(kernels, tmp_path, engine, parameters={"greeting": "hi"}) for engine in (NAME, "nbclient"))
     assert _cells(ours) == _cells(theirs)
     cells = _cells(ours)
     # worked out by hand: the injected parameters cell follows the parameters cell
@@ -60,11 +83,11 @@ def test_one_request_gives_the_cells_what_a_request_per_cell_gives(tmp_path):
 
 
 @pytest.mark.parametrize("engine", [NAME, "nbclient"])
-def test_a_failing_cell_stops_the_notebook_with_papermills_error(tmp_path, engine):
+def test_a_failing_cell_stops_the_notebook_with_papermills_error(kernels, tmp_path, engine):
     cells = [new_code_cell("print('before')"), new_code_cell("1 / 0"), new_code_cell("print('never')"),
              new_code_cell("def broken(:\n    pass")]
     with pytest.raises(PapermillExecutionError) as failure:
-        _run(tmp_path, engine, cells)
+        _run(kernels, tmp_path, engine, cells)
     assert (failure.value.cell_index, failure.value.ename) == (1, "ZeroDivisionError")
     assert failure.value.source == "1 / 0"
     nb = nbformat.read(tmp_path / f"out-{engine}.ipynb", as_version=4)
@@ -75,21 +98,21 @@ def test_a_failing_cell_stops_the_notebook_with_papermills_error(tmp_path, engin
     assert ran[2].get("execution_count") is None and ran[2].outputs == []
 
 
-def test_a_syntax_error_is_the_cells_failure(tmp_path):
+def test_a_syntax_error_is_the_cells_failure(kernels, tmp_path):
     with pytest.raises(PapermillExecutionError) as failure:
-        _run(tmp_path, NAME, [new_code_cell("x = 1"), new_code_cell("def broken(:\n    pass")])
+        _run(kernels, tmp_path, NAME, [new_code_cell("x = 1"), new_code_cell("def broken(:\n    pass")])
     assert (failure.value.cell_index, failure.value.ename) == (1, "SyntaxError")
 
 
-def _outputs(tmp_path, engine, cells, **kwargs):
+def _outputs(kernels, tmp_path, engine, cells, **kwargs):
     """Every cell's outputs (a failure: the PapermillExecutionError instead)."""
     try:
-        return _cells(_run(tmp_path, engine, cells, **kwargs))
+        return _cells(_run(kernels, tmp_path, engine, cells, **kwargs))
     except PapermillExecutionError as exc:
         return (exc.cell_index, exc.ename)
 
 
-def test_displays_are_checked_cleaned_updated_and_cleared_as_nbclient_does(tmp_path):
+def test_displays_are_checked_cleaned_updated_and_cleared_as_nbclient_does(kernels, tmp_path):
     cells = [
         new_code_cell("from IPython.display import display, clear_output\n"
                       "display({'text/plain': 'nan'}, metadata={'x': float('nan')}, raw=True)"),  # cleaned
@@ -100,38 +123,32 @@ def test_displays_are_checked_cleaned_updated_and_cleared_as_nbclient_does(tmp_p
     def shown(outputs):  # jupyter_client also warns on stderr about the NaN it cleaned: pages show no stderr
         return [(count, [o for o in outs if o.get("name") != "stderr"]) for count, outs in outputs]
 
-    assert shown(_outputs(tmp_path, NAME, cells)) == shown(_outputs(tmp_path, "nbclient", cells))
-    second = _cells(_run(tmp_path, NAME, cells))
+    assert shown(_outputs(kernels, tmp_path, NAME, cells)) == shown(_outputs(kernels, tmp_path, "nbclient", cells))
+    second = _cells(_run(kernels, tmp_path, NAME, cells))
     assert second[0][1][0]["metadata"] == {"x": "nan"}
     assert second[1][1][0]["data"]["text/plain"] == "'second'" and second[3][1][0]["text"] == "after\n"
     broken = [new_code_cell("print(1)"), new_code_cell("display({'text/plain': 'x'}, metadata={'o': object()}, "
                                                        "raw=True)"), new_code_cell("print(2)")]
-    assert _outputs(tmp_path, NAME, broken) == _outputs(tmp_path, "nbclient", broken) == (1, "ValueError")
+    assert _outputs(kernels, tmp_path, NAME, broken) == _outputs(kernels, tmp_path, "nbclient", broken) == (1, "ValueError")
 
 
-def test_a_stream_kept_by_an_earlier_notebook_writes_into_the_running_cell(tmp_path):
+def test_a_stream_kept_by_an_earlier_notebook_writes_into_the_running_cell(kernels, tmp_path):
     """A logging handler made in one notebook of a warm kernel prints into a later notebook's cell."""
-    from crmlib.report.warm import WarmKernel
-
-    first = [new_code_cell("import logging, sys\nlogging.getLogger('crm-test').addHandler(logging.StreamHandler(sys.stdout))")]
+    first = [new_code_cell("import logging, sys\n"
+                           "logging.getLogger('crm-test').addHandler(logging.StreamHandler(sys.stdout))")]
     second = [new_code_cell("import logging\nlogging.getLogger('crm-test').warning('hello')")]
     seen = {}
     for engine in (NAME, "nbclient"):
-        with WarmKernel(tmp_path, stderr=None) as kernel:
-            for name, cells in (("a", first), ("b", second)):
-                source = tmp_path / f"{name}.ipynb"
-                nbformat.write(new_notebook(cells=cells), source)
-                nb = papermill.execute_notebook(str(source), str(tmp_path / f"{name}-out.ipynb"), engine_name=engine,
-                                                kernel_name="python3", progress_bar=False, km=kernel.prepare())
-            seen[engine] = [dict(o) for o in nb.cells[0].outputs]
+        _run(kernels, tmp_path, engine, first)
+        seen[engine] = _cells(_run(kernels, tmp_path, engine, second))[0][1]
     assert seen[NAME] == seen["nbclient"] == [{"output_type": "stream", "name": "stdout", "text": "hello\n"}]
 
 
-def test_kernel_times_a_time_limit_and_top_level_await(tmp_path):
-    nb = _run(tmp_path, NAME, [new_code_cell("import time\ntime.sleep(0.4)"), new_code_cell("x = 1")])
+def test_kernel_times_a_time_limit_and_top_level_await(kernels, tmp_path):
+    nb = _run(kernels, tmp_path, NAME, [new_code_cell("import time\ntime.sleep(0.4)"), new_code_cell("x = 1")])
     assert nb.cells[0].metadata.papermill.duration >= 0.4 > nb.cells[1].metadata.papermill.duration
     # nbclient's time limit is per cell: such a run goes cell by cell (two cells of 0.6 s, 1 s each)
     slow = [new_code_cell("import time\ntime.sleep(0.6)"), new_code_cell("time.sleep(0.6)")]
-    assert len(_cells(_run(tmp_path, NAME, slow, execution_timeout=1))) == 2
+    assert len(_cells(_run(kernels, tmp_path, NAME, slow, execution_timeout=1))) == 2
     awaited = [new_code_cell("import asyncio\nawait asyncio.sleep(0)\n'awaited'")]
-    assert _cells(_run(tmp_path, NAME, awaited))[0][1][0]["data"]["text/plain"] == "'awaited'"
+    assert _cells(_run(kernels, tmp_path, NAME, awaited))[0][1][0]["data"]["text/plain"] == "'awaited'"
