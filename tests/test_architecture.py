@@ -159,6 +159,14 @@ def test_every_crmlib_module_is_placed_in_a_contract():
 LAZY_PACKAGES = ("crmlib.diagnosis", "crmlib.segments", "crmlib.ltv", "crmlib.strategy", "crmlib.products")
 
 
+def _printed_in_a_fresh_process(code: str, cwd: Path) -> str:
+    """What `code` prints in a new Python process with this checkout's crmlib (fails on an error)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
 def test_reading_a_client_yaml_loads_no_analysis_module(tmp_path):
     """The CLI validates the YAML before the ingest starts: that must not import the chapters'
     analysis modules, scipy, seaborn or statsmodels (1.0-1.3 CPU-s of a cold run before the
@@ -170,10 +178,7 @@ def test_reading_a_client_yaml_loads_no_analysis_module(tmp_path):
         "         'crmlib.strategy.goals', 'crmlib.store.ltv.fitting', 'crmlib.store.segments.classify')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[]"
+    assert _printed_in_a_fresh_process(code, tmp_path) == "[]"
 
 
 def test_the_kernels_zygote_starts_before_jupyter_is_imported(tmp_path):
@@ -183,10 +188,7 @@ def test_the_kernels_zygote_starts_before_jupyter_is_imported(tmp_path):
         "import sys\nimport crmlib.runs\nfrom crmlib.report import kernel_plan, zygote\n"
         "print(sorted(m for m in ('jupyter_client', 'nbformat', 'nbclient', 'pandas') if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[]"
+    assert _printed_in_a_fresh_process(code, tmp_path) == "[]"
 
 
 def test_a_run_starts_its_ingest_before_importing_pandas(tmp_path):
@@ -204,10 +206,7 @@ def test_a_run_starts_its_ingest_before_importing_pandas(tmp_path):
         "[c.name for c in select_chapters(None)])\n"
         "print(sorted(m for m in ('pandas', 'numpy', 'pyarrow', 'matplotlib') if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[]"
+    assert _printed_in_a_fresh_process(code, tmp_path) == "[]"
 
 
 @pytest.mark.parametrize("package", LAZY_PACKAGES)
