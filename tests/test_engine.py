@@ -65,6 +65,9 @@ def _cells(nb):
 def test_one_request_gives_the_cells_what_a_request_per_cell_gives(kernels, tmp_path):
     ours, theirs = (_run(kernels, tmp_path, engine, parameters={"greeting": "hi"}) for engine in (NAME, "nbclient"))
     assert _cells(ours) == _cells(theirs)
+    # ran in one request (nbclient stamps each cell's messages), not by the per-cell fallback
+    assert not any("execution" in cell.metadata for cell in ours.cells)
+    assert any("execution" in cell.metadata for cell in theirs.cells)
     cells = _cells(ours)
     # worked out by hand: the injected parameters cell follows the parameters cell
     assert [c.source for c in ours.cells][2] == '# Parameters\ngreeting = "hi"\n'
@@ -149,6 +152,8 @@ def test_kernel_times_a_time_limit_and_top_level_await(kernels, tmp_path):
     assert nb.cells[0].metadata.papermill.duration >= 0.4 > nb.cells[1].metadata.papermill.duration
     # nbclient's time limit is per cell: such a run goes cell by cell (two cells of 0.6 s, 1 s each)
     slow = [new_code_cell("import time\ntime.sleep(0.6)"), new_code_cell("time.sleep(0.6)")]
-    assert len(_cells(_run(kernels, tmp_path, NAME, slow, execution_timeout=1))) == 2
+    limited = _run(kernels, tmp_path, NAME, slow, execution_timeout=1)  # would fail as one 1.2 s request
+    assert [cell.execution_count is not None for cell in limited.cells] == [True, True]
+    assert all("execution" in cell.metadata for cell in limited.cells)  # nbclient's own run
     awaited = [new_code_cell("import asyncio\nawait asyncio.sleep(0)\n'awaited'")]
     assert _cells(_run(kernels, tmp_path, NAME, awaited))[0][1][0]["data"]["text/plain"] == "'awaited'"
