@@ -89,15 +89,19 @@ class _Stream(io.TextIOBase):
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if self._sink is None:
-            current = getattr(sys, self._name)
-            return (current if current is not self else self._kernel_stream).write(text)
+            return self._after().write(text)
         if text:
             self._sink.stream(self._name, text)
         return len(text)
 
     def flush(self) -> None:
         if self._sink is None:
-            self._kernel_stream.flush()
+            self._after().flush()
+
+    def _after(self) -> Any:
+        """Where a write goes once the cells are done: sys.stdout or sys.stderr as they are now."""
+        current = getattr(sys, self._name)
+        return current if current is not self else self._kernel_stream
 
     def release(self) -> None:
         """The cells are done: write to the kernel's stream from now on."""
@@ -150,51 +154,55 @@ class _Results(DisplayHook):
         pass
 
 
-def _error(exc: BaseException, traceback: list[str]) -> dict[str, Any]:
+def _error(ename: str, evalue: str, traceback: list[str]) -> dict[str, Any]:
     """An error output."""
-    return {"output_type": "error", "ename": type(exc).__name__, "evalue": str(exc), "traceback": traceback}
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": traceback}
 
 
 def _run(shell: Any, cells: list[dict[str, Any]], done: list[dict[str, Any]]) -> None:
     """Run the cells, appending each one's outputs, execution count and times to `done`, up to
     and including the first failing cell that may not fail. Whatever ends the run between two
     cells or inside the capture (an interrupt, a failure to clean an output) is the failure of
-    the cell that was running; the kernel's streams and hooks are back in place either way."""
+    the cell that was running, or of the next one; the kernel's streams and hooks are back in
+    place either way."""
     sink = _Sink()
     streams = (_Stream(sink, "stdout", sys.stdout), _Stream(sink, "stderr", sys.stderr))
     shown = _Displays(sink, shell=shell)
     results = _Results(sink, shell=shell, cache_size=shell.displayhook.cache_size)
 
     def error(etype, evalue, stb) -> None:  # noqa: ANN001 (IPython's _showtraceback hook)
-        sink.add({"output_type": "error", "ename": str(etype.__name__), "evalue": str(evalue), "traceback": stb})
+        sink.add(_error(str(etype.__name__), str(evalue), stb))
+
+    def start(cell: dict[str, Any]) -> dict[str, Any]:
+        sink.outputs, sink.clear_first = [], False
+        entry = {"index": cell["index"], "execution_count": shell.execution_count, "outputs": sink.outputs,
+                 "failed": False, "start": time.time(), "end": None}
+        done.append(entry)
+        return entry
 
     saved = (sys.stdout, sys.stderr, sys.displayhook, shell.display_pub)
     own_hook = shell.__dict__.get("_showtraceback")  # ipykernel sets one on the instance
     sys.stdout, sys.stderr = streams
     sys.displayhook, shell.display_pub = results, shown
     shell._showtraceback = error
-    position = 0  # the cell running or about to run
+    todo = iter(cells)
+    running: dict[str, Any] | None = None  # the entry of the cell that has not finished
     try:
-        for position, cell in enumerate(cells):
-            sink.outputs, sink.clear_first = [], False
-            entry = {"index": cell["index"], "execution_count": shell.execution_count, "outputs": sink.outputs,
-                     "failed": False, "start": time.time(), "end": None}
-            done.append(entry)
+        for cell in todo:
+            running = start(cell)
             outcome = shell.run_cell(cell["source"], store_history=True)
-            entry["end"], entry["outputs"], entry["failed"] = time.time(), sink.outputs, not outcome.success
+            running["end"], running["outputs"], running["failed"] = time.time(), sink.outputs, not outcome.success
+            entry, running = running, None
             if entry["failed"] and not cell["may_fail"]:
                 break
     except BaseException as exc:  # noqa: BLE001 (between cells or in the capture: that cell's failure)
-        if not done or done[-1]["index"] != cells[position]["index"] or done[-1]["end"] is not None:
-            ran_last = bool(done) and done[-1]["index"] == cells[position]["index"]
-            position += ran_last  # the cell before had finished: the interrupt is the next one's
-            if position >= len(cells):
+        if running is None:  # between two cells: the next one's
+            upcoming = next(todo, None)
+            if upcoming is None:
                 return
-            done.append({"index": cells[position]["index"], "execution_count": shell.execution_count,
-                         "outputs": [], "failed": True, "start": time.time(), "end": None})
-        entry = done[-1]
-        entry["end"], entry["failed"] = time.time(), True
-        entry["outputs"] = [*entry["outputs"], _error(exc, [])]
+            running = start(upcoming)
+        running["end"], running["failed"] = time.time(), True
+        running["outputs"] = [*running["outputs"], _error(type(exc).__name__, str(exc), [])]
     finally:
         sys.stdout, sys.stderr, sys.displayhook, shell.display_pub = saved
         if own_hook is None:
