@@ -12,16 +12,61 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 GIB = 1 << 30
 MIB = 1 << 20
+
+
+@contextmanager
+def checkout(rev: str) -> Iterator[Path]:
+    """This repository's code at git revision `rev` in a temporary worktree (removed afterwards),
+    byte-compiled as this checkout is: the baseline of a side-by-side measurement (`--against`)."""
+    folder = Path(tempfile.mkdtemp(prefix="crm-bench-against-"))
+    code = folder / "code"
+    added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(code), rev],
+                           capture_output=True, text=True)
+    if added.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise SystemExit(f"--against {rev}: git could not check it out ({added.stderr.strip()}); "
+                         "give a commit of this repository, e.g. --against 741695b")
+    try:
+        for root in (ROOT, code):  # neither side pays for compiling its modules in the runs
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "crmlib")], check=False,
+                           stdout=subprocess.DEVNULL)
+        yield code
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(code)], check=False,
+                       capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def code_env(root: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment that runs `root`'s crmlib in the CLI and in every kernel it starts (which
+    would otherwise import the installed crmlib)."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    return env
+
+
+def makes_deck_and_pdf(root: Path) -> bool:
+    """Whether the code at `root` knows `report: {deck, pdf}`; older code made neither, so its
+    YAMLs leave the switches out (it refuses unknown keys)."""
+    return any("deck" in path.read_text(encoding="utf-8") for path in (root / "crmlib").rglob("*.py"))
+
+
+def cut(before: float, after: float) -> str:
+    """'-41%': how much shorter `after` is than `before`."""
+    return f"{(after - before) / before:+.0%}".replace("+-", "-")
 
 
 def parse_sizes(text: str) -> list[int]:

@@ -7,10 +7,14 @@ Where the time goes is read from the reports themselves: each executed notebook 
 duration (papermill metadata); the rest of a client's time is ingest, exports, HTML and waiting.
 
     .venv/bin/python bench/batch.py [--clients 20] [--orders 5e4] [--workers 2] [--broken 1]
-                                    [--cold] [--workload full|issue] [--check]
+                                    [--cold] [--workload full|issue] [--against REV] [--runs 1] [--check]
 
 --cold starts a new kernel for every notebook (as `crm-workbook run` does above a million orders) instead of one warm
-kernel per worker, to show what the warm kernel saves. The generated exports are cached in
+kernel per worker, to show what the warm kernel saves. --against REV runs the code of git revision
+REV (a temporary worktree) on the same clients, alternating with this checkout `--runs` times, and
+prints how much shorter a client takes: on a shared machine whose speed changes by the hour, that
+ratio is what compares with a target set on another day (issue 18 asked 2.5 s of the 3.7-3.8 s its
+code, 741695b, took: a cut of 33%). The generated exports are cached in
 bench/out/. Figures depend on the machine's load: the 1-minute load average is printed.
 """
 
@@ -23,21 +27,25 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import OUT, ROOT, chapter_seconds, label, parse_sizes, print_table  # noqa: E402
+from _util import (OUT, ROOT, chapter_seconds, checkout, code_env, cut, label, makes_deck_and_pdf,  # noqa: E402
+                   parse_sizes, print_table)
 
 TARGET_SECONDS_PER_CLIENT = 2.5
+TARGET_CUT = 1 - 2.5 / 3.75  # issue 18: 2.5 s of the 3.7-3.8 s its code (741695b) took
 
 
 ISSUE_CHAPTERS = "00_data_check,01_diagnosis,02_segments,03_ltv,04_strategy"
 ISSUE_REPORT = "report: {deck: false, pdf: false}\n"
 
 
-def make_clients(n_clients: int, n_orders: int, broken: int, extra: str = "") -> Path:
-    """Client YAMLs (plus the `extra` YAML lines) and their generated exports (cached); the first
+def make_clients(n_clients: int, n_orders: int, broken: int, extra: str = "", side: str = "") -> Path:
+    """Client YAMLs (plus the `extra` YAML lines; in a folder named for `side`) and their
+    generated exports (cached, made by this checkout's generator for every side); the first
     `broken` clients lack the order date column."""
     import hashlib
 
@@ -47,7 +55,7 @@ def make_clients(n_clients: int, n_orders: int, broken: int, extra: str = "") ->
 
     digest = hashlib.sha256(Path(sample.__file__).read_bytes()).hexdigest()[:8]
     folder = OUT / f"batch_clients_{label(n_orders)}_{digest}"
-    configs = OUT / f"batch_configs_{n_clients}x{label(n_orders)}_broken{broken}"
+    configs = OUT / f"batch_configs_{n_clients}x{label(n_orders)}_broken{broken}{side}"
     shutil.rmtree(configs, ignore_errors=True)
     configs.mkdir(parents=True)
     for i in range(n_clients):
@@ -77,34 +85,89 @@ def main() -> int:
     parser.add_argument("--workload", choices=["full", "issue"], default="full",
                         help="full: every chapter, the deck and the PDF (the defaults); issue: what issue 18's "
                              "3.7-3.8 s baseline ran (the five chapters before products, no deck, no PDF)")
-    parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
+    parser.add_argument("--against", metavar="REV",
+                        help="also run the code of this git revision on the same clients, alternating with this "
+                             "checkout (e.g. 741695b, the code issue 18 measured)")
+    parser.add_argument("--runs", type=int, default=1, help="batches per side")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when the target is missed (with --against: the cut it asks)")
     args = parser.parse_args()
     n_orders = parse_sizes(args.orders)[0]
-
-    t0 = time.perf_counter()
     issue = args.workload == "issue"
-    configs = make_clients(args.clients, n_orders, args.broken, ISSUE_REPORT if issue else "")
-    print(f"{args.clients} clients x {label(n_orders)} orders ready in {time.perf_counter() - t0:.1f}s "
-          f"({args.broken} broken on purpose)", flush=True)
+    name = (f"{args.clients} x {label(n_orders)} orders, {args.workers} workers{' (cold)' if args.cold else ''}"
+            f"{', issue 18 workload' if issue else ''}")
+
+    with checkout(args.against) if args.against else nullcontext() as base:
+        sides = {"this checkout": ROOT, **({f"{args.against} (--against)": base} if base else {})}
+        t0 = time.perf_counter()
+        configs = {side: make_clients(args.clients, n_orders, args.broken,
+                                      ISSUE_REPORT if issue and makes_deck_and_pdf(root) else "", f"_side{i}")
+                   for i, (side, root) in enumerate(sides.items())}
+        print(f"{args.clients} clients x {label(n_orders)} orders ready in {time.perf_counter() - t0:.1f}s "
+              f"({args.broken} broken on purpose)", flush=True)
+        results: dict[str, list[dict]] = {side: [] for side in sides}
+        for _ in range(args.runs):
+            for side, root in sides.items():
+                r = one_batch(configs[side], root, args.workers, args.cold, issue)
+                results[side].append(r)
+                print(f"{side}: {r['per_client']:.2f} s per client, {r['cpu_per_client']:.2f} CPU-s per client, "
+                      f"load {r['load'][0]:.1f} -> {r['load'][1]:.1f}", flush=True)
+                if r["unexpected"]:
+                    print(f"UNEXPECTED ({side}): {r['unexpected']}")
+                    return 1
+
+    last = results["this checkout"][-1]
+    print()
+    print_table(["chapter (mean over ok clients)", "seconds"],
+                [[chapter, f"{seconds:.2f}"] for chapter, seconds in last["chapters"].items()]
+                + [["all notebooks", f"{last['notebooks']:.2f}"],
+                   ["rest: ingest, kernel, exports, HTML", f"{last['mean_client'] - last['notebooks']:.2f}"],
+                   ["one client in its worker", f"{last['mean_client']:.2f}"]])
+    print()
+    print_table(
+        ["case", "clients", "ok", "failed", "exit", "wall s", "s per client", "CPU s per client", "target",
+         "load 1m"],
+        [[f"{name}, {side}" if base else name, str(r["clients"]), str(r["ok"]), str(r["failed"]), str(r["exit"]),
+          f"{r['wall']:.1f}", f"{r['per_client']:.2f}", f"{r['cpu_per_client']:.2f}",
+          f"< {TARGET_SECONDS_PER_CLIENT:g}", f"{r['load'][0]:.1f} -> {r['load'][1]:.1f}"]
+         for side, rs in results.items() for r in rs])
+    print(f"CPU seconds per client / {args.workers} workers = {last['cpu_per_client'] / args.workers:.2f} s: "
+          "the wall time per client to expect on an otherwise idle machine with that many cores")
+    print(f"(wall includes the batch's start; the 1-minute load average is printed: other processes share "
+          f"the {os.cpu_count()} cores)")
+    fastest = min(r["per_client"] for r in results["this checkout"])
+    if not base:
+        return 1 if args.check and fastest >= TARGET_SECONDS_PER_CLIENT else 0
+    before = [r for side, rs in results.items() if side != "this checkout" for r in rs]
+    then = min(r["per_client"] for r in before)
+    cpu_then = min(r["cpu_per_client"] for r in before)
+    cpu_now = min(r["cpu_per_client"] for r in results["this checkout"])
+    print(f"side by side: {then:.2f} -> {fastest:.2f} s per client ({cut(then, fastest)}), CPU {cpu_then:.2f} -> "
+          f"{cpu_now:.2f} s ({cut(cpu_then, cpu_now)}); issue 18's target asks -{TARGET_CUT:.0%} of the code it "
+          "measured (2.5 s of 3.75)")
+    return 1 if args.check and fastest > then * (1 - TARGET_CUT) else 0
+
+
+def one_batch(configs: Path, root: Path, workers: int, cold: bool, issue: bool) -> dict:
+    """One `crm-workbook batch` of `root`'s code over the client YAMLs in `configs`: wall and CPU
+    per client (the batch and every process it waited for), the mean notebook seconds."""
     run = OUT / "batch_run"
     shutil.rmtree(run, ignore_errors=True)
-    cmd = [sys.executable, "-m", "crmlib.cli", "batch", str(configs), "--workers", str(args.workers),
+    cmd = [sys.executable, "-m", "crmlib.cli", "batch", str(configs), "--workers", str(workers),
            "--data-dir", str(run / "data"), "--reports-dir", str(run / "reports")]
     cmd += ["--chapters", ISSUE_CHAPTERS] if issue else []
-    # this checkout's crmlib in the batch and in its kernels (which otherwise import the installed one)
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           **({"CRM_BATCH_COLD": "1"} if args.cold else {})}
+    env = {**code_env(root), **({"CRM_BATCH_COLD": "1"} if cold else {})}
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     errors = OUT / "batch_stderr.txt"
     with errors.open("w") as err:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
         stdout = proc.stdout.read()
         proc.stdout.close()
     # CPU seconds of the batch and every process it waited for (workers, kernels): a figure the
     # machine's load does not inflate much, unlike wall time
     _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    code = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
     cpu = usage.ru_utime + usage.ru_stime
     stderr = errors.read_text()
@@ -116,40 +179,19 @@ def main() -> int:
     clients = summary["clients"]
     ok = [c for c in clients if c["status"] == "ok"]
     failed = [c for c in clients if c["status"] == "failed"]
-
     chapters: dict[str, list[float]] = {}
     for c in ok:
-        for name, seconds in chapter_seconds(Path(c["report"])).items():
-            chapters.setdefault(name, []).append(seconds)
-    mean_client = sum(c["seconds"] for c in ok) / len(ok) if ok else float("nan")
-    notebooks = sum(sum(v) / len(v) for v in chapters.values())
-    print()
-    print_table(["chapter (mean over ok clients)", "seconds"],
-                [[name, f"{sum(v) / len(v):.2f}"] for name, v in chapters.items()]
-                + [["all notebooks", f"{notebooks:.2f}"],
-                   ["rest: ingest, kernel, exports, HTML", f"{mean_client - notebooks:.2f}"],
-                   ["one client in its worker", f"{mean_client:.2f}"]])
-    per_client = wall / len(clients)
-    print()
-    print_table(
-        ["case", "clients", "ok", "failed", "exit", "wall s", "s per client", "CPU s per client", "target",
-         "load 1m"],
-        [[f"{args.clients} x {label(n_orders)} orders, {args.workers} workers{' (cold)' if args.cold else ''}"
-          f"{', issue 18 workload' if issue else ''}",
-          str(len(clients)), str(len(ok)), str(len(failed)), str(proc.returncode), f"{wall:.1f}",
-          f"{per_client:.2f}", f"{cpu / len(clients):.2f}", f"< {TARGET_SECONDS_PER_CLIENT:g}",
-          f"{load_before:.1f} -> {load_after:.1f}"]])
-    print(f"CPU seconds per client / {args.workers} workers = {cpu / len(clients) / args.workers:.2f} s: "
-          "the wall time per client to expect on an otherwise idle machine with that many cores")
-    print(f"(wall includes the batch's start; the machine's 1-minute load average was {load_before:.1f} before, "
-          f"{load_after:.1f} after: other processes share the {os.cpu_count()} cores)")
-    missed = per_client >= TARGET_SECONDS_PER_CLIENT
-    expected_failed = args.broken
-    if len(failed) != expected_failed or proc.returncode != (1 if expected_failed else 0):
-        print(f"UNEXPECTED: {len(failed)} failed (expected {expected_failed}), exit {proc.returncode}")
-        return 1
-    return 1 if (args.check and missed) else 0
-
+        for chapter, seconds in chapter_seconds(Path(c["report"])).items():
+            chapters.setdefault(chapter, []).append(seconds)
+    broken = sum(1 for path in configs.glob("broken*.yaml"))
+    unexpected = ("" if len(failed) == broken and code == (1 if broken else 0)
+                  else f"{len(failed)} failed (expected {broken}), exit {code}")
+    means = {chapter: sum(v) / len(v) for chapter, v in chapters.items()}
+    return {"wall": wall, "per_client": wall / len(clients), "cpu_per_client": cpu / len(clients),
+            "clients": len(clients), "ok": len(ok), "failed": len(failed), "exit": code,
+            "load": (load_before, load_after), "chapters": means, "notebooks": sum(means.values()),
+            "mean_client": sum(c["seconds"] for c in ok) / len(ok) if ok else float("nan"),
+            "unexpected": unexpected}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from .cores import shared_threads, usable_cores
 from .errors import ChapterFailed, ConfigError, CrmError
 from .redact import redact_message
 
@@ -93,10 +94,7 @@ def first_error_line(message: str) -> str:
 
 def default_workers() -> int:
     """One worker per CPU core this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 # ------------------------------------------------------------------ the work of one client
@@ -170,6 +168,11 @@ def _died(task: BatchTask) -> dict:
                           "(killed, or out of memory); the other clients were not affected")
 
 
+def _set_environment(env: dict[str, str]) -> None:
+    """A worker process's start: these variables added to its environment (and its kernels')."""
+    os.environ.update(env)
+
+
 def _local_results(tasks: list[BatchTask], workers: int,
                    fn: Callable[[BatchTask], dict] = run_task) -> Iterator[dict]:
     """Run tasks in worker processes; yields outcomes as they finish.
@@ -189,7 +192,10 @@ def _local_results(tasks: list[BatchTask], workers: int,
         batch = [suspects.pop(0)] if isolated else pending
         pending, broken, finished = [], [], 0
         round_start = time.time() - 1.0  # file times can lag the clock a little
-        pool = ProcessPoolExecutor(max_workers=1 if isolated else min(workers, len(batch)), mp_context=context)
+        size = 1 if isolated else min(workers, len(batch))
+        # each worker's DuckDB databases (its ingest, its kernel's) get their share of the cores
+        pool = ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=_set_environment,
+                                   initargs=(shared_threads(size),))
         try:
             # each worker process runs one client at a time, so a run may pause its collector
             futures = {pool.submit(fn, replace(task, own_process=True)): task for task in batch}

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 
 from .config import ClientConfig, Rules
+from .cores import duckdb_threads
 from .errors import ConfigError, DataError, InputFileError
 from .ledger import REASONS, Ledger, LedgerLine
 from .mapping import (
@@ -106,6 +107,9 @@ def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     # no statement needs rows in input order (examples sort by _row, orders by ordered_at):
     # without the guarantee DuckDB writes Parquet in parallel and buffers less
     con.execute("SET preserve_insertion_order = false")
+    threads = duckdb_threads()  # a batch worker's share of the cores (crmlib.cores)
+    if threads:
+        con.execute(f"SET threads = {threads}")
     if temp_dir is not None:
         con.execute(f"SET temp_directory = {_quote(str(temp_dir))}")
     return con

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
+from .cores import duckdb_threads
 from .sql import sql_literal as _quote
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def _new_database(threads: int | None, spill: Path) -> duckdb.DuckDBPyConnection
     # give the memory of a finished query back to the system: without it DuckDB's allocator keeps
     # up to its cap (3 GB at 50M customers) resident while pandas works on the result
     database.execute("SET allocator_background_threads = true")
+    threads = threads or duckdb_threads()  # a batch's or a report's share of the cores (crmlib.cores)
     if threads:
         database.execute(f"SET threads = {int(threads)}")
     database.execute(f"SET temp_directory = {_quote(str(spill))}")

@@ -17,3 +17,9 @@ def die_or_finish(task) -> dict:
     time.sleep(0.3)
     return {"config": task.config, "client": task.client, "status": "ok", "seconds": 0.3,
             "report": None, "error": None, "log": task.log}
+
+
+def duckdb_threads_seen(task) -> dict:
+    """The worker's CRM_DUCKDB_THREADS as the outcome's error field (crmlib.cores)."""
+    return {"config": task.config, "client": task.client, "status": "ok", "seconds": 0.0,
+            "report": None, "error": os.environ.get("CRM_DUCKDB_THREADS"), "log": task.log}

@@ -39,9 +39,22 @@ def _gone(pid: int, within: float = 10.0) -> bool:
     return False
 
 
-def test_lanes_fork_their_kernels_from_one_zygote_and_leave_nothing_behind(tmp_path):
+def _duckdb_threads(kernel: warm.WarmKernel) -> str:
+    nb = new_notebook(cells=[new_code_cell(
+        "from crmlib.orders import connect\nprint(connect().execute(\"SELECT current_setting('threads')\").fetchone()[0])")])
+    NotebookClient(nb, km=kernel.prepare(), timeout=60).execute()
+    return nb.cells[0].outputs[0]["text"].strip()
+
+
+def test_lanes_fork_their_kernels_from_one_zygote_and_leave_nothing_behind(tmp_path, monkeypatch):
+    from crmlib.cores import THREADS_ENV, usable_cores
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
     lanes = warm.KernelLanes(tmp_path, 2, preload="import pandas")
     try:
+        # two chapters at once: each kernel's DuckDB gets half the cores (crmlib.cores)
+        assert [lanes.submit(_duckdb_threads).result(timeout=120) for _ in range(2)] == [
+            str(max(1, usable_cores() // 2))] * 2
         assert lanes.zygote is not None
         outputs = [lanes.submit(_probe).result(timeout=120) for _ in range(2)]
         kernels = [kernel.manager.provisioner.process for kernel in lanes.kernels]

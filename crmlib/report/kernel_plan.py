@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..cores import usable_cores
+
 
 def default_notebooks_dir() -> Path:
     """The chapter notebooks: crmlib/notebooks/ in an installed package (setup.py copies them
@@ -16,19 +18,11 @@ def default_notebooks_dir() -> Path:
     return installed if installed.is_dir() else package.parent / "notebooks"
 
 
-def _cores() -> int:
-    """The CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def report_lanes(jobs: int) -> int:
     """Warm kernels for a report's chapters: one per core, at most 4 and one per chapter. A
     small client's chapter spends most of its time in one Python thread, so two cores run two
     chapters at once; each kernel pays its start and imports once (during the ingest, for `run`)."""
-    return max(1, min(jobs, 4, _cores()))
+    return max(1, min(jobs, 4, usable_cores()))
 
 
 def zygote_forks() -> bool:

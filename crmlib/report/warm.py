@@ -36,6 +36,7 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from ..cores import shared_threads
 from ..registry import Chapter, select_chapters
 from .kernel_plan import default_notebooks_dir, forks_kernels, report_lanes, zygote_forks  # noqa: F401 (re-exported)
 
@@ -95,8 +96,9 @@ class WarmKernel:
     """One python3 kernel reused for many notebooks; use as a context manager."""
 
     def __init__(self, cwd: Path | str, *, kernel_name: str = "python3", max_notebooks: int = 200,
-                 stderr: Any = subprocess.DEVNULL, zygote: Any = None) -> None:
+                 stderr: Any = subprocess.DEVNULL, zygote: Any = None, env: dict[str, str] | None = None) -> None:
         self.cwd = str(cwd)
+        self.env = dict(env or {})  # added to this process's environment for the kernel
         self.zygote = zygote  # a crmlib.report.zygote.Zygote to fork the kernel from, or None
         self.kernel_name = kernel_name
         self.max_notebooks = max_notebooks
@@ -119,7 +121,7 @@ class WarmKernel:
         # nowhere); it logs errors only, so a kernel that shares the terminal shows no warnings
         run_sync(self.manager.start_kernel)(cwd=self.cwd, stderr=self.stderr,
                                              extra_arguments=KERNEL_ARGUMENTS,
-                                             env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+                                             env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1", **self.env})
         self.notebooks = 0
         self.starts += 1
 
@@ -215,7 +217,9 @@ class KernelLanes:
                 self.zygote = None
         if zygote is not None:  # started early but not needed after all
             zygote.close()
-        self.kernels = [WarmKernel(cwd, stderr=stderr, zygote=self.zygote) for _ in range(self.count)]
+        # the kernels run chapters at once: each one's DuckDB gets its share of the cores
+        self.kernels = [WarmKernel(cwd, stderr=stderr, zygote=self.zygote, env=shared_threads(self.count))
+                        for _ in range(self.count)]
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()  # (-priority, sequence, item)
         self._sequence = itertools.count()
         self._now = False
