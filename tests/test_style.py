@@ -196,6 +196,27 @@ def test_report_pngs_measure_text_as_matplotlib_does_in_any_font():
     assert len({shape for (*_, name), shape in shapes.items() if name == "_labelled_grid"}) == 3
 
 
+def _scattered_texts() -> Figure:
+    """One label at forty positions (whole and fractional pixels), three angles and sizes, with
+    and without antialiasing: each glyph at many sub-pixel offsets."""
+    fig = Figure(figsize=(4.0, 3.0))
+    for i in range(40):
+        fig.text(0.05 + i * 0.0213, 0.1 + (i % 7) * 0.1137, "F2転換率 1,707万円", fontsize=7 + i % 3,
+                 rotation=(0, 90, 33)[i % 3], antialiased=bool(i % 2))
+    return fig
+
+
+def test_report_glyphs_are_matplotlibs_at_every_position_angle_and_mode():
+    """ReportRenderer renders a glyph once per sub-pixel offset and moves it by whole pixels
+    (crmlib.agg_canvas): the pixels are matplotlib's own, with the cache cold and warm."""
+    with mpl.rc_context():
+        apply_style("ja")
+        for _ in range(2):
+            ours, reference = _pixels(figure_png(_scattered_texts())), _pixels(_matplotlib_tight_png(_scattered_texts()))
+            assert ours.shape == reference.shape
+            assert (ours == reference).all()
+
+
 @pytest.mark.parametrize(
     ("value", "currency", "lang", "expected"),
     [
