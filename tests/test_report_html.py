@@ -86,7 +86,10 @@ def test_warm_pages_compiles_the_exporter_and_changes_no_page():
     html._exporter.cache_clear()
     cold = chapter_html(nb, **kwargs)
     html._exporter.cache_clear()
+    html._environment.cache_clear()
     html.warm_pages("ja")
     compiled = html._exporter.cache_info().currsize
+    # the index and report.html templates compiled once, kept by the process's one environment
+    assert {key[1] for key in html._environment().cache} >= {"report_index.html.j2", "report_single.html.j2"}
     assert chapter_html(nb, **kwargs) == cold
     assert compiled == 1 and html._exporter.cache_info().hits >= 1  # the warmed exporter served the page
