@@ -75,3 +75,31 @@ def test_the_stylesheet_parses_and_every_rule_is_where_it_belongs():
     assert ".crm-finding-figure" in top and "table.crm-table .crm-num" in top  # not swallowed by a media block
     media = [tinycss2.serialize(r.prelude).strip() for r in rules if r.type == "at-rule" and r.at_keyword == "media"]
     assert media == ["print", "(max-width: 40rem)"]
+
+
+def _pandas_number_columns(frame: pd.DataFrame) -> list[bool]:
+    """The definition as pandas states it (number_columns' own path before text columns got a
+    plain-Python one)."""
+    from crmlib.report.nbtools import MISSING_CELL, NUMBER_COLUMN_SHARE
+
+    flags = []
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        shown = column[column.notna()].astype(str).str.strip()
+        shown = shown[shown != MISSING_CELL]
+        flags.append(bool(len(shown)) and float(shown.map(is_number_cell).mean()) >= NUMBER_COLUMN_SHARE)
+    return flags
+
+
+def test_text_columns_read_as_pandas_reads_them():
+    import numpy as np
+
+    cells = ["1,241", " ¥6,832 ", "—", None, np.nan, pd.NA, "優良顧客", 3, 2.5, "12%", "約 3万円", "", " — "]
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        columns = {f"c{j}": [cells[k] for k in rng.integers(0, len(cells), size=int(rng.integers(1, 7)))]
+                   for j in range(3)}
+        width = max(len(v) for v in columns.values())
+        frame = pd.DataFrame({k: (v * width)[:width] for k, v in columns.items()}, dtype=object)
+        assert number_columns(frame) == _pandas_number_columns(frame)
+        assert number_columns(frame.astype("str")) == _pandas_number_columns(frame.astype("str"))

@@ -90,9 +90,16 @@ def number_columns(frame: pd.DataFrame) -> list[bool]:
     flags = []
     for i in range(frame.shape[1]):
         column = frame.iloc[:, i]
-        shown = column[column.notna()].astype(str).str.strip()
-        shown = shown[shown != MISSING_CELL]
-        flags.append(bool(len(shown)) and float(shown.map(is_number_cell).mean()) >= NUMBER_COLUMN_SHARE)
+        if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
+            # display tables are small and already formatted: plain Python, not five pandas calls
+            # per column (their text is what str() gives; other dtypes keep pandas' own astype)
+            shown = [text for value in column.tolist()
+                     if not _is_missing(value) and (text := str(value).strip()) != MISSING_CELL]
+            flags.append(bool(shown) and sum(map(is_number_cell, shown)) / len(shown) >= NUMBER_COLUMN_SHARE)
+            continue
+        texts = column[column.notna()].astype(str).str.strip()
+        texts = texts[texts != MISSING_CELL]
+        flags.append(bool(len(texts)) and float(texts.map(is_number_cell).mean()) >= NUMBER_COLUMN_SHARE)
     return flags
 
 
