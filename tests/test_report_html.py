@@ -93,3 +93,4 @@ def test_warm_pages_compiles_the_exporter_and_changes_no_page():
     assert {key[1] for key in html._environment().cache} >= {"report_index.html.j2", "report_single.html.j2"}
     assert chapter_html(nb, **kwargs) == cold
     assert compiled == 1 and html._exporter.cache_info().hits >= 1  # the warmed exporter served the page
+    assert html._exporter("ja").optimistic_validation  # one validation after the preprocessors, not twelve
