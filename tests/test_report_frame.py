@@ -239,3 +239,10 @@ def test_the_pages_of_a_report_share_one_subset_of_the_glyphs_they_show():
     one_page = f"<head>{FONT_MARKER}</head><p>現状診断 F2転換率 ¥1,000 休眠顧客 — 客単価</p>"
     assert _embedded_glyphs(shared["a.html"]) == _embedded_glyphs(embed_font(one_page))
     assert embed_fonts(pages, enabled=False)["a.html"] == pages["a.html"].replace(FONT_MARKER, "")
+
+
+def test_page_characters_are_the_non_ascii_characters_shown():
+    page = "<p>F2転換率\u3000は 1,707万円\xa0(\u00e9\u2014✓😀)\x7f\x80</p>" + "QUJD" * 1000 + "<td>休眠顧客</td>"
+    expected = {c for c in set(page) if ord(c) > 0x7F and not c.isspace()}
+    assert page_characters(page) == expected
+    assert "\u3000" not in expected and "\xa0" not in expected and "\x80" in expected  # spaces drawn by any font

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,9 +30,14 @@ def font_path() -> Path:
 CJK_START = 0x2E80  # CJK radicals, kana, kanji, full-width forms and beyond
 
 
+_ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
+
+
 def page_characters(page: str) -> set[str]:
-    """The non-ASCII characters of a page (base64 images and fonts are ASCII, so they add none)."""
-    return {c for c in set(page) if ord(c) > 0x7F and not c.isspace()}  # set() first: pages are MBs
+    """The non-ASCII characters of a page (base64 images and fonts are ASCII, so they add none).
+    The ASCII runs go first, in one regular-expression pass: a set of a page's megabytes of
+    characters took five times as long."""
+    return {c for c in set(_ASCII_RUNS.sub("", page)) if not c.isspace()}
 
 
 def needs_japanese_font(characters: set[str]) -> bool:
