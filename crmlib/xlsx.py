@@ -54,8 +54,14 @@ def escape_text(values: pd.Series) -> pa.Array:
     return _escape(pa.array(values.astype("str"), type=pa.string()))
 
 
+_NEEDS_ESCAPE = r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f]"  # what _escape changes: one pass finds whether any is there
+
+
 def _escape(text: pa.Array) -> pa.Array:
-    """escape_text on an Arrow text array (Arrow's kernels: a pandas call per step cost ten times more)."""
+    """escape_text on an Arrow text array (Arrow's kernels: a pandas call per step cost ten times more);
+    ids and class names seldom hold any of the characters, so one search first spares five passes."""
+    if not pc.any(pc.match_substring_regex(text, _NEEDS_ESCAPE)).as_py():
+        return text
     text = pc.replace_substring_regex(text, _ILLEGAL_PATTERN, "")
     for plain, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):  # XML reads a bare CR as LF
         text = pc.replace_substring(text, plain, entity)
@@ -101,15 +107,32 @@ def _cells(values: pd.Series, letter: str, rows: pa.Array) -> pa.Array:
         finite = pa.array((values.notna() & (values.abs() != float("inf"))).to_numpy(dtype=bool))
         number = pa.array(values.astype("str"), type=pa.string())
         return pc.if_else(finite, pc.binary_join_element_wise(ref, rows, '"><v>', number, "</v></c>", ""), "")
+    if values.dtype.kind == "M" and getattr(values.dt, "tz", None) is None:
+        dates = _midnight_dates(values)
+        if dates is not None:  # no escaping or formula guard needed for '2024-01-05'
+            return pc.binary_join_element_wise(ref, rows, '" t="inlineStr"><is><t xml:space="preserve">', dates,
+                                               "</t></is></c>", "")
     # inline strings are never evaluated, but a user who edits the cell would turn '=...' into
     # a live formula: neutralised as in the CSV lists
     if isinstance(values.dtype, pd.StringDtype):  # already Arrow text: no round trip through pandas
         text = pc.fill_null(pc.cast(pa.array(values.array), pa.string()), "")
+    elif values.dtype.kind == "M":  # pandas' text of a datetime; a missing one (NaT) is an empty cell
+        text = pa.array(values.astype("str").fillna(""), type=pa.string())
     else:
         text = pa.array(values.fillna("").astype("str"), type=pa.string())
     text = pc.if_else(pc.match_substring_regex(text, FORMULA_START), pc.binary_join_element_wise("'", text, ""), text)
     return pc.binary_join_element_wise(ref, rows, '" t="inlineStr"><is><t xml:space="preserve">', _escape(text),
                                        "</t></is></c>", "")
+
+
+def _midnight_dates(values: pd.Series) -> pa.Array | None:
+    """A datetime column whose times are all midnight as pandas writes it as text ('2024-01-05'),
+    by Arrow; a missing one (NaT) empty. None when a time is not midnight (pandas then writes
+    the time too)."""
+    stamps = pa.array(values)
+    if pc.any(pc.not_equal(pc.floor_temporal(stamps, unit="day"), stamps)).as_py():
+        return None
+    return pc.fill_null(pc.cast(pc.cast(stamps, pa.date32()), pa.string()), "")
 
 
 def _joined(text: pa.Array) -> memoryview:

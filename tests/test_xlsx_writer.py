@@ -39,3 +39,20 @@ def test_joined_text_follows_the_arrays_offsets():
     assert bytes(xlsx._joined(text.slice(1, 3))) == "cdéf".encode()
     assert bytes(xlsx._joined(pa.array(["x", "yz"], type=pa.large_string()).slice(1))) == b"yz"
     assert bytes(xlsx._joined(text.slice(0, 0))) == b""
+
+
+def test_a_missing_date_is_an_empty_cell_not_a_lost_row(tmp_path):
+    """A NaT made the whole row's XML null, and the row was left out of the sheet without a word;
+    dates at midnight read as pandas writes them, other times with the time."""
+    frame = pd.DataFrame({
+        "day": pd.Series(pd.to_datetime(["2024-01-05", None, "2024-02-01"])).astype("datetime64[us]"),
+        "at": pd.Series(pd.to_datetime(["2024-01-05 10:20:30", None, "2024-02-01 00:00:00"], format="ISO8601")),
+        "id": ["a", "b", "c"],
+    })
+    path = xlsx.write_xlsx(tmp_path / "dates.xlsx", [("d", frame)])
+    book = openpyxl.load_workbook(path, read_only=True)
+    rows = list(book["d"].iter_rows(values_only=True))
+    book.close()
+    assert [r[2] for r in rows[1:]] == ["a", "b", "c"]  # every row is there
+    assert [r[0] for r in rows[1:]] == ["2024-01-05", "", "2024-02-01"]
+    assert [r[1] for r in rows[1:]] == ["2024-01-05 10:20:30", "", "2024-02-01 00:00:00"]
