@@ -275,11 +275,16 @@ def test_ctrl_c_during_a_chapter_is_one_line_and_exit_130(tmp_path):
          "--reports-dir", str(tmp_path / "reports")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=tmp_path)
     lines = []
-    for raw in proc.stdout:  # wait until the chapters run, then let a kernel get into its cells
+    for raw in proc.stdout:  # wait until the chapters run
         lines.append(raw.decode())
         if "rendering report" in lines[-1]:
             break
-    time.sleep(4)
+    # then until the first chapter's executed notebook is saved: the others are in their cells
+    # (a fixed wait let a fast machine finish the whole report first, and exit 0)
+    deadline = time.monotonic() + 120
+    while not any((tmp_path / "reports" / "acme").glob(".*.tmp-*/notebooks/*.ipynb")):
+        assert time.monotonic() < deadline and proc.poll() is None, "no chapter finished: " + "".join(lines)
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole process group
     rest, _ = proc.communicate(timeout=120)
     text = "".join(lines) + rest.decode()
