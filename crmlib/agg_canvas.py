@@ -21,11 +21,15 @@ from typing import Any
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+from matplotlib.backends.backend_agg import (
+    FigureCanvasAgg,
+    RendererAgg,
+    get_hinting_flag,
+)
+from matplotlib.font_manager import FontProperties, fontManager, get_font
 from matplotlib.ft2font import RenderMode
 
 from .png import encode_png
-from matplotlib.font_manager import FontProperties, fontManager, get_font
 
 # what resolves a FontProperties to font files, or changes a measurement, besides the text itself
 _RC_KEYS = ("font.family", "font.sans-serif", "font.serif", "font.monospace", "font.cursive",

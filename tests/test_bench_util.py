@@ -13,18 +13,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-import _util  # noqa: E402
+import _util
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
                                 reason="needs git and a checkout")
 
 
 def _worktrees() -> str:
-    return subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True).stdout
+    return subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], check=False, capture_output=True, text=True).stdout
 
 
 def test_checkout_gives_the_revisions_code_and_leaves_no_worktree():
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
     with _util.checkout(head) as code:
         assert (code / "crmlib" / "__init__.py").is_file()
         assert str(code) in _worktrees()
