@@ -64,6 +64,13 @@ def makes_deck_and_pdf(root: Path) -> bool:
     return any("deck" in path.read_text(encoding="utf-8") for path in (root / "crmlib").rglob("*.py"))
 
 
+def ordered(sides: dict[str, Path], round_number: int) -> list[tuple[str, Path]]:
+    """The sides in the order of this round: as given in even rounds, reversed in odd ones (A B,
+    B A, A B ...), so a drift of the machine's speed during the runs favours no side."""
+    items = list(sides.items())
+    return items if round_number % 2 == 0 else items[::-1]
+
+
 def cut(before: float, after: float) -> str:
     """'-41%': how much shorter `after` is than `before`."""
     return f"{(after - before) / before:+.0%}".replace("+-", "-")

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import (OUT, ROOT, chapter_seconds, checkout, code_env, cut, label, makes_deck_and_pdf,  # noqa: E402
-                   parse_sizes, print_table)
+                   ordered, parse_sizes, print_table)
 
 TARGET_SECONDS_PER_CLIENT = 2.5
 TARGET_CUT = 1 - 2.5 / 3.75  # issue 18: 2.5 s of the 3.7-3.8 s its code (741695b) took
@@ -106,8 +106,9 @@ def main() -> int:
         print(f"{args.clients} clients x {label(n_orders)} orders ready in {time.perf_counter() - t0:.1f}s "
               f"({args.broken} broken on purpose)", flush=True)
         results: dict[str, list[dict]] = {side: [] for side in sides}
-        for _ in range(args.runs):
-            for side, root in sides.items():
+        for i in range(args.runs):
+            # A B, then B A: a machine that speeds up or slows down during the runs favours neither
+            for side, root in ordered(sides, i):
                 r = one_batch(configs[side], root, args.workers, args.cold, issue)
                 results[side].append(r)
                 print(f"{side}: {r['per_client']:.2f} s per client, {r['cpu_per_client']:.2f} CPU-s per client, "

@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import (MIB, ROOT, chapter_seconds, checkout, code_env, cut, datasets_dir,  # noqa: E402
-                   makes_deck_and_pdf, print_table)
+                   makes_deck_and_pdf, ordered, print_table)
 from report_100m import TreeSampler  # noqa: E402
 
 TARGET_SECONDS = 6.0
@@ -131,7 +131,8 @@ def main() -> int:
                        for i, (label, root) in enumerate(sides.items())}
             runs: dict[str, list[dict]] = {label: [] for label in sides}
             for i in range(args.runs):
-                for label, root in sides.items():
+                # A B, then B A: a machine that speeds up or slows down during the runs favours neither
+                for label, root in ordered(sides, i):
                     runs[label].append(measure(label, i, configs[label], scratch / "run", root, args.pdf, issue))
     finally:
         if not args.work:

@@ -49,3 +49,9 @@ def test_cut_reads_as_a_percentage():
     assert _util.cut(10.0, 6.0) == "-40%"
     assert _util.cut(3.75, 2.5) == "-33%"
     assert _util.cut(2.0, 3.0) == "+50%"
+
+
+def test_rounds_alternate_which_side_runs_first():
+    sides = {"this checkout": Path("a"), "741695b": Path("b")}
+    assert [[name for name, _ in _util.ordered(sides, i)] for i in range(3)] == [
+        ["this checkout", "741695b"], ["741695b", "this checkout"], ["this checkout", "741695b"]]
