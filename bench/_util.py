@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -61,7 +62,8 @@ def code_env(root: Path, env: dict[str, str] | None = None) -> dict[str, str]:
 def makes_deck_and_pdf(root: Path) -> bool:
     """Whether the code at `root` knows `report: {deck, pdf}`; older code made neither, so its
     YAMLs leave the switches out (it refuses unknown keys)."""
-    return any("deck" in path.read_text(encoding="utf-8") for path in (root / "crmlib").rglob("*.py"))
+    field = re.compile(r"^\s+deck: bool\b", re.MULTILINE)  # the settings field, not a word in a comment
+    return any(field.search(path.read_text(encoding="utf-8")) for path in (root / "crmlib").rglob("*.py"))
 
 
 def ordered(sides: dict[str, Path], round_number: int) -> list[tuple[str, Path]]:

@@ -26,8 +26,8 @@ from .agg_canvas import ReportCanvas
 from .i18n import t
 from .style import DPI, HIGHLIGHT, PALETTE, fmt_int, fmt_month
 
-# zlib level of the report PNGs: 1 instead of Pillow's 6 gives the same pixels, files 3-8%
-# larger, in about 60% of the encoding time (a report has about twenty figures)
+# zlib level of the report PNGs (crmlib.png): 6 would make them about a fifth smaller in twice
+# the encoding time (a 1152 x 518 chart: 40 KB in 11.4 ms against 52 KB in 5.8 ms)
 PNG_COMPRESS_LEVEL = 1
 
 

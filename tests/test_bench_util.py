@@ -41,7 +41,7 @@ def test_an_unknown_revision_is_an_error_naming_it():
 
 def test_code_older_than_the_deck_gets_no_report_switches(tmp_path):
     (tmp_path / "crmlib").mkdir()
-    (tmp_path / "crmlib" / "config.py").write_text("class ReportSettings:\n    logo: str = ''\n")
+    (tmp_path / "crmlib" / "config.py").write_text("class ReportSettings:\n    logo: str = ''  # no deck yet\n")
     assert not _util.makes_deck_and_pdf(tmp_path)
 
 
