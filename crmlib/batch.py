@@ -1,7 +1,10 @@
 """`crm-workbook batch`: many clients' reports in parallel, each failure contained.
 
 Clients run in worker processes (one per CPU core by default) or on a Dask distributed cluster.
-Each worker keeps one warm Jupyter kernel for all the notebooks of all its clients. A client's
+Each worker keeps one warm Jupyter kernel for all the notebooks of all its clients (forked, on
+Linux, from a process of the worker's that ran the chapters' imports once). The client a worker
+takes when no other waits runs its chapters in a kernel per core (the report's lanes, as `run`
+does): the other workers are finishing their last clients and their cores fall free. A client's
 failure becomes one line in the summary; the others go on. At the end: a summary table, an
 offline index page linking every report, a cross-client comparison (HTML + CSV), and exit
 code 1 when any client failed.
@@ -100,17 +103,77 @@ def default_workers() -> int:
 # ------------------------------------------------------------------ the work of one client
 
 _local = threading.local()
+_zygote_lock = threading.Lock()
+_zygotes: dict[str, Any] = {}  # this process's kernel zygote (one per notebooks folder), or None
+_unstarted: Any = None  # the batch's count of clients no worker has taken (a shared Value), or None
 
 
-def _warm_kernel(notebooks_dir: Path):
+def _worker_zygote(notebooks_dir: Path, chapters: list[str] | None):
+    """This worker process's kernel zygote (crmlib.report.zygote: the chapters' imports run once,
+    kernels forked from it), made on first use; None where kernels are not forked (not Linux,
+    CRM_KERNEL_ZYGOTE=0) or it cannot start."""
+    from .report.kernel_plan import zygote_forks
+
+    with _zygote_lock:
+        key = str(notebooks_dir)
+        if key not in _zygotes:
+            _zygotes[key] = None
+            if zygote_forks():
+                import subprocess
+
+                from .registry import select_chapters
+                from .report.warm import report_preload
+                from .report.zygote import Zygote
+
+                try:
+                    zygote = Zygote(report_preload(notebooks_dir, select_chapters(chapters)), key,
+                                    stderr=subprocess.DEVNULL)
+                except OSError:  # no process to spare: kernels start as usual
+                    zygote = None
+                else:
+                    atexit.register(zygote.close)  # after the kernels' shutdowns (atexit runs last-in first)
+                _zygotes[key] = zygote
+        return _zygotes[key]
+
+
+def _warm_kernel(notebooks_dir: Path, chapters: list[str] | None = None):
     """This worker thread's warm kernel (made on first use, shut down when the process exits)."""
     kernel = getattr(_local, "kernel", None)
     if kernel is None:
         from .report.warm import WarmKernel
 
-        kernel = _local.kernel = WarmKernel(notebooks_dir)
+        kernel = _local.kernel = WarmKernel(notebooks_dir, zygote=_worker_zygote(notebooks_dir, chapters))
         atexit.register(kernel.shutdown)
     return kernel
+
+
+def _took_last_client() -> bool:
+    """Count the client this worker starts as taken; whether no client is left waiting (so the
+    other workers' cores fall free as their clients end). False outside a local batch."""
+    if _unstarted is None:
+        return False
+    with _unstarted.get_lock():
+        _unstarted.value -= 1
+        return _unstarted.value <= 0
+
+
+def _tail_lanes(notebooks_dir: Path, chapters: list[str] | None):
+    """Kernels for a client no other waits behind: one per core (at most one per chapter, as
+    `run` has), forked from the worker's zygote; None when that would be one kernel, or where
+    kernels are not forked (starting one costs more than it saves)."""
+    from .registry import select_chapters
+    from .report.kernel_plan import report_lanes
+
+    count = report_lanes(len(select_chapters(chapters)))
+    zygote = _worker_zygote(notebooks_dir, chapters) if count > 1 else None
+    if zygote is None:
+        return None
+    import subprocess
+
+    from .report.warm import KernelLanes, report_preload
+
+    return KernelLanes(notebooks_dir, count, preload=report_preload(notebooks_dir, select_chapters(chapters)),
+                       stderr=subprocess.DEVNULL, shared_zygote=zygote)
 
 
 def run_task(task: BatchTask) -> dict[str, Any]:
@@ -120,14 +183,22 @@ def run_task(task: BatchTask) -> dict[str, Any]:
     from .runs import run_client
 
     started = time.perf_counter()
+    last = _took_last_client()
     log_path = Path(task.log)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     outcome = Outcome(config=task.config, client=task.client, status="failed", seconds=0.0, log=str(log_path))
+    lanes = None
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
             contextlib.redirect_stderr(log):
         try:
-            notebooks = Path(task.notebooks_dir or default_notebooks_dir())
-            kernel = _warm_kernel(notebooks) if task.warm else None
+            notebooks = Path(task.notebooks_dir or default_notebooks_dir()).resolve()
+            kernel = _warm_kernel(notebooks, task.chapters) if task.warm else None
+            if kernel is not None and last:
+                lanes = _tail_lanes(notebooks, task.chapters)
+                if lanes is not None:
+                    kernel = lanes
+                    print(f"[{task.client}] no client waits behind this one: its chapters run in "
+                          f"{lanes.count} kernels")
             result = run_client(task.config, data_dir=task.data_dir, reports_dir=task.reports_dir,
                                 as_of=task.as_of, force=task.force, kernel=kernel, notebooks_dir=notebooks,
                                 chapters=task.chapters, share_kernel=task.warm, own_process=task.own_process)
@@ -142,6 +213,11 @@ def run_task(task: BatchTask) -> dict[str, Any]:
 
             traceback.print_exc()
             outcome.error = first_error_line(f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            if lanes is not None:
+                if not lanes.closed:  # the report never handed them its chapters (up to date, bad input)
+                    lanes.kill()
+                lanes.join()  # every kernel of theirs shut down before the next client
     outcome.seconds = time.perf_counter() - started
     return asdict(outcome)
 
@@ -168,9 +244,12 @@ def _died(task: BatchTask) -> dict:
                           "(killed, or out of memory); the other clients were not affected")
 
 
-def _set_environment(env: dict[str, str]) -> None:
-    """A worker process's start: these variables added to its environment (and its kernels')."""
+def _start_worker(env: dict[str, str], unstarted: Any = None) -> None:
+    """A worker process's start: these variables added to its environment (and its kernels'), and
+    the batch's shared count of clients not yet taken (see _took_last_client)."""
+    global _unstarted
     os.environ.update(env)
+    _unstarted = unstarted
 
 
 def _local_results(tasks: list[BatchTask], workers: int,
@@ -194,8 +273,8 @@ def _local_results(tasks: list[BatchTask], workers: int,
         round_start = time.time() - 1.0  # file times can lag the clock a little
         size = 1 if isolated else min(workers, len(batch))
         # each worker's DuckDB databases (its ingest, its kernel's) get their share of the cores
-        pool = ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=_set_environment,
-                                   initargs=(shared_threads(size),))
+        pool = ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=_start_worker,
+                                   initargs=(shared_threads(size), context.Value("i", len(batch))))
         try:
             # each worker process runs one client at a time, so a run may pause its collector
             futures = {pool.submit(fn, replace(task, own_process=True)): task for task in batch}

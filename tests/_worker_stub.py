@@ -23,3 +23,13 @@ def duckdb_threads_seen(task) -> dict:
     """The worker's CRM_DUCKDB_THREADS as the outcome's error field (crmlib.cores)."""
     return {"config": task.config, "client": task.client, "status": "ok", "seconds": 0.0,
             "report": None, "error": os.environ.get("CRM_DUCKDB_THREADS"), "log": task.log}
+
+
+def took_last_client(task) -> dict:
+    """Whether the worker counted this client as the last one taken (crmlib.batch), as the outcome's error field."""
+    from crmlib.batch import _took_last_client
+
+    last = _took_last_client()
+    time.sleep(0.2)  # the other worker takes the next client meanwhile
+    return {"config": task.config, "client": task.client, "status": "ok", "seconds": 0.2,
+            "report": None, "error": str(last), "log": task.log}

@@ -24,6 +24,8 @@ import pytest
 
 from crmlib.batch import run_batch
 from crmlib.cli import main
+from crmlib.cores import usable_cores
+from crmlib.report.kernel_plan import zygote_forks
 from crmlib.sample import write_sample
 
 pytestmark = pytest.mark.slow
@@ -157,6 +159,28 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def _tmp_notebooks(client_dir: Path) -> list[Path]:
     """Executed notebooks inside a hidden temporary report folder: the run is in its notebooks."""
     return list(client_dir.glob(f".{AS_OF}.tmp-*/notebooks/*.ipynb")) if client_dir.is_dir() else []
+
+
+@pytest.mark.skipif(not zygote_forks() or usable_cores() < 2, reason="forked kernels on two cores or more")
+def test_the_last_client_runs_in_a_kernel_per_core_and_gets_the_same_pages(clients, tmp_path):
+    # the same shop twice under two names: one worker runs 'alpha' in its warm kernel, then
+    # 'twin', which no client waits behind, in two kernels forked from the worker's zygote
+    twin = tmp_path / "twin.yaml"
+    twin.write_text(f"name: twin\ntitle: alpha shop\ndata: {clients / 'alpha.csv'}\npreset: generic\nlang: en\n")
+    chapters = [CHAPTER, "01_diagnosis"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        outcomes = run_batch([clients / "alpha.yaml", twin], data_dir=tmp_path / "data",
+                             reports_dir=tmp_path / "reports", workers=1, chapters=chapters, lang="en")
+    assert [o["status"] for o in outcomes] == ["ok", "ok"], out.getvalue()
+    logs = tmp_path / "reports" / "batch-logs"
+    assert "kernels" not in (logs / "alpha.log").read_text(encoding="utf-8")
+    assert "no client waits behind this one: its chapters run in 2 kernels" in (logs / "twin.log").read_text(encoding="utf-8")
+    first, last = (tmp_path / "reports" / name / AS_OF for name in ("alpha", "twin"))
+    pages = sorted(p.name for p in first.glob("*.html"))
+    assert pages == sorted(p.name for p in last.glob("*.html")) and len(pages) == 4
+    for page in pages:  # the client's name is on no page; its title and data are the same
+        assert (first / page).read_bytes() == (last / page).read_bytes(), page
 
 
 def test_two_runs_on_one_client_do_not_overlap(clients, tmp_path):

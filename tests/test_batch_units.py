@@ -235,6 +235,25 @@ def test_a_worker_killed_by_one_client_fails_only_that_client(tmp_path):
     assert all(outcomes[name]["status"] == "ok" for name in "abcd")
 
 
+def test_only_the_client_taken_when_none_waits_counts_as_the_last(tmp_path):
+    from _worker_stub import took_last_client
+
+    from crmlib.batch import BatchTask, _local_results
+
+    tasks = [BatchTask(i, f"{name}.yaml", name, str(tmp_path), str(tmp_path), str(tmp_path / f"{name}.log"))
+             for i, name in enumerate("abcde")]
+    outcomes = {o["client"]: o["error"] for o in _local_results(tasks, 2, fn=took_last_client)}
+    # exactly one, whichever worker got there last ('d' and 'e' may start in either order)
+    assert sorted(outcomes.values()) == ["False"] * 4 + ["True"]
+
+
+def test_outside_a_local_batch_no_client_is_the_last(monkeypatch):
+    import crmlib.batch as batch
+
+    monkeypatch.setattr(batch, "_unstarted", None)  # a Dask worker, or run_task called directly
+    assert batch._took_last_client() is False
+
+
 # ---- the lock never follows a link (issue #19 item 9) and works without fcntl (issue #18)
 
 @pytest.mark.parametrize("where", ["reports/acme/.lock", "processed/.acme.lock"])

@@ -198,13 +198,16 @@ class KernelLanes:
     """
 
     def __init__(self, cwd: Path | str, count: int, *, preload: str = "", stderr: Any = None,
-                 zygote: Any = None) -> None:
+                 zygote: Any = None, shared_zygote: Any = None) -> None:
+        """zygote: one started early (kernel_plan.early_zygote), given its imports here and owned
+        (closed with the lanes); shared_zygote: one that has its imports already and outlives
+        the lanes (a batch worker's), only forked from."""
         self.count = max(1, count)
         # two kernels or more, each running the chapters' imports: fork them from one process
         # that ran the imports once (crmlib.report.zygote; Linux), the one given if it was
         # started early (kernel_plan.early_zygote), which gets the imports now
-        self.zygote = None
-        if preload and forks_kernels(self.count):
+        self.zygote = None  # the zygote these lanes own
+        if preload and shared_zygote is None and forks_kernels(self.count):
             from .zygote import Zygote
 
             try:
@@ -218,8 +221,8 @@ class KernelLanes:
         if zygote is not None:  # started early but not needed after all
             zygote.close()
         # the kernels run chapters at once: each one's DuckDB gets its share of the cores
-        self.kernels = [WarmKernel(cwd, stderr=stderr, zygote=self.zygote, env=shared_threads(self.count))
-                        for _ in range(self.count)]
+        self.kernels = [WarmKernel(cwd, stderr=stderr, zygote=shared_zygote or self.zygote,
+                                   env=shared_threads(self.count)) for _ in range(self.count)]
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()  # (-priority, sequence, item)
         self._sequence = itertools.count()
         self._now = False
