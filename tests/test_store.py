@@ -43,6 +43,7 @@ def test_kept_segmentation_equals_a_fresh_one_and_is_reused(shop, monkeypatch):
 
 def test_the_kept_round_trip_gives_the_very_same_frame(shop):
     fresh = segment_customers(shop, AS_OF, {"cpm": {"spend": 70000}}, reuse=False)
+    classify._memo.clear()  # from the file, not from this process's memory
     again = segment_customers(shop, AS_OF, {"cpm": {"spend": 70000}})
     # strict: the same index class (a RangeIndex, not int64 values 0..n-1), dtypes, exact values
     pd.testing.assert_frame_equal(again.customers, fresh.customers, check_exact=True, check_index_type=True,
@@ -53,6 +54,31 @@ def test_the_kept_round_trip_gives_the_very_same_frame(shop):
     # the index is kept as metadata: the file holds the frame's columns and no 8-byte index column
     (path,) = (shop.parent / "store").glob("segments-*.parquet")
     assert pq.read_schema(path).names == list(fresh.customers.columns)
+
+
+def test_the_process_reads_the_kept_file_once_and_hands_out_copies(shop, monkeypatch):
+    settings = {"cpm": {"spend": 70000}}
+    first = segment_customers(shop, AS_OF, settings)
+    reads = []
+    original = classify._read_kept
+    monkeypatch.setattr(classify, "_read_kept", lambda *a: reads.append(a) or original(*a))
+    again = segment_customers(shop, AS_OF, settings)
+    assert reads == []  # remembered, not read again
+    pd.testing.assert_frame_equal(again.customers, first.customers, check_exact=True)
+    again.customers["note"] = "changed by a caller"
+    again.customers.loc[0, "revenue"] = -1.0
+    third = segment_customers(shop, AS_OF, settings)
+    assert "note" not in third.customers and third.customers.loc[0, "revenue"] == first.customers.loc[0, "revenue"]
+    # the kept file rewritten (another run refreshed it): read again
+    (path,) = (shop.parent / "store").glob("segments-*.parquet")
+    os.utime(path, ns=(10**18, 10**18))
+    segment_customers(shop, AS_OF, settings)
+    assert len(reads) == 1
+    # a large client's classification is not held in memory beyond its use
+    monkeypatch.setattr(classify, "MEMO_MAX_CUSTOMERS", 4)  # the shop has 5 customers
+    segment_customers(shop, AS_OF, settings, reuse=False)
+    segment_customers(shop, AS_OF, settings)
+    assert len(reads) == 2
 
 
 def test_counts_and_days_are_int32_and_monetary_is_no_copy_of_revenue(shop):
