@@ -125,3 +125,52 @@ def test_one_as_of_rule_for_every_chapter(shop, tmp_path):
     from crmlib.store.purchases import resolve_as_of as purchases_resolve
 
     assert ltv_resolve is customers_resolve is purchases_resolve is asof.resolve_as_of
+
+
+def test_the_migration_codes_are_kept_once_for_the_settings_days_only(shop, monkeypatch):
+    from crmlib.store.segments import migration
+
+    seg = segment_customers(shop, AS_OF, {})
+    fresh = migration.segment_migration(seg)  # the settings' 90 days: kept
+    (path,) = (shop.parent / "store").glob("start_codes_90-*.npz")
+    monkeypatch.setattr(migration, "_start_codes", lambda *a: pytest.fail("computed again"))
+    again = migration.segment_migration(segment_customers(shop, AS_OF, {}))
+    assert again.start_customers == fresh.start_customers
+    for scheme in migration.SCHEMES:
+        pd.testing.assert_series_equal(again.classes[scheme][0], fresh.classes[scheme][0], check_exact=True)
+    monkeypatch.undo()
+    migration.segment_migration(seg, days_before=30)  # the tracking section's own span: not kept
+    assert [p.name for p in (shop.parent / "store").glob("start_codes_*")] == [path.name]
+    # other settings: another key, the old copy removed when the new one is kept
+    migration.segment_migration(segment_customers(shop, AS_OF, {"cpm": {"spend": 1000}}))
+    assert len(list((shop.parent / "store").glob("start_codes_90-*.npz"))) == 1
+    assert not path.exists()
+
+
+def test_the_plan_lists_due_customers_are_kept_for_the_lists(shop, monkeypatch):
+    from crmlib.strategy import plan
+
+    seg = segment_customers(shop, AS_OF, {})
+    first = plan.ListSource(seg, 90, 240)
+    now, then = first.rows(plan.DUE), first.rows(plan.DUE, then=True)
+    assert sorted(p.name.split("-")[0] for p in (shop.parent / "store").glob("due_*")) == ["due_now", "due_then"]
+    monkeypatch.setattr(plan, "due_customers", lambda *a, **k: pytest.fail("queried again"))
+    second = plan.ListSource(segment_customers(shop, AS_OF, {}), 90, 240)
+    assert (second.rows(plan.DUE) == now).all() and (second.rows(plan.DUE, then=True) == then).all()
+    assert second.rows(plan.DUE).dtype == bool and len(now) == len(seg.customers)
+
+
+def test_kept_arrays_recompute_an_unreadable_file_and_never_unpickle(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "store" / "codes-abc.npz"
+    calls = []
+    compute = lambda: calls.append(1) or {"a": np.arange(3, dtype=np.int8)}  # noqa: E731
+    assert kept.kept_arrays(path, compute)["a"].tolist() == [0, 1, 2] and path.is_file()
+    assert kept.kept_arrays(path, compute)["a"].dtype == np.int8 and len(calls) == 1
+    path.write_bytes(b"not a zip")
+    assert kept.kept_arrays(path, compute)["a"].tolist() == [0, 1, 2] and len(calls) == 2
+    with path.open("wb") as file:  # an object array needs pickle: refused, computed again
+        np.savez(file, a=np.array([{"x": 1}], dtype=object))
+    assert kept.kept_arrays(path, compute)["a"].tolist() == [0, 1, 2] and len(calls) == 3
+    assert kept.kept_arrays(None, compute)["a"].tolist() == [0, 1, 2] and len(calls) == 4

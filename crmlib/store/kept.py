@@ -11,9 +11,12 @@ import hashlib
 import json
 import os
 import threading
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 KEPT_DIR = "store"
 
@@ -47,4 +50,24 @@ def keep(path: Path | None, write: Callable[[Path], None]) -> None:
         return
 
 
-__all__ = ["KEPT_DIR", "keep", "kept_path"]
+def kept_arrays(path: Path | None, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The numpy arrays kept at path (an .npz file, read without pickle), else compute()'s, kept
+    there for the next reader (the worker's lists after the kernel's chapter); a file that cannot
+    be read is computed again."""
+    if path is not None and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass
+    arrays = compute()
+
+    def write(partial: Path) -> None:
+        with partial.open("wb") as file:  # a file object: np.savez would add '.npz' to a name
+            np.savez(file, **arrays)
+
+    keep(path, write)
+    return arrays
+
+
+__all__ = ["KEPT_DIR", "keep", "kept_arrays", "kept_path"]

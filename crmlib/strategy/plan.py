@@ -33,7 +33,8 @@ from ..errors import ConfigError
 from ..orders import connect, orders_sql
 from ..safe_cells import neutralise_sql
 from ..sql import sql_ident
-from ..store.segments.classify import Segmentation
+from ..store.kept import kept_arrays
+from ..store.segments.classify import Segmentation, kept_derived_path
 from ..store.segments.migration import SCHEME_COLUMNS, start_codes
 from ..store.segments.names import class_names
 from . import business_case as bc
@@ -126,19 +127,26 @@ class ListSource:
         customers = self.seg.customers
         if segment == DUE:
             if day not in self._due:
-                self._due[day] = is_in(customers["customer_id"], due_customers(self.seg.orders_path, day,
-                                                                               self.lapse_days))
+                self._due[day] = self._due_rows(day, "then" if then else "now")
             return self._due[day]
         scheme, key = segment.split(":", 1)
         column = SCHEME_COLUMNS[scheme]
         if not then:
             return class_rows(customers[column], key)
         if self._then is None:
-            self._then = start_codes(self.seg, self.then_day)[0]
+            self._then = start_codes(self.seg, self.then_day, keep=True)[0]
         categories = customers[column].cat.categories
         if key not in categories:
             return np.zeros(len(customers), dtype=bool)
         return self._then[column] == categories.get_loc(key)
+
+    def _due_rows(self, day: dt.date, when: str) -> np.ndarray:
+        """Which customers are due on `day`, kept beside the classification (the chapter and its
+        lists, in two processes, ask for the same two days)."""
+        path = kept_derived_path(self.seg, f"due_{when}", day.isoformat(), self.lapse_days, DUE_MIN_PURCHASES)
+        compute = lambda: {"due": is_in(self.seg.customers["customer_id"],  # noqa: E731
+                                        due_customers(self.seg.orders_path, day, self.lapse_days))}
+        return kept_arrays(path, compute)["due"]
 
     def members(self, segment: str, then: bool = False) -> pd.Series:
         """Ids on the list now (or on the earlier day), in the segmentation's order."""

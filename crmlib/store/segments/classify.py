@@ -209,6 +209,16 @@ def kept_segmentation_path(orders_path: Path | str, day: dt.date, settings: Segm
                      settings.model_dump(mode="json"))
 
 
+def kept_derived_path(segmentation: Segmentation, kind: str, *depends_on: object) -> Path | None:
+    """Where a result derived from a classification is kept (an .npz beside its kept copy, keyed
+    by the same orders file, day and settings, and depends_on); None for a classification that
+    has no orders file (made by hand)."""
+    if segmentation.orders_path is None:
+        return None
+    return kept_path(segmentation.orders_path, kind, ".npz", KEPT_FORMAT, segmentation.as_of.isoformat(),
+                     segmentation.settings.model_dump(mode="json"), *depends_on)
+
+
 def _keep(path: Path, segmentation: Segmentation) -> None:
     """Write the classification and its yardstick (schema metadata) beside the orders (crmlib.store.kept)."""
     cuts = json.dumps(dataclasses.asdict(segmentation.cuts), default=float)
@@ -260,6 +270,6 @@ def classify_on(segmentation: Segmentation, day: dt.date) -> pd.DataFrame:
 
 
 __all__ = [
-    "SegmentCuts", "Segmentation", "classify_customers", "classify_on", "scheme_classes", "segment_customers",
-    "segment_cuts",
+    "SegmentCuts", "Segmentation", "classify_customers", "classify_on", "kept_derived_path", "scheme_classes",
+    "segment_customers", "segment_cuts",
 ]

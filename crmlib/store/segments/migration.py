@@ -22,8 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..customers import customer_base
+from ..kept import kept_arrays
 from . import cpm, ladder
-from .classify import Segmentation, scheme_classes
+from .classify import Segmentation, kept_derived_path, scheme_classes
 from .settings import RfmSegmentRule
 
 NEW = "_new"  # row label of customers who had not bought yet (rule keys cannot start with '_')
@@ -132,9 +133,32 @@ class Migration:
         return migration_moves(*self.classes[scheme], self.orders[scheme])
 
 
-def start_codes(segmentation: Segmentation, start_date: dt.date) -> tuple[dict[str, np.ndarray], int]:
+def start_codes(segmentation: Segmentation, start_date: dt.date, *, keep: bool = False) -> tuple[dict[str, np.ndarray], int]:
     """The class codes on start_date (-1 = no order yet) of every as-of customer, in the as-of
     order, per class column; and how many customers had ordered before start_date.
+
+    keep: kept beside the classification (crmlib.store.kept, one copy per number of days before
+    the as-of date): the segments chapter's migration, the strategy chapter's plan baseline and
+    its lists all look 90 days back by default, in two processes.
+    """
+    if not keep:
+        return _start_codes(segmentation, start_date)
+    days = (segmentation.as_of - start_date).days
+    path = kept_derived_path(segmentation, f"start_codes_{days}", start_date.isoformat())
+    arrays = kept_arrays(path, lambda: _as_arrays(*_start_codes(segmentation, start_date)))
+    count = int(arrays.pop(_COUNT))
+    return arrays, count
+
+
+_COUNT = "__customers_before__"  # the count beside the code arrays in a kept file
+
+
+def _as_arrays(codes: dict[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+    return {**codes, _COUNT: np.array(count)}
+
+
+def _start_codes(segmentation: Segmentation, start_date: dt.date) -> tuple[dict[str, np.ndarray], int]:
+    """start_codes, computed.
 
     A customer with no order from start_date on had the same orders on start_date as on the
     as-of date: the same purchases, spend and tenure, and a recency shorter by the days between.
@@ -185,7 +209,8 @@ def segment_migration(segmentation: Segmentation, days_before: int | None = None
     days = days_before if days_before is not None else segmentation.settings.migration.days_before
     start_date = segmentation.as_of - dt.timedelta(days=days)
     end = segmentation.customers
-    codes, start_customers = start_codes(segmentation, start_date)
+    # the settings' comparison is kept (the strategy chapter's plan looks as far back by default)
+    codes, start_customers = start_codes(segmentation, start_date, keep=days_before is None)
     classes = {
         scheme: (pd.Series(pd.Categorical.from_codes(codes.pop(column), dtype=end[column].dtype), index=end.index,
                            name=column), end[column])
