@@ -152,3 +152,18 @@ def test_lanes_that_need_no_zygote_end_the_one_started_early(tmp_path):
     finally:
         lanes.close()
         lanes.join(60)
+
+
+def test_a_kernel_left_running_ends_with_the_zygote(tmp_path):
+    # a kernel whose shutdown never came (a process that exited without it): closing the zygote
+    # stops it and waits for it, so nothing is left to init
+    early = zygote.Zygote("import json", str(tmp_path))
+    kernel = warm.WarmKernel(tmp_path, zygote=early)
+    assert int(_probe(kernel)[0]) == early.process.pid  # forked by it
+    pid = kernel.manager.provisioner.process.pid
+    assert zygote._running(pid)
+    started = time.monotonic()
+    early.close()
+    assert not zygote._running(pid)  # gone when close() returns, not once it notices
+    assert time.monotonic() - started < 8
+    kernel.manager = None  # its kernel is gone: nothing to shut down

@@ -32,6 +32,7 @@ from typing import Any
 # fork without exec is unsafe on macOS and Windows has none; /proc tells a forked kernel's end
 FORKS = sys.platform.startswith("linux") and os.path.exists("/proc/self/stat")
 READY_SECONDS = 120.0  # the zygote's imports and a fork; past this the kernel is started as usual
+END_SECONDS = 5.0  # at its end, the zygote gives a kernel still running this long after SIGTERM
 LAUNCHER = ["-m", "ipykernel_launcher"]
 # ipykernel makes the inline backend matplotlib's default in every kernel it starts, before
 # matplotlib is imported: the zygote imports matplotlib, so it sets the same first
@@ -171,6 +172,9 @@ def _running(pid: int) -> bool:
 # ------------------------------------------------------------------ the zygote process itself
 
 
+_reaped: set[int] = set()  # kernels whose exit the zygote collected (their pids may be reused)
+
+
 def _reap(_signum: int, _frame: Any) -> None:
     """Collect the exit status of every kernel that ended (no zombies)."""
     while True:
@@ -180,6 +184,7 @@ def _reap(_signum: int, _frame: Any) -> None:
             return
         if pid == 0:
             return
+        _reaped.add(pid)
 
 
 def _kernel(request: dict, reply_fd: int) -> None:
@@ -237,14 +242,45 @@ def serve(reply_fd: int) -> None:
     gc.freeze()
     signal.signal(signal.SIGCHLD, _reap)
     replies = os.fdopen(reply_fd, "w", encoding="utf-8")
+    forked: list[int] = []
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()
         if pid == 0:
             _kernel(request, reply_fd)
+        forked.append(pid)
         replies.write(json.dumps({"pid": pid}) + "\n")
         replies.flush()
+    _end_kernels(forked)
     os._exit(0)  # no teardown of the modules: the run waits for this exit
+
+
+def _end_kernels(pids: list[int], grace: float = END_SECONDS) -> None:
+    """At the end of the requests: stop the kernels still running (the run shuts its kernels down
+    first, so these are ones it lost, e.g. a shutdown that failed as a process exited) and wait
+    for every kernel, so that none outlives the zygote (left to init, its CPU time would count
+    for nobody) and the zygote's exit means its kernels are gone."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # from now on reaped here: an unreaped pid stays ours
+    pids = [pid for pid in pids if pid not in _reaped]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    for pid in pids:
+        while True:
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already
+                break
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
 
 
 if __name__ == "__main__":
