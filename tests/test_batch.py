@@ -181,6 +181,11 @@ def test_the_last_client_runs_in_a_kernel_per_core_and_gets_the_same_pages(clien
     assert pages == sorted(p.name for p in last.glob("*.html")) and len(pages) == 4
     for page in pages:  # the client's name is on no page; its title and data are the same
         assert (first / page).read_bytes() == (last / page).read_bytes(), page
+    # again, both up to date: the last client's kernels, never given a chapter, are stopped
+    with contextlib.redirect_stdout(io.StringIO()):
+        again = run_batch([clients / "alpha.yaml", twin], data_dir=tmp_path / "data",
+                          reports_dir=tmp_path / "reports", workers=1, chapters=chapters, lang="en")
+    assert [o["status"] for o in again] == ["skipped", "skipped"]
 
 
 def test_two_runs_on_one_client_do_not_overlap(clients, tmp_path):
