@@ -144,8 +144,11 @@ class ListSource:
         """Which customers are due on `day`, kept beside the classification (the chapter and its
         lists, in two processes, ask for the same two days)."""
         path = kept_derived_path(self.seg, f"due_{when}", day.isoformat(), self.lapse_days, DUE_MIN_PURCHASES)
-        compute = lambda: {"due": is_in(self.seg.customers["customer_id"],  # noqa: E731
-                                        due_customers(self.seg.orders_path, day, self.lapse_days))}
+
+        def compute() -> dict[str, np.ndarray]:
+            return {"due": is_in(self.seg.customers["customer_id"],
+                                 due_customers(self.seg.orders_path, day, self.lapse_days))}
+
         return kept_arrays(path, compute)["due"]
 
     def members(self, segment: str, then: bool = False) -> pd.Series:

@@ -154,6 +154,7 @@ _COUNT = "__customers_before__"  # the count beside the code arrays in a kept fi
 
 
 def _as_arrays(codes: dict[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+    """start_codes' result as the arrays of one kept file."""
     return {**codes, _COUNT: np.array(count)}
 
 
